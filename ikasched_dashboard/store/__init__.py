@@ -1,0 +1,1 @@
+"""The dashboard's durable store: schema, engines and migrations, and the repository layer."""

@@ -1,0 +1,258 @@
+"""The dashboard's tables (SQLAlchemy Core), the single source the alembic migrations follow.
+
+Conventions, chosen to be exact and the same on SQLite and PostgreSQL:
+- Every timestamp is UTC epoch milliseconds in a BigInteger; 0 means "none" (as in the protos).
+- Statuses, job types and roles are stored as the protobuf enum value *names* ("RUNNING"), so a
+  row reads the same in SQL as in the API and survives renumbering.
+- Lists and maps (labels, plan names, agent names) are JSON text.
+- Opaque blobs (plans as serialized protobuf, instance snapshots, outbox messages, the lock
+  coordinator's state) are LargeBinary; the store never looks inside them.
+- Autoincrement keys that callers rely on for order (change-log positions, outbox ids) are
+  BIGINT on PostgreSQL and INTEGER PRIMARY KEY (the rowid) on SQLite, which is what makes
+  SQLite assign them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+# Stable constraint names keep alembic autogenerate and future ALTERs deterministic.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+SerialKey = BigInteger().with_variant(Integer(), "sqlite")
+
+NAME = 255  # plan, agent, job and context names
+ID = 64  # UUIDs and message ids
+STATUS = 32  # enum value names
+
+
+def _millis(name: str, *, nullable: bool = False) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable, server_default=None if nullable else "0")
+
+
+def _flag(name: str) -> Column[bool]:
+    return Column(name, Boolean, nullable=False, server_default=text("false"))
+
+
+# The head row of a plan: which version is current and whether it creates instances.
+plans = Table(
+    "plans",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("current_version", BigInteger, nullable=False),
+    _flag("enabled"),
+    _millis("created_time"),
+    _millis("updated_time"),
+    Column("updated_by", String(NAME), nullable=False, server_default=""),
+)
+
+# Every provisioned version, kept after a plan is replaced or deleted (instances name them).
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("plan", LargeBinary, nullable=False),
+    Column("plan_json", Text, nullable=False),
+    # Hash of the canonical plan: provisioning the same plan again makes no new version.
+    Column("plan_hash", String(128), nullable=False),
+    # JSON list; lets "plans on this agent" be answered without parsing every plan.
+    Column("agent_names", Text, nullable=False, server_default="[]"),
+    _millis("created_time"),
+    Column("created_by", String(NAME), nullable=False, server_default=""),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("plan_name", String(NAME), nullable=False),
+    Column("plan_version", BigInteger, nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    _millis("created_time"),
+    _millis("updated_time"),
+    _millis("start_time"),
+    _millis("end_time"),
+    _millis("projected_end_time"),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    _flag("run_until_manually_ended"),
+    _flag("dry_run"),
+    _flag("quartz_disabled"),
+    Column("created_by", String(NAME), nullable=False, server_default=""),
+    Column("reset_from", String(ID), nullable=False, server_default=""),
+    Column("environment_group", String(NAME), nullable=False, server_default=""),
+    # The engine's opaque machine state; rebuilt from this alone after a restart.
+    Column("snapshot", LargeBinary, nullable=True),
+    Column("snapshot_version", BigInteger, nullable=False, server_default="0"),
+    Index(None, "plan_name", "status"),
+    Index(None, "status"),
+    Index(None, "created_time"),
+)
+
+job_instances = Table(
+    "job_instances",
+    metadata,
+    Column(
+        "instance_id",
+        String(ID),
+        ForeignKey("instances.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("child_context", String(NAME), primary_key=True),
+    Column("job_identifier", String(NAME), primary_key=True),
+    Column("job_name", String(NAME), nullable=False, server_default=""),
+    Column("agent_name", String(NAME), nullable=False, server_default=""),
+    Column("job_type", String(STATUS), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    _flag("held"),
+    _flag("skip"),
+    _flag("initiation_raised"),
+    _flag("killed"),
+    Column("pid", BigInteger, nullable=False, server_default="0"),
+    Column("return_code", Integer, nullable=False, server_default="0"),
+    _millis("start_time"),
+    _millis("end_time"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("initiation_id", String(ID), nullable=False, server_default=""),
+    _flag("error_acknowledged"),
+    Column("error_ack_message", Text, nullable=False, server_default=""),
+    Column("error_ack_ticket", String(NAME), nullable=False, server_default=""),
+    Column("error_ack_user", String(NAME), nullable=False, server_default=""),
+    _millis("error_ack_time"),
+    Column("status_reason", Text, nullable=False, server_default=""),
+    # "What is running on agent X", and the process event -> job lookup.
+    Index(None, "agent_name", "status"),
+    Index(None, "initiation_id"),
+    Index(None, "status"),
+)
+
+# One row per transition; `position` orders the change log that watch streams resume from.
+audit = Table(
+    "audit",
+    metadata,
+    Column("position", SerialKey, primary_key=True, autoincrement=True),
+    _millis("time"),
+    Column("instance_id", String(ID), nullable=False),
+    Column("plan_name", String(NAME), nullable=False),
+    # Empty for a context (or instance) change; then child_context names the context.
+    Column("job_identifier", String(NAME), nullable=False, server_default=""),
+    Column("child_context", String(NAME), nullable=False, server_default=""),
+    Column("from_status", String(STATUS), nullable=False, server_default=""),
+    Column("to_status", String(STATUS), nullable=False, server_default=""),
+    Column("cause", String(NAME), nullable=False, server_default=""),
+    Column("actor", String(NAME), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index(None, "instance_id", "position"),
+    Index(None, "plan_name", "position"),
+)
+
+# Ids of inbound messages already applied, written in the transaction of their effects.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    _millis("processed_time"),
+    Index(None, "processed_time"),
+)
+
+# Transactional outbox: messages for agents, deleted when the agent acknowledges them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", SerialKey, primary_key=True, autoincrement=True),
+    Column("agent_name", String(NAME), nullable=False),
+    Column("message_id", String(ID), nullable=False, server_default=""),
+    Column("type_name", String(NAME), nullable=False, server_default=""),
+    Column("message", LargeBinary, nullable=False),
+    _millis("created_time"),
+    # NULL until first sent; assigned and committed before the send (DESIGN §3.2).
+    Column("link_seq", BigInteger, nullable=True),
+    Column("instance_id", String(ID), nullable=True),
+    # Unique: a seq names one message on the link; NULLs (unsent rows) never collide.
+    Index(None, "agent_name", "link_seq", unique=True),
+    Index(None, "message_id"),
+)
+
+# Per-agent link state on the dashboard side.
+agent_links = Table(
+    "agent_links",
+    metadata,
+    Column("agent_name", String(NAME), primary_key=True),
+    Column("last_assigned_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_journaled_inbound_seq", BigInteger, nullable=False, server_default="0"),
+)
+
+# The single serial lock owner's state (locks survive restarts).
+lock_state = Table(
+    "lock_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("snapshot", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    _millis("updated_time"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    _flag("connected"),
+    _millis("last_seen"),
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("hostname", String(NAME), nullable=False, server_default=""),
+    _millis("connected_since"),
+    Column("labels", Text, nullable=False, server_default="{}"),
+    # The agent process's run id: tells a reconnect from a restart.
+    Column("instance_id", String(ID), nullable=False, server_default=""),
+)
+
+missed_runs = Table(
+    "missed_runs",
+    metadata,
+    Column("id", SerialKey, primary_key=True, autoincrement=True),
+    Column("plan_name", String(NAME), nullable=False),
+    _millis("scheduled_time"),
+    _millis("detected_time"),
+    Column("reason", Text, nullable=False, server_default=""),
+    # A restart that notices the same gap again records nothing new.
+    Index(None, "plan_name", "scheduled_time", unique=True),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subject", String(NAME), nullable=False),
+    Column("role", String(STATUS), nullable=False),
+    Column("plan_names", Text, nullable=False, server_default="[]"),
+    Column("agent_name", String(NAME), nullable=False, server_default=""),
+    # Only a hash of the secret is stored; authentication looks tokens up by it.
+    Column("secret_hash", String(128), nullable=False),
+    _millis("created_time"),
+    _millis("expires_time"),
+    _millis("revoked_time"),
+    _millis("last_used_time"),
+    Index(None, "secret_hash", unique=True),
+)
