@@ -1,0 +1,769 @@
+"""The link protocol engine: one `LinkSession` per connection, for either side.
+
+Resume rule (hello/welcome): each side tells the other its last journaled seq L and its last
+assigned seq. As a sender, with outbox position (acked A, assigned S):
+  * A <= L <= S (normal): acknowledge up to L (the ack may have been lost), resend (L, S], then
+    continue with pending messages.
+  * L < A (the receiver lost journaled messages) or L > S (the sender lost its numbering):
+    **state loss**. Logged at ERROR; the outbox's unacknowledged messages become pending again
+    and numbering continues at L + 1 (`Outbox.reset_sequence(L)`). Nothing hangs and no seq is
+    journaled twice; messages the receiver lost after acknowledging them cannot be recovered by
+    the link (their ids make a later replay harmless, DESIGN.md §3.4).
+As a receiver, a peer whose last assigned seq is below our last journaled seq has lost its
+numbering; we log it and it renumbers by the rule above. A gap in a batch is a protocol error
+that tears the connection down; the next hello resumes exactly.
+
+Writer priorities per round: cumulative ack, then one lane frame, then one work batch (inside
+the in-flight window), so lane bulk and work interleave and neither waits behind the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from ikasched.v1 import agent_pb2
+from ikasched_common.errors import IkaschedError, LinkError
+from ikasched_common.link.outbox import Outbox, SequencedItem
+from ikasched_common.link.receiver import Receiver
+from ikasched_common.link.transport import (
+    AgentConnection,
+    DashboardConnection,
+    Dialer,
+    FrameConnection,
+    LinkClosed,
+)
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+_FRAME_OVERHEAD = 64  # frame + batch headers
+_ITEM_OVERHEAD = 16  # seq + length prefixes of one sequenced message
+
+OutF = TypeVar("OutF", agent_pb2.AgentFrame, agent_pb2.DashboardFrame)
+InF = TypeVar("InF", agent_pb2.AgentFrame, agent_pb2.DashboardFrame)
+LaneT = TypeVar("LaneT", bound=Message)
+LaneIn = TypeVar("LaneIn", bound=Message)
+
+
+class LinkTimeout(LinkClosed):
+    """Nothing heard from the peer within the liveness timeout."""
+
+
+class LinkRefused(IkaschedError):
+    """The dashboard refused a hello; `status` names the gRPC code (e.g. "unauthenticated")."""
+
+    def __init__(self, message: str, *, status: str = "permission_denied") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """Link tuning. The dashboard's values for the first four reach the agent in the welcome."""
+
+    heartbeat_interval: float = 5.0
+    liveness_timeout: float = 20.0
+    max_batch_messages: int = 500
+    max_frame_bytes: int = 4 * 1024 * 1024
+    window_messages: int = 5000  # unacknowledged messages in flight
+    linger: float = 0.001  # wait this long for a fuller batch, only while others are in flight
+    lane_queue_size: int = 64
+    handshake_timeout: float = 10.0
+
+    def adopt(self, welcome: agent_pb2.DashboardWelcome) -> LinkSettings:
+        """These settings with the dashboard's negotiated values."""
+        return LinkSettings(
+            heartbeat_interval=(welcome.heartbeat_interval_millis / 1000.0)
+            or self.heartbeat_interval,
+            liveness_timeout=(welcome.liveness_timeout_millis / 1000.0) or self.liveness_timeout,
+            max_batch_messages=welcome.max_batch_messages or self.max_batch_messages,
+            max_frame_bytes=welcome.max_frame_bytes or self.max_frame_bytes,
+            window_messages=self.window_messages,
+            linger=self.linger,
+            lane_queue_size=self.lane_queue_size,
+            handshake_timeout=self.handshake_timeout,
+        )
+
+
+class _Codec(Generic[OutF, LaneT]):
+    """Builds one side's outgoing frames."""
+
+    def __init__(self, frame_cls: type[OutF], side: str) -> None:
+        self.frame_cls: type[OutF] = frame_cls
+        self.side = side
+
+    def batch(self, items: list[SequencedItem]) -> OutF:
+        frame = self.frame_cls()
+        messages = frame.batch.messages
+        for item in items:
+            sequenced = messages.add()
+            sequenced.seq = item.seq
+            sequenced.message.MergeFromString(item.value)
+        return frame
+
+    def ack(self, up_to: int) -> OutF:
+        frame = self.frame_cls()
+        frame.ack.journaled_up_to = up_to
+        return frame
+
+    def heartbeat(self) -> OutF:
+        frame = self.frame_cls()
+        frame.heartbeat.sent_time = int(time.time() * 1000)
+        return frame
+
+    def lane(self, message: LaneT) -> OutF:
+        frame = self.frame_cls()
+        frame.lane.MergeFromString(message.SerializeToString())
+        return frame
+
+
+AGENT_CODEC: _Codec[agent_pb2.AgentFrame, agent_pb2.AgentLaneMessage] = _Codec(
+    agent_pb2.AgentFrame, "agent"
+)
+DASHBOARD_CODEC: _Codec[agent_pb2.DashboardFrame, agent_pb2.DashboardLaneMessage] = _Codec(
+    agent_pb2.DashboardFrame, "dashboard"
+)
+
+LaneHandler = Callable[[LaneIn], Awaitable[None]]
+
+
+class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
+    """The protocol engine of one connection after the hello/welcome exchange."""
+
+    def __init__(
+        self,
+        conn: FrameConnection[OutF, InF],
+        codec: _Codec[OutF, LaneT],
+        receiver: Receiver,
+        outbox: Outbox,
+        settings: LinkSettings,
+        *,
+        peer: str,
+        on_lane: LaneHandler[LaneIn] | None = None,
+    ) -> None:
+        self._conn: FrameConnection[OutF, InF] = conn
+        self._codec: _Codec[OutF, LaneT] = codec
+        self._receiver = receiver
+        self._outbox = outbox
+        self._settings = settings
+        self._peer = peer
+        self._on_lane: LaneHandler[LaneIn] | None = on_lane
+        self._lane: asyncio.Queue[LaneT] = asyncio.Queue(settings.lane_queue_size)
+        self._wake = asyncio.Event()
+        self._ack_event = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._done = asyncio.Event()
+        self._stop_reason: BaseException | None = None
+        self._ack_sent = 0
+        self._peer_acked = 0
+        self._acked_done = 0
+        self._sent_up_to = 0
+        self._resend_cursor = 0
+        self._resend_end = 0
+        self._outbox_version = 0
+        self._drained_at = -1
+        now = time.monotonic()
+        self._last_sent = now
+        self._last_recv = now
+        self.connected_at = time.time()
+        self.last_seen = time.time()
+        self.frames_sent = 0
+        self.frames_received = 0
+
+    # ---- public -------------------------------------------------------------------------
+    @property
+    def peer(self) -> str:
+        return self._peer
+
+    @property
+    def settings(self) -> LinkSettings:
+        return self._settings
+
+    def send_lane_nowait(self, message: LaneT) -> None:
+        """Queue a lane message; raises asyncio.QueueFull when the lane is backed up."""
+        self._lane.put_nowait(message)
+        self._wake.set()
+
+    async def send_lane(self, message: LaneT) -> None:
+        """Queue a lane message, waiting while the lane is full (flow control for bulk)."""
+        if self._done.is_set():
+            raise LinkClosed("session ended")
+        await self._lane.put(message)
+        self._wake.set()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the session to end (it closes the connection)."""
+        if self._stop_reason is None:
+            self._stop_reason = LinkClosed(reason)
+        self._stop.set()
+
+    async def wait_closed(self) -> None:
+        await self._done.wait()
+
+    @property
+    def closed(self) -> bool:
+        return self._done.is_set()
+
+    # ---- run ----------------------------------------------------------------------------
+    async def run(
+        self, peer_last_journaled: int, peer_last_assigned: int, *, first_frame: OutF | None = None
+    ) -> BaseException:
+        """Drive the connection until it ends (sending `first_frame`, e.g. the welcome, first);
+        returns why it ended. Always closes the connection."""
+        unlisten = [
+            self._outbox.listen(self._on_outbox_added),
+            self._receiver.listen(self._on_journaled),
+            self._receiver.listen_errors(self._on_receiver_error),
+        ]
+        tasks: list[asyncio.Task[None]] = []
+        reason: BaseException = LinkClosed("ended")
+        try:
+            if first_frame is not None:
+                await self._send(first_frame)
+            await self._resume(peer_last_journaled, peer_last_assigned)
+            loop = asyncio.get_running_loop()
+            tasks = [
+                loop.create_task(self._reader(), name=f"link-reader-{self._peer}"),
+                loop.create_task(self._writer(), name=f"link-writer-{self._peer}"),
+                loop.create_task(self._acker(), name=f"link-acker-{self._peer}"),
+                loop.create_task(self._watchdog(), name=f"link-watchdog-{self._peer}"),
+                loop.create_task(self._wait_stop(), name=f"link-stop-{self._peer}"),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = task.exception()
+                if exc is not None:
+                    reason = exc
+                    break
+            else:
+                reason = self._stop_reason or LinkClosed("ended")
+        except (LinkError, OSError) as exc:
+            reason = exc
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for undo in unlisten:
+                undo()
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._done.set()
+        if isinstance(reason, LinkClosed):
+            log.info("link to %s closed: %s", self._peer, reason)
+        else:
+            log.warning("link to %s failed: %r", self._peer, reason)
+        return reason
+
+    async def _wait_stop(self) -> None:
+        await self._stop.wait()
+
+    async def _resume(self, peer_last_journaled: int, peer_last_assigned: int) -> None:
+        last = peer_last_journaled
+        pos = await self._outbox.position()
+        if last < pos.last_acked_seq or last > pos.last_assigned_seq:
+            moved = await self._outbox.reset_sequence(last)
+            log.error(
+                "link state loss towards %s: it has journaled up to %d but our outbox has acked"
+                " %d and assigned %d; %d unacknowledged messages renumbered from %d",
+                self._peer, last, pos.last_acked_seq, pos.last_assigned_seq, moved, last + 1,
+            )
+            self._resend_cursor = self._resend_end = last
+        else:
+            if last > pos.last_acked_seq:
+                await self._outbox.acknowledge(last)
+            self._resend_cursor = last
+            self._resend_end = pos.last_assigned_seq
+        self._sent_up_to = self._peer_acked = self._acked_done = last
+        journaled = self._receiver.journaled_seq
+        if peer_last_assigned < journaled:
+            log.error(
+                "link state loss at %s: it last assigned seq %d but we journaled up to %d;"
+                " it renumbers from %d", self._peer, peer_last_assigned, journaled, journaled + 1,
+            )
+        # the welcome/hello already told the peer this
+        self._ack_sent = journaled
+
+    # ---- tasks --------------------------------------------------------------------------
+    def _on_outbox_added(self) -> None:
+        self._outbox_version += 1
+        self._wake.set()
+
+    def _on_journaled(self, _up_to: int) -> None:
+        self._wake.set()
+
+    def _on_receiver_error(self, error: BaseException) -> None:
+        self._stop_reason = error
+        self._stop.set()
+
+    async def _send(self, frame: OutF) -> None:
+        await self._conn.send(frame)
+        self._last_sent = time.monotonic()
+        self.frames_sent += 1
+
+    async def _reader(self) -> None:
+        receiver = self._receiver
+        while True:
+            frame = await self._conn.recv()
+            if frame is None:
+                raise LinkClosed("peer closed the stream")
+            self._last_recv = time.monotonic()
+            self.last_seen = time.time()
+            self.frames_received += 1
+            kind = frame.WhichOneof("frame")
+            if kind == "batch":
+                receiver.offer(
+                    [(m.seq, m.message.SerializeToString()) for m in frame.batch.messages]
+                )
+            elif kind == "ack":
+                up_to = frame.ack.journaled_up_to
+                if up_to > self._sent_up_to:
+                    raise LinkError(f"ack {up_to} beyond the last sent seq {self._sent_up_to}")
+                if up_to > self._peer_acked:
+                    self._peer_acked = up_to
+                    self._ack_event.set()
+                    self._wake.set()
+            elif kind == "heartbeat":
+                pass
+            elif kind == "lane":
+                if self._on_lane is not None:
+                    await self._on_lane(frame.lane)  # type: ignore[arg-type]
+            else:
+                raise LinkError(f"unexpected {kind!r} frame after the handshake")
+
+    async def _acker(self) -> None:
+        while True:
+            await self._ack_event.wait()
+            self._ack_event.clear()
+            target = self._peer_acked
+            if target > self._acked_done:
+                await self._outbox.acknowledge(target)
+                self._acked_done = target
+
+    async def _watchdog(self) -> None:
+        timeout = self._settings.liveness_timeout
+        while True:
+            silent = time.monotonic() - self._last_recv
+            if silent >= timeout:
+                raise LinkTimeout(f"nothing heard from {self._peer} for {silent:.3f}s")
+            await asyncio.sleep(timeout - silent)
+
+    def _work_possible(self) -> bool:
+        if self._sent_up_to - self._peer_acked >= self._settings.window_messages:
+            return False
+        return self._resend_cursor < self._resend_end or self._drained_at != self._outbox_version
+
+    async def _writer(self) -> None:
+        interval = self._settings.heartbeat_interval
+        while True:
+            self._wake.clear()
+            sent = False
+            journaled = self._receiver.journaled_seq
+            if journaled > self._ack_sent:
+                await self._send(self._codec.ack(journaled))
+                self._ack_sent = journaled
+                sent = True
+            if not self._lane.empty():
+                await self._send(self._codec.lane(self._lane.get_nowait()))
+                sent = True
+            if self._work_possible():
+                frame = await self._next_batch()
+                if frame is not None:
+                    await self._send(frame)
+                    sent = True
+            if sent:
+                continue
+            wait = self._last_sent + interval - time.monotonic()
+            if wait <= 0:
+                await self._send(self._codec.heartbeat())
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _fit(self, sizes: list[int]) -> int:
+        """How many leading items fit one frame (at least one)."""
+        budget = self._settings.max_frame_bytes - _FRAME_OVERHEAD
+        total = 0
+        for count, size in enumerate(sizes):
+            total += size + _ITEM_OVERHEAD
+            if total > budget:
+                return max(count, 1)
+        return len(sizes)
+
+    async def _next_batch(self) -> OutF | None:
+        settings = self._settings
+        in_flight = self._sent_up_to - self._peer_acked
+        limit = min(settings.max_batch_messages, settings.window_messages - in_flight)
+        if self._resend_cursor < self._resend_end:
+            items = await self._outbox.assigned_from(self._resend_cursor, limit)
+            if items:
+                items = items[: self._fit([len(i.value) for i in items])]
+                if items[0].seq != self._resend_cursor + 1:
+                    raise LinkError(
+                        f"outbox resend starts at {items[0].seq},"
+                        f" expected {self._resend_cursor + 1}"
+                    )
+                self._resend_cursor = items[-1].seq
+                self._sent_up_to = max(self._sent_up_to, self._resend_cursor)
+                return self._codec.batch(items)
+            self._resend_cursor = self._resend_end
+        version = self._outbox_version
+        pending = await self._outbox.pending(limit)
+        if not pending:
+            self._drained_at = version
+            return None
+        if len(pending) < limit and in_flight > 0 and settings.linger > 0:
+            await asyncio.sleep(settings.linger)
+            pending = await self._outbox.pending(limit)
+        pending = pending[: self._fit([len(p.value) for p in pending])]
+        seqs = await self._outbox.assign([p.key for p in pending])
+        if seqs[0] != self._sent_up_to + 1:
+            raise LinkError(f"outbox assigned seq {seqs[0]}, expected {self._sent_up_to + 1}")
+        self._sent_up_to = seqs[-1]
+        return self._codec.batch(
+            [SequencedItem(seq, p.value) for seq, p in zip(seqs, pending, strict=True)]
+        )
+
+
+AgentSession = LinkSession[
+    agent_pb2.AgentFrame, agent_pb2.DashboardFrame,
+    agent_pb2.AgentLaneMessage, agent_pb2.DashboardLaneMessage,
+]
+DashboardSession = LinkSession[
+    agent_pb2.DashboardFrame, agent_pb2.AgentFrame,
+    agent_pb2.DashboardLaneMessage, agent_pb2.AgentLaneMessage,
+]
+
+
+# ---- agent side -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Jittered exponential reconnect delays."""
+
+    initial: float = 0.05
+    maximum: float = 5.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Delay before reconnect attempt `attempt` (0-based): uniform in [d/2, d]."""
+        base = min(self.maximum, self.initial * self.multiplier**attempt)
+        return (rng or random).uniform(base / 2, base)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """What the agent says about itself in the hello."""
+
+    agent_name: str
+    agent_instance_id: str
+    agent_version: str = "0"
+    agent_hostname: str = field(default_factory=socket.gethostname)
+    max_concurrent_jobs: int = 0
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class AgentLinkClient:
+    """The agent's side: dials out, hello/welcome, runs sessions, reconnects with backoff."""
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        identity: AgentIdentity,
+        receiver: Receiver,
+        outbox: Outbox,
+        *,
+        settings: LinkSettings | None = None,
+        on_lane: LaneHandler[agent_pb2.DashboardLaneMessage] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._dialer = dialer
+        self._identity = identity
+        self._receiver = receiver
+        self._outbox = outbox
+        self._settings = settings or LinkSettings()
+        self._on_lane = on_lane
+        self._backoff = backoff or Backoff()
+        self._session: AgentSession | None = None
+        self._stopping = False
+        self._connected = asyncio.Event()
+        self.dashboard_id = ""
+        self.sessions_started = 0
+        self.last_error: BaseException | None = None
+
+    @property
+    def session(self) -> AgentSession | None:
+        return self._session if self._session is not None and not self._session.closed else None
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def send_lane(self, message: agent_pb2.AgentLaneMessage) -> bool:
+        """Send on the lane of the current connection; False when not connected."""
+        session = self.session
+        if session is None:
+            return False
+        try:
+            await session.send_lane(message)
+        except LinkClosed:
+            return False
+        return True
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._session is not None:
+            self._session.stop("agent stopping")
+
+    async def run(self) -> None:
+        """Connect and reconnect until stop()."""
+        attempt = 0
+        while not self._stopping:
+            started = await self.connect_once()
+            if self._stopping:
+                break
+            attempt = 0 if started else attempt + 1
+            await asyncio.sleep(self._backoff.delay(attempt))
+
+    async def connect_once(self) -> bool:
+        """One connection: dial, handshake, run until it ends. True if the handshake succeeded."""
+        conn: AgentConnection | None = None
+        try:
+            conn = await self._dialer.dial()
+            welcome = await self._handshake(conn)
+        except asyncio.CancelledError:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            raise
+        except Exception as exc:  # unreachable, refused, protocol error: retry later
+            self.last_error = exc
+            log.info("link to dashboard not established: %r", exc)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            return False
+        if self.dashboard_id and welcome.dashboard_id != self.dashboard_id:
+            log.error(
+                "dashboard identity changed (%s -> %s): the dashboard may have lost its state",
+                self.dashboard_id, welcome.dashboard_id,
+            )
+        self.dashboard_id = welcome.dashboard_id
+        session: AgentSession = LinkSession(
+            conn, AGENT_CODEC, self._receiver, self._outbox,
+            self._settings.adopt(welcome), peer="dashboard", on_lane=self._on_lane,
+        )
+        self._session = session
+        self.sessions_started += 1
+        self._connected.set()
+        try:
+            if self._stopping:
+                session.stop("agent stopping")
+            self.last_error = await session.run(
+                welcome.last_journaled_seq, welcome.last_assigned_seq
+            )
+        finally:
+            self._connected.clear()
+        return True
+
+    async def _handshake(self, conn: AgentConnection) -> agent_pb2.DashboardWelcome:
+        journaled = await self._receiver.open()
+        journaled = await self._receiver.flush()
+        pos = await self._outbox.position()
+        ident = self._identity
+        hello = agent_pb2.AgentHello(
+            agent_name=ident.agent_name,
+            agent_hostname=ident.agent_hostname,
+            agent_version=ident.agent_version,
+            protocol_version=PROTOCOL_VERSION,
+            last_journaled_seq=journaled,
+            last_assigned_seq=pos.last_assigned_seq,
+            agent_instance_id=ident.agent_instance_id,
+            max_concurrent_jobs=ident.max_concurrent_jobs,
+            pid=os.getpid(),
+            labels=dict(ident.labels),
+        )
+        await conn.send(agent_pb2.AgentFrame(hello=hello))
+        frame = await asyncio.wait_for(conn.recv(), self._settings.handshake_timeout)
+        if frame is None:
+            raise LinkClosed("dashboard closed the stream during the handshake")
+        if frame.WhichOneof("frame") != "welcome":
+            raise LinkError(f"expected a welcome, got {frame.WhichOneof('frame')!r}")
+        return frame.welcome
+
+
+# ---- dashboard side ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AgentEndpoint:
+    """What the dashboard links one agent to: its inbox receiver and its outbox."""
+
+    receiver: Receiver
+    outbox: Outbox
+    on_lane: LaneHandler[agent_pb2.AgentLaneMessage] | None = None
+
+
+HelloHook = Callable[[agent_pb2.AgentHello, Mapping[str, str]], Awaitable[AgentEndpoint]]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """An agent's link state as the dashboard sees it (wall-clock times, epoch seconds)."""
+
+    agent_name: str
+    connected: bool
+    agent_instance_id: str
+    agent_hostname: str
+    connected_since: float
+    last_seen: float
+    reason: str = ""
+
+
+PresenceListener = Callable[[AgentPresence], None]
+
+
+class LinkGateway:
+    """The dashboard's side of every agent link: one independent session per agent name."""
+
+    def __init__(
+        self,
+        on_hello: HelloHook,
+        *,
+        dashboard_id: str,
+        settings: LinkSettings | None = None,
+        dashboard_version: str = "0",
+        on_presence: PresenceListener | None = None,
+    ) -> None:
+        self._on_hello = on_hello
+        self._dashboard_id = dashboard_id
+        self._settings = settings or LinkSettings()
+        self._version = dashboard_version
+        self._on_presence = on_presence
+        self._sessions: dict[str, DashboardSession] = {}
+        self._hellos: dict[str, agent_pb2.AgentHello] = {}
+        self._presence: dict[str, AgentPresence] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def settings(self) -> LinkSettings:
+        return self._settings
+
+    def session(self, agent_name: str) -> DashboardSession | None:
+        session = self._sessions.get(agent_name)
+        return session if session is not None and not session.closed else None
+
+    def presence(self, agent_name: str) -> AgentPresence | None:
+        """Current presence; last_seen is live while connected."""
+        known = self._presence.get(agent_name)
+        session = self.session(agent_name)
+        if known is None or session is None:
+            return known
+        return AgentPresence(
+            agent_name, True, known.agent_instance_id, known.agent_hostname,
+            known.connected_since, session.last_seen,
+        )
+
+    def connected_agents(self) -> list[str]:
+        return sorted(name for name in self._sessions if self.session(name) is not None)
+
+    def disconnect(self, agent_name: str, reason: str = "disconnected by the dashboard") -> bool:
+        session = self.session(agent_name)
+        if session is None:
+            return False
+        session.stop(reason)
+        return True
+
+    async def send_lane(self, agent_name: str, message: agent_pb2.DashboardLaneMessage) -> bool:
+        """Send on an agent's lane; False when it is not connected."""
+        session = self.session(agent_name)
+        if session is None:
+            return False
+        try:
+            await session.send_lane(message)
+        except LinkClosed:
+            return False
+        return True
+
+    def _notify(self, presence: AgentPresence) -> None:
+        self._presence[presence.agent_name] = presence
+        if self._on_presence is not None:
+            try:
+                self._on_presence(presence)
+            except Exception:
+                log.exception("presence listener failed")
+
+    async def serve(self, conn: DashboardConnection, metadata: Mapping[str, str]) -> None:
+        """Handle one agent connection from hello to the end. Raises LinkRefused to refuse."""
+        frame = await asyncio.wait_for(conn.recv(), self._settings.handshake_timeout)
+        if frame is None:
+            return
+        if frame.WhichOneof("frame") != "hello":
+            raise LinkRefused("the first frame must be a hello", status="invalid_argument")
+        hello = frame.hello
+        if not hello.agent_name:
+            raise LinkRefused("hello: agent_name is empty", status="invalid_argument")
+        if hello.protocol_version not in (0, PROTOCOL_VERSION):
+            raise LinkRefused(
+                f"hello: protocol_version {hello.protocol_version} not supported",
+                status="failed_precondition",
+            )
+        endpoint = await self._on_hello(hello, metadata)
+        name = hello.agent_name
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            old = self._sessions.get(name)
+            if old is not None and not old.closed:
+                log.warning("agent %s connected again: the newer connection wins", name)
+                old.stop("replaced by a newer connection of the same agent")
+                await old.wait_closed()
+            previous = self._hellos.get(name)
+            if previous is not None and previous.agent_instance_id != hello.agent_instance_id:
+                log.error(
+                    "agent %s has a new instance id (%s -> %s): it may have lost its state",
+                    name, previous.agent_instance_id, hello.agent_instance_id,
+                )
+            await endpoint.receiver.open()
+            journaled = await endpoint.receiver.flush()
+            pos = await endpoint.outbox.position()
+            s = self._settings
+            welcome = agent_pb2.DashboardWelcome(
+                dashboard_version=self._version,
+                protocol_version=PROTOCOL_VERSION,
+                last_journaled_seq=journaled,
+                last_assigned_seq=pos.last_assigned_seq,
+                heartbeat_interval_millis=max(1, round(s.heartbeat_interval * 1000)),
+                liveness_timeout_millis=max(1, round(s.liveness_timeout * 1000)),
+                max_batch_messages=s.max_batch_messages,
+                max_frame_bytes=s.max_frame_bytes,
+                dashboard_id=self._dashboard_id,
+            )
+            session: DashboardSession = LinkSession(
+                conn, DASHBOARD_CODEC, endpoint.receiver, endpoint.outbox, s,
+                peer=f"agent {name}", on_lane=endpoint.on_lane,
+            )
+            self._sessions[name] = session
+            self._hellos[name] = hello
+        now = time.time()
+        self._notify(AgentPresence(
+            name, True, hello.agent_instance_id, hello.agent_hostname, now, now,
+        ))
+        reason: BaseException = LinkClosed("ended")
+        try:
+            reason = await session.run(
+                hello.last_journaled_seq, hello.last_assigned_seq,
+                first_frame=agent_pb2.DashboardFrame(welcome=welcome),
+            )
+        finally:
+            if self._sessions.get(name) is session:
+                del self._sessions[name]
+                self._notify(AgentPresence(
+                    name, False, hello.agent_instance_id, hello.agent_hostname,
+                    session.connected_at, session.last_seen, str(reason),
+                ))
