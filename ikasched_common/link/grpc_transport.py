@@ -1,0 +1,221 @@
+"""The link over gRPC: `AgentGateway.Connect` served by grpc.aio, and the agent's dialer.
+
+The servicer hands each stream to a `LinkGateway`; a `LinkRefused` becomes the matching gRPC
+status. The dialer keeps one channel (HTTP/2 keepalive on, message size limits from the link
+settings) and opens one Connect call per `dial()`, with "authorization: Bearer <token>"
+metadata when a token is given. Reconnect backoff lives in `AgentLinkClient`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+import grpc.aio
+from grpc.aio import EOF  # type: ignore[attr-defined]  # missing from grpc-stubs
+
+from ikasched.v1 import agent_pb2, agent_pb2_grpc
+from ikasched_common.link.session import LinkGateway, LinkRefused, LinkSettings
+from ikasched_common.link.transport import AgentConnection, LinkClosed
+
+ChannelOption = tuple[str, Any]
+
+_STATUS: dict[str, grpc.StatusCode] = {
+    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
+    "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
+    "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
+    "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "resource_exhausted": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "unavailable": grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def _message_limit(settings: LinkSettings) -> int:
+    # room for a maximal frame plus protobuf framing
+    return settings.max_frame_bytes + 64 * 1024
+
+
+def server_options(settings: LinkSettings) -> list[ChannelOption]:
+    """Server options: frame-size limits and tolerance of the agents' keepalive pings."""
+    limit = _message_limit(settings)
+    return [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+
+
+def client_options(settings: LinkSettings, *, keepalive_ms: int = 10_000) -> list[ChannelOption]:
+    """Channel options of the agent: keepalive detects half-open TCP, size limits match."""
+    limit = _message_limit(settings)
+    return [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        ("grpc.keepalive_time_ms", keepalive_ms),
+        ("grpc.keepalive_timeout_ms", max(1000, keepalive_ms // 2)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # reconnect pacing is ours (AgentLinkClient); keep the channel's own short
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+    ]
+
+
+class GrpcServerConnection:
+    """The dashboard end of one Connect stream."""
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[agent_pb2.AgentFrame, agent_pb2.DashboardFrame]
+    ) -> None:
+        self._context = context
+        self._closed = False
+
+    async def send(self, frame: agent_pb2.DashboardFrame) -> None:
+        if self._closed or self._context.done():
+            raise LinkClosed("stream ended")
+        try:
+            await self._context.write(frame)
+        except Exception as exc:  # grpc raises several kinds once the peer is gone
+            raise LinkClosed(f"write failed: {exc!r}") from exc
+
+    async def recv(self) -> agent_pb2.AgentFrame | None:
+        if self._closed:
+            return None
+        try:
+            frame = await self._context.read()
+        except Exception as exc:
+            raise LinkClosed(f"read failed: {exc!r}") from exc
+        if frame is EOF:
+            return None
+        return frame
+
+    async def close(self) -> None:
+        # returning from the handler ends the RPC; reads after this report the end
+        self._closed = True
+
+
+class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
+    """grpc.aio servicer: each Connect stream is one agent connection of the gateway."""
+
+    def __init__(self, gateway: LinkGateway) -> None:
+        self._gateway = gateway
+
+    async def Connect(
+        self,
+        request_iterator: object,
+        context: grpc.aio.ServicerContext[agent_pb2.AgentFrame, agent_pb2.DashboardFrame],
+    ) -> None:
+        metadata = {
+            str(k).lower(): v if isinstance(v, str) else v.decode("latin-1")
+            for k, v in (context.invocation_metadata() or ())
+        }
+        conn = GrpcServerConnection(context)
+        try:
+            await self._gateway.serve(conn, metadata)
+        except LinkRefused as refused:
+            await context.abort(
+                _STATUS.get(refused.status, grpc.StatusCode.PERMISSION_DENIED), str(refused)
+            )
+        except LinkClosed:
+            pass
+
+
+async def start_server(
+    gateway: LinkGateway,
+    address: str = "127.0.0.1:0",
+    *,
+    options: Sequence[ChannelOption] = (),
+) -> tuple[grpc.aio.Server, int]:
+    """A started grpc.aio server with only the AgentGateway service; returns (server, port)."""
+    server = grpc.aio.server(options=[*server_options(gateway.settings), *options])
+    agent_pb2_grpc.add_AgentGatewayServicer_to_server(  # type: ignore[no-untyped-call]
+        AgentGatewayService(gateway), server
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind {address}")
+    await server.start()
+    return server, port
+
+
+class GrpcClientConnection:
+    """The agent end of one Connect stream."""
+
+    def __init__(
+        self, call: grpc.aio.StreamStreamCall[agent_pb2.AgentFrame, agent_pb2.DashboardFrame]
+    ) -> None:
+        self._call = call
+
+    async def send(self, frame: agent_pb2.AgentFrame) -> None:
+        try:
+            await self._call.write(frame)
+        except Exception as exc:
+            raise LinkClosed(f"write failed: {exc!r}") from exc
+
+    async def recv(self) -> agent_pb2.DashboardFrame | None:
+        try:
+            frame = await self._call.read()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+                              grpc.StatusCode.INVALID_ARGUMENT,
+                              grpc.StatusCode.FAILED_PRECONDITION):
+                raise LinkRefused(exc.details() or str(exc.code()),
+                                  status=exc.code().name.lower()) from exc
+            raise LinkClosed(f"read failed: {exc.code().name} {exc.details()}") from exc
+        except Exception as exc:
+            raise LinkClosed(f"read failed: {exc!r}") from exc
+        if frame is EOF:
+            return None
+        return frame  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        self._call.cancel()
+
+
+class GrpcDialer:
+    """Dials the dashboard's AgentGateway over one reusable channel."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        settings: LinkSettings | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[ChannelOption] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self._target = target
+        self._settings = settings or LinkSettings()
+        self._credentials = credentials
+        self._options = [*client_options(self._settings), *options]
+        md = dict(metadata or {})
+        if token:
+            md["authorization"] = f"Bearer {token}"
+        self._metadata: tuple[tuple[str, str], ...] = tuple(md.items())
+        self._channel: grpc.aio.Channel | None = None
+
+    def _ensure_channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            if self._credentials is None:
+                self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
+            else:
+                self._channel = grpc.aio.secure_channel(
+                    self._target, self._credentials, options=self._options
+                )
+        return self._channel
+
+    async def dial(self) -> AgentConnection:
+        stub = agent_pb2_grpc.AgentGatewayStub(  # type: ignore[no-untyped-call]
+            self._ensure_channel()
+        )
+        call = stub.Connect(metadata=self._metadata)
+        return GrpcClientConnection(call)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+            self._channel = None
