@@ -10,7 +10,6 @@ stand-in with the same behaviour for fast unit tests. `open_journal` picks by pa
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
@@ -20,12 +19,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from ikasched_common.errors import InvalidArgument, JournalError, NotFound
+
+if TYPE_CHECKING:  # asyncio and the executor are imported when first used (CLI start-up)
+    import asyncio
 
 Durability = Literal["crash", "power"]
 MetaValue = int | str | bytes
@@ -95,6 +96,8 @@ class MemoryJournal:
             return keys
 
     def peek(self, limit: int = 1, after: int | None = None) -> list[JournalItem]:
+        if limit <= 0:
+            return []
         with self._lock:
             # dicts keep insertion order and keys are appended in increasing order
             out: list[JournalItem] = []
@@ -605,6 +608,8 @@ class AsyncJournal:
     def __init__(self, journal: Journal, *, max_batch: int = 1000) -> None:
         if max_batch < 1:
             raise InvalidArgument("must be at least 1", field="max_batch")
+        from concurrent.futures import ThreadPoolExecutor
+
         self._journal = journal
         self._max_batch = max_batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikasched-journal")
@@ -618,6 +623,8 @@ class AsyncJournal:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run any call on the journal thread (e.g. DeadLetterJournal or PoisonGuard methods)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
@@ -651,6 +658,8 @@ class AsyncJournal:
         """
         # checked here so one bad value cannot fail the others in its batch
         entry = (_as_bytes(value, "value"), _check_meta(meta))
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._pending.append((*entry, future))
@@ -686,6 +695,8 @@ class AsyncJournal:
 
     async def aclose(self) -> None:
         """Finish queued appends, close the journal on its thread, stop the thread."""
+        import asyncio
+
         while self._flusher is not None:
             await asyncio.wait({self._flusher})  # waits without raising its failure here
         await self.run(self._journal.close)
