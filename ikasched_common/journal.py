@@ -693,13 +693,17 @@ class AsyncJournal:
         finally:
             self._flusher = None
 
-    async def aclose(self) -> None:
-        """Finish queued appends, close the journal on its thread, stop the thread."""
+    async def aclose(self, *, close_journal: bool = True) -> None:
+        """Finish queued appends, close the journal on its thread (unless told not to), stop
+        the thread."""
         import asyncio
 
         while self._flusher is not None:
             await asyncio.wait({self._flusher})  # waits without raising its failure here
-        await self.run(self._journal.close)
+        if close_journal:
+            await self.run(self._journal.close)
+        else:
+            await self.run(lambda: None)  # everything queued before us has run
         self._executor.shutdown(wait=False)
 
 
