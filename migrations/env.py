@@ -23,9 +23,7 @@ def _url() -> str:
     attributed = config.attributes.get("url")
     if attributed is not None:
         return str(attributed.render_as_string(hide_password=False))
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
-        "IKASCHED_DB_URL"
-    )
+    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("IKASCHED_DB_URL")
     url = url or config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database URL: pass -x url=... or set IKASCHED_DB_URL")

@@ -1,0 +1,89 @@
+"""The audit trail: one row per transition, doubling as the change log that watches resume.
+
+A watcher that has seen position N reads "after N" and must never miss a row. Positions come
+from an autoincrement key, so they only match commit order if appends are serialized until
+commit: SQLite's single writer does that by itself; on PostgreSQL `append_audit` first takes a
+transaction-scoped advisory lock, held until the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+
+from ikasched_dashboard.store.schema import audit
+
+# Arbitrary constant naming the change-log lock among the database's advisory locks.
+CHANGE_LOG_LOCK_KEY = 0x1CA5C4ED
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One transition. For a context (or whole-instance) change job_identifier is empty and
+    child_context names the context."""
+
+    time: int
+    instance_id: str
+    plan_name: str
+    from_status: str
+    to_status: str
+    job_identifier: str = ""
+    child_context: str = ""
+    # Process event id, "verb:<name>", a timer, ...
+    cause: str = ""
+    # "agent:<name>", an operator's name, or "engine".
+    actor: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An audit row read back, with its position in the change log."""
+
+    position: int
+    entry: AuditEntry
+
+
+_FIELDS = tuple(f.name for f in fields(AuditEntry))
+
+
+def append_audit(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
+    """Append entries in order; returns their positions (strictly increasing)."""
+    if not entries:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK_KEY})
+    stmt = audit.insert().returning(audit.c.position, sort_by_parameter_order=True)
+    rows = [{name: getattr(e, name) for name in _FIELDS} for e in entries]
+    return [int(p) for p in conn.execute(stmt, rows).scalars()]
+
+
+def changes_after(
+    conn: Connection,
+    position: int,
+    *,
+    plan_name: str = "",
+    instance_id: str = "",
+    limit: int = 1000,
+) -> list[Change]:
+    """Changes with a position above `position`, oldest first, optionally for one plan or
+    instance."""
+    stmt = select(audit).where(audit.c.position > position)
+    if plan_name:
+        stmt = stmt.where(audit.c.plan_name == plan_name)
+    if instance_id:
+        stmt = stmt.where(audit.c.instance_id == instance_id)
+    stmt = stmt.order_by(audit.c.position).limit(limit)
+    return [_change(row._mapping) for row in conn.execute(stmt)]
+
+
+def last_position(conn: Connection) -> int:
+    """The newest position (0 for an empty log): where a watch that wants only news starts."""
+    return int(conn.execute(select(func.coalesce(func.max(audit.c.position), 0))).scalar_one())
+
+
+def _change(m: Any) -> Change:
+    return Change(position=int(m["position"]), entry=AuditEntry(**{n: m[n] for n in _FIELDS}))
