@@ -235,6 +235,7 @@ class DiskJournal:
             )
         except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
             raise JournalError(f"cannot open journal at {path}: {exc}") from exc
+        cache.close()  # connections open on the threads that use them (see _connection)
         self._setup(cache, prefix, durability, owner=True)
 
     def _setup(self, cache: Any, prefix: str, durability: Durability, *, owner: bool) -> None:
@@ -245,6 +246,7 @@ class DiskJournal:
         self._low = f"{prefix}-"
         self._high = f"{prefix}-{_MAX_KEY}"
         self._next_name = f"{prefix}:next"
+        self._local = threading.local()
 
     def sibling(self, prefix: str) -> DiskJournal:
         """Another journal (own keys, own meta) in the same store; `transaction()` spans both.
@@ -291,13 +293,25 @@ class DiskJournal:
 
         Only for the calling thread; other threads' writes wait until it ends.
         """
-        with self._errors(), self._cache.transact():
+        with self._write():
             yield
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._errors():
+            con = self._connection()  # before BEGIN: it may set a pragma
+            with self._cache.transact():
+                yield con
 
     def _connection(self) -> sqlite3.Connection:
         # diskcache keeps one connection per thread; inside transact() it is the one that
         # began the transaction, so direct SQL on it joins that transaction.
         con: sqlite3.Connection = self._cache._con
+        if getattr(self._local, "con", None) is not con and not con.in_transaction:
+            # diskcache sets pragmas from its shared Settings table, which the latest opener
+            # of the directory wrote; our own durability must win on our connections
+            con.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
+            self._local.con = con
         return con
 
     def _item_key(self, key: int) -> str:
@@ -328,8 +342,7 @@ class DiskJournal:
         checked = _check_meta(meta)
         if not blobs and not checked:
             return []
-        with self._errors(), self._cache.transact():
-            con = self._connection()
+        with self._write() as con:
             now = time.time()
             first = self._next_key(con)
             end = first + len(blobs)
@@ -358,8 +371,7 @@ class DiskJournal:
         checked = _check_meta(meta)
         if not wanted and not checked:
             return 0
-        with self._errors(), self._cache.transact():
-            con = self._connection()
+        with self._write() as con:
             removed = 0
             if wanted:
                 cursor = con.executemany(_DELETE_ITEM, [(self._item_key(k),) for k in wanted])
@@ -379,8 +391,8 @@ class DiskJournal:
         checked = _check_meta(meta)
         if not checked:
             return
-        with self._errors(), self._cache.transact():
-            self._put_meta(self._connection(), checked, time.time())
+        with self._write() as con:
+            self._put_meta(con, checked, time.time())
 
     def __len__(self) -> int:
         with self._errors():

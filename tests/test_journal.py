@@ -663,6 +663,28 @@ def test_kill_minus_nine_loses_no_acknowledged_append(tmp_path: Path) -> None:
 def test_kill_minus_nine_with_power_durability(tmp_path: Path) -> None:
     cycles = 20 if LONG else 3
     _crash_cycles(tmp_path, "power", cycles, seed=7)
-    with DiskJournal(tmp_path) as journal:
-        (synchronous,) = journal._connection().execute("PRAGMA synchronous").fetchone()
-    assert synchronous == 1  # reopened with the default: the setting follows the opener
+    _check_journal(tmp_path, 0, 0)
+
+
+def test_each_opener_keeps_its_own_durability(tmp_path: Path) -> None:
+    def synchronous_seen_by_a_new_thread(journal: DiskJournal) -> int:
+        seen: list[int] = []
+
+        def look() -> None:
+            journal.append([b"x"])
+            seen.append(journal._connection().execute("PRAGMA synchronous").fetchone()[0])
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join(timeout=30)
+        return seen[0]
+
+    power = DiskJournal(tmp_path, durability="power")
+    crash = DiskJournal(tmp_path, durability="crash")  # rewrites diskcache's shared settings
+    try:
+        assert _settings(tmp_path)["sqlite_synchronous"] == 1
+        assert synchronous_seen_by_a_new_thread(power) == 2
+        assert synchronous_seen_by_a_new_thread(crash) == 1
+    finally:
+        power.close()
+        crash.close()
