@@ -282,7 +282,11 @@ class _Normaliser:
     def _unknown_field(self, desc: Descriptor, key: str) -> str:
         names = sorted({n for f in desc.fields for n in (f.name, f.json_name)})
         text = f"unknown field {key!r} in {desc.name}"
-        folded = {n.lower().replace("_", ""): n for n in names}
+        snake = "_" in key  # suggest the spelling style the writer uses
+        folded = {
+            f.name.lower().replace("_", ""): f.name if snake else f.json_name for f in desc.fields
+        }
+        folded.update({f.json_name.lower(): f.name if snake else f.json_name for f in desc.fields})
         exact = folded.get(key.lower().replace("_", "").replace("-", ""))
         if exact:
             return f"{text}; did you mean {exact!r}?"

@@ -25,12 +25,8 @@ only hold a job back, so they are not edges.
 from __future__ import annotations
 
 import enum
-import functools
-import importlib
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_common.errors import InvalidArgument
@@ -109,44 +105,25 @@ def has_errors(problems: Iterable[ValidationProblem]) -> bool:
 # --------------------------------------------------------------------------- Quartz time
 
 
-@functools.cache
-def _quartz() -> ModuleType | None:
-    # ikasched_common.quartz is written in parallel; until it exists a field count must do.
-    try:
-        return importlib.import_module("ikasched_common.quartz")
-    except ImportError:
-        return None
-
-
 def cron_problem(expression: str) -> str | None:
     """Why a Quartz cron expression is invalid, or None when it is valid."""
-    quartz = _quartz()
-    if quartz is not None:
-        try:
-            quartz.parse_cron(expression)
-        except InvalidArgument as exc:
-            return f"invalid Quartz cron {expression!r}: {exc.reason}"
-        return None
-    fields = expression.split()
-    if len(fields) not in (6, 7):
-        return (f"invalid Quartz cron {expression!r}: it has 6 or 7 fields (seconds first, "
-                f"optional year), not {len(fields)}")
+    from ikasched_common import quartz  # lazily: the CLI imports this module at start-up
+
+    try:
+        quartz.parse_cron(expression)
+    except InvalidArgument as exc:
+        return f"invalid Quartz cron {expression!r}: {exc}"
     return None
 
 
 def zone_problem(name: str) -> str | None:
     """Why a timezone name is invalid, or None when it names an IANA zone."""
-    quartz = _quartz()
-    if quartz is not None:
-        try:
-            quartz.zone(name)
-        except InvalidArgument as exc:
-            return f"unknown timezone {name!r}: {exc.reason}"
-        return None
+    from ikasched_common import quartz
+
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown timezone {name!r} (expected an IANA name such as 'Europe/London')"
+        quartz.zone(name)
+    except InvalidArgument as exc:
+        return f"{exc.reason} (expected an IANA name such as 'Europe/London')"
     return None
 
 
@@ -255,7 +232,7 @@ def _positive_operands(grouping: plan_pb2.LogicalGrouping) -> Iterator[str]:
         yield from _positive_operands(grouping.logical_grouping)
 
 
-def _can_fire(grouping: plan_pb2.LogicalGrouping, depth: int = 0) -> bool:
+def _can_fire(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> bool:
     """Whether some statuses of the operands could make the grouping true (Ikasan's rule)."""
     if depth > MAX_GROUPING_DEPTH or not (grouping.all_of or grouping.any_of):
         return False
