@@ -227,7 +227,7 @@ def count_instances(
     stmt = select(instances.c.plan_name, func.count()).group_by(instances.c.plan_name)
     if excluding_statuses:
         stmt = stmt.where(instances.c.status.not_in(list(excluding_statuses)))
-    return {name: int(count) for name, count in conn.execute(stmt).tuples()}
+    return {name: int(count) for name, count in conn.execute(stmt)}
 
 
 def delete_instances(conn: Connection, instance_ids: Sequence[str]) -> int:

@@ -191,7 +191,7 @@ def outbox_stats(conn: Connection) -> dict[str, OutboxStats]:
         select(outbox.c.agent_name, func.count(), func.min(outbox.c.created_time)).group_by(
             outbox.c.agent_name
         )
-    ).tuples()
+    )
     return {
         name: OutboxStats(agent_name=name, size=int(size), oldest_created_time=int(oldest))
         for name, size, oldest in rows

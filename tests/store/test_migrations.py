@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ikasched_dashboard.store import db
 from ikasched_dashboard.store.schema import metadata
@@ -94,7 +95,10 @@ def test_power_durability_uses_full_sync(tmp_path: Path) -> None:
 
 
 def test_foreign_keys_are_enforced(engine: Engine) -> None:
-    with pytest.raises(Exception, match="(?i)foreign key"), db.write_transaction(engine) as conn:
+    with (
+        pytest.raises(IntegrityError, match=r"(?i)foreign key"),
+        db.write_transaction(engine) as conn,
+    ):
         conn.execute(
             text(
                 "INSERT INTO job_instances (instance_id, child_context, job_identifier,"
@@ -121,7 +125,7 @@ def test_sqlite_write_transaction_takes_the_write_lock_at_begin(tmp_path: Path) 
             other = engine.connect()
             try:
                 other.exec_driver_sql("PRAGMA busy_timeout = 0")
-                with pytest.raises(Exception, match="locked"):
+                with pytest.raises(OperationalError, match="locked"):
                     other.exec_driver_sql("BEGIN IMMEDIATE")
             finally:
                 other.close()
