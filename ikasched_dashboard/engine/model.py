@@ -212,8 +212,8 @@ class ContextDef:
     # jobs referenced by no grouping here (Ikasan's getJobsOutsideLogicalGrouping)
     jobs_outside_logic: tuple[str, ...]
     # jobs that "transition from other contexts": listed here, raised by no dependency here,
-    # and present in another context; they count COMPLETE for allLogicSatisfied and are
-    # ignored by the active/error flags
+    # and owned by another context; they count COMPLETE for allLogicSatisfied and are ignored
+    # by the active/error flags
     external_jobs: frozenset[str]
     logic_dependencies: tuple[int, ...]
 
@@ -305,6 +305,16 @@ def compile_plan(
                     f"context {spec.name!r} lists unknown job {ident!r}", field="scheduled_jobs"
                 )
             job_contexts.setdefault(ident, []).append(spec.name)
+    # A job's owner: the first context (depth-first) whose logic raises it, else the first
+    # that lists it. Elsewhere, unless raised there too, it "transitions from other contexts".
+    owners: dict[str, str] = {}
+    for spec, _, _ in walked:
+        for d in spec.dependencies:
+            if d.grouping is not None:
+                owners.setdefault(d.target, spec.name)
+    for spec, _, _ in walked:
+        for ident in spec.jobs:
+            owners.setdefault(ident, spec.name)
     contexts: dict[str, ContextDef] = {}
     for spec, parent, depth in walked:
         job_set = frozenset(spec.jobs)
@@ -336,9 +346,7 @@ def compile_plan(
                 operands.add(ident)
             if dep.grouping is not None:
                 raised.setdefault(dep.target, []).append(i)
-        external = frozenset(
-            j for j in spec.jobs if j not in raised and len(job_contexts.get(j, ())) > 1
-        )
+        external = frozenset(j for j in spec.jobs if j not in raised and owners[j] != spec.name)
         contexts[spec.name] = ContextDef(
             name=spec.name,
             parent=parent,

@@ -1,0 +1,1 @@
+"""Engine tests run in memory; the helpers live in builder.py."""
