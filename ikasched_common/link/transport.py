@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, Protocol, TypeVar
 
 from ikasched.v1 import agent_pb2
-from ikasched_common.errors import LinkError
+from ikasched_common.errors import IkaschedError, LinkError
 
 OutT = TypeVar("OutT")
 InT = TypeVar("InT")
@@ -53,7 +53,7 @@ class Dialer(Protocol):
         ...
 
 
-# direction, frame -> True to drop the connection right after this frame went into the pipe
+# direction, frame -> True to drop the connection once this frame is written (it may be lost)
 FaultPolicy = Callable[[str, object], bool]
 AGENT_TO_DASHBOARD = "agent->dashboard"
 DASHBOARD_TO_AGENT = "dashboard->agent"
@@ -70,13 +70,10 @@ class _Pipe:
         if self.closed:
             return
         self.closed = True
-        try:
-            self.queue.put_nowait(_CLOSED)
-        except asyncio.QueueFull:
-            # frames in flight on a broken connection are lost, as on a real network
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(_CLOSED)
+        # frames still in flight on a broken connection are lost, as on a real network
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_CLOSED)
 
 
 class MemoryConnection(Generic[OutT, InT]):
@@ -173,8 +170,8 @@ class MemoryDialer:
     async def _run(self, conn: DashboardConnection) -> None:
         try:
             await self._serve(conn, self._metadata)
-        except LinkError:
-            pass
+        except IkaschedError:
+            pass  # refused or broken: the agent sees the stream end
         finally:
             await conn.close()
 
