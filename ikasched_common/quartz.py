@@ -305,7 +305,8 @@ class _Parser:
             number = spec.low + spec.names.index(token.upper())
         else:
             names = f" or a name {spec.names[0]}-{spec.names[-1]}" if spec.names else ""
-            raise self.error(spec, f"{token!r} in {item!r} is not a number{names}")
+            where = "" if token == item else f" in {item!r}"
+            raise self.error(spec, f"{token!r}{where} is not a number{names}")
         if not spec.low <= number <= spec.high:
             raise self.error(spec, f"{item!r}: {number} is out of range {spec.low}-{spec.high}")
         return number
