@@ -38,8 +38,9 @@ def insert_ignoring_duplicates(
     """Insert rows, skipping any whose key (or unique index) exists; returns rows inserted."""
     if not rows:
         return 0
-    result = conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
-    return max(result.rowcount, 0)
+    # RETURNING counts the rows really inserted; executemany rowcounts vary by driver.
+    stmt = _insert(conn, table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(conn.execute(stmt, list(rows)).all())
 
 
 def upsert(
