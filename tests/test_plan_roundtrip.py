@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ikasched.v1 import plan_pb2
@@ -306,7 +306,8 @@ def test_groupings_dump_as_and_or_not(source: str) -> None:
 
 def _populate(message: Message, levels: int, seed: list[int]) -> None:
     """Set every field of message (first member of each oneof) to a distinct non-default value."""
-    for field in message.DESCRIPTOR.fields:
+    descriptor = cast(Descriptor, message.DESCRIPTOR)
+    for field in descriptor.fields:
         oneof = field.containing_oneof
         if oneof is not None and oneof.fields[0] is not field:
             continue
