@@ -908,6 +908,8 @@ class _Work:
             or js.error_acknowledged
             or js.killed
             or init.attempt + 1 != ev.attempt
+            or init.job.command is None
+            or ev.attempt > init.job.command.retry_count + 1
         ):
             self.audit("retry-ignored", key=key, detail=str(ev.attempt))
             return

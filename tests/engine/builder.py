@@ -89,11 +89,11 @@ def virtual(kind: JobKind, name: str, *, ignore_group: bool = False) -> JobDef:
     )
 
 
-def AND(*ops: Operand) -> Grouping:  # noqa: N802 - reads like the plan language
+def AND(*ops: Operand) -> Grouping:
     return Grouping(all_of=ops)
 
 
-def OR(*ops: Operand) -> Grouping:  # noqa: N802
+def OR(*ops: Operand) -> Grouping:
     return Grouping(any_of=ops)
 
 
@@ -102,7 +102,7 @@ def G(
     or_: Sequence[Operand] = (),
     not_: Sequence[Operand] = (),
     nested: Grouping | None = None,
-) -> Grouping:  # noqa: N802
+) -> Grouping:
     return Grouping(tuple(and_), tuple(or_), tuple(not_), nested)
 
 
@@ -130,10 +130,7 @@ def lock(
     *members: tuple[str, str] | tuple[str, str, int],
     exclusive: bool = False,
 ) -> LockDef:
-    parts = tuple(
-        LockParticipant(m[0], m[1], m[2] if len(m) == 3 else 1)  # type: ignore[misc]
-        for m in members
-    )
+    parts = tuple(LockParticipant(m[0], m[1], m[2] if len(m) == 3 else 1) for m in members)
     return LockDef(name, capacity, parts, exclusive)
 
 

@@ -1,0 +1,667 @@
+"""Scenario tests of the ContextMachine, one rule of reference §4 at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from ikasched_common.errors import FailedPrecondition, NotFound
+from ikasched_dashboard.engine.effects import (
+    CancelInitiation,
+    ContextStatusChanged,
+    InstanceComplete,
+    JobStatusChanged,
+    KillJob,
+    RaiseInitiation,
+    ScheduleRetry,
+)
+from ikasched_dashboard.engine.inputs import (
+    OUTCOME_IGNORED_DAY_OF_WEEK,
+    AcknowledgeError,
+    DisableQuartzJobs,
+    DryRunParams,
+    EnableQuartzJobs,
+    End,
+    Hold,
+    HoldAll,
+    Input,
+    KillRunningJobs,
+    ManualRun,
+    Release,
+    ReleaseAll,
+    ResetJob,
+    RetryDue,
+    RunUntilManuallyEnded,
+    SetDryRun,
+    Skip,
+    SkipAll,
+    UpdateParameters,
+)
+from ikasched_dashboard.engine.machine import ContextMachine
+from ikasched_dashboard.engine.model import Grouping, JobKind, Plan, Status
+
+from .builder import AND, OR, G, Run, build, cmd, ctx, ev, raised, raised_ids, timer, virtual
+
+W, R, C, E = Status.WAITING, Status.RUNNING, Status.COMPLETE, Status.ERROR
+
+
+def chain() -> Plan:
+    return build(
+        ctx("P", ["A", "B", "C"], {"A": None, "B": AND("A"), "C": AND("B")}),
+        [cmd("A"), cmd("B"), cmd("C")],
+    )
+
+
+def nested() -> Plan:
+    """R{A} > C1{A,B} > C11{B,D};  R > C2{A,E}.  B after A (C1), D after B (C11), E after A (C2)."""
+    return build(
+        ctx(
+            "R",
+            ["A"],
+            {"A": None},
+            contexts=[
+                ctx(
+                    "C1",
+                    ["A", "B"],
+                    {"B": AND("A")},
+                    contexts=[ctx("C11", ["B", "D"], {"D": AND("B")})],
+                ),
+                ctx("C2", ["A", "E"], {"E": AND("A")}),
+            ],
+        ),
+        [cmd("A"), cmd("B"), cmd("D"), cmd("E")],
+    )
+
+
+def test_three_level_plan_event_by_event() -> None:
+    run = Run(nested())
+    steps: list[tuple[Input, list[str], dict[str, Status]]] = [
+        (ev("A", starting=True), [], {"R": R, "C1": W, "C11": W, "C2": W}),
+        (ev("A"), ["B", "E"], {"R": R, "C1": W, "C11": W, "C2": W}),
+        (ev("B", starting=True), [], {"R": R, "C1": R, "C11": W, "C2": W}),
+        (ev("B"), ["D"], {"R": R, "C1": R, "C11": W, "C2": W}),
+        (ev("D", starting=True), [], {"R": R, "C1": R, "C11": R, "C2": W}),
+        (ev("D"), [], {"R": R, "C1": C, "C11": C, "C2": W}),
+        (ev("E", starting=True), [], {"R": R, "C1": C, "C11": C, "C2": R}),
+        (ev("E"), [], {"R": C, "C1": C, "C11": C, "C2": C}),
+    ]
+    for n, (item, expected_raises, expected) in enumerate(steps):
+        effects = run(item)
+        assert raised_ids(effects) == expected_raises, f"step {n}"
+        assert run.contexts() == expected, f"step {n}"
+    assert any(isinstance(e, InstanceComplete) for e in run.log)
+    # a job appearing in several child contexts is updated in each
+    assert {run.status("A", c) for c in ("R", "C1", "C2")} == {C}
+
+
+def test_error_propagates_to_every_ancestor_while_siblings_stay_waiting() -> None:
+    run = Run(nested())
+    for item in (ev("A", starting=True), ev("A"), ev("B", starting=True), ev("B")):
+        run(item)
+    run(ev("D", starting=True))
+    effects = run(ev("D", ok=False))
+    assert run.contexts() == {"R": E, "C1": E, "C11": E, "C2": W}
+    changed = {e.context_name for e in effects if isinstance(e, ContextStatusChanged)}
+    assert changed == {"R", "C1", "C11"}
+
+
+def test_acknowledged_error_satisfies_downstream_and_clears_context_error() -> None:
+    plan = build(
+        ctx("P", ["A", "B", "C"], {"A": None, "B": None, "C": AND("A", "B")}),
+        [cmd("A"), cmd("B"), cmd("C")],
+    )
+    run = Run(plan)
+    run.finish("A", ok=False)
+    assert run.ctx("P") is E
+    run(AcknowledgeError("A", "P", actor="ops", message="known issue"))
+    assert run.status("A", "P") is E and run.state.job("A", "P").error_acknowledged
+    assert run.ctx("P") is R  # an acknowledged error counts as active, not as an error
+    effects = run.finish("B")
+    assert raised_ids(effects) == ["C"]
+
+
+def test_acknowledge_refused_unless_error() -> None:
+    run = Run(chain())
+    with pytest.raises(FailedPrecondition, match=r"job A in child context P: it is WAITING"):
+        run(AcknowledgeError("A", "P"))
+
+
+def test_late_starting_event_never_regresses_complete() -> None:
+    run = Run(chain())
+    run(ev("A"))
+    assert run.status("A", "P") is C
+    effects = run(ev("A", starting=True))
+    assert run.status("A", "P") is C
+    assert not [e for e in effects if isinstance(e, JobStatusChanged)]
+
+
+def test_day_of_week_outcome_gives_skipped_complete_which_satisfies() -> None:
+    run = Run(chain())
+    effects = run(ev("A", outcome=OUTCOME_IGNORED_DAY_OF_WEEK))
+    assert run.status("A", "P") is Status.SKIPPED_COMPLETE
+    assert raised_ids(effects) == ["B"]
+
+
+def test_second_success_reruns_selection_but_non_repeatable_fires_once() -> None:
+    run = Run(chain())
+    assert raised_ids(run(ev("A"))) == ["B"]
+    assert raised_ids(run(ev("A"))) == []
+    assert run.status("B", "P") is W and run.state.job("B", "P").raised
+
+
+def test_repeatable_job_raised_exactly_once_per_repeat() -> None:
+    plan = build(
+        ctx("P", ["T", "J"], {"T": None, "J": AND("T")}), [timer("T"), cmd("J", repeatable=True)]
+    )
+    run = Run(plan)
+    for repeat in range(4):
+        effects = run(ev("T"))
+        assert raised_ids(effects) == ["J"], repeat
+        run.finish("J")
+    assert len(raised(run.log)) == 4
+
+
+def test_repeatable_target_not_reraised_by_its_own_name() -> None:
+    plan = build(
+        ctx("P", ["A", "B"], {"A": None, "B": OR("A", "B")}), [cmd("A"), cmd("B", repeatable=True)]
+    )
+    run = Run(plan)
+    assert raised_ids(run(ev("A"))) == ["B"]
+    assert raised_ids(run(ev("B"))) == []  # B's own event names B: no self re-raise
+
+
+TRUTH_TABLE = [
+    # (grouping over X, Y, Z, jobs completed in this order, T fires)
+    (AND("X", "Y"), ["X"], False),
+    (AND("X", "Y"), ["X", "Y"], True),
+    (OR("X", "Y"), ["Y"], True),
+    (G(and_=["X", "Y"], or_=["Z"]), ["Z"], True),  # and/or on one level are OR-ed
+    (G(and_=["X"], not_=["Y"]), ["X"], True),
+    (G(and_=["X"], not_=["Y"]), ["Y", "X"], False),  # any `not` member satisfied: false
+    (G(or_=["X"], not_=["Y", "Z"]), ["Z", "X"], False),
+    (G(not_=["Y"]), ["X"], False),  # only `not`: never fires
+    (G(not_=["Y"]), ["X", "Y", "Z"], False),
+    (G(and_=[OR("X", "Y"), "Z"]), ["Y", "Z"], True),  # nested operand by the base rule
+    (G(and_=["X"], nested=G(or_=["Y"])), ["X"], False),  # nested grouping AND-ed
+    (G(and_=["X"], nested=G(or_=["Y"])), ["X", "Y"], True),
+]
+
+
+@pytest.mark.parametrize(("grouping", "done", "fires"), TRUTH_TABLE)
+def test_truth_rules_through_the_machine(grouping: Grouping, done: list[str], fires: bool) -> None:
+    plan = build(
+        ctx("P", ["X", "Y", "Z", "T"], {"X": None, "Y": None, "Z": None, "T": grouping}),
+        [cmd("X"), cmd("Y"), cmd("Z"), cmd("T")],
+    )
+    run = Run(plan)
+    got: list[str] = []
+    for job in done:
+        got += raised_ids(run(ev(job)))
+    assert (got == ["T"]) is fires
+
+
+def test_only_nested_grouping_never_fires_but_nested_with_level_does() -> None:
+    only_nested = Grouping(nested=AND("X"))
+    with_level = Grouping(all_of=("Y",), nested=AND("X"))
+    plan = build(
+        ctx("P", ["X", "Y", "T", "U"], {"X": None, "Y": None, "T": only_nested, "U": with_level}),
+        [cmd("X"), cmd("Y"), cmd("T"), cmd("U")],
+    )
+    run = Run(plan)
+    assert raised_ids(run(ev("X"))) == []
+    assert raised_ids(run(ev("Y"))) == ["U"]
+
+
+def test_failure_resubmission_raises_downstream_but_job_stays_error() -> None:
+    run = Run(chain())
+    run.finish("A", ok=False)
+    effects = run(ev("A", raised_due_to_failure_resubmission=True))
+    assert raised_ids(effects) == ["B"]
+    assert run.status("A", "P") is E
+    assert run.ctx("P") is E
+
+
+def test_failure_resubmission_refused_unless_error_in_targeted_child() -> None:
+    run = Run(chain())
+    run(ev("A"))
+    with pytest.raises(FailedPrecondition, match="needs it in ERROR"):
+        run(ev("A", raised_due_to_failure_resubmission=True))
+
+
+def test_child_context_names_target_the_status_update() -> None:
+    run = Run(nested())
+    run(ev("A", children=["C2"]))
+    assert run.status("A", "C2") is C
+    assert run.status("A", "R") is W and run.status("A", "C1") is W
+
+
+def test_target_residing_context_only_acts_in_its_own_child() -> None:
+    plan = build(
+        ctx(
+            "R",
+            contexts=[
+                ctx("X", ["T", "J"], {"T": None, "J": AND("T")}),
+                ctx("Y", ["T", "J"], {"T": None, "J": AND("T")}),
+            ],
+        ),
+        [timer("T"), cmd("J", trco=True)],
+    )
+    run = Run(plan)
+    init = raised(run(ev("T", children=["X"])))
+    assert [(i.job_identifier, i.child_context_name) for i in init] == [("J", "X")]
+    assert init[0].child_context_names == ("X",)
+    run(Hold("J", "Y"))
+    assert run.status("J", "Y") is Status.ON_HOLD
+    assert run.status("J", "X") is W  # target-residing-only: the hold did not fan out
+
+
+def test_hold_fans_out_to_every_occurrence_without_trco() -> None:
+    run = Run(nested())
+    run(Hold("A", "C1"))
+    assert {run.status("A", c) for c in ("R", "C1", "C2")} == {Status.ON_HOLD}
+
+
+REFUSALS = [
+    # (verb factory, state the job is put in first, verb name in the message)
+    (lambda: Hold("B", "P"), "RUNNING", "hold"),
+    (lambda: Hold("B", "P"), "COMPLETE", "hold"),
+    (lambda: Hold("B", "P"), "ERROR", "hold"),
+    (lambda: Hold("B", "P"), "ON_HOLD", "hold"),
+    (lambda: Hold("B", "P"), "SKIPPED", "hold"),
+    (lambda: Release("B", "P"), "COMPLETE", "release"),
+    (lambda: Release("B", "P"), "ERROR", "release"),
+    (lambda: Release("B", "P"), "SKIPPED", "release"),
+    (lambda: Skip("B", "P"), "RUNNING", "skip"),
+    (lambda: Skip("B", "P"), "COMPLETE", "skip"),
+    (lambda: Skip("B", "P"), "ON_HOLD", "skip"),
+    (lambda: Skip("B", "P", skip=False), "WAITING", "unskip"),
+    (lambda: Skip("B", "P", skip=False), "RUNNING", "unskip"),
+    (lambda: ResetJob("B", "P"), "RUNNING", "reset"),
+    (lambda: ResetJob("B", "P"), "ON_HOLD", "reset"),
+    (lambda: ResetJob("B", "P"), "SKIPPED", "reset"),
+    (lambda: ManualRun("B", "P"), "RUNNING", "manually run"),
+    (lambda: ManualRun("B", "P"), "ON_HOLD", "manually run"),
+]
+
+
+def _put(run: Run, status: str) -> None:
+    if status == "RUNNING":
+        run(ev("A"))
+        run(ev("B", starting=True))
+    elif status in ("COMPLETE", "ERROR"):
+        run(ev("A"))
+        run.finish("B", ok=status == "COMPLETE")
+    elif status == "ON_HOLD":
+        run(Hold("B", "P"))
+    elif status == "SKIPPED":
+        run(Skip("B", "P"))
+    assert run.status("B", "P").value == status
+
+
+@pytest.mark.parametrize(("verb", "status", "name"), REFUSALS)
+def test_verb_refused_in_state(verb: object, status: str, name: str) -> None:
+    run = Run(chain())
+    _put(run, status)
+    before = run.state
+    with pytest.raises(FailedPrecondition) as err:
+        run(verb())  # type: ignore[operator]
+    assert str(err.value) == f"cannot {name} job B in child context P: it is {status}"
+    assert run.state is before
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        Hold("Z", "P"),
+        Release("B", "nowhere"),
+        Skip("Z", "P"),
+        ResetJob("Z", "P"),
+        AcknowledgeError("Z", "P"),
+        HoldAll("nowhere"),
+        ManualRun("Z", "P"),
+    ],
+)
+def test_unknown_job_or_context_is_not_found(verb: Input) -> None:
+    run = Run(chain())
+    with pytest.raises(NotFound):
+        run(verb)
+
+
+def test_release_of_running_job_is_a_no_op() -> None:
+    run = Run(chain())
+    _put(run, "RUNNING")
+    assert not [e for e in run(Release("B", "P")) if isinstance(e, JobStatusChanged)]
+
+
+def test_held_job_initiation_is_parked_and_release_re_emits_it() -> None:
+    run = Run(chain())
+    run(Hold("B", "P"))
+    effects = run(ev("A"))
+    assert raised_ids(effects) == []
+    assert ("B", "P") in run.state.held_initiations
+    effects = run(Release("B", "P"))
+    inits = raised(effects)
+    assert [i.job_identifier for i in inits] == ["B"]
+    assert run.status("B", "P") is W and not run.state.held_initiations
+    assert inits[0].catalyst is not None and inits[0].catalyst.job_name == "A"
+
+
+def test_hold_of_raised_not_started_job_cancels_and_release_raises_anew() -> None:
+    run = Run(chain())
+    first = raised(run(ev("A")))[0]
+    effects = run(Hold("B", "P"))
+    cancels = [e for e in effects if isinstance(e, CancelInitiation)]
+    assert [c.initiation_id for c in cancels] == [first.initiation_id]
+    again = raised(run(Release("B", "P")))
+    assert len(again) == 1 and again[0].initiation_id != first.initiation_id
+
+
+def test_skip_gives_skipped_complete_when_logic_lets_it_run_else_skipped() -> None:
+    run = Run(chain())
+    run(Skip("A", "P"))  # a root job: no preceding jobs
+    run(Skip("C", "P"))  # B not done yet
+    assert run.status("A", "P") is Status.SKIPPED_COMPLETE
+    assert run.status("C", "P") is Status.SKIPPED
+    run(Skip("C", "P", skip=False))
+    assert run.status("C", "P") is W
+
+
+def test_skipped_job_is_raised_with_skipped_flag_and_ends_skipped_complete() -> None:
+    run = Run(chain())
+    run(Skip("B", "P"))
+    inits = raised(run(ev("A")))
+    assert [(i.job_identifier, i.skipped) for i in inits] == [("B", True)]
+    run(ev("B", starting=True, skipped=True))
+    assert run.status("B", "P") is Status.SKIPPED_RUNNING
+    assert raised_ids(run(ev("B", skipped=True))) == ["C"]
+    assert run.status("B", "P") is Status.SKIPPED_COMPLETE
+
+
+def test_skipped_is_done_for_the_context_but_does_not_satisfy_logic() -> None:
+    plan = build(ctx("P", ["A", "B"], {"A": None, "B": AND("A")}), [cmd("A"), cmd("B")])
+    run = Run(plan)
+    run(Skip("B", "P"))
+    run(ev("A"))
+    run(Skip("B", "P", skip=False))
+    run(Skip("B", "P"))
+    # B SKIPPED_COMPLETE now (A done); A complete; B outside logic and done
+    assert run.ctx("P") is C
+    plan2 = build(ctx("P", ["A", "B"], {"A": None, "B": AND("A")}), [cmd("A"), cmd("B")])
+    run2 = Run(plan2)
+    run2(Skip("A", "P", skip=True))
+    run2(Skip("A", "P", skip=False))
+    run2(ev("A", ok=False))
+    run2(AcknowledgeError("A", "P"))
+    run2(Skip("B", "P"))
+    assert run2.status("B", "P") is Status.SKIPPED_COMPLETE  # acked error satisfies
+
+
+def test_bulk_verbs_silently_ignore_other_states_and_external_jobs() -> None:
+    run = Run(nested())
+    run(ev("A"))  # A complete everywhere; B and E raised
+    run(ev("B", starting=True))
+    run(HoldAll("C1"))
+    # A is driven from R (left alone), B runs (ignored), D waits in C11 (held)
+    assert run.status("A", "C1") is C
+    assert run.status("B", "C1") is R
+    assert run.status("D", "C11") is Status.ON_HOLD
+    run(ReleaseAll("C1"))
+    assert run.status("D", "C11") is W
+    run(SkipAll("R"))
+    assert run.status("D", "C11") is Status.SKIPPED
+    assert run.status("E", "C2") is Status.SKIPPED_COMPLETE
+    assert run.status("B", "C1") is R
+    run(SkipAll("R", skip=False))
+    assert run.status("D", "C11") is W and run.status("E", "C2") is W
+
+
+def test_reset_job_reraisable_and_drops_parked_downstream() -> None:
+    run = Run(chain())
+    run(Hold("B", "P"))
+    run(ev("A"))
+    assert ("B", "P") in run.state.held_initiations
+    run(ResetJob("A", "P"))
+    assert run.status("A", "P") is W and not run.state.job("A", "P").raised
+    assert not run.state.held_initiations
+    run(Release("B", "P"))
+    run(ev("A"))
+    assert run.state.held_initiations == {} and run.state.job("B", "P").raised
+
+
+def test_reset_after_completion_reopens_the_context() -> None:
+    run = Run(chain())
+    run.finish("A")
+    run.finish("B")
+    run.finish("C")
+    assert run.ctx("P") is C
+    run(ResetJob("C", "P"))
+    assert run.ctx("P") is R
+    effects = run(ev("B"))
+    assert raised_ids(effects) == ["C"]
+
+
+def test_kill_running_jobs() -> None:
+    run = Run(chain())
+    init = raised(run(ev("A")))[0]
+    run(ev("B", starting=True, pid=4242))
+    effects = run(KillRunningJobs(actor="ops"))
+    kills = [e for e in effects if isinstance(e, KillJob)]
+    assert [(k.job_identifier, k.pid, k.initiation_id) for k in kills] == [
+        ("B", 4242, init.initiation_id)
+    ]
+    assert run.status("B", "P") is E and run.state.job("B", "P").killed
+    assert run.ctx("P") is E
+
+
+def test_quartz_disabled_ignores_time_events_but_not_manual_fires() -> None:
+    plan = build(ctx("P", ["T", "J"], {"T": None, "J": AND("T")}), [timer("T"), cmd("J")])
+    run = Run(plan)
+    run(DisableQuartzJobs())
+    assert run.status("T", "P") is Status.DISABLED
+    assert raised_ids(run(ev("T", job_group="g"))) == []
+    assert run.status("T", "P") is Status.DISABLED
+    assert raised_ids(run(ManualRun("T", "P", actor="ops"))) == ["J"]
+    run(EnableQuartzJobs())
+    run2 = Run(plan)
+    run2(DisableQuartzJobs())
+    run2(EnableQuartzJobs())
+    assert run2.status("T", "P") is W
+    assert raised_ids(run2(ev("T"))) == ["J"]
+
+
+def test_parameters_child_context_first_then_plan_then_job_default() -> None:
+    plan = build(
+        ctx(
+            "R",
+            ["T"],
+            {"T": None},
+            params={"p1": "plan1", "p2": "plan2"},
+            contexts=[ctx("C", ["T", "J"], {"J": AND("T")}, params={"p1": "child1"})],
+        ),
+        [timer("T"), cmd("J", params={"p1": "d1", "p2": "d2", "p3": "d3"})],
+    )
+    run = Run(plan)
+    init = raised(run(ev("T")))[0]
+    assert dict(init.parameters) == {"p1": "child1", "p2": "plan2", "p3": "d3"}
+    run2 = Run(plan)
+    run2(UpdateParameters((("p2", "updated"),)))
+    assert dict(raised(run2(ev("T")))[0].parameters)["p2"] == "updated"
+
+
+def test_output_parameters_reach_the_jobs_raised() -> None:
+    run = Run(chain())
+    init = raised(run(ev("A", output_parameters=(("FILE", "/tmp/x"),))))[0]
+    assert init.output_parameters == (("FILE", "/tmp/x"),)
+
+
+def test_dry_run_marks_every_initiation() -> None:
+    run = Run(chain())
+    params = DryRunParams(fixed_execution_time_millis=10)
+    run(SetDryRun(True, params))
+    init = raised(run(ev("A")))[0]
+    assert init.dry_run and init.dry_run_parameters == params
+
+
+def test_manual_run_carries_user_and_parameters() -> None:
+    run = Run(chain())
+    init = raised(run(ManualRun("C", "P", actor="alice", parameters=(("X", "1"),))))[0]
+    assert init.manually_submitted_by == "alice" and dict(init.parameters) == {"X": "1"}
+
+
+def test_retry_schedules_then_reraises_with_next_attempt_until_exhausted() -> None:
+    plan = build(
+        ctx("P", ["A", "B"], {"A": None, "B": AND("A")}),
+        [cmd("A"), cmd("B", retry=2, retry_delay=30)],
+    )
+    run = Run(plan)
+    first = raised(run(ev("A")))[0]
+    assert first.attempt == 1
+    run(ev("B", starting=True, initiation_id=first.initiation_id))
+    effects = run(ev("B", ok=False, initiation_id=first.initiation_id))
+    retries = [e for e in effects if isinstance(e, ScheduleRetry)]
+    assert [(r.attempt, r.delay_seconds) for r in retries] == [(2, 30)]
+    assert run.status("B", "P") is E
+    second = raised(run(RetryDue("B", "P", 2)))[0]
+    assert second.attempt == 2 and run.status("B", "P") is W
+    run(ev("B", ok=False, initiation_id=second.initiation_id))
+    third = raised(run(RetryDue("B", "P", 3)))[0]
+    effects = run(ev("B", ok=False, initiation_id=third.initiation_id))
+    assert not [e for e in effects if isinstance(e, ScheduleRetry)]  # 2 retries used up
+    assert raised(run(RetryDue("B", "P", 4))) == []  # a stray timer changes nothing
+
+
+def test_retry_ignored_after_reset() -> None:
+    plan = build(ctx("P", ["A", "B"], {"A": None, "B": AND("A")}), [cmd("A"), cmd("B", retry=1)])
+    run = Run(plan)
+    run(ev("A"))
+    run(ev("B", ok=False))
+    run(ResetJob("B", "P"))
+    assert raised(run(RetryDue("B", "P", 2))) == []
+
+
+def test_virtual_start_terminal_jobs_resolve_inside_the_machine() -> None:
+    s = virtual(JobKind.START, "s2")
+    t = virtual(JobKind.TERMINAL, "t1")
+    plan = build(
+        ctx(
+            "R",
+            [t.identifier, s.identifier],
+            {s.identifier: AND(t.identifier)},
+            contexts=[
+                ctx("Step1", ["A", t.identifier], {"A": None, t.identifier: AND("A")}),
+                ctx("Step2", [s.identifier, "B"], {"B": AND(s.identifier)}),
+            ],
+        ),
+        [cmd("A"), cmd("B"), s, t],
+    )
+    run = Run(plan)
+    effects = run(ev("A"))
+    # A done -> terminal(Step1) -> start(R) -> B in Step2, all in one step, only B goes out
+    assert raised_ids(effects) == ["B"]
+    assert run.status(t.identifier, "Step1") is C and run.status(s.identifier, "Step2") is C
+    assert run.ctx("Step1") is C and run.ctx("Step2") is W
+
+
+def test_bridging_job_reraised_when_catalyst_is_repeatable() -> None:
+    b = virtual(JobKind.BRIDGING, "br")
+    plan = build(
+        ctx(
+            "P",
+            ["T", "J", b.identifier, "K"],
+            {"T": None, "J": AND("T"), b.identifier: AND("J"), "K": AND(b.identifier)},
+        ),
+        [timer("T"), cmd("J", repeatable=True), b, cmd("K", repeatable=True)],
+    )
+    run = Run(plan)
+    for _ in range(3):
+        run(ev("T"))
+        assert raised_ids(run(ev("J"))) == ["K"]
+
+
+def test_local_event_job_held_is_parked_and_released() -> None:
+    loc = virtual(JobKind.LOCAL, "go")
+    plan = build(
+        ctx(
+            "P",
+            ["A", loc.identifier, "B"],
+            {"A": None, loc.identifier: AND("A"), "B": AND(loc.identifier)},
+        ),
+        [cmd("A"), loc, cmd("B")],
+    )
+    run = Run(plan)
+    run(Hold(loc.identifier, "P"))
+    assert raised_ids(run(ev("A"))) == []
+    assert raised_ids(run(Release(loc.identifier, "P"))) == ["B"]
+
+
+def test_global_job_emits_effect_and_waits_for_the_fan_out() -> None:
+    from ikasched_dashboard.engine.effects import GlobalEvent
+
+    g = virtual(JobKind.GLOBAL, "ready")
+    plan = build(
+        ctx("P", ["A", g.identifier], {"A": None, g.identifier: AND("A")}),
+        [cmd("A"), g],
+        environment_group="blue",
+    )
+    run = Run(plan)
+    effects = run(ev("A"))
+    globals_ = [e for e in effects if isinstance(e, GlobalEvent)]
+    assert [(x.job_name, x.environment_group, x.skipped) for x in globals_] == [
+        ("ready", "blue", False)
+    ]
+    assert run.status(g.identifier, "P") is W
+
+
+def test_end_makes_every_context_ended_for_good() -> None:
+    run = Run(chain())
+    run(ev("A", starting=True))
+    run(End())
+    assert set(run.contexts().values()) == {Status.ENDED}
+    effects = run(ev("A"))
+    assert not [e for e in effects if isinstance(e, (ContextStatusChanged, RaiseInitiation))]
+    assert set(run.contexts().values()) == {Status.ENDED}
+    with pytest.raises(FailedPrecondition, match="ended"):
+        run(Hold("B", "P"))
+
+
+def test_end_upon_completion_unless_run_until_manually_ended() -> None:
+    plan = build(ctx("P", ["A"], {"A": None}), [cmd("A")], end_upon_completion=True)
+    run = Run(plan)
+    done = [e for e in run(ev("A")) if isinstance(e, InstanceComplete)]
+    assert [d.end_instance for d in done] == [True]
+    run2 = Run(plan)
+    run2(RunUntilManuallyEnded())
+    done = [e for e in run2(ev("A")) if isinstance(e, InstanceComplete)]
+    assert [d.end_instance for d in done] == [False]
+
+
+def test_events_that_can_run_is_read_only() -> None:
+    plan = build(
+        ctx("P", ["A", "B", "C"], {"A": None, "B": AND("A"), "C": AND("A")}),
+        [cmd("A"), cmd("B"), cmd("C")],
+    )
+    run = Run(plan)
+    run(Hold("C", "P"))
+    machine = ContextMachine(plan)
+    before = run.state
+    could = machine.events_that_can_run(run.state, ev("A", ok=False))
+    assert [i.job_identifier for i in could] == ["B"]  # held C dropped
+    assert run.state is before and not run.state.job("B", "P").raised
+
+
+def test_old_state_is_not_mutated() -> None:
+    run = Run(chain())
+    before = run.state
+    snapshot = (dict(before.jobs), dict(before.contexts))
+    run(ev("A"))
+    run(Hold("C", "P"))
+    assert (dict(before.jobs), dict(before.contexts)) == snapshot
+
+
+def test_template_hold_and_skip_defaults() -> None:
+    plan = build(
+        ctx("P", ["A", "B"], {"A": None, "B": AND("A")}),
+        [cmd("A", skipped_in=["P"]), cmd("B", held_in=["P"])],
+    )
+    run = Run(plan)
+    assert run.status("A", "P") is Status.SKIPPED_COMPLETE
+    assert run.status("B", "P") is Status.ON_HOLD
