@@ -1,0 +1,109 @@
+"""The detached job wrapper: claim, record pid, run the job, record its exit code.
+
+The wrapper is a few lines of POSIX shell run by `/bin/sh -c`, not a Python program: a Python
+interpreter start costs tens of milliseconds per job, a `/bin/sh` start well under one. The
+executor spawns it directly (in a new session, so it is its own process-group leader and
+survives the agent); `python -m ikasched_agent.wrapper` execs the same text, for operators and
+tests.
+
+What the wrapper does, in order (run-directory records in runs.py):
+
+1. creates `claim` with noclobber (`set -C`: O_EXCL); if it exists, exits 75 running nothing;
+2. writes `pid` = "<its own pid> <its start ticks>" (read from /proc/$$/stat with builtins);
+3. sends its stdin to /dev/null and stdout/stderr to `out.log`/`err.log`;
+4. changes to the working directory (a failure there is the job's failure, rc 1);
+5. runs the job and waits for it:
+   - default: the script is read by /bin/sh in a forked subshell of the wrapper, `( . job.sh )`:
+     a separate process with default signal handling and no positional parameters, but no
+     second exec of the shell, which is what keeps the wrapper cheap;
+   - with an interpreter (a non-empty execution_environment_properties, or run_as_user's
+     `setpriv ... /bin/sh`): `<interpreter argv...> job.sh`;
+6. writes `rc` = "<exit code>\\n" (O_EXCL, one write(2); readers only accept a complete,
+   newline-terminated record) and exits with the job's code.
+
+The wrapper catches TERM/INT/HUP and ignores them (the job does not inherit that), so a TERM
+sent to the process group stops the job while the wrapper lives on to record its status (128 +
+signal). SIGKILL of the group ends both without an rc; the executor then knows why.
+
+The pid reported in events and recorded in `pid` is the wrapper's; it is the process-group id,
+and kills go to the whole group (job, its children and the wrapper).
+
+We write rc with one write(2) rather than tmp + rename: dash has no rename builtin and a `mv`
+exec per job costs about as much as the job's own shell start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+SHELL = "/bin/sh"
+
+#: Exit status of a wrapper that lost the claim (EX_TEMPFAIL); mirrors runs.CLAIM_TAKEN_STATUS.
+CLAIM_TAKEN_STATUS = 75
+
+# $0 = script path, $1 = run dir, $2 = working dir ("" = keep), $3.. = interpreter argv (optional).
+WRAPPER_SCRIPT = r"""__ik_d=$1; __ik_wd=$2; shift 2
+set -C
+true 2>/dev/null >"$__ik_d/claim" || exit 75
+set +C
+read -r __ik_s </proc/$$/stat
+__ik_pid() { shift 19; printf '%s %s\n' $$ "$1" >"$__ik_d/pid"; }
+__ik_pid ${__ik_s##*) }
+exec </dev/null >"$__ik_d/out.log" 2>"$__ik_d/err.log"
+trap : TERM INT HUP
+if [ -n "$__ik_wd" ] && ! cd "$__ik_wd"; then
+  __ik_rc=1
+elif [ $# -eq 0 ]; then
+  ( trap - TERM INT HUP; unset __ik_wd __ik_s; set --; . "$__ik_d/job.sh" )
+  __ik_rc=$?
+else
+  "$@" "$__ik_d/job.sh"
+  __ik_rc=$?
+fi
+set -C
+printf '%s\n' "$__ik_rc" >"$__ik_d/rc"
+exit "$__ik_rc"
+"""
+
+
+def wrapper_argv(
+    run_dir: Path | str, working_directory: str = "", interpreter: Sequence[str] = ()
+) -> list[str]:
+    """The argv that runs the wrapper for one run directory (argv[0] is the shell path)."""
+    run_dir = str(run_dir)
+    return [
+        SHELL,
+        "-c",
+        WRAPPER_SCRIPT,
+        f"{run_dir}/job.sh",
+        run_dir,
+        working_directory,
+        *interpreter,
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m ikasched_agent.wrapper RUN_DIR [--cwd DIR] [-- INTERPRETER ...]`: exec the
+    wrapper in place of this interpreter (the environment is passed on as it is)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ikasched_agent.wrapper",
+        description="Claim a run directory, run its job.sh once, record pid and exit code.",
+    )
+    parser.add_argument("run_dir", help="the run directory holding job.sh")
+    parser.add_argument("--cwd", default="", help="working directory of the job")
+    parser.add_argument("interpreter", nargs="*", help="interpreter argv (default: /bin/sh)")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    if not (run_dir / "job.sh").is_file():
+        print(f"run_dir: no job.sh in {run_dir}", file=sys.stderr)
+        return 2
+    cmd = wrapper_argv(run_dir, args.cwd, args.interpreter)
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
