@@ -6,6 +6,9 @@ remove by key once processed. Keys are integers that only grow, so "oldest first
 
 `DiskJournal` (diskcache, SQLite underneath) is the real one; `MemoryJournal` is the in-memory
 stand-in with the same behaviour for fast unit tests. `open_journal` picks by path.
+`DeadLetterJournal` keeps messages given up on (with reason and attempts) and `PoisonGuard`
+moves a message there after N failed attempts (DESIGN §3.7). `AsyncJournal` runs every call
+on one worker thread, off the event loop, and group-commits single appends (DESIGN §3.8).
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ def crash_loop(journal: DiskJournal, rng: random.Random) -> None:
         journal.append(values, {"last": last + size})
         last += size
         print(f"A {last}", flush=True)
-        if rng.random() < 0.25:
-            items = journal.peek(rng.randint(1, 60))
+        if rng.random() < 0.5:  # consume a little faster than we produce: bounded size
+            items = journal.peek(rng.randint(1, 120))
             if items:
                 upto = number_of(items[-1].value)
                 journal.remove([i.key for i in items], {"consumed": upto})
