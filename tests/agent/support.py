@@ -1,0 +1,54 @@
+"""Helpers shared by the executor tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from ikasched_agent.executor import EventRecorder, Executor
+
+
+@asynccontextmanager
+async def open_executor(
+    data_dir: Path, **kwargs: Any
+) -> AsyncIterator[tuple[Executor, EventRecorder]]:
+    recorder = EventRecorder()
+    kwargs.setdefault("kill_grace_seconds", 0.5)
+    executor = Executor(data_dir, emit=recorder, agent_name="agent1", **kwargs)
+    try:
+        yield executor, recorder
+    finally:
+        await executor.aclose()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition about the outside world (files, processes) with a bound."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def process_gone(pid: int) -> bool:
+    """True if no process has this pid or it is a zombie (dead, not yet reaped by init)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(b")") + 2 :].split()[0] == b"Z"
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def kill_group_quietly(pid: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 9)
