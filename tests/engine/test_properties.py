@@ -70,7 +70,13 @@ def plans(draw: st.DrawFn, with_locks: bool = False) -> Plan:
     for i, name in enumerate(names):
         home = placement[name]
         earlier = [m for m in names[:i] if placement[m] == home]
-        if earlier and draw(st.integers(0, 3)) > 0:
+        shape = draw(st.integers(0, 3))
+        if earlier and shape == 1:
+            picked = tuple(draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=2)))
+            deps[home][name] = (
+                Grouping(all_of=picked) if draw(st.booleans()) else Grouping(any_of=picked)
+            )
+        elif earlier and shape > 1:
             deps[home][name] = draw(groupings(earlier))
         else:
             deps[home][name] = None
@@ -89,23 +95,59 @@ def plans(draw: st.DrawFn, with_locks: bool = False) -> Plan:
     return build(root, jobs)
 
 
-def event_stream(plan: Plan, verbs: bool) -> st.SearchStrategy[list[Input]]:
+Item = tuple[str, tuple[str, str], int]
+
+
+def item_stream(plan: Plan, verbs: bool) -> st.SearchStrategy[list[Item]]:
     keys = sorted((j, c) for c in plan.order for j in plan.contexts[c].jobs)
-    kinds = ["start", "ok", "fail"]
+    kinds = ["start", "ok", "fail", "astart", "aok", "aok", "afail"]
     if verbs:
         kinds += ["hold", "release", "skip", "unskip", "reset", "ack", "manual", "kill", "retry",
                   "granted", "queued", "resubmit"]  # fmt: skip
+    item = st.tuples(st.sampled_from(kinds), st.sampled_from(keys), st.integers(0, 7))
+    return st.lists(item, min_size=5, max_size=40)
 
-    def make(n: int, kind: str, key: tuple[str, str]) -> Input:
-        job, child = key
-        if kind in ("start", "ok", "fail", "resubmit"):
+
+class Driver:
+    """Turns abstract items into inputs; "a*" items answer an initiation the machine raised
+    (as an agent would), so random streams get deep into the plan."""
+
+    def __init__(self) -> None:
+        self.outstanding: list[RaiseInitiation] = []
+        self.n = 0
+
+    def saw(self, effects: tuple[Effect, ...]) -> None:
+        self.outstanding.extend(e for e in effects if isinstance(e, RaiseInitiation))
+
+    def convert(self, item: Item) -> Input:
+        kind, (job, child), pick = item
+        self.n += 1
+        n = self.n
+        if kind.startswith("a") and self.outstanding:
+            init = self.outstanding[pick % len(self.outstanding)]
+            if kind != "astart":
+                self.outstanding.remove(init)
+            return ProcessEvent(
+                id=f"p{n}",
+                agent_name=init.agent_name,
+                job_name=init.job_name,
+                job_identifier=init.job_identifier,
+                child_context_names=init.child_context_names,
+                successful=kind == "aok",
+                job_starting=kind == "astart",
+                skipped=init.skipped,
+                initiation_id=init.initiation_id,
+                output_parameters=((f"o{n}", "x"),),
+                time_ms=n,
+            )
+        if kind in ("start", "ok", "fail", "resubmit") or kind.startswith("a"):
             return ProcessEvent(
                 id=f"p{n}",
                 agent_name="agent",
                 job_name=job,
                 job_identifier=job,
-                successful=kind == "ok",
-                job_starting=kind == "start",
+                successful=kind in ("ok", "aok"),
+                job_starting=kind in ("start", "astart"),
                 raised_due_to_failure_resubmission=kind == "resubmit",
                 time_ms=n,
             )
@@ -124,11 +166,6 @@ def event_stream(plan: Plan, verbs: bool) -> st.SearchStrategy[list[Input]]:
         }
         return verbs_by_kind[kind]()
 
-    item = st.tuples(st.sampled_from(kinds), st.sampled_from(keys))
-    return st.lists(item, max_size=40).map(
-        lambda xs: [make(n, k, key) for n, (k, key) in enumerate(xs)]
-    )
-
 
 def step(
     machine: ContextMachine, state: InstanceState, item: Input
@@ -137,6 +174,17 @@ def step(
         return machine.apply(state, item)
     except FailedPrecondition:
         return state, ()
+
+
+def drive(
+    machine: ContextMachine, state: InstanceState, driver: Driver, items: list[Item]
+) -> tuple[InstanceState, list[Effect]]:
+    out: list[Effect] = []
+    for item in items:
+        state, effects = step(machine, state, driver.convert(item))
+        driver.saw(effects)
+        out.extend(effects)
+    return state, out
 
 
 SETTINGS = settings(
@@ -150,18 +198,21 @@ def test_no_non_repeatable_job_raised_twice_and_complete_never_regressed(
     data: st.DataObject,
 ) -> None:
     plan = data.draw(plans())
-    items = data.draw(event_stream(plan, verbs=False))
+    items = data.draw(item_stream(plan, verbs=False))
     machine = ContextMachine(plan)
     state = machine.new_instance("i")
+    driver = Driver()
     raised: Counter[tuple[str, str]] = Counter()
     for item in items:
         before = state
-        state, effects = step(machine, state, item)
+        event = driver.convert(item)
+        state, effects = step(machine, state, event)
+        driver.saw(effects)
         for e in effects:
             if isinstance(e, RaiseInitiation) and e.attempt == 1:
                 raised[(e.job_identifier, e.child_context_name)] += 1
-        assert isinstance(item, ProcessEvent)
-        if item.job_starting:
+        assert isinstance(event, ProcessEvent)
+        if event.job_starting:
             for key, js in before.jobs.items():
                 if js.status in (Status.COMPLETE, Status.SKIPPED_COMPLETE):
                     assert state.jobs[key].status is js.status
@@ -174,25 +225,17 @@ def test_no_non_repeatable_job_raised_twice_and_complete_never_regressed(
 @given(st.data())
 def test_snapshot_after_any_prefix_gives_the_same_future(data: st.DataObject) -> None:
     plan = data.draw(plans(with_locks=data.draw(st.booleans())))
-    items = data.draw(event_stream(plan, verbs=True))
+    items = data.draw(item_stream(plan, verbs=True))
     cut = data.draw(st.integers(0, len(items)))
     machine = ContextMachine(plan)
-    state = machine.new_instance("i", parameters=(("p", "v"),))
-    straight: list[Effect] = []
-    for item in items:
-        state, effects = step(machine, state, item)
-        straight.extend(effects)
-    resumed = machine.new_instance("i", parameters=(("p", "v"),))
-    before: list[Effect] = []
-    for item in items[:cut]:
-        resumed, effects = step(machine, resumed, item)
-        before.extend(effects)
-    data_ = json.loads(json.dumps(to_snapshot(resumed)))
-    resumed = from_snapshot(plan, data_)
-    after: list[Effect] = []
-    for item in items[cut:]:
-        resumed, effects = step(machine, resumed, item)
-        after.extend(effects)
+    params = (("p", "v"),)
+    state, straight = drive(machine, machine.new_instance("i", parameters=params), Driver(), items)
+    driver = Driver()
+    resumed, before = drive(
+        machine, machine.new_instance("i", parameters=params), driver, items[:cut]
+    )
+    resumed = from_snapshot(plan, json.loads(json.dumps(to_snapshot(resumed))))
+    resumed, after = drive(machine, resumed, driver, items[cut:])
     assert resumed == state
     assert before + after == straight
 
@@ -201,13 +244,16 @@ def test_snapshot_after_any_prefix_gives_the_same_future(data: st.DataObject) ->
 @given(st.data())
 def test_same_state_and_input_give_the_same_result(data: st.DataObject) -> None:
     plan = data.draw(plans(with_locks=True))
-    items = data.draw(event_stream(plan, verbs=True))
+    items = data.draw(item_stream(plan, verbs=True))
     machine = ContextMachine(plan)
     state = machine.new_instance("i")
+    driver = Driver()
     for item in items:
+        event = driver.convert(item)
         frozen = to_snapshot(state)
-        first = step(machine, state, item)
-        second = step(machine, state, item)
+        first = step(machine, state, event)
+        second = step(machine, state, event)
         assert first == second
         assert to_snapshot(state) == frozen  # the old state is untouched
         state = first[0]
+        driver.saw(first[1])
