@@ -192,22 +192,31 @@ class Dispatcher:
         self._on_misfire = on_misfire
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        return self._running
 
     def start(self) -> None:
         """Start dispatching; call from inside the running event loop."""
         asyncio.get_running_loop()
         self._scheduler.start()
+        self._running = True
 
     def shutdown(self) -> None:
-        """Stop dispatching; callbacks already started keep running (see ``drain``)."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        """Stop dispatching now; callbacks already started keep running (see ``close``)."""
+        if self._running:
+            self._running = False
+            self._scheduler.shutdown(wait=False)  # APScheduler defers this to the loop
+
+    async def close(self) -> None:
+        """Stop dispatching and wait for every callback already started."""
+        self.shutdown()
+        await asyncio.sleep(0)  # let APScheduler's deferred shutdown run
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for every callback started so far."""
@@ -261,7 +270,7 @@ class Dispatcher:
 
     def _on_event(self, event: JobSubmissionEvent) -> None:
         job = self._jobs.get(event.job_id)
-        if job is None:
+        if job is None or not self._running:
             return
         actual = self.clock.now()
         if event.code == EVENT_JOB_MAX_INSTANCES:
