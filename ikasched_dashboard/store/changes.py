@@ -1,9 +1,10 @@
 """The audit trail: one row per transition, doubling as the change log that watches resume.
 
-A watcher that has seen position N reads "after N" and must never miss a row. Positions come
-from an autoincrement key, so they only match commit order if appends are serialized until
-commit: SQLite's single writer does that by itself; on PostgreSQL `append_audit` first takes a
-transaction-scoped advisory lock, held until the caller commits.
+A watcher that has seen position N reads "after N" and must never miss a row, so positions
+must follow commit order: appends are serialized until commit. SQLite's single writer does
+that by itself (use `db.write_transaction`, which takes the write lock at BEGIN); on
+PostgreSQL `append_audit` first takes a transaction-scoped advisory lock, held until the
+caller commits. Under that lock the next positions are simply max + 1, max + 2, ...
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from ikasched_dashboard.store._sql import executemany
 from ikasched_dashboard.store.schema import audit
 
 # Arbitrary constant naming the change-log lock among the database's advisory locks.
@@ -48,6 +50,7 @@ class Change:
 
 
 _FIELDS = tuple(f.name for f in fields(AuditEntry))
+_COLUMNS = ("position", *_FIELDS)
 
 
 def append_audit(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
@@ -56,9 +59,16 @@ def append_audit(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
         return []
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK_KEY})
-    stmt = audit.insert().returning(audit.c.position, sort_by_parameter_order=True)
-    rows = [{name: getattr(e, name) for name in _FIELDS} for e in entries]
-    return [int(p) for p in conn.execute(stmt, rows).scalars()]
+    # Positions are given here, under that lock (or SQLite's write lock), not by the
+    # database: consecutive, and no RETURNING round trip on the hot path.
+    first = last_position(conn) + 1
+    positions = list(range(first, first + len(entries)))
+    rows = [
+        {"position": p, **{name: getattr(e, name) for name in _FIELDS}}
+        for p, e in zip(positions, entries, strict=True)
+    ]
+    executemany(conn, "append_audit", audit.insert, rows, columns=_COLUMNS)
+    return positions
 
 
 def changes_after(

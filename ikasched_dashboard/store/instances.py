@@ -11,10 +11,21 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 
 from ikasched_common.errors import NotFound
-from ikasched_dashboard.store._sql import chunks
+from ikasched_dashboard.store._sql import chunks, executemany
 from ikasched_dashboard.store.schema import instances, job_instances
 
 
@@ -111,37 +122,59 @@ def _job_columns() -> list[Any]:
 
 def insert_instances(conn: Connection, rows: Sequence[InstanceRow]) -> None:
     if rows:
-        conn.execute(instances.insert(), [_params(r, _INSTANCE_FIELDS) for r in rows])
+        executemany(
+            conn,
+            "insert_instances",
+            instances.insert,
+            [_params(r, _INSTANCE_FIELDS) for r in rows],
+            columns=_INSTANCE_FIELDS,
+        )
 
 
 def update_instances(conn: Connection, rows: Sequence[InstanceRow]) -> None:
     """Overwrite every column of each instance (by id); NotFound if one is missing."""
     if not rows:
         return
+    result = executemany(
+        conn,
+        "update_instances",
+        _update_instances,
+        [_params(r, _INSTANCE_FIELDS, _B) for r in rows],
+    )
+    _expect(result.rowcount, len(rows), "instance")
+
+
+def _update_instances() -> Any:
     changed = [name for name in _INSTANCE_FIELDS if name != "id"]
-    stmt = (
+    return (
         update(instances)
         .where(instances.c.id == bindparam(_B + "id"))
         .values({name: bindparam(_B + name) for name in changed})
     )
-    result = conn.execute(stmt, [_params(r, _INSTANCE_FIELDS, _B) for r in rows])
-    _expect(result.rowcount, len(rows), "instance")
 
 
 def write_snapshots(conn: Connection, snapshots: Sequence[tuple[str, bytes]]) -> None:
     """Store each instance's latest machine snapshot (id, bytes); bumps its snapshot_version."""
     if not snapshots:
         return
-    stmt = (
+    result = executemany(
+        conn,
+        "write_snapshots",
+        _write_snapshots,
+        [{"b_id": i, "b_snapshot": s} for i, s in snapshots],
+    )
+    _expect(result.rowcount, len(snapshots), "instance")
+
+
+def _write_snapshots() -> Any:
+    return (
         update(instances)
         .where(instances.c.id == bindparam("b_id"))
         .values(
             snapshot=bindparam("b_snapshot"),
-            snapshot_version=instances.c.snapshot_version + 1,
+            snapshot_version=instances.c.snapshot_version + literal_column("1"),
         )
     )
-    result = conn.execute(stmt, [{"b_id": i, "b_snapshot": s} for i, s in snapshots])
-    _expect(result.rowcount, len(snapshots), "instance")
 
 
 def get_instance(conn: Connection, instance_id: str) -> InstanceRow | None:
@@ -240,22 +273,33 @@ def delete_instances(conn: Connection, instance_ids: Sequence[str]) -> int:
 
 def insert_job_instances(conn: Connection, rows: Sequence[JobInstanceRow]) -> None:
     if rows:
-        conn.execute(job_instances.insert(), [_params(r, _JOB_FIELDS) for r in rows])
+        executemany(
+            conn,
+            "insert_job_instances",
+            job_instances.insert,
+            [_params(r, _JOB_FIELDS) for r in rows],
+            columns=_JOB_FIELDS,
+        )
 
 
 def update_job_instances(conn: Connection, rows: Sequence[JobInstanceRow]) -> None:
     """Overwrite every column of each job row (by key); NotFound if one is missing."""
     if not rows:
         return
+    result = executemany(
+        conn, "update_job_instances", _update_jobs, [_params(r, _JOB_FIELDS, _B) for r in rows]
+    )
+    _expect(result.rowcount, len(rows), "job instance")
+
+
+def _update_jobs() -> Any:
     changed = [name for name in _JOB_FIELDS if name not in _JOB_KEY]
     condition = and_(*(job_instances.c[name] == bindparam(_B + name) for name in _JOB_KEY))
-    stmt = (
+    return (
         update(job_instances)
         .where(condition)
         .values({name: bindparam(_B + name) for name in changed})
     )
-    result = conn.execute(stmt, [_params(r, _JOB_FIELDS, _B) for r in rows])
-    _expect(result.rowcount, len(rows), "job instance")
 
 
 def jobs_of_instance(conn: Connection, instance_id: str) -> list[JobInstanceRow]:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ikasched_common.errors import IkaschedError
-from ikasched_dashboard.store._sql import chunks, insert_ignoring_duplicates
+from ikasched_dashboard.store._sql import chunks, executemany, insert_ignoring_duplicates
 from ikasched_dashboard.store.schema import agent_links, outbox, processed_messages
 
 # ---- processed inbound message ids (idempotent processing, DESIGN §3.4)
@@ -94,11 +94,21 @@ class LinkState:
     last_journaled_inbound_seq: int
 
 
-def insert_outbox(conn: Connection, messages: Sequence[OutboxMessage]) -> list[int]:
-    """Queue messages (in one statement); returns their row ids in input order."""
+_OUTBOX_COLUMNS = (
+    "agent_name",
+    "message",
+    "message_id",
+    "type_name",
+    "instance_id",
+    "created_time",
+    "link_seq",
+)
+
+
+def insert_outbox(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Queue messages (one executemany); row ids follow input order."""
     if not messages:
-        return []
-    stmt = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
+        return
     rows = [
         {
             "agent_name": m.agent_name,
@@ -111,7 +121,7 @@ def insert_outbox(conn: Connection, messages: Sequence[OutboxMessage]) -> list[i
         }
         for m in messages
     ]
-    return [int(i) for i in conn.execute(stmt, rows).scalars()]
+    executemany(conn, "insert_outbox", outbox.insert, rows, columns=_OUTBOX_COLUMNS)
 
 
 def _ensure_link(conn: Connection, agent_name: str) -> None:

@@ -136,8 +136,7 @@ def _messages(agent: str, n: int, start: int = 0) -> list[messages.OutboxMessage
 
 def test_outbox_seq_assignment_is_persisted_and_never_reassigned(engine: Engine) -> None:
     with write_transaction(engine) as conn:
-        ids = messages.insert_outbox(conn, _messages("a", 5) + _messages("b", 2))
-    assert ids == sorted(ids) and len(set(ids)) == 7
+        messages.insert_outbox(conn, _messages("a", 5) + _messages("b", 2))
 
     with write_transaction(engine) as conn:
         sent = messages.assign_link_seqs(conn, "a", limit=3)
