@@ -302,3 +302,49 @@ def test_64_bit_integers_load_from_numbers_and_strings(value: int, as_text: bool
     plan = plan_from_dict({"name": "p", "context_ttl_milliseconds": written})
     assert plan.context_ttl_milliseconds == value
     assert isinstance(plan, plan_pb2.Context)
+
+
+_FIELD_NAMES = sorted(
+    {n for d in (plan_pb2.Context.DESCRIPTOR, plan_pb2.SchedulerJob.DESCRIPTOR,
+                 plan_pb2.InternalEventDrivenJob.DESCRIPTOR, plan_pb2.LogicalGrouping.DESCRIPTOR,
+                 plan_pb2.JobDependency.DESCRIPTOR, plan_pb2.JobLock.DESCRIPTOR)
+     for f in d.fields for n in (f.name, f.json_name)}
+)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True), st.text(max_size=8), st.sampled_from(["mon", "7", "MANUAL", "x"]),
+)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(_FIELD_NAMES) | st.text(max_size=5), inner, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@given(st.dictionaries(st.sampled_from(_FIELD_NAMES), _DOCUMENTS, max_size=5))
+def test_any_document_either_loads_or_fails_with_named_problems(doc: dict[str, object]) -> None:
+    try:
+        plan = plan_from_dict(doc)
+    except PlanLoadError as exc:
+        assert exc.problems
+        assert all(p.message for p in exc.problems)
+    else:
+        assert isinstance(plan, plan_pb2.Context)
+
+
+def test_documents_nesting_too_deep_are_refused_with_a_path() -> None:
+    doc: dict[str, object] = {"name": "p"}
+    level = doc
+    for i in range(100):
+        child: dict[str, object] = {"name": f"c{i}"}
+        level["contexts"] = [child]
+        level = child
+    with pytest.raises(PlanLoadError) as caught:
+        plan_from_dict(doc)
+    (problem,) = caught.value.problems
+    assert problem.path == ".".join(["contexts[0]"] * 90)
+    assert "limit MAX_DOCUMENT_DEPTH" in problem.message
+    assert problems_of("[" * 100_000) == ["the document nests too deeply"]

@@ -10,6 +10,8 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ikasched.v1 import plan_pb2
 from ikasched_dashboard.plans.loader import (
@@ -358,4 +360,16 @@ def test_every_field_of_the_model_round_trips(job_type: str, fmt: Format) -> Non
             getattr(job, job_type).SetInParent()
             _populate(getattr(job, job_type), 2, [100])
     assert {j.WhichOneof("job_type") for j in all_jobs(plan)} == {job_type}
+    assert load_plan_text(dump_plan(plan, fmt), fmt=fmt) == plan
+
+
+@given(
+    st.text() | st.sampled_from(["\x85", "a\r\nb", "\u2028", " lead", "trail \n", "yes", "0x1F"]),
+    st.sampled_from(["json", "yaml"]),
+)
+def test_any_text_survives_a_dump(text: str, fmt: Format) -> None:
+    plan = plan_pb2.Context(name=text or "x", description=text)
+    plan.labels[text] = text
+    job = plan.scheduled_jobs.add(agent_name="a", job_name="b")
+    job.internal_event_driven_job.command_line = text
     assert load_plan_text(dump_plan(plan, fmt), fmt=fmt) == plan

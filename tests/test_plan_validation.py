@@ -8,7 +8,7 @@ import pytest
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_dashboard.plans import validation
-from ikasched_dashboard.plans.loader import load_plan_file, load_plan_text
+from ikasched_dashboard.plans.loader import PLAN_SUFFIXES, load_plan_file, load_plan_text
 from ikasched_dashboard.plans.validation import (
     MAX_CONTEXT_DEPTH,
     MAX_JOBS,
@@ -20,7 +20,10 @@ from ikasched_dashboard.plans.validation import (
     validate_plan,
 )
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.*"))
+EXAMPLES = sorted(
+    p for p in (Path(__file__).resolve().parent.parent / "examples").iterdir()
+    if p.suffix in PLAN_SUFFIXES
+)
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -527,9 +530,12 @@ def test_context_dependencies_warn_that_they_are_ignored() -> None:
 
 def test_held_and_skipped_contexts_must_name_contexts() -> None:
     text = BASE.replace("job_name: one\n",
-                        "job_name: one\n        skipped_contexts: {child: true, nope: true}\n")
+                        "job_name: one\n        skipped_contexts: {child: true, nope: true}\n"
+                        "        held_contexts: {nope: true, base: true, gone: false}\n")
     assert found(text) == [
         (W, "contexts[0].scheduledJobs[1].skippedContexts.nope", "no context is named 'nope'"),
+        (W, "contexts[0].scheduledJobs[1].heldContexts.gone", "no context is named 'gone'"),
+        (W, "contexts[0].scheduledJobs[1].heldContexts.nope", "no context is named 'nope'"),
     ]
 
 

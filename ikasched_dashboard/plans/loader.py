@@ -40,6 +40,9 @@ from ikasched_common.errors import InvalidArgument
 
 Format = Literal["yaml", "json"]
 
+#: Deepest nesting of messages in a plan document (protobuf's own parser stops at 100).
+MAX_DOCUMENT_DEPTH = 90
+
 #: File name endings read as plans by :func:`load_plan_dir`.
 PLAN_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json")
 
@@ -134,6 +137,10 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
+def _too_deep(source: str) -> PlanLoadError:
+    return PlanLoadError([LoadProblem("", "the document nests too deeply", source)])
+
+
 def _guess_format(text: str) -> Format:
     return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
 
@@ -154,6 +161,8 @@ def parse_plan_document(text: str, *, fmt: Format | None = None, source: str = "
 
         try:
             data = json.loads(text, object_pairs_hook=pairs)
+        except RecursionError:
+            raise _too_deep(source) from None
         except json.JSONDecodeError as exc:
             raise PlanLoadError(
                 [LoadProblem("", f"invalid JSON at line {exc.lineno} column {exc.colno}: "
@@ -166,6 +175,8 @@ def parse_plan_document(text: str, *, fmt: Format | None = None, source: str = "
             documents = []
             while loader.check_data():  # type: ignore[no-untyped-call]
                 documents.append(loader.get_data())
+        except RecursionError:
+            raise _too_deep(source) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -241,11 +252,23 @@ class _Normaliser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[LoadProblem] = []
+        self.depth = 0
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(LoadProblem(path, message, self.source))
 
     def message(self, desc: Descriptor, value: object, path: str) -> dict[str, Any] | None:
+        if self.depth >= MAX_DOCUMENT_DEPTH:
+            self.problem(path, f"nests deeper than {MAX_DOCUMENT_DEPTH} levels of messages "
+                               "(limit MAX_DOCUMENT_DEPTH)")
+            return None
+        self.depth += 1
+        try:
+            return self._message(desc, value, path)
+        finally:
+            self.depth -= 1
+
+    def _message(self, desc: Descriptor, value: object, path: str) -> dict[str, Any] | None:
         if desc.full_name == _LOGICAL_OPERATOR and isinstance(value, str):
             value = {"identifier": value}  # "and: [a, b]" names jobs directly
         if not isinstance(value, Mapping):
@@ -557,8 +580,15 @@ class _PlanDumper(yaml.SafeDumper):
     """Writes multi-line strings (scripts) as literal blocks."""
 
 
+_ODD_BREAKS = frozenset("\r\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    # PyYAML folds unusual line breaks in plain and single-quoted scalars; escape them.
+    if _ODD_BREAKS.intersection(value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -221,15 +221,17 @@ def _comparable(job: plan_pb2.SchedulerJob) -> bytes:
     return copy.SerializeToString(deterministic=True)
 
 
-def _positive_operands(grouping: plan_pb2.LogicalGrouping) -> Iterator[str]:
+def _positive_operands(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> Iterator[str]:
     """Job identifiers whose completion can help release the grouping (not under `not`)."""
+    if depth > MAX_GROUPING_DEPTH:
+        return  # reported as too deep already
     for operand in (*grouping.all_of, *grouping.any_of):
         if operand.WhichOneof("operand") == "identifier":
             yield operand.identifier
         elif operand.WhichOneof("operand") == "logical_grouping":
-            yield from _positive_operands(operand.logical_grouping)
+            yield from _positive_operands(operand.logical_grouping, depth + 1)
     if grouping.HasField("logical_grouping"):
-        yield from _positive_operands(grouping.logical_grouping)
+        yield from _positive_operands(grouping.logical_grouping, depth + 1)
 
 
 def _can_fire(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> bool:
@@ -387,10 +389,11 @@ class _Checker:
             return  # an identical repeat: already checked at its first definition
         self.name_length(_at(path, "agentName"), job.agent_name, "the agent name")
         self.name_length(_at(path, "jobName"), job.job_name, "the job name")
-        for key in (*job.skipped_contexts, *job.held_contexts):
-            if key not in self.index.context_names:
-                which = "skippedContexts" if key in job.skipped_contexts else "heldContexts"
-                self.warning(_at(path, f"{which}.{key}"), f"no context is named {key!r}")
+        for which, keys in (("skippedContexts", job.skipped_contexts),
+                            ("heldContexts", job.held_contexts)):
+            for key in sorted(keys):
+                if key not in self.index.context_names:
+                    self.warning(_at(path, f"{which}.{key}"), f"no context is named {key!r}")
         if kind in _AGENT_RUN_TYPES:
             if not job.agent_name:
                 self.error(_at(path, "agentName"), "a job run by an agent needs the agent's name")
