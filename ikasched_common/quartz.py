@@ -690,7 +690,10 @@ class CronTrigger:
 
     def next_fire_time(self, after: datetime) -> datetime | None:
         """First fire strictly after ``after``; None once the year range is exhausted."""
-        start = _utc_seconds(after, "after") + _SECOND
+        last = _utc_seconds(after, "after")
+        if last.year > MAX_YEAR:
+            return None
+        start = last + _SECOND
         return _aware(_next_fire(self.expression, self.tz, self.custom_week_day_of_month, start))
 
     def next_fire_times(self, after: datetime, n: int) -> list[datetime]:
@@ -710,6 +713,8 @@ class CronTrigger:
     def previous_fire_time(self, before: datetime) -> datetime | None:
         """Last fire strictly before ``before``, or None if there is none."""
         last = _utc_seconds(before, "before")
+        if last.year < MIN_YEAR - 1:
+            return None
         if last.replace(tzinfo=UTC) >= before.astimezone(UTC):  # whole second: exclude it
             last -= _SECOND
         return _aware(

@@ -8,8 +8,9 @@ at a time against plain field sets, without segments or bisection.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -154,3 +155,69 @@ def test_fire_times_increase_match_and_miss_nothing(
         assert trigger.previous_fire_time(later) == earlier
     if fires[-1] - after <= timedelta(days=3):  # brute force only over short windows
         assert oracle(spec, tz, after, fires[-1]) == fires
+
+
+# ------------------------------------------------------------------ special day forms
+
+
+def _month_days(day: date) -> list[date]:
+    first = day.replace(day=1)
+    out = []
+    d = first
+    while d.month == first.month:
+        out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def _weekdays(day: date) -> list[date]:
+    return [d for d in _month_days(day) if d.weekday() < 5]
+
+
+def _quartz_dow(day: date) -> int:
+    return day.isoweekday() % 7 + 1
+
+
+# Brute-force definitions of each special, straight from their meaning.
+DAY_FORMS: dict[str, tuple[str, Callable[[date, int, int], bool]]] = {
+    "L-n": ("{n}", lambda d, n, k: d == _month_days(d)[-1] - timedelta(days=n)),
+    # nearest weekday to day n+1 within the month; a month shorter than n+1 does not fire
+    "nW": ("{n1}W", lambda d, n, k: n + 1 <= len(_month_days(d))
+           and d == min(_weekdays(d), key=lambda w: abs(w.day - n - 1))),
+    "LW": ("LW", lambda d, n, k: d == _weekdays(d)[-1]),
+    "nL": ("{q}L", lambda d, n, k: d == [x for x in _month_days(d) if _quartz_dow(x) == k][-1]),
+    "n#k": ("{q}#{k5}", lambda d, n, k: [x for x in _month_days(d) if _quartz_dow(x) == k]
+            .index(d) + 1 == n % 5 + 1 if _quartz_dow(d) == k else False),
+}
+
+
+@settings(max_examples=200 if LONG else 40, deadline=None)
+@given(
+    form=st.sampled_from(sorted(DAY_FORMS)),
+    n=st.integers(0, 30),
+    k=st.integers(1, 7),
+    tz_name=st.sampled_from(ZONES),
+    start=st.dates(date(2025, 1, 1), date(2030, 12, 31)),
+)
+def test_special_day_forms_match_brute_force(
+    form: str, n: int, k: int, tz_name: str, start: date
+) -> None:
+    template, predicate = DAY_FORMS[form]
+    if form == "L-n":
+        n = n % 28  # every month has a day L-27 (the 1st of a non-leap February)
+    day_text = template.format(n=f"L-{n}", n1=n + 1, q=k, k5=n % 5 + 1)
+    in_dom = form in ("L-n", "nW", "LW")
+    text = f"0 0 12 {day_text} * ?" if in_dom else f"0 0 12 ? * {day_text}"
+    tz = ZoneInfo(tz_name)
+    after = datetime(start.year, start.month, start.day, tzinfo=tz)
+    fires = CronTrigger(text, tz_name).next_fire_times(after, 5)
+    assert len(fires) == 5
+    local_days = [f.astimezone(tz) for f in fires]
+    assert all((d.hour, d.minute, d.second) == (12, 0, 0) for d in local_days), text
+    expected: list[date] = []
+    day = start
+    while len(expected) < 5:
+        if predicate(day, n, k):
+            expected.append(day)
+        day += timedelta(days=1)
+    assert [d.date() for d in local_days] == expected, text
