@@ -49,13 +49,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ikasched_common.errors import InvalidArgument
 
+if TYPE_CHECKING:
+    from ikasched_common.blackout import Blackout
+
 __all__ = [
     "MAX_YEAR",
     "MIN_YEAR",
+    "Blackout",
     "CronExpression",
     "CronNeverFiresError",
     "CronSyntaxError",
@@ -728,3 +733,11 @@ class CronTrigger:
             tzinfo=UTC
         )
 
+
+def __getattr__(name: str) -> object:
+    # Blackout lives in blackout.py (which imports this module); offered here too, lazily.
+    if name == "Blackout":
+        from ikasched_common.blackout import Blackout
+
+        return Blackout
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -101,3 +101,11 @@ def test_next_allowed_fire_gives_up_on_total_blackout() -> None:
                                                        max_skips=50) is None
     ended = CronTrigger("0 0 0 1 1 ? 2027")
     assert Blackout().next_allowed_fire(ended, U(2027, 6, 1)) is None
+
+
+def test_blackout_is_also_offered_by_the_quartz_module() -> None:
+    from ikasched_common import quartz
+
+    assert quartz.Blackout is Blackout
+    with pytest.raises(AttributeError):
+        _ = quartz.NoSuchThing
