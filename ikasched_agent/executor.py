@@ -55,6 +55,8 @@ Emit = Callable[[ProcessEvent], Awaitable[None]]
 #: Ikasan's agent-wide job timeout (job.monitoring.broker.timeout.minutes = 240).
 DEFAULT_TIMEOUT_SECONDS = 240 * 60
 DEFAULT_KILL_GRACE_SECONDS = 10.0
+#: How often a stopped job's process group is checked for leftovers during the kill grace.
+GROUP_POLL_SECONDS = 0.05
 #: How many finished ids are remembered in memory to absorb redeliveries of process-less runs.
 RECENT_IDS = 65536
 
@@ -104,6 +106,7 @@ class _Run:
         "fire_time",
         "grace_handle",
         "init",
+        "last_signal",
         "on_disk",
         "paths",
         "phase",
@@ -112,6 +115,7 @@ class _Run:
         "sim_task",
         "start_ticks",
         "timeout_handle",
+        "wrapper_exited",
     )
 
     def __init__(self, init: Initiation, paths: RunPaths) -> None:
@@ -125,6 +129,8 @@ class _Run:
         self.start_ticks = 0
         self.fire_time = 0
         self.end_reason = ""
+        self.last_signal = 0  # the last signal the executor sent to the group
+        self.wrapper_exited = False
         self.timeout_handle: asyncio.TimerHandle | None = None
         self.grace_handle: asyncio.TimerHandle | None = None
         self.sim_task: asyncio.Task[None] | None = None
@@ -558,23 +564,53 @@ class Executor:
         self._signal_group(run, signal.SIGTERM)
         if run.grace_handle is None:
             run.grace_handle = asyncio.get_running_loop().call_later(
-                self._grace, self._signal_group, run, signal.SIGKILL
+                self._grace, self._end_grace, run
             )
+
+    def _end_grace(self, run: _Run) -> None:
+        run.grace_handle = None
+        self._signal_group(run, signal.SIGKILL)
 
     def _signal_group(self, run: _Run, sig: int) -> None:
         if run.phase is not _Phase.RUNNING:
+            return
+        if run.wrapper_exited:
+            # Only the job's group is left. A child wrapper stays unreaped until we are done,
+            # which keeps its pid (the group id) from being reused.
+            if run.child or group_has_live_members(run.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(run.pid, sig)
             return
         # A non-child's pid could have been reused once it ended: check its identity first.
         if not run.child and runs.process_start_ticks(run.pid) != run.start_ticks:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(run.pid, sig)
+            run.last_signal = sig
 
     def _on_exit(self, run: _Run) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(run.pidfd)
+        run.wrapper_exited = True
+        if run.grace_handle is not None and group_has_live_members(run.pid):
+            # The wrapper died of our TERM; the job may still be cleaning up: give it the grace.
+            loop.call_later(GROUP_POLL_SECONDS, self._await_group, run)
+            return
+        self._finish(run)
+
+    def _await_group(self, run: _Run) -> None:
+        if run.grace_handle is not None and group_has_live_members(run.pid):
+            asyncio.get_running_loop().call_later(GROUP_POLL_SECONDS, self._await_group, run)
+            return
+        self._finish(run)
+
+    def _finish(self, run: _Run) -> None:
         child_status: int | None = None
-        if run.end_reason and run.phase is _Phase.RUNNING:
-            # Stopped on purpose: take stragglers of the group with it while its id is held.
-            self._signal_group(run, signal.SIGKILL)
+        if run.end_reason and run.child:
+            # Stopped on purpose: take stragglers of the group with it while the unreaped
+            # wrapper still holds the group id.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(run.pid, signal.SIGKILL)
         if run.child:
             try:
                 info = os.waitid(os.P_PIDFD, run.pidfd, os.WEXITED | os.WNOHANG)
@@ -617,7 +653,12 @@ class Executor:
             successful = not reason and _is_success(code, job.successful_return_codes)
         else:
             successful = False
-            code = 128 - child_status if child_status is not None and child_status < 0 else -1
+            if child_status is not None and child_status < 0:
+                code = 128 - child_status  # the wrapper died of this signal
+            elif run.last_signal and reason:
+                code = 128 + run.last_signal  # a re-attached wrapper we signalled
+            else:
+                code = -1
             if not reason:
                 reason = "exit status unknown"
         details = _execution_details(run.init, self._run_user(run))
@@ -825,6 +866,24 @@ def _parameters(init: Initiation) -> dict[str, str]:
     for name in RESERVED_ENV:
         values.pop(name, None)
     return values
+
+
+def group_has_live_members(pgid: int) -> bool:
+    """True if a process other than a zombie belongs to process group `pgid` (scans /proc;
+    used only while a stopped job's grace runs)."""
+    want = str(pgid).encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        if len(rest) > 2 and rest[2] == want and rest[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _secret_names(init: Initiation) -> set[str]:

@@ -150,17 +150,22 @@ def read_rc(paths: RunPaths) -> int | None:
         return None
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (start time, ticks since boot); None if no such process."""
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """Fields 3.. of /proc/<pid>/stat (state first), or None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
     # comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    rest = stat[stat.rfind(b")") + 2 :].split()
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (start time, ticks since boot); None if no such process."""
+    rest = _proc_stat(pid)
     try:
-        return int(rest[19])
+        return int(rest[19]) if rest is not None else None
     except (IndexError, ValueError):
         return None
 
@@ -182,8 +187,17 @@ def ticks_to_epoch_ms(start_ticks: int) -> int:
 
 
 def is_same_process(record: PidRecord) -> bool:
-    """True if the recorded pid is alive (or unreaped) and started at the recorded time."""
+    """True if the recorded pid exists (maybe as an unreaped zombie) and started at the
+    recorded time: the identity check before signalling it."""
     return process_start_ticks(record.pid) == record.start_ticks
+
+
+def is_running(record: PidRecord) -> bool:
+    """True if the recorded process is alive: same identity and not a zombie."""
+    rest = _proc_stat(record.pid)
+    if rest is None or len(rest) < 20 or rest[0] in (b"Z", b"X"):
+        return False
+    return rest[19] == str(record.start_ticks).encode()
 
 
 def inspect(paths: RunPaths) -> RunInspection:
@@ -196,7 +210,7 @@ def inspect(paths: RunPaths) -> RunInspection:
     rc = read_rc(paths)
     if rc is not None:
         return RunInspection(RunState.FINISHED, pid, rc)
-    if pid is not None and is_same_process(pid):
+    if pid is not None and is_running(pid):
         # The rc may land between our two reads; the caller re-reads rc once the process ends.
         return RunInspection(RunState.RUNNING, pid)
     rc = read_rc(paths)

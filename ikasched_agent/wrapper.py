@@ -21,9 +21,12 @@ What the wrapper does, in order (run-directory records in runs.py):
 6. writes `rc` = "<exit code>\\n" (O_EXCL, one write(2); readers only accept a complete,
    newline-terminated record) and exits with the job's code.
 
-The wrapper catches TERM/INT/HUP and ignores them (the job does not inherit that), so a TERM
-sent to the process group stops the job while the wrapper lives on to record its status (128 +
-signal). SIGKILL of the group ends both without an rc; the executor then knows why.
+Signals keep their default actions in the wrapper: a TERM or KILL sent to the process group
+ends wrapper and job together, without an rc. (A wrapper that trapped TERM to outlive it and
+record the job's status loses TERMs that arrive while it forks the job: dash runs a trap only
+after the current command, i.e. after the job has ended.) The executor knows which signal it
+sent and reports 128 + signal with the reason (killed, timed out); a wrapper killed by someone
+else while the agent was down is reported as "exit status unknown".
 
 The pid reported in events and recorded in `pid` is the wrapper's; it is the process-group id,
 and kills go to the whole group (job, its children and the wrapper).
@@ -54,11 +57,10 @@ read -r __ik_s </proc/$$/stat
 __ik_pid() { shift 19; printf '%s %s\n' $$ "$1" >"$__ik_d/pid"; }
 __ik_pid ${__ik_s##*) }
 exec </dev/null >"$__ik_d/out.log" 2>"$__ik_d/err.log"
-trap : TERM INT HUP
 if [ -n "$__ik_wd" ] && ! cd "$__ik_wd"; then
   __ik_rc=1
 elif [ $# -eq 0 ]; then
-  ( trap - TERM INT HUP; unset __ik_wd __ik_s; set --; . "$__ik_d/job.sh" )
+  ( unset __ik_wd __ik_s; set --; . "$__ik_d/job.sh" )
   __ik_rc=$?
 else
   "$@" "$__ik_d/job.sh"

@@ -52,3 +52,17 @@ def lines(path: Path) -> list[str]:
 def kill_group_quietly(pid: int) -> None:
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, 9)
+
+
+def group_size(pgid: int) -> int:
+    """How many live (non-zombie) processes are in a process group."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+            except OSError:
+                continue
+            rest = stat[stat.rfind(b")") + 2 :].split()
+            count += rest[2] == str(pgid).encode() and rest[0] != b"Z"
+    return count

@@ -15,7 +15,7 @@ from ikasched_agent.executor import Disposition, quartz_day_of_week
 from ikasched_agent.runs import RunPaths
 
 from .conftest import MakeInitiation
-from .support import kill_group_quietly, lines, open_executor, process_gone, wait_until
+from .support import group_size, kill_group_quietly, lines, open_executor, process_gone, wait_until
 
 
 async def test_success_reports_starting_then_completion(
@@ -207,26 +207,46 @@ async def test_timeout_kills_the_whole_process_group(
     done = rec.completions()["slow"]
     assert not done.successful
     assert done.outcome_reason == "timed out after 1 s"
-    assert done.return_code == 128 + 15  # the wrapper outlived TERM and recorded the job's end
+    assert done.return_code == 128 + 15
     assert "timed out after 1 s" in done.execution_details
     await wait_until(lambda: process_gone(grandchild))
     assert process_gone(done.pid)
 
 
 async def test_timeout_escalates_to_kill_after_grace(
-    data_dir: Path, make_initiation: MakeInitiation
+    data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path
 ) -> None:
+    stubborn_pid = tmp_path / "stubborn.pid"
+    script = f"trap '' TERM\nsleep 30 & echo $! > {stubborn_pid}\nwait\n"
     async with open_executor(data_dir, default_timeout_seconds=0.3, kill_grace_seconds=0.3) as (
         ex,
         rec,
     ):
-        await ex.submit(make_initiation("stubborn", "trap '' TERM\nsleep 30\n"))
+        await ex.submit(make_initiation("stubborn", script))
         await rec.wait_completed("stubborn")
     done = rec.completions()["stubborn"]
     assert not done.successful and done.outcome_reason == "timed out after 0.3 s"
-    assert done.return_code == 128 + 9
+    assert done.return_code == 128 + 15  # the wrapper's own end; the job ignored TERM
     assert not (data_dir / "runs/stubborn/rc").exists()
+    # The job ignored TERM: only the KILL at the end of the grace can have ended it.
+    assert process_gone(int(lines(stubborn_pid)[0]))
     assert process_gone(done.pid)
+
+
+async def test_kill_lets_the_job_clean_up_within_the_grace(
+    data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path
+) -> None:
+    cleaned = tmp_path / "cleaned"
+    script = f"trap 'sleep 0.2; echo bye > {cleaned}; exit 7' TERM\nsleep 30 &\nwait\n"
+    async with open_executor(data_dir, kill_grace_seconds=20) as (ex, rec):
+        await ex.submit(make_initiation("graceful", script))
+        await rec.wait_for(lambda evs: len(evs) == 1)
+        await wait_until(lambda: group_size(rec.events[0].pid) >= 3)  # wrapper, job, sleep
+        assert await ex.kill("graceful")
+        await rec.wait_completed("graceful")
+    done = rec.completions()["graceful"]
+    assert lines(cleaned) == ["bye"]  # TERM reached the job; its trap ran to the end
+    assert not done.successful and done.outcome_reason == "killed"
 
 
 @pytest.mark.parametrize("destroy", [False, True])
