@@ -88,8 +88,6 @@ from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
 _HOLDABLE = frozenset({Status.WAITING, Status.RELEASED})
 _RESETTABLE = frozenset({Status.COMPLETE, Status.ERROR, Status.WAITING, Status.LOCK_QUEUED})
 _UNSKIPPABLE = frozenset({Status.SKIPPED, Status.SKIPPED_COMPLETE})
-_NOT_RERAISED = frozenset({Status.COMPLETE, Status.ERROR})
-_STARTED_FINAL = frozenset({Status.COMPLETE, Status.SKIPPED_COMPLETE})
 _NO_MANUAL_RUN = frozenset(
     {Status.RUNNING, Status.SKIPPED_RUNNING, Status.ON_HOLD, Status.LOCK_QUEUED, Status.DISABLED}
 )
@@ -156,6 +154,13 @@ class ContextMachine:
 
 class _Work:
     """The mutable scratch of one step; copies of the state's maps, discarded or frozen."""
+
+    __slots__ = (
+        "_held", "_holding", "_pending", "cause", "contexts", "dirty", "dry", "dry_raised",
+        "dry_run", "dry_run_parameters", "effects", "ended", "jobs", "parameters", "plan",
+        "prepared", "quartz_disabled", "run_until_manually_ended", "seq", "state", "time",
+        "virtual",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -404,8 +409,9 @@ class _Work:
 
     def update_status(self, key: JobKey, js: JobState, ev: ProcessEvent) -> None:
         skip = js.skip or ev.skipped
+        new_status: Status
         if ev.job_starting:
-            if js.status in _STARTED_FINAL:
+            if js.status is Status.COMPLETE or js.status is Status.SKIPPED_COMPLETE:
                 new_status = js.status  # a late starting event never regresses COMPLETE
             else:
                 new_status = Status.SKIPPED_RUNNING if skip else Status.RUNNING
@@ -438,7 +444,11 @@ class _Work:
             if kind is JobKind.COMMAND:
                 fire = (
                     ts.status is Status.ON_HOLD
-                    or (not ts.raised and ts.status not in _NOT_RERAISED)
+                    or (
+                        not ts.raised
+                        and ts.status is not Status.COMPLETE
+                        and ts.status is not Status.ERROR
+                    )
                     or (tdef.repeatable and tdef.job_name != jdef.job_name)
                 )
             elif kind is JobKind.BRIDGING:

@@ -216,6 +216,9 @@ class ContextDef:
     # by the active/error flags
     external_jobs: frozenset[str]
     logic_dependencies: tuple[int, ...]
+    # precomputed state keys: jobs counted by the status flags, jobs outside logic
+    flag_keys: tuple[tuple[str, str], ...] = ()
+    outside_keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +364,10 @@ def compile_plan(
             jobs_outside_logic=tuple(j for j in dict.fromkeys(spec.jobs) if j not in operands),
             external_jobs=external,
             logic_dependencies=tuple(i for i, d in enumerate(deps) if d.grouping is not None),
+            flag_keys=tuple((j, spec.name) for j in dict.fromkeys(spec.jobs) if j not in external),
+            outside_keys=tuple(
+                (j, spec.name) for j in dict.fromkeys(spec.jobs) if j not in operands
+            ),
         )
     locks = tuple(lock for spec, _, _ in walked for lock in spec.locks)
     claims: dict[tuple[str, str], list[LockClaim]] = {}
