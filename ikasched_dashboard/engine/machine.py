@@ -789,11 +789,14 @@ class _Work:
                 continue
             ident, ctx = key
             cdef = self.plan.contexts[ctx]
-            # parked initiations this job raised downstream are dropped
+            # parked initiations this job raised downstream are dropped; they never went out,
+            # so the downstream job may be raised again
             for i in cdef.mentioned_by.get(ident, ()):
                 downstream = (cdef.dependencies[i].target, ctx)
                 if self.has_held(downstream):
                     del self.held[downstream]
+                    djs = self.jobs[downstream]
+                    self.jobs[downstream] = djs.but(raised=False, initiation=None)
             if self.has_pending(key):
                 del self.pending[key]
                 self.give_back_lock(key, True)

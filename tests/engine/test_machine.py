@@ -17,6 +17,7 @@ from ikasched_dashboard.engine.effects import (
 from ikasched_dashboard.engine.inputs import (
     OUTCOME_IGNORED_DAY_OF_WEEK,
     AcknowledgeError,
+    Activate,
     DisableQuartzJobs,
     DryRunParams,
     EnableQuartzJobs,
@@ -423,8 +424,7 @@ def test_reset_job_reraisable_and_drops_parked_downstream() -> None:
     assert run.status("A", "P") is W and not run.state.job("A", "P").raised
     assert not run.state.held_initiations
     run(Release("B", "P"))
-    run(ev("A"))
-    assert run.state.held_initiations == {} and run.state.job("B", "P").raised
+    assert raised_ids(run(ev("A"))) == ["B"]  # the dropped initiation never went out
 
 
 def test_reset_after_completion_reopens_the_context() -> None:
@@ -665,3 +665,54 @@ def test_template_hold_and_skip_defaults() -> None:
     run = Run(plan)
     assert run.status("A", "P") is Status.SKIPPED_COMPLETE
     assert run.status("B", "P") is Status.ON_HOLD
+
+
+def test_prepared_instance_takes_verbs_ignores_events_until_activated() -> None:
+    plan = chain()
+    machine = ContextMachine(plan)
+    state = machine.new_instance("p1", prepared=True)
+    assert set(state.contexts.values()) == {Status.PREPARED}
+    state, _ = machine.apply(state, Hold("B", "P"))  # pre-holding a future run
+    state, effects = machine.apply(state, ev("A"))
+    assert not raised(effects) and state.job("A", "P").status is W
+    state, effects = machine.apply(state, Activate(time_ms=5))
+    assert state.contexts == {"P": W} and not state.prepared
+    assert [(e.previous, e.status) for e in effects if isinstance(e, ContextStatusChanged)] == [
+        (Status.PREPARED, W)
+    ]
+    state, effects = machine.apply(state, ev("A"))
+    assert not raised(effects) and ("B", "P") in state.held_initiations
+    with pytest.raises(FailedPrecondition, match="not PREPARED"):
+        machine.apply(state, Activate())
+
+
+def test_snapshot_round_trip_keeps_parked_pending_and_flags() -> None:
+    import json
+
+    from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot
+
+    from .builder import lock
+
+    plan = build(
+        ctx(
+            "P",
+            ["A", "B", "L"],
+            {"A": None, "B": AND("A"), "L": AND("A")},
+            locks=[lock("db", 1, ("L", "P"))],
+        ),
+        [cmd("A"), cmd("B", params={"X": "1"}), cmd("L")],
+    )
+    run = Run(plan, parameters=(("X", "9"),))
+    run(SetDryRun(True, DryRunParams(job_error_percentage=12.5)))
+    run(RunUntilManuallyEnded())
+    run(Hold("B", "P"))
+    run(ev("A", output_parameters=(("k", "v"),)))
+    assert ("B", "P") in run.state.held_initiations and ("L", "P") in run.state.lock_pending
+    data = json.loads(json.dumps(to_snapshot(run.state)))
+    restored = from_snapshot(plan, data)
+    assert restored == run.state
+    machine = ContextMachine(plan)
+    assert machine.apply(restored, Release("B", "P")) == machine.apply(run.state, Release("B", "P"))
+    other = build(ctx("Q", ["A"], {"A": None}), [cmd("A")])
+    with pytest.raises(ValueError, match="does not match"):
+        from_snapshot(other, data)
