@@ -88,6 +88,7 @@ JSON_PLAN = """
      "contextParameters": [{"name": "TRADE_DATE", "defaultValue": "today"}],
      "scheduledJobs": [
        {"identifier": "CONTEXT_START_JOB-books"},
+       {"identifier": "ny1-post-ledger"},
        {"agentName": "ny1", "jobName": "rebuild", "displayName": "Rebuild books",
         "jobDescription": "Rebuilds the books", "startupControlType": "MANUAL",
         "skippedContexts": {"posting": true}, "heldContexts": {"books": false},
@@ -207,6 +208,7 @@ contexts:
         context_parameters: [{name: GREETING, default_value: hi, secret: false}]
         scheduled_jobs:
           - identifier: LOCAL_EVENT_JOB-go
+          - identifier: GLOBAL_EVENT-greeted
           - identifier: BRIDGING_JOB-inner
             agent_name: BRIDGING_JOB
             job_name: inner

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ikasched.v1 import common_pb2, plan_pb2
+from ikasched_common.errors import InvalidArgument
 from ikasched_dashboard.plans import validation
+from ikasched_dashboard.plans.convert import plan_from_proto
 from ikasched_dashboard.plans.loader import PLAN_SUFFIXES, load_plan_file, load_plan_text
 from ikasched_dashboard.plans.validation import (
     MAX_CONTEXT_DEPTH,
@@ -120,12 +124,21 @@ def test_an_empty_operand_is_an_error() -> None:
     ]
 
 
-def test_a_dependency_target_outside_its_context_is_never_raised() -> None:
+def test_dependency_targets_and_operands_must_be_jobs_of_the_context() -> None:
     text = BASE.replace("  - job_identifier: a-tick\n", "  - job_identifier: a-tick\n"
-                        "  - job_identifier: a-two\n    logical_grouping: {and: [a-tick]}\n")
+                        "  - job_identifier: a-two\n    logical_grouping: {and: [a-tick]}\n"
+                        "  - job_identifier: a-tick\n"
+                        "    logical_grouping: {or: [a-one], not: [{logical_grouping: "
+                        "{and: [a-two]}}]}\n")
+    tail = ("is not a job of this context: list it in this context's scheduledJobs (an "
+            "occurrence giving only its identifier is enough)")
     assert found(text) == [
-        (W, "jobDependencies[1].jobIdentifier", "job 'a-two' does not reside in this context, so "
-         "this dependency never raises it (the engine raises targets only where they reside)"),
+        (E, "jobDependencies[1].jobIdentifier", f"job 'a-two' {tail}"),
+        (E, "jobDependencies[2].logicalGrouping.or[0]", f"job 'a-one' {tail}"),
+        (E, "jobDependencies[2].logicalGrouping.not[0].logicalGrouping.and[0]",
+         f"job 'a-two' {tail}"),
+        (E, "jobDependencies[2]", "dependency cycle: 'a-tick' -> 'a-one' -> 'a-tick' "
+         "(each job waits for the one before it)"),
     ]
 
 
@@ -135,10 +148,13 @@ def test_job_defined_twice_differently_but_identical_repeats_are_fine() -> None:
     scheduled_jobs:
       - agent_name: a
         job_name: one
-        ordinal: 7
         internal_event_driven_job: {command_line: echo one}
 """
     assert found(same) == []
+    # Field for field, as the engine compares them: display order too.
+    head, tail = same.rsplit("job_name: one\n", 1)
+    assert paths(f"{head}job_name: one\n        ordinal: 7\n{tail}") == [
+        (E, "contexts[1].scheduledJobs[0]")]
     different = same.replace("command_line: echo one}\n  - name: other",
                              "command_line: echo one}\n  - name: other", 1)
     different = different[: different.rindex("echo one")] + "echo ONE}\n"
@@ -157,8 +173,8 @@ def test_a_job_twice_in_one_context_and_job_names_unique_per_agent() -> None:
         internal_event_driven_job: {command_line: echo again}
 """)
     assert found(text)[:2] == [
-        (E, "contexts[0].scheduledJobs[3]", "job 'a-one' appears twice in this context (first at "
-         "contexts[0].scheduledJobs[1])"),
+        (W, "contexts[0].scheduledJobs[3]", "job 'a-one' is listed twice in this context (first "
+         "at contexts[0].scheduledJobs[1]); one listing is enough"),
         (E, "contexts[0].scheduledJobs[4].jobName", "job name 'two' on agent 'a' is already used "
          "by job 'a-two'; job names are unique per agent"),
     ]
@@ -609,3 +625,62 @@ def test_problems_convert_to_the_protocol_message() -> None:
     assert has_errors(problems)
     assert not has_errors(problems[1:])
     assert str(problems[0]) == "ERROR name: a plan needs a name"
+
+
+def test_a_virtual_job_without_an_agent_takes_its_types_constant() -> None:
+    text = """
+name: p
+scheduled_jobs:
+  - {job_name: go, context_start_job: {}}
+  - {agent_name: a, job_name: run, internal_event_driven_job: {command_line: x}}
+job_dependencies:
+  - {job_identifier: a-run, logical_grouping: {and: [CONTEXT_START_JOB-go]}}
+"""
+    assert found(text) == []
+
+
+# --------------------------------------------------------------------------- agrees with the engine
+
+_NAMES = ["a-1", "a-2", "a-3", "ghost"]
+
+
+@st.composite
+def _plans(draw: st.DrawFn) -> plan_pb2.Context:
+    plan = plan_pb2.Context(name=draw(st.sampled_from(["p", ""])))
+    contexts = [plan]
+    for name in draw(st.lists(st.sampled_from(["c1", "c2", "p"]), max_size=2)):
+        contexts.append(draw(st.sampled_from(contexts)).contexts.add(name=name))
+    for ctx in contexts:
+        for ident in draw(st.lists(st.sampled_from(_NAMES[:3]), max_size=3)):
+            job = ctx.scheduled_jobs.add(identifier=ident)
+            if draw(st.booleans()):
+                job.agent_name, job.job_name = "a", ident[2:]
+                job.internal_event_driven_job.command_line = draw(st.sampled_from(["x", "y"]))
+        for _ in range(draw(st.integers(0, 2))):
+            dep = ctx.job_dependencies.add(job_identifier=draw(st.sampled_from(_NAMES)))
+            if draw(st.booleans()):
+                level = dep.logical_grouping
+                for _ in range(draw(st.integers(0, 2))):
+                    operands = draw(st.sampled_from([level.all_of, level.any_of, level.none_of]))
+                    operands.add(identifier=draw(st.sampled_from(_NAMES)))
+        if draw(st.booleans()):
+            lock = ctx.job_locks.add(name="L", lock_count=1)
+            lock.jobs.add(identifier=draw(st.sampled_from(_NAMES)))
+    return plan
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plans())
+def test_plans_without_errors_are_exactly_the_plans_the_engine_compiles(
+        plan: plan_pb2.Context) -> None:
+    problems = validate_plan(plan)
+    try:
+        plan_from_proto(plan)
+    except InvalidArgument:
+        assert has_errors(problems)
+    else:
+        # Stricter than the compiler on purpose: cycles never fire, and the protocol says lock
+        # names are unique in a plan (locks are decided by name).
+        stricter = [p for p in problems if p.severity is Severity.ERROR and not (
+            p.message.startswith("dependency cycle") or p.message.startswith("lock name"))]
+        assert stricter == [], [str(p) for p in problems]

@@ -10,16 +10,28 @@ contexts depth-first in document order), the context's own fields, parameters, j
 dependencies, locks and context dependencies; then dependency cycles; then jobs no event can
 reach.
 
-How reachability is computed (warning "runs only by a manual run"): the engine raises a command
-job (``internalEventDrivenJob``) only as the target of a job dependency that (a) sits in a
-context where the job resides and (b) has a logical grouping that can fire, i.e. every level of
-it has at least one ``and``/``or`` operand. A dependency without a grouping marks a root job,
-which only an external event starts; agents fire only time and file jobs, and global events
-arrive from outside, so a command job that is only a root job, or the target of no dependency,
-can be started only by an operator's manual run. Time, file and virtual jobs are not checked.
+Rules the engine's compiler (plans.convert / engine.model) also enforces are ERRORs here, so
+a plan without errors compiles: a dependency's target and every operand (``not`` included)
+must be jobs of the dependency's own context (list them there; an occurrence giving only the
+identifier is enough, the full definition may sit in any context); a job defined in full more
+than once must be defined identically, field for field (``ordinal`` included).
 
-Dependency cycles follow ``and``/``or`` operands (at any depth) to the target; ``not`` operands
-only hold a job back, so they are not edges.
+Job identifiers default to ``<agentName>-<jobName>``; a virtual job without an agent name uses
+its type's Ikasan constant (``GLOBAL_EVENT``, ``CONTEXT_START_JOB``, ``CONTEXT_TERMINAL_JOB``,
+``LOCAL_EVENT_JOB``, ``BRIDGING_JOB``). A lock participant without ``childContextName`` takes
+part wherever the job resides.
+
+How reachability is computed (warning "runs only by a manual run"): the engine raises a command
+job (``internalEventDrivenJob``) only as the target of a job dependency that has a logical
+grouping which can fire, i.e. every level of it has at least one ``and``/``or`` operand that
+can hold (a job, or a nested grouping that can fire itself). A dependency without a grouping
+marks a root job, which only an external event starts; agents fire only time and file jobs, and
+global events arrive from outside, so a command job that is only a root job, the target of no
+dependency, or the target only of groupings that cannot fire, can be started only by an
+operator's manual run. Time, file and virtual jobs are not checked.
+
+Dependency cycles follow ``and``/``or`` operands (at any depth) to the target, across contexts;
+``not`` operands only hold a job back, so they are not edges. A cycle is an ERROR.
 """
 
 from __future__ import annotations
@@ -130,12 +142,24 @@ def zone_problem(name: str) -> str | None:
 # --------------------------------------------------------------------------- plan walk
 
 
+# Ikasan's agent-name constants of the virtual jobs, used when a virtual job gives no agent.
+VIRTUAL_AGENT_NAMES: dict[str, str] = {
+    "global_event_job": "GLOBAL_EVENT",
+    "context_start_job": "CONTEXT_START_JOB",
+    "context_terminal_job": "CONTEXT_TERMINAL_JOB",
+    "local_event_job": "LOCAL_EVENT_JOB",
+    "bridging_job": "BRIDGING_JOB",
+}
+
+
 def job_identifier(job: plan_pb2.SchedulerJob) -> str:
-    """The job's identifier; by default "<agent_name>-<job_name>" ("" when neither is given)."""
+    """The job's identifier; by default "<agent_name>-<job_name>", where a virtual job's agent
+    defaults to its type's constant (e.g. CONTEXT_START_JOB); "" when it cannot be formed."""
     if job.identifier:
         return job.identifier
-    if job.agent_name and job.job_name:
-        return f"{job.agent_name}-{job.job_name}"
+    agent = job.agent_name or VIRTUAL_AGENT_NAMES.get(job.WhichOneof("job_type") or "", "")
+    if agent and job.job_name:
+        return f"{agent}-{job.job_name}"
     return ""
 
 
@@ -210,15 +234,6 @@ def _index(plan: plan_pb2.Context, out: list[ValidationProblem]) -> _Index:
             "", f"the plan has {len(index.jobs)} job occurrences; at most {MAX_JOBS} "
                 "(limit MAX_JOBS)"))
     return index
-
-
-def _comparable(job: plan_pb2.SchedulerJob) -> bytes:
-    # Occurrences may differ in display order and derived context lists, not in substance.
-    copy = plan_pb2.SchedulerJob()
-    copy.CopyFrom(job)
-    copy.ClearField("child_context_names")
-    copy.ClearField("ordinal")
-    return copy.SerializeToString(deterministic=True)
 
 
 def _positive_operands(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> Iterator[str]:
@@ -371,8 +386,8 @@ class _Checker:
             return
         self.name_length(_at(path, "identifier"), ident, "the job identifier")
         if ident in seen_here:
-            self.error(path, f"job {ident!r} appears twice in this context (first at "
-                             f"{seen_here[ident]})")
+            self.warning(path, f"job {ident!r} is listed twice in this context (first at "
+                               f"{seen_here[ident]}); one listing is enough")
         else:
             seen_here[ident] = path
         kind = job.WhichOneof("job_type")
@@ -383,7 +398,9 @@ class _Checker:
                                  "occurrence sets no job type and no other occurrence defines it")
             return
         if definition is not None and definition.path != path:
-            if _comparable(definition.job) != _comparable(job):
+            # Field for field, as the engine's compiler compares them (ordinal included).
+            if definition.job.SerializeToString(deterministic=True) != job.SerializeToString(
+                    deterministic=True):
                 self.error(path, f"job {ident!r} is defined twice with different definitions "
                                  f"(first at {definition.path}); define it once in full")
             return  # an identical repeat: already checked at its first definition
@@ -500,13 +517,12 @@ class _Checker:
         elif target not in self.index.known:
             self.error(target_path, f"unknown job {target!r}")
         elif target not in self.index.residence.get(context, set()):
-            self.warning(target_path,
-                         f"job {target!r} does not reside in this context, so this dependency "
-                         "never raises it (the engine raises targets only where they reside)")
+            self.error(target_path, _not_here(target))
         if dependency.HasField("logical_grouping"):
-            self.grouping(_at(path, "logicalGrouping"), dependency.logical_grouping, 1)
+            self.grouping(_at(path, "logicalGrouping"), dependency.logical_grouping, 1, context)
 
-    def grouping(self, path: str, grouping: plan_pb2.LogicalGrouping, depth: int) -> None:
+    def grouping(self, path: str, grouping: plan_pb2.LogicalGrouping, depth: int,
+                 context: str) -> None:
         if depth > MAX_GROUPING_DEPTH:
             self.error(path, f"logical groupings nest deeper than {MAX_GROUPING_DEPTH} levels "
                              "(limit MAX_GROUPING_DEPTH); deeper levels were not checked")
@@ -532,13 +548,16 @@ class _Checker:
                         self.error(where, "an operand needs a job identifier")
                     elif operand.identifier not in self.index.known:
                         self.error(where, f"unknown job {operand.identifier!r}")
+                    elif operand.identifier not in self.index.residence.get(context, set()):
+                        self.error(where, _not_here(operand.identifier))
                 elif which == "logical_grouping":
                     self.grouping(_at(where, "logicalGrouping"), operand.logical_grouping,
-                                  depth + 1)
+                                  depth + 1, context)
                 else:
                     self.error(where, "an operand needs an identifier or a logicalGrouping")
         if grouping.HasField("logical_grouping"):
-            self.grouping(_at(path, "logicalGrouping"), grouping.logical_grouping, depth + 1)
+            self.grouping(_at(path, "logicalGrouping"), grouping.logical_grouping, depth + 1,
+                          context)
 
     def lock(self, path: str, lock: plan_pb2.JobLock) -> None:
         name_path = _at(path, "name")
@@ -624,6 +643,11 @@ class _Checker:
                              f"command job {ident!r} is raised by no event (it is not the target "
                              "of a dependency whose logic can fire, in a context where it "
                              "resides): it runs only by a manual run")
+
+
+def _not_here(ident: str) -> str:
+    return (f"job {ident!r} is not a job of this context: list it in this context's "
+            "scheduledJobs (an occurrence giving only its identifier is enough)")
 
 
 _JSON_NAMES: dict[str, str] = {
