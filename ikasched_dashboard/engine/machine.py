@@ -28,7 +28,7 @@ Design choices (documented here because other parts depend on them):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_dashboard.engine import logic
@@ -1004,8 +1004,3 @@ def _renumbered(
         manually_submitted_by=init.manually_submitted_by,
         raised_time=time_ms,
     )
-
-
-def status_map(state: InstanceState) -> Mapping[str, Status]:
-    """Context name -> status; a convenience for callers and tests."""
-    return dict(state.contexts)
