@@ -226,3 +226,45 @@ def test_skipped_global_job_completes_only_its_own_instance_as_skipped() -> None
     assert world.runs["b1"].status("GLOBAL_EVENT-ready", "P") is Status.SKIPPED_COMPLETE
     assert world.runs["b2"].status("GLOBAL_EVENT-ready", "P") is Status.WAITING
     assert world.sent_jobs() == [("b1", "B")]
+
+
+def test_exclusive_lock_waits_until_no_other_lock_is_held() -> None:
+    c = Coordinator()
+    state = c.empty()
+    other = (LockClaim("other", 5, False, 1),)
+    ex = (LockClaim("ex", 1, True, 1),)
+    state, _ = c.apply(state, LockRequest("i1", "g", "O", "P", other))
+    state, out = c.apply(state, LockRequest("i2", "g", "X", "P", ex))
+    assert out == (LockQueued("i2", "X", "P"),)
+    state, out = c.apply(state, LockRelease("i1", "g", "O", "P"))
+    assert out == (LockGranted("i2", "X", "P"),)  # other queues' heads are tried on release
+
+
+def test_waiter_on_two_locks_moves_to_the_lock_still_blocking_it() -> None:
+    c = Coordinator()
+    state = c.empty()
+    a = LockClaim("a", 1, False, 1)
+    b = LockClaim("b", 1, False, 1)
+    state, _ = c.apply(state, LockRequest("i1", "g", "A", "P", (a,)))
+    state, _ = c.apply(state, LockRequest("i2", "g", "B", "P", (b,)))
+    state, out = c.apply(state, LockRequest("i3", "g", "AB", "P", (a, b)))
+    assert out == (LockQueued("i3", "AB", "P"),)
+    state, out = c.apply(state, LockRelease("i1", "g", "A", "P"))
+    assert out == ()  # b still held: the waiter now waits on b
+    assert [w.job_identifier for w in state.locks[("g", "b")].queue] == ["AB"]
+    state, out = c.apply(state, LockRelease("i2", "g", "B", "P"))
+    assert out == (LockGranted("i3", "AB", "P"),)
+    assert {h.job_identifier for ls in state.locks.values() for h in ls.holders} == {"AB"}
+
+
+def test_cancelled_waiter_leaves_the_queue() -> None:
+    c = Coordinator()
+    state = c.empty()
+    claim = (LockClaim("db", 1, False, 1),)
+    state, _ = c.apply(state, LockRequest("i1", "g", "A", "P", claim))
+    state, _ = c.apply(state, LockRequest("i2", "g", "A", "P", claim))
+    state, _ = c.apply(state, LockRequest("i3", "g", "A", "P", claim))
+    state, out = c.apply(state, LockRelease("i2", "g", "A", "P", cancel_queued=True))
+    assert out == ()
+    state, out = c.apply(state, LockRelease("i1", "g", "A", "P"))
+    assert out == (LockGranted("i3", "A", "P"),)
