@@ -1,0 +1,764 @@
+"""Time and file triggers of the agent: cron-scheduled and file-arrival jobs, per held instance.
+
+Interface (the agent process calls these on its event loop; every coroutine is serialised by one
+lock, so calls may overlap freely):
+
+    host = TriggerHost(agent_name, emit, clock, state_dir, alert=..., agent_hostname=...)
+    await host.provision(plan_name, jobs, timezone)  # ProvisionJobs: replaces the plan's jobs
+    await host.remove_plan(plan_name)                # RemovePlanJobs
+    await host.activate(activate_instance)           # ActivateInstance: the agent holds it now
+    await host.remove_instance(instance_id)          # RemoveInstance
+    await host.sync(sync_instances)                  # SyncInstances: the full set, others go
+    await host.manual_fire(manual_fire)              # ManualFire (NotFound if not held)
+    await host.start() / await host.aclose()         # background loop and watchdog observer
+    await host.tick()                                # handle whatever is due at clock.now()
+    host.next_due()                                  # when the next thing is due
+
+``emit`` is an async callback taking a ContextualisedScheduledProcessEvent; the agent journals it
+in its outbox before returning. ``alert`` takes an AgentAlert (misfires beyond the grace, file
+SLAs, jobs that cannot be scheduled). Provisioned jobs are not persisted here: the agent feeds
+them in again at start (from its own store) before the dashboard's SyncInstances.
+
+Rules:
+
+- One slot per (instance, job) for each cron or file job of the instance's plan that the
+  activation lists in ``job_identifiers``. Nothing fires for an instance the agent does not hold.
+- Cron jobs fire on our CronTrigger in the job's ``time_zone`` (else the plan's), with
+  quartz.py's DST policy. A fire inside the job's blackout (crons read in the same zone, plus
+  epoch-ms ranges) is dropped when ``drop_event_on_blackout``, otherwise reported with outcome
+  EXECUTION_IGNORED_INSIDE_BLACKOUT_WINDOW. ``days_of_week_to_run`` (Quartz numbering, the
+  fire's day in the job's zone) suppresses fires on other days (no event: the job simply did
+  not fire). An instance with ``quartz_schedule_driven_jobs_disabled`` gets no cron fires
+  (manual fires still work; file jobs still detect files).
+- Each slot keeps a cursor, "fires handled through", persisted per instance in
+  ``state_dir/triggers/``. On activation (and so after an agent restart) the fires in
+  (cursor or instance start, now] are looked at once: the latest one within the job's misfire
+  grace (default 300 s) fires exactly once; older ones are reported as one ALERT_MISFIRE.
+  While running, each due fire fires (a late one within the grace too).
+- Event ids are deterministic ("fire:<instance>:<job>:<fire ms>", "file:<instance>:<job>:<hash
+  of the files>"): a fire repeated after a crash between ``emit`` and the cursor write carries
+  the same id, which the dashboard's processed-id record absorbs.
+- File jobs: see filewatch.py for matching and stability. Each slot scans on activation, on its
+  poll cron, when watchdog reports a change in its directory, and when a pending file may have
+  become stable. Newly stable files are reported in one event (``matched_file_names`` in report
+  order, the original paths; ``execution_details`` lists them when ``log_matched_filenames``),
+  then moved when ``move_directory`` is set, then remembered as reported (per instance,
+  persisted). ``sla_cron_expression``: at each SLA fire, when no file was reported since the
+  previous SLA fire (or the instance start), an ALERT_OVERDUE alert.
+- ``passthrough_properties`` travel in the event's ``job_execution_output_parameters`` (they
+  become parameters of the jobs the fire raises).
+- Manual fire: outcome EXECUTION_INVOKED, job_group "group (manual fire)", ``manual`` true, no
+  blackout or day-of-week check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
+from ikasched_agent import filewatch
+from ikasched_agent.filewatch import DirectoryWatcher, FileSeen, FileSpec, StabilityTracker
+from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
+from ikasched_common.dispatch import Clock, catch_up
+from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
+from ikasched_common.quartz import CronTrigger, zone
+
+__all__ = [
+    "DEFAULT_MISFIRE_GRACE",
+    "MANUAL_FIRE_GROUP",
+    "AlertSink",
+    "Emit",
+    "TriggerHost",
+    "TriggerState",
+]
+
+log = logging.getLogger(__name__)
+
+ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
+AgentAlert = agent_pb2.AgentAlert
+Emit = Callable[[ProcessEvent], Awaitable[None]]
+AlertSink = Callable[[AgentAlert], Awaitable[None]]
+
+MANUAL_FIRE_GROUP = "group (manual fire)"
+DEFAULT_MISFIRE_GRACE = timedelta(seconds=300)
+#: The background loop re-reads the clock at least this often (clock jumps, suspend).
+MAX_SLEEP_SECONDS = 30.0
+#: Never spin: the shortest sleep of the background loop.
+MIN_SLEEP_SECONDS = 0.01
+#: At most this many SLA fires are judged in one go (after a long agent outage).
+MAX_SLA_FIRES_PER_TICK = 100
+_MS = timedelta(milliseconds=1)
+
+
+async def _no_alert(alert: AgentAlert) -> None:
+    log.warning("agent alert (no alert sink): %s", alert.message)
+
+
+def _quartz_day(at: datetime) -> int:
+    return at.isoweekday() % 7 + 1  # Quartz: 1 = Sunday ... 7 = Saturday
+
+
+def _job_identifier(agent_name: str, job: plan_pb2.SchedulerJob) -> str:
+    return job.identifier or f"{agent_name}-{job.job_name}"
+
+
+# --------------------------------------------------------------------------- persisted state
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What must survive an agent restart for one (instance, job)."""
+
+    cursor_ms: int | None = None  # fires at or before this are handled
+    sla_cursor_ms: int | None = None  # SLA fires at or before this are judged
+    last_arrival_ms: int | None = None  # when files were last reported
+    reported: set[str] = field(default_factory=set)  # file keys already reported
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cursor_ms": self.cursor_ms,
+            "sla_cursor_ms": self.sla_cursor_ms,
+            "last_arrival_ms": self.last_arrival_ms,
+            "reported": sorted(self.reported),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobRecord:
+        def opt_int(name: str) -> int | None:
+            value = data.get(name)
+            return int(value) if isinstance(value, int) else None
+
+        return cls(
+            opt_int("cursor_ms"),
+            opt_int("sla_cursor_ms"),
+            opt_int("last_arrival_ms"),
+            {str(k) for k in data.get("reported", [])},
+        )
+
+
+class TriggerState:
+    """Per-instance JSON files of JobRecords under ``state_dir/triggers/``, replaced atomically."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        self.directory = Path(state_dir) / "triggers"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._records: dict[str, dict[str, JobRecord]] = {}
+        self._write_lock = asyncio.Lock()
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text("utf-8"))
+                jobs = {j: JobRecord.from_json(r) for j, r in data["jobs"].items()}
+                self._records[str(data["instance"])] = jobs
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.warning("ignoring unreadable trigger state %s: %s", path, exc)
+
+    def _path(self, instance_id: str) -> Path:
+        digest = hashlib.sha256(instance_id.encode()).hexdigest()[:40]
+        return self.directory / f"{digest}.json"
+
+    def record(self, instance_id: str, job_id: str) -> JobRecord:
+        """The (mutable) record, created empty when absent."""
+        return self._records.setdefault(instance_id, {}).setdefault(job_id, JobRecord())
+
+    def instances(self) -> list[str]:
+        return sorted(self._records)
+
+    async def save(self, instance_id: str) -> None:
+        jobs = self._records.get(instance_id, {})
+        text = json.dumps(
+            {"instance": instance_id, "jobs": {j: r.to_json() for j, r in jobs.items()}},
+            sort_keys=True,
+        )
+        async with self._write_lock:
+            await asyncio.to_thread(self._write, self._path(instance_id), text)
+
+    async def drop(self, instance_id: str) -> None:
+        self._records.pop(instance_id, None)
+        async with self._write_lock:
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(os.unlink, self._path(instance_id))
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- slots
+
+
+@dataclass(slots=True)
+class _FilePart:
+    spec: FileSpec
+    tracker: StabilityTracker
+    sla: CronTrigger | None
+    next_sla: datetime | None = None
+    watch: filewatch.WatchHandle | None = None
+    scan_requested: bool = True  # scan once on activation
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One (instance, job) the host fires for."""
+
+    instance_id: str
+    job_id: str
+    job: plan_pb2.SchedulerJob
+    trigger: CronTrigger | None  # the cron job's trigger or the file job's poll cron
+    blackout: Blackout
+    grace: timedelta
+    children: tuple[str, ...]
+    record: JobRecord
+    next_fire: datetime | None = None
+    file: _FilePart | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.instance_id, self.job_id)
+
+    def due(self, now: datetime) -> datetime | None:
+        times = [self.next_fire]
+        if self.file is not None:
+            times += [self.file.next_sla, self.file.tracker.recheck_at()]
+            if self.file.scan_requested:
+                times.append(now)
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
+
+@dataclass(slots=True)
+class _Plan:
+    timezone: str
+    jobs: dict[str, plan_pb2.SchedulerJob]
+
+
+def _trigger_settings(
+    job: plan_pb2.SchedulerJob,
+) -> plan_pb2.QuartzScheduleDrivenJob | plan_pb2.FileEventDrivenJob | None:
+    kind = job.WhichOneof("job_type")
+    if kind == "quartz_schedule_driven_job":
+        return job.quartz_schedule_driven_job
+    if kind == "file_event_driven_job":
+        return job.file_event_driven_job
+    return None
+
+
+class TriggerHost:
+    """Cron and file triggers of one agent (see the module docstring for the interface)."""
+
+    def __init__(
+        self,
+        agent_name: str,
+        emit: Emit,
+        clock: Clock,
+        state_dir: Path | str,
+        *,
+        alert: AlertSink | None = None,
+        agent_hostname: str | None = None,
+    ) -> None:
+        if not agent_name:
+            raise InvalidArgument("must not be empty", field="agent_name")
+        self.agent_name = agent_name
+        self.clock = clock
+        self._emit = emit
+        self._alert = alert if alert is not None else _no_alert
+        self._hostname = socket.gethostname() if agent_hostname is None else agent_hostname
+        self._state = TriggerState(state_dir)
+        self._plans: dict[str, _Plan] = {}
+        self._held: dict[str, agent_pb2.ActivateInstance] = {}
+        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._watcher: DirectoryWatcher | None = None
+
+    # ------------------------------------------------------------------ queries
+
+    def held_instances(self) -> list[str]:
+        return sorted(self._held)
+
+    def slots(self) -> list[tuple[str, str]]:
+        """(instance id, job identifier) pairs that currently have a trigger."""
+        return sorted(self._slots)
+
+    def next_due(self) -> datetime | None:
+        now = self.clock.now()
+        times = [t for s in self._slots.values() if (t := s.due(now)) is not None]
+        return min(times) if times else None
+
+    def pending_files(self, instance_id: str, job_id: str) -> list[str]:
+        """Files seen but not yet stable, for diagnostics."""
+        slot = self._slots.get((instance_id, job_id))
+        return slot.file.tracker.pending_paths if slot and slot.file else []
+
+    # ------------------------------------------------------------------ commands
+
+    async def provision(
+        self, plan_name: str, jobs: Sequence[plan_pb2.SchedulerJob], timezone: str = ""
+    ) -> None:
+        """Replace the plan's jobs; held instances of the plan get their slots rebuilt."""
+        if not plan_name:
+            raise InvalidArgument("must not be empty", field="context_name")
+        zone(timezone)  # refuse an unknown plan zone up front
+        kept = {_job_identifier(self.agent_name, j): j for j in jobs if _trigger_settings(j)}
+        async with self._lock:
+            self._plans[plan_name] = _Plan(timezone, kept)
+            for instance_id, held in list(self._held.items()):
+                if held.context_name == plan_name:
+                    await self._rebuild(instance_id)
+        self._wake.set()
+
+    async def remove_plan(self, plan_name: str) -> None:
+        async with self._lock:
+            self._plans.pop(plan_name, None)
+            for instance_id, held in list(self._held.items()):
+                if held.context_name == plan_name:
+                    await self._rebuild(instance_id)
+
+    async def activate(self, activation: agent_pb2.ActivateInstance) -> None:
+        """Hold the instance (or refresh it); catches up fires missed since its start."""
+        if not activation.context_instance_id:
+            raise InvalidArgument("must not be empty", field="context_instance_id")
+        async with self._lock:
+            await self._activate(activation)
+        self._wake.set()
+
+    async def remove_instance(self, instance_id: str) -> None:
+        async with self._lock:
+            await self._remove(instance_id)
+
+    async def sync(self, instances: agent_pb2.SyncInstances) -> None:
+        """Hold exactly these instances: others are removed, these (re)activated."""
+        wanted = {a.context_instance_id for a in instances.instances}
+        async with self._lock:
+            for instance_id in [i for i in self._held if i not in wanted]:
+                await self._remove(instance_id)
+            for instance_id in [i for i in self._state.instances() if i not in wanted]:
+                await self._state.drop(instance_id)  # left over from before a restart
+            for activation in instances.instances:
+                await self._activate(activation)
+        self._wake.set()
+
+    async def manual_fire(self, request: agent_pb2.ManualFire, *, message_id: str = "") -> None:
+        """Fire a held instance's cron or file job now."""
+        async with self._lock:
+            slot = self._slots.get((request.context_instance_id, request.job_identifier))
+            if slot is None:
+                raise NotFound(
+                    f"job {request.job_identifier!r} has no trigger for instance "
+                    f"{request.context_instance_id!r} on agent {self.agent_name!r}"
+                )
+            now = self.clock.now()
+            children = (
+                (request.child_context_name,) if request.child_context_name else slot.children
+            )
+            event = self._event(
+                slot,
+                f"manual:{request.context_instance_id}:{slot.job_id}:"
+                f"{message_id or uuid.uuid4().hex}",
+                now,
+                common_pb2.EXECUTION_INVOKED,
+                children=children,
+                group=MANUAL_FIRE_GROUP,
+            )
+            event.manual = True
+            event.user = request.user
+            event.execution_details = f"manual fire by {request.user or 'unknown user'}"
+            await self._emit(event)
+
+    async def tick(self) -> None:
+        """Handle every slot due at the clock's now."""
+        async with self._lock:
+            now = self.clock.now()
+            due = [(t, s.key) for s in self._slots.values() if (t := s.due(now)) and t <= now]
+            for _, key in sorted(due):
+                slot = self._slots.get(key)
+                if slot is None:
+                    continue
+                try:
+                    if slot.file is None:
+                        await self._run_cron(slot, now)
+                    else:
+                        await self._run_file(slot, now)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Keep the loop going; an emit failure retries at the next due time.
+                    log.exception("trigger %s of instance %s failed", slot.job_id, key[0])
+
+    async def start(self) -> None:
+        """Start the background loop and the directory watches; call inside the event loop."""
+        if self._task is not None:
+            return
+        self._watcher = DirectoryWatcher(asyncio.get_running_loop())
+        for slot in self._slots.values():
+            self._watch(slot)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="trigger-host")
+
+    async def aclose(self) -> None:
+        """Stop the loop and the watches; persisted state stays for the next start."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            await asyncio.to_thread(watcher.close)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("trigger tick failed")
+            due = self.next_due()
+            delay = MAX_SLEEP_SECONDS
+            if due is not None:
+                delay = (due - self.clock.now()).total_seconds()
+            delay = min(max(delay, MIN_SLEEP_SECONDS), MAX_SLEEP_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+
+    async def _activate(self, activation: agent_pb2.ActivateInstance) -> None:
+        held = agent_pb2.ActivateInstance()
+        held.CopyFrom(activation)
+        self._held[activation.context_instance_id] = held
+        await self._rebuild(activation.context_instance_id)
+
+    async def _remove(self, instance_id: str) -> None:
+        self._held.pop(instance_id, None)
+        for key in [k for k in self._slots if k[0] == instance_id]:
+            self._close(self._slots.pop(key))
+        await self._state.drop(instance_id)
+
+    def _wanted(self, instance_id: str) -> dict[str, tuple[plan_pb2.SchedulerJob, tuple[str, ...]]]:
+        held = self._held.get(instance_id)
+        plan = self._plans.get(held.context_name) if held is not None else None
+        if held is None or plan is None:
+            return {}
+        children: dict[str, list[str]] = {}
+        for i, job_id in enumerate(held.job_identifiers):
+            child = held.child_context_names[i] if i < len(held.child_context_names) else ""
+            children.setdefault(job_id, []).append(child)
+        wanted: dict[str, tuple[plan_pb2.SchedulerJob, tuple[str, ...]]] = {}
+        for job_id, names in children.items():
+            job = plan.jobs.get(job_id)
+            if job is None:
+                continue
+            # An occurrence at the root ("") means every child context: leave the list empty.
+            listed = () if "" in names else tuple(dict.fromkeys(names))
+            wanted[job_id] = (job, listed or tuple(job.child_context_names))
+        return wanted
+
+    async def _rebuild(self, instance_id: str) -> None:
+        """Make the instance's slots match its activation and its plan's jobs."""
+        wanted = self._wanted(instance_id)
+        for key in [k for k in self._slots if k[0] == instance_id]:
+            slot = self._slots[key]
+            job_children = wanted.get(key[1])
+            if job_children is None or not self._same(slot, *job_children):
+                self._close(self._slots.pop(key))
+        now = self.clock.now()
+        for job_id, (job, children) in wanted.items():
+            if (instance_id, job_id) in self._slots:
+                continue
+            try:
+                slot = self._new_slot(instance_id, job_id, job, children)
+            except IkaschedError as exc:
+                await self._send_alert(
+                    agent_pb2.AgentAlert.ALERT_ERROR,
+                    instance_id,
+                    job_id,
+                    f"job {job_id!r} cannot be scheduled: {exc}",
+                )
+                continue
+            self._slots[slot.key] = slot
+            self._watch(slot)
+            await self._catch_up_on_activation(slot, now)
+        await self._state.save(instance_id)
+
+    def _same(self, slot: _Slot, job: plan_pb2.SchedulerJob, children: tuple[str, ...]) -> bool:
+        if slot.job != job or slot.children != children:
+            return False
+        if slot.file is not None:
+            return slot.file.spec == self._file_spec(slot.instance_id, job)
+        return True
+
+    def _zone_of(self, instance_id: str, settings_zone: str) -> str:
+        held = self._held[instance_id]
+        plan = self._plans.get(held.context_name)
+        plan_zone = plan.timezone if plan is not None else ""
+        return settings_zone or plan_zone or held.timezone or "UTC"
+
+    def _parameters(self, instance_id: str) -> dict[str, str]:
+        held = self._held[instance_id]
+        return {p.name: p.value or p.default_value for p in held.context_parameters}
+
+    def _file_spec(self, instance_id: str, job: plan_pb2.SchedulerJob) -> FileSpec:
+        return filewatch.resolve_spec(job.file_event_driven_job, self._parameters(instance_id))
+
+    def _new_slot(
+        self,
+        instance_id: str,
+        job_id: str,
+        job: plan_pb2.SchedulerJob,
+        children: tuple[str, ...],
+    ) -> _Slot:
+        settings = _trigger_settings(job)
+        assert settings is not None
+        tz = self._zone_of(instance_id, settings.time_zone)
+        trigger = CronTrigger(settings.cron_expression, tz) if settings.cron_expression else None
+        blackout = Blackout(
+            settings.blackout_window_cron_expressions,
+            [(r.start, r.end) for r in settings.blackout_window_date_time_ranges],
+            tz,
+        )
+        grace_s = settings.misfire_grace_seconds
+        grace = timedelta(seconds=grace_s) if grace_s > 0 else DEFAULT_MISFIRE_GRACE
+        record = self._state.record(instance_id, job_id)
+        slot = _Slot(instance_id, job_id, job, trigger, blackout, grace, children, record)
+        if isinstance(settings, plan_pb2.FileEventDrivenJob):
+            spec = self._file_spec(instance_id, job)
+            sla = (
+                CronTrigger(settings.sla_cron_expression, tz)
+                if settings.sla_cron_expression
+                else None
+            )
+            tracker = StabilityTracker(spec.min_age, record.reported)
+            slot.file = _FilePart(spec, tracker, sla)
+        return slot
+
+    def _start_cursor(self, slot: _Slot, record_ms: int | None) -> datetime:
+        held = self._held[slot.instance_id]
+        start = from_epoch_ms(held.start_time) - _MS  # a fire at the start itself counts
+        return max(start, from_epoch_ms(record_ms)) if record_ms is not None else start
+
+    async def _catch_up_on_activation(self, slot: _Slot, now: datetime) -> None:
+        cursor = self._start_cursor(slot, slot.record.cursor_ms)
+        if slot.trigger is not None and slot.file is None:
+            result = catch_up(slot.trigger, cursor, now, slot.grace)
+            if result.missed:
+                await self._misfire_alert(slot, len(result.missed), result.missed[-1])
+            if result.late:  # several late fires coalesce into one on activation
+                await self._fire(slot, result.late[-1])
+        slot.record.cursor_ms = epoch_ms(max(cursor, now))
+        slot.next_fire = slot.trigger.next_fire_time(now) if slot.trigger is not None else None
+        if slot.file is not None and slot.file.sla is not None:
+            sla_cursor = self._start_cursor(slot, slot.record.sla_cursor_ms)
+            slot.record.sla_cursor_ms = epoch_ms(sla_cursor)
+            slot.file.next_sla = slot.file.sla.next_fire_time(sla_cursor)
+
+    async def _run_cron(self, slot: _Slot, now: datetime) -> None:
+        assert slot.trigger is not None
+        cursor = self._start_cursor(slot, slot.record.cursor_ms)
+        result = catch_up(slot.trigger, cursor, now, slot.grace)
+        if result.missed:
+            await self._misfire_alert(slot, len(result.missed), result.missed[-1])
+        for fire in result.late:
+            await self._fire(slot, fire)
+            slot.record.cursor_ms = epoch_ms(fire)
+        slot.record.cursor_ms = epoch_ms(now)
+        slot.next_fire = slot.trigger.next_fire_time(now)
+        await self._state.save(slot.instance_id)
+
+    async def _fire(self, slot: _Slot, fire: datetime) -> None:
+        """One scheduled cron fire: the day, disabled and blackout rules, then the event."""
+        held = self._held[slot.instance_id]
+        if held.quartz_schedule_driven_jobs_disabled:
+            return
+        settings = slot.job.quartz_schedule_driven_job
+        assert slot.trigger is not None
+        if settings.days_of_week_to_run:
+            day = _quartz_day(fire.astimezone(slot.trigger.tz))
+            if day not in settings.days_of_week_to_run:
+                return
+        outcome = common_pb2.EXECUTION_INVOKED
+        if slot.blackout.contains(fire):
+            if settings.drop_event_on_blackout:
+                return
+            outcome = common_pb2.EXECUTION_IGNORED_INSIDE_BLACKOUT_WINDOW
+        event_id = f"fire:{slot.instance_id}:{slot.job_id}:{epoch_ms(fire)}"
+        event = self._event(slot, event_id, fire, outcome)
+        event.execution_details = (
+            f"cron {slot.trigger.expression.text!r} in {slot.trigger.timezone} fired at "
+            f"{fire.astimezone(slot.trigger.tz).isoformat()}"
+        )
+        await self._emit(event)
+
+    async def _run_file(self, slot: _Slot, now: datetime) -> None:
+        part = slot.file
+        assert part is not None
+        if part.sla is not None and part.next_sla is not None and part.next_sla <= now:
+            await self._judge_sla(slot, part, now)
+        if slot.trigger is not None and slot.next_fire is not None and slot.next_fire <= now:
+            slot.next_fire = slot.trigger.next_fire_time(now)
+        part.scan_requested = False
+        if part.watch is None:
+            self._watch(slot)  # the directory may exist by now
+        files = await asyncio.to_thread(filewatch.scan, part.spec)
+        stable = part.tracker.observe(files, now)
+        if stable:
+            await self._report_files(slot, part, filewatch.order(stable, part.spec), now)
+        slot.record.cursor_ms = epoch_ms(now)
+        await self._state.save(slot.instance_id)
+
+    async def _report_files(
+        self, slot: _Slot, part: _FilePart, files: list[FileSeen], now: datetime
+    ) -> None:
+        settings = slot.job.file_event_driven_job
+        digest = hashlib.sha256("\n".join(sorted(f.key for f in files)).encode()).hexdigest()
+        outcome = common_pb2.EXECUTION_INVOKED
+        drop = False
+        if slot.blackout.contains(now):
+            drop = settings.drop_event_on_blackout
+            outcome = common_pb2.EXECUTION_IGNORED_INSIDE_BLACKOUT_WINDOW
+        names = [f.path for f in files]
+        if not drop:
+            event = self._event(
+                slot, f"file:{slot.instance_id}:{slot.job_id}:{digest[:32]}", now, outcome
+            )
+            event.matched_file_names.extend(names)
+            details = f"{len(names)} file(s) arrived in {part.spec.directory}"
+            if settings.log_matched_filenames:
+                details += ": " + ", ".join(names)
+            if part.spec.move_directory is not None:
+                details += f"; moved to {part.spec.move_directory}"
+            event.execution_details = details
+            await self._emit(event)
+        if part.spec.move_directory is not None:
+            for f in files:
+                try:
+                    await asyncio.to_thread(filewatch.move_file, f.path, part.spec.move_directory)
+                except OSError as exc:
+                    await self._send_alert(
+                        agent_pb2.AgentAlert.ALERT_ERROR,
+                        slot.instance_id,
+                        slot.job_id,
+                        f"cannot move {f.path} to {part.spec.move_directory}: {exc}",
+                    )
+        part.tracker.mark_reported(files)
+        slot.record.last_arrival_ms = epoch_ms(now)
+
+    async def _judge_sla(self, slot: _Slot, part: _FilePart, now: datetime) -> None:
+        assert part.sla is not None
+        for _ in range(MAX_SLA_FIRES_PER_TICK):
+            fire = part.next_sla
+            if fire is None or fire > now:
+                break
+            window_start = self._start_cursor(slot, slot.record.sla_cursor_ms)
+            arrival = slot.record.last_arrival_ms
+            if arrival is None or not window_start < from_epoch_ms(arrival) <= fire:
+                await self._send_alert(
+                    agent_pb2.AgentAlert.ALERT_OVERDUE,
+                    slot.instance_id,
+                    slot.job_id,
+                    f"no file matching {', '.join(part.spec.patterns)} arrived in "
+                    f"{part.spec.directory} by {fire.astimezone(part.sla.tz).isoformat()}",
+                    at=fire,
+                )
+            slot.record.sla_cursor_ms = epoch_ms(fire)
+            part.next_sla = part.sla.next_fire_time(fire)
+        else:
+            part.next_sla = part.sla.next_fire_time(now)
+            slot.record.sla_cursor_ms = epoch_ms(now)
+
+    def _watch(self, slot: _Slot) -> None:
+        part = slot.file
+        if part is None or self._watcher is None or part.watch is not None:
+            return
+
+        def on_change() -> None:
+            part.scan_requested = True
+            self._wake.set()
+
+        part.watch = self._watcher.watch(part.spec.directory, part.spec.depth > 1, on_change)
+
+    def _close(self, slot: _Slot) -> None:
+        if slot.file is not None and slot.file.watch is not None and self._watcher is not None:
+            self._watcher.unwatch(slot.file.watch)
+            slot.file.watch = None
+
+    def _event(
+        self,
+        slot: _Slot,
+        event_id: str,
+        fire: datetime,
+        outcome: common_pb2.Outcome,
+        *,
+        children: Iterable[str] | None = None,
+        group: str | None = None,
+    ) -> ProcessEvent:
+        held = self._held[slot.instance_id]
+        settings = _trigger_settings(slot.job)
+        assert settings is not None
+        next_fire = slot.trigger.next_fire_time(fire) if slot.trigger is not None else None
+        event = ProcessEvent(
+            id=event_id,
+            outcome=outcome,
+            agent_name=self.agent_name,
+            agent_hostname=self._hostname,
+            job_name=slot.job.job_name,
+            job_description=slot.job.job_description,
+            job_group=settings.job_group if group is None else group,
+            successful=True,
+            job_starting=False,
+            fire_time=epoch_ms(fire),
+            next_fire_time=epoch_ms(next_fire) if next_fire is not None else 0,
+            dry_run=held.dry_run,
+            context_name=held.context_name,
+            context_instance_id=slot.instance_id,
+            job_identifier=slot.job_id,
+        )
+        event.child_context_names.extend(slot.children if children is None else children)
+        event.job_execution_output_parameters.update(settings.passthrough_properties)
+        return event
+
+    async def _misfire_alert(self, slot: _Slot, count: int, last: datetime) -> None:
+        await self._send_alert(
+            agent_pb2.AgentAlert.ALERT_MISFIRE,
+            slot.instance_id,
+            slot.job_id,
+            f"{count} fire(s) of {slot.job_id!r} missed beyond the "
+            f"{int(slot.grace.total_seconds())} s grace, the last at {last.isoformat()}",
+            at=last,
+        )
+
+    async def _send_alert(
+        self,
+        kind: agent_pb2.AgentAlert.AlertType,
+        instance_id: str,
+        job_id: str,
+        message: str,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        held = self._held.get(instance_id)
+        alert = AgentAlert(
+            type=kind,
+            context_instance_id=instance_id,
+            context_name=held.context_name if held is not None else "",
+            job_identifier=job_id,
+            message=message,
+            time=epoch_ms(at if at is not None else self.clock.now()),
+        )
+        await self._alert(alert)
