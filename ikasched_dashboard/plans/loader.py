@@ -112,7 +112,12 @@ class LoadedPlan:
 # --------------------------------------------------------------------------- document parsing
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (about 10x faster on large plans), else pure Python.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """SafeLoader that records duplicate mapping keys instead of silently keeping the last."""
 
     duplicates: list[str]
@@ -129,7 +134,8 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
             line = key_node.start_mark.line + 1
             loader.duplicates.append(f"line {line}: key {key!r} appears twice in one mapping")
         seen.add(key)
-    return loader.construct_mapping(node, deep=True)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
+    return mapping
 
 
 _UniqueKeyLoader.add_constructor(
@@ -173,7 +179,7 @@ def parse_plan_document(text: str, *, fmt: Format | None = None, source: str = "
         loader.duplicates = duplicates = []
         try:
             documents = []
-            while loader.check_data():  # type: ignore[no-untyped-call]
+            while loader.check_data():
                 documents.append(loader.get_data())
         except RecursionError:
             raise _too_deep(source) from None
@@ -576,7 +582,7 @@ def plan_to_dict(plan: plan_pb2.Context) -> dict[str, Any]:
     return normalise_plan_dict(raw, source="<plan>")
 
 
-class _PlanDumper(yaml.SafeDumper):
+class _PlanDumper(_SafeDumper):  # type: ignore[misc,valid-type]
     """Writes multi-line strings (scripts) as literal blocks."""
 
 
