@@ -33,6 +33,7 @@ from ikasched_dashboard.engine.model import (
 from ikasched_dashboard.engine.state import InstanceState
 
 TARGET = 30_000
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def bench_plan(children: int = 5, per_child: int = 10) -> Plan:
@@ -123,7 +124,9 @@ def main() -> None:
     machine = ContextMachine(plan)
     events = event_sequence(machine)
     total = len(events) * instances
+    # as the dashboard runs (DESIGN §7): start-up objects frozen, young-generation GC tuned
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     machine_s, machine_cpu = min(
         run_machine(machine, instances, events) for _ in range(2 if args.quick else 1)
     )
@@ -135,7 +138,7 @@ def main() -> None:
     print(f"context machine : {machine_rate:>12,.0f} events/s  ({machine_s:.2f} s wall, "
           f"{total / machine_cpu:,.0f} events/s by this process's CPU time)")  # fmt: skip
     print(f"dict-update floor: {floor_rate:>12,.0f} events/s  ({floor_s:.3f} s)")
-    print(f"machine / floor : {machine_rate / floor_rate:.3f}")
+    print(f"machine / floor : {machine_rate / floor_rate:.3f}   (gc thresholds {GC_THRESHOLDS})")
     verdict = "meets" if machine_rate >= TARGET else "MISSES"
     print(f"target >= {TARGET:,} events/s: {verdict}")
 
