@@ -77,6 +77,14 @@ def test_json_loads_the_same_plan_as_yaml() -> None:
     assert load_plan_text(as_json, fmt="json") == load_plan_text(CHAIN_YAML, fmt="yaml")
 
 
+def test_text_starting_with_a_brace_is_json_or_else_a_yaml_flow_mapping() -> None:
+    assert load_plan_text("{name: p, owner: me}") == plan_pb2.Context(name="p", owner="me")
+    assert load_plan_text('{"name": "p",}') == plan_pb2.Context(name="p")  # YAML allows it
+    assert problems_of('{"name": ]}') == ["invalid JSON at line 1 column 10: Expecting value"]
+    with pytest.raises(PlanLoadError):
+        load_plan_text("{name: p}", fmt="json")
+
+
 def test_day_names_in_any_case_and_quartz_numbers_become_enum_values() -> None:
     plan = load_plan_text("""
 name: days
@@ -218,7 +226,7 @@ def test_syntax_errors_and_duplicate_keys_carry_line_numbers() -> None:
     ]
     yaml_error = problems_of("name: p\ncontexts: [\n")
     assert yaml_error[0].startswith("invalid YAML at line 3 column 1")
-    assert problems_of('{"name": "p",}')[0].startswith("invalid JSON at line 1 column 14")
+    assert problems_of('{"name": "p",\n ]')[0].startswith("invalid JSON at line 2 column 2")
     assert problems_of("name: a\n---\nname: b\n") == [
         "holds 2 YAML documents; write one plan per file"
     ]

@@ -152,8 +152,25 @@ def _guess_format(text: str) -> Format:
 
 
 def parse_plan_document(text: str, *, fmt: Format | None = None, source: str = "") -> object:
-    """Parse YAML or JSON text into plain Python values; syntax errors carry line and column."""
-    fmt = fmt or _guess_format(text)
+    """Parse YAML or JSON text into plain Python values; syntax errors carry line and column.
+
+    Without a format, text starting with "{" or "[" is read as JSON, and as YAML (a flow
+    mapping such as ``{name: p}``) if it is not valid JSON.
+    """
+    if fmt is None and _guess_format(text) == "json":
+        try:
+            return _parse(text, "json", source)
+        except PlanLoadError as json_error:
+            if not json_error.problems[0].message.startswith("invalid JSON"):
+                raise
+            try:
+                return _parse(text, "yaml", source)
+            except PlanLoadError:
+                raise json_error from None
+    return _parse(text, fmt or "yaml", source)
+
+
+def _parse(text: str, fmt: Format, source: str) -> object:
     if fmt == "json":
         duplicates: list[str] = []
 
