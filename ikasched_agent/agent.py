@@ -1,0 +1,658 @@
+"""The agent process: the durable link to the dashboard, the inbox consumer, the executor.
+
+Data directory layout (under `AgentConfig.data_dir`):
+  journal/  one diskcache store with sibling journals: "inbox" (the link receiver journals
+            every dashboard message there before acking it), "held" (accepted initiations
+            without a reported completion), "registry" (provisioning/instance log), "dead"
+            (poison messages);
+  outbox/   the process-event outbox (agent -> dashboard), kept until the dashboard acks;
+  runs/     the executor's run directories (claim/pid/rc, logs).
+
+Inbox consumer: peek a batch, process in order, then remove the processed keys together with
+the registry records they produced, in one transaction. Processing is idempotent by message
+id and initiation id, so a crash before the removal only replays. An initiation is first
+*held* (durably), then submitted; its completion event goes into the outbox before the hold
+is released. On start, every held initiation goes to `Executor.recover` before the consumer
+runs, so no initiation ever gets a second process (DESIGN.md §3.6).
+
+A message that keeps failing is retried a bounded number of times, then moved to the dead
+letters (DESIGN.md §3.7); the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from google.protobuf.message import DecodeError
+
+from ikasched.v1 import agent_pb2, common_pb2, events_pb2
+from ikasched_agent.executor import Disposition, Executor
+from ikasched_agent.registry import (
+    REGISTRY_BODIES,
+    HeldInitiations,
+    Registry,
+    RegistryChange,
+    RegistryLog,
+)
+from ikasched_common.config import AgentConfig
+from ikasched_common.dispatch import Clock, SystemClock
+from ikasched_common.errors import IkaschedError
+from ikasched_common.journal import (
+    AsyncJournal,
+    DeadLetterJournal,
+    Durability,
+    DiskJournal,
+    JournalItem,
+    PoisonGuard,
+    one_transaction,
+)
+from ikasched_common.link import (
+    AgentIdentity,
+    AgentLinkClient,
+    Backoff,
+    Dialer,
+    JournalOutbox,
+    LinkSettings,
+    Receiver,
+)
+
+log = logging.getLogger(__name__)
+
+Initiation = events_pb2.SchedulerJobInitiationEvent
+ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
+DashboardMessage = agent_pb2.DashboardMessage
+Emit = Callable[[ProcessEvent], Awaitable[None]]
+
+META_INSTANCE_ID = "agent.instance_id"
+
+
+# ---- plug points for the trigger host and the log server ---------------------------------
+class TriggerHost(Protocol):
+    """Cron and file-arrival jobs (ikasched_agent.triggers). Methods may be sync or async."""
+
+    def start(self) -> Any: ...
+    def provision(self, plan: agent_pb2.ProvisionJobs) -> Any: ...
+    def remove_plan(self, context_name: str) -> Any: ...
+    def activate(self, instance: agent_pb2.ActivateInstance) -> Any: ...
+    def remove_instance(self, context_instance_id: str) -> Any: ...
+    def sync(self, instances: Sequence[agent_pb2.ActivateInstance]) -> Any: ...
+    def manual_fire(self, fire: agent_pb2.ManualFire) -> Any: ...
+    def aclose(self) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerContext:
+    """What a trigger host gets from the agent."""
+
+    agent_name: str
+    emit: Emit
+    clock: Clock
+    state_dir: Path
+
+
+TriggerFactory = Callable[[TriggerContext], TriggerHost]
+SendChunk = Callable[[agent_pb2.LogChunk], Awaitable[None]]
+
+
+class LogService(Protocol):
+    """Serves log requests arriving on the lane (ikasched_agent.logs)."""
+
+    def handle(self, message: agent_pb2.DashboardLaneMessage) -> Any: ...
+    def aclose(self) -> Any: ...
+
+
+LogFactory = Callable[[Path, SendChunk], LogService]
+
+
+async def _call(result: Any) -> Any:
+    """Await a plug-in's result when it is awaitable (plug-ins may be sync or async)."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+# ---- options ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    """Knobs that are not operator settings (tests, embedding)."""
+
+    link_settings: LinkSettings = field(default_factory=LinkSettings)
+    backoff: Backoff = field(default_factory=Backoff)
+    status_interval: float = 5.0
+    consume_batch: int = 256
+    max_poison_attempts: int = 5
+    poison_retry_delay: float = 0.2
+    # how long a graceful stop waits for the dashboard to ack the outbox
+    flush_timeout: float = 5.0
+    # test hook: journal and ack incoming messages but never process them
+    hold_inbox: bool = False
+    trigger_factory: TriggerFactory | None = None
+    log_factory: LogFactory | None = None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def refusal_event(
+    init: Initiation, reason: str, *, agent_name: str, hostname: str, now_ms: int
+) -> ProcessEvent:
+    """The failed completion reported for an initiation this agent will not run."""
+    event = ProcessEvent(
+        id=f"{init.id}:completed",
+        outcome=common_pb2.EXECUTION_INVOKED,
+        agent_name=agent_name,
+        agent_hostname=hostname,
+        job_name=init.job_name,
+        job_description=init.job_description,
+        command_line=init.internal_event_driven_job.command_line,
+        return_code=-1,
+        successful=False,
+        fire_time=now_ms,
+        completion_time=now_ms,
+        dry_run=init.dry_run,
+        context_name=init.context_name,
+        child_context_names=list(init.child_context_names),
+        context_instance_id=init.context_instance_id,
+        initiation_id=init.id,
+        job_identifier=init.job_identifier,
+        attempt=init.attempt or 1,
+        outcome_reason=reason,
+        execution_details=f"not run: {reason}",
+        manual=bool(init.manually_submitted_by),
+    )
+    if init.HasField("internal_event_driven_job"):
+        event.internal_event_driven_job.CopyFrom(init.internal_event_driven_job)
+    if init.HasField("catalyst_event"):
+        event.catalyst_event.CopyFrom(init.catalyst_event)
+    return event
+
+
+def grpc_dialer(config: AgentConfig, settings: LinkSettings) -> Dialer:
+    """The real dialer: keepalive channel, bearer token, TLS/mTLS from the config files."""
+    import grpc
+
+    from ikasched_common.link.grpc_transport import GrpcDialer
+
+    credentials: grpc.ChannelCredentials | None = None
+    if config.tls_ca_file or config.tls_cert_file or config.tls_key_file:
+        if bool(config.tls_cert_file) != bool(config.tls_key_file):
+            raise IkaschedError("tls_cert_file and tls_key_file go together (mutual TLS)")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=Path(config.tls_ca_file).read_bytes() if config.tls_ca_file else None,
+            private_key=Path(config.tls_key_file).read_bytes() if config.tls_key_file else None,
+            certificate_chain=(
+                Path(config.tls_cert_file).read_bytes() if config.tls_cert_file else None
+            ),
+        )
+    return GrpcDialer(
+        config.dashboard, token=config.token or None, settings=settings, credentials=credentials
+    )
+
+
+# ---- the agent ----------------------------------------------------------------------------
+class Agent:
+    """One agent: link client, inbox consumer, executor, registry, status reports."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        options: AgentOptions | None = None,
+        dialer: Dialer | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or AgentOptions()
+        self.name = config.name
+        self.hostname = socket.gethostname()
+        self.data_dir = Path(config.data_dir)
+        self._dialer = dialer
+        self._clock: Clock = clock or SystemClock()
+        self.registry = Registry(config.name)
+        self._started = False
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._link_task: asyncio.Task[None] | None = None
+        self.triggers: TriggerHost | None = None
+        self.logs: LogService | None = None
+        self.dead_lettered = 0
+        self.processed = 0
+
+    # ---- start -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the journals, recover held initiations, then link and consume."""
+        if self._started:
+            raise RuntimeError("agent already started")
+        self._started = True
+        opts = self.options
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        durability: Durability = (
+            "power" if self.config.journal_durability == "power" else "crash"
+        )
+        store = await asyncio.to_thread(
+            DiskJournal, self.data_dir / "journal", durability=durability, prefix="inbox"
+        )
+        self._store = store
+        self.inbox = store
+        self._held_journal = store.sibling("held")
+        self._registry_journal = store.sibling("registry")
+        self._dead_journal = store.sibling("dead")
+        self._outbox_journal = await asyncio.to_thread(
+            DiskJournal, self.data_dir / "outbox", durability=durability, prefix="outbox"
+        )
+        self._aj = AsyncJournal(store)
+        self.held = HeldInitiations(self._held_journal)
+        self._registry_log = RegistryLog(self._registry_journal)
+        self.dead_letters = DeadLetterJournal(self._dead_journal)
+        self._guard = PoisonGuard(
+            store, self.dead_letters, max_attempts=opts.max_poison_attempts
+        )
+        instance_id = await self._aj.run(self._instance_id)
+        await self._aj.run(self._registry_log.load, self.registry)
+        held = await self._aj.run(self.held.load)
+
+        self.outbox = JournalOutbox(self._outbox_journal)
+        self.receiver = Receiver(store)
+        self._unlisten = self.receiver.listen(lambda _seq: self._wake.set())
+
+        self.executor = Executor(
+            self.data_dir,
+            emit=self._emit,
+            max_concurrent_jobs=self.config.max_concurrent_jobs,
+            default_timeout_seconds=self.config.default_timeout_seconds,
+            kill_grace_seconds=self.config.kill_grace_seconds,
+            agent_name=self.name,
+            agent_hostname=self.hostname,
+        )
+        if opts.trigger_factory is not None:
+            self.triggers = opts.trigger_factory(TriggerContext(
+                self.name, self._emit, self._clock, self.data_dir / "triggers"
+            ))
+        if opts.log_factory is not None:
+            self.logs = opts.log_factory(self.data_dir / "runs", self._send_chunk)
+
+        # Rule 6: settle every accepted initiation before anything new is taken.
+        if held:
+            outcome = await self.executor.recover(held)
+            settled = [i for i, d in outcome.items() if d is Disposition.DUPLICATE]
+            if settled:
+                await self._aj.run(self.held.release, settled)
+            log.info("agent %s recovered %d held initiations: %s", self.name, len(held),
+                     _count(outcome.values()))
+        if self.triggers is not None:
+            # triggers learn the persisted plans and instances again, then start firing
+            for plan in self.registry.plans.values():
+                await _call(self.triggers.provision(plan.to_message()))
+            await _call(self.triggers.sync(list(self.registry.instances.values())))
+            await _call(self.triggers.start())
+
+        settings = opts.link_settings
+        if self._dialer is None:
+            self._dialer = grpc_dialer(self.config, settings)
+        self.link = AgentLinkClient(
+            self._dialer,
+            AgentIdentity(
+                agent_name=self.name,
+                agent_instance_id=instance_id,
+                agent_version=_version(),
+                agent_hostname=self.hostname,
+                max_concurrent_jobs=self.config.max_concurrent_jobs,
+                labels=dict(self.config.labels),
+            ),
+            self.receiver,
+            self.outbox,
+            settings=settings,
+            on_lane=self._on_lane,
+            backoff=opts.backoff,
+        )
+        loop = asyncio.get_running_loop()
+        self._link_task = loop.create_task(self.link.run(), name="agent-link")
+        self._tasks = [loop.create_task(self._status_loop(), name="agent-status")]
+        if not opts.hold_inbox:
+            self._tasks.append(loop.create_task(self._consume_loop(), name="agent-inbox"))
+        log.info("agent %s started (data %s, dashboard %s)", self.name, self.data_dir,
+                 self.config.dashboard)
+
+    def _instance_id(self) -> str:
+        value = self._store.get_meta(META_INSTANCE_ID)
+        if isinstance(value, str) and value:
+            return value
+        new = uuid.uuid4().hex
+        self._store.set_meta({META_INSTANCE_ID: new})
+        return new
+
+    # ---- stop --------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Graceful stop: no new work, pending events emitted, acks and outbox flushed (within
+        the flush timeout), journals closed. Running jobs keep running, detached."""
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            if task.get_name() == "agent-status":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.triggers is not None:
+            with _logged("trigger host close"):
+                await _call(self.triggers.aclose())
+        if self.logs is not None:
+            with _logged("log service close"):
+                await _call(self.logs.aclose())
+        await self.executor.aclose()
+        await self._flush_link()
+        self.link.stop()
+        if self._link_task is not None:
+            try:
+                await asyncio.wait_for(self._link_task, 10)
+            except (TimeoutError, Exception):
+                log.warning("link did not end in time")
+        self._unlisten()
+        if self._dialer is not None:
+            close = getattr(self._dialer, "close", None)
+            if close is not None:
+                with _logged("dialer close"):
+                    await _call(close())
+        await asyncio.to_thread(self.outbox.close)
+        await asyncio.to_thread(self.receiver.close)
+        await self._aj.aclose(close_journal=False)
+        await asyncio.to_thread(self._outbox_journal.close)
+        await asyncio.to_thread(self._store.close)
+        log.info("agent %s stopped", self.name)
+
+    async def _flush_link(self) -> None:
+        """Let the link send what is journaled: acks of the inbox, the outbox's events."""
+        deadline = time.monotonic() + self.options.flush_timeout
+        await self.receiver.flush()
+        while time.monotonic() < deadline and self.link.session is not None:
+            if await self.outbox.size() == 0:
+                break
+            await asyncio.sleep(0.02)
+        # the session's acker sends the last inbox ack on its own; give it a moment
+        session = self.link.session
+        if session is not None:
+            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    # ---- emit (executor, triggers) -----------------------------------------------------
+    async def _emit(self, event: ProcessEvent) -> None:
+        """Journal a process event in the outbox; release its initiation once complete."""
+        message = agent_pb2.AgentMessage(
+            id=event.id or uuid.uuid4().hex, created_time=_now_ms(), process_event=event
+        )
+        await self.outbox.add([message.SerializeToString()])
+        if not event.job_starting and event.initiation_id and event.initiation_id in self.held:
+            await self._aj.run(self.held.release, [event.initiation_id])
+
+    async def send_alert(self, alert: agent_pb2.AgentAlert) -> None:
+        """Journal an operator alert in the outbox."""
+        message = agent_pb2.AgentMessage(
+            id=uuid.uuid4().hex, created_time=_now_ms(), alert=alert
+        )
+        await self.outbox.add([message.SerializeToString()])
+
+    # ---- inbox consumer ----------------------------------------------------------------
+    async def _consume_loop(self) -> None:
+        delay = self.options.poison_retry_delay
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                items = await self._aj.peek(self.options.consume_batch)
+                if not items:
+                    await self._wake.wait()
+                    continue
+                if not await self._process_batch(items):
+                    await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # the journal itself failed: nothing was removed, try again later
+                log.exception("inbox consumer failed; retrying")
+                await asyncio.sleep(delay)
+
+    async def _process_batch(self, items: Sequence[JournalItem]) -> bool:
+        """Process items in order; False when one failed (it was counted or dead-lettered)."""
+        done: list[int] = []
+        records: list[DashboardMessage] = []
+        group: list[tuple[JournalItem, Initiation]] = []
+        for item in items:
+            if self._stopping:
+                break
+            try:
+                message = DashboardMessage.FromString(item.value)
+            except DecodeError as exc:
+                await self._flush_initiations(group, done)
+                await self._commit(done, records)
+                await self._aj.run(self._dead_now, item, f"undecodable message: {exc}")
+                return True
+            kind = message.WhichOneof("body")
+            if kind == "initiation":
+                group.append((item, message.initiation))
+                continue
+            try:
+                await self._flush_initiations(group, done)
+                await self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("inbox message %s (%s) failed", message.id, kind)
+                await self._commit(done, records)
+                moved = await self._aj.run(self._guard.failed, item, f"{kind}: {exc!r}")
+                if moved:
+                    self.dead_lettered += 1
+                    log.error("inbox message %s (%s) moved to the dead letters", message.id,
+                              kind)
+                return moved
+            done.append(item.key)
+            if kind in REGISTRY_BODIES:
+                records.append(message)
+        await self._flush_initiations(group, done)
+        await self._commit(done, records)
+        return True
+
+    def _dead_now(self, item: JournalItem, reason: str) -> None:
+        with one_transaction(self._store, self._dead_journal):
+            self.dead_letters.add(item.value, reason, 1)
+            self._store.remove([item.key])
+        self.dead_lettered += 1
+        log.error("inbox item %d moved to the dead letters: %s", item.key, reason)
+
+    async def _commit(self, done: list[int], records: list[DashboardMessage]) -> None:
+        if not done:
+            return
+        keys, recs = list(done), list(records)
+        done.clear()
+        records.clear()
+
+        def work() -> None:
+            with one_transaction(self._store, self._registry_journal):
+                self._registry_log.record(recs)
+                self._store.remove(keys)
+
+        await self._aj.run(work)
+        self.processed += len(keys)
+        if recs:
+            snapshot = self.registry.snapshot()
+            if await self._aj.run(self._registry_log.needs_compaction, len(snapshot)):
+                await self._aj.run(self._registry_log.compact, snapshot)
+
+    async def _flush_initiations(
+        self, group: list[tuple[JournalItem, Initiation]], done: list[int]
+    ) -> None:
+        """Hold (durably) the acceptable initiations of a run of them, then submit them."""
+        if not group:
+            return
+        batch = list(group)
+        group.clear()
+        accepted: list[Initiation] = []
+        for _, init in batch:
+            refusal = self.registry.check(init)
+            if refusal is not None:
+                log.warning("initiation %s refused: %s", init.id, refusal.reason)
+                await self._emit(refusal_event(
+                    init, refusal.reason, agent_name=self.name, hostname=self.hostname,
+                    now_ms=_now_ms(),
+                ))
+            elif init.id not in self.held:
+                accepted.append(self.registry.prepare(init))
+        new = await self._aj.run(self.held.add, accepted) if accepted else []
+        for init in new:
+            try:
+                await self.executor.submit(init)
+            except IkaschedError as exc:
+                await self._emit(refusal_event(
+                    init, str(exc), agent_name=self.name, hostname=self.hostname,
+                    now_ms=_now_ms(),
+                ))
+        done.extend(item.key for item, _ in batch)
+
+    async def _handle(self, message: DashboardMessage) -> None:
+        """One non-initiation message."""
+        kind = message.WhichOneof("body")
+        if kind in REGISTRY_BODIES:
+            change = self.registry.apply(message)
+            await self._registry_changed(message, change)
+        elif kind == "cancel_initiation":
+            c = message.cancel_initiation
+            if not await self.executor.cancel(c.initiation_id, c.reason):
+                log.info("cancel of %s: not queued here (started, ended or unknown)",
+                         c.initiation_id)
+        elif kind == "kill_job":
+            k = message.kill_job
+            reason = k.reason or (f"killed by {k.user}" if k.user else "")
+            if not await self.executor.kill(k.initiation_id, destroy=k.destroy, reason=reason):
+                log.info("kill of %s: no such live job here", k.initiation_id)
+        elif kind == "manual_fire":
+            if self.triggers is None:
+                log.warning("manual fire of %s: this agent has no trigger host",
+                            message.manual_fire.job_identifier)
+            else:
+                await _call(self.triggers.manual_fire(message.manual_fire))
+        else:
+            log.warning("inbox message %s has no known body (%s); ignored", message.id, kind)
+
+    async def _registry_changed(self, message: DashboardMessage, change: RegistryChange) -> None:
+        kind = change.kind
+        if kind == "remove_instance" and message.remove_instance.kill_running_jobs:
+            iid = message.remove_instance.context_instance_id
+            for initiation_id in self.held.of_instance(iid):
+                await self.executor.kill(
+                    initiation_id, destroy=True, reason=f"instance {iid} removed"
+                )
+        host = self.triggers
+        if host is None:
+            return
+        if kind == "provision_jobs":
+            await _call(host.provision(message.provision_jobs))
+        elif kind == "remove_plan_jobs":
+            await _call(host.remove_plan(message.remove_plan_jobs.context_name))
+        elif kind == "activate_instance":
+            await _call(host.activate(message.activate_instance))
+        elif kind == "remove_instance":
+            await _call(host.remove_instance(message.remove_instance.context_instance_id))
+        elif kind == "sync_instances":
+            await _call(host.sync(list(message.sync_instances.instances)))
+
+    # ---- lane --------------------------------------------------------------------------
+    async def _on_lane(self, message: agent_pb2.DashboardLaneMessage) -> None:
+        if self.logs is not None:
+            await _call(self.logs.handle(message))
+            return
+        if message.WhichOneof("body") == "log_request":
+            await self._send_chunk(agent_pb2.LogChunk(
+                request_id=message.log_request.request_id, eof=True,
+                error="this agent does not serve logs",
+            ))
+
+    async def _send_chunk(self, chunk: agent_pb2.LogChunk) -> None:
+        await self.link.send_lane(agent_pb2.AgentLaneMessage(log_chunk=chunk))
+
+    async def status(self) -> agent_pb2.AgentStatus:
+        """Current load, as sent on the lane."""
+        return agent_pb2.AgentStatus(
+            running_jobs=len(self.executor.running()),
+            queued_jobs=len(self.executor.queued()),
+            active_instances=len(self.registry.instances),
+            outbox_size=await self.outbox.size(),
+        )
+
+    async def _status_loop(self) -> None:
+        while not self._stopping:
+            session = self.link.session
+            if session is not None:
+                with contextlib.suppress(asyncio.QueueFull):
+                    session.send_lane_nowait(agent_pb2.AgentLaneMessage(status=await self.status()))
+            await asyncio.sleep(self.options.status_interval)
+
+
+def _count(dispositions: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dispositions:
+        out[d.value] = out.get(d.value, 0) + 1
+    return out
+
+
+def _version() -> str:
+    try:
+        from ikasched_common import __version__
+    except ImportError:  # pragma: no cover
+        return "0"
+    return str(__version__)
+
+
+@contextlib.contextmanager
+def _logged(what: str) -> Any:
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed", what)
+
+
+# ---- process entry ------------------------------------------------------------------------
+async def serve(
+    config: AgentConfig,
+    *,
+    options: AgentOptions | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run an agent until `stop` is set or SIGTERM/SIGINT arrives; then stop gracefully."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    agent = Agent(config, options=options)
+    try:
+        await agent.start()
+        await stop.wait()
+        log.info("agent %s stopping", config.name)
+    finally:
+        await agent.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def default_options(config: AgentConfig) -> AgentOptions:
+    """Options of a real agent: trigger host and log server plugged in when available."""
+    return AgentOptions(trigger_factory=None, log_factory=None)
+
+
+def run_agent(config: AgentConfig, *, options: AgentOptions | None = None) -> int:
+    """Run the agent process until SIGTERM/SIGINT; returns the exit status (0)."""
+    config.validate()
+    asyncio.run(serve(config, options=options or default_options(config)))
+    return 0
