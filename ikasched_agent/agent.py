@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError
 
-from ikasched.v1 import agent_pb2, common_pb2, events_pb2
+from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
 from ikasched_agent.executor import Disposition, Executor
 from ikasched_agent.registry import (
     REGISTRY_BODIES,
@@ -51,8 +51,8 @@ from ikasched_common.errors import IkaschedError
 from ikasched_common.journal import (
     AsyncJournal,
     DeadLetterJournal,
-    Durability,
     DiskJournal,
+    Durability,
     JournalItem,
     PoisonGuard,
     one_transaction,
@@ -73,22 +73,27 @@ Initiation = events_pb2.SchedulerJobInitiationEvent
 ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
 DashboardMessage = agent_pb2.DashboardMessage
 Emit = Callable[[ProcessEvent], Awaitable[None]]
+AlertSink = Callable[[agent_pb2.AgentAlert], Awaitable[None]]
 
 META_INSTANCE_ID = "agent.instance_id"
 
 
 # ---- plug points for the trigger host and the log server ---------------------------------
 class TriggerHost(Protocol):
-    """Cron and file-arrival jobs (ikasched_agent.triggers). Methods may be sync or async."""
+    """Cron and file-arrival jobs per held instance (ikasched_agent.triggers.TriggerHost)."""
 
-    def start(self) -> Any: ...
-    def provision(self, plan: agent_pb2.ProvisionJobs) -> Any: ...
-    def remove_plan(self, context_name: str) -> Any: ...
-    def activate(self, instance: agent_pb2.ActivateInstance) -> Any: ...
-    def remove_instance(self, context_instance_id: str) -> Any: ...
-    def sync(self, instances: Sequence[agent_pb2.ActivateInstance]) -> Any: ...
-    def manual_fire(self, fire: agent_pb2.ManualFire) -> Any: ...
-    def aclose(self) -> Any: ...
+    async def start(self) -> None: ...
+    async def provision(
+        self, plan_name: str, jobs: Sequence[plan_pb2.SchedulerJob], timezone: str = ""
+    ) -> None: ...
+    async def remove_plan(self, plan_name: str) -> None: ...
+    async def activate(self, activation: agent_pb2.ActivateInstance) -> None: ...
+    async def remove_instance(self, instance_id: str) -> None: ...
+    async def sync(self, instances: agent_pb2.SyncInstances) -> None: ...
+    async def manual_fire(
+        self, request: agent_pb2.ManualFire, *, message_id: str = ""
+    ) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,9 @@ class TriggerContext:
     """What a trigger host gets from the agent."""
 
     agent_name: str
+    agent_hostname: str
     emit: Emit
+    alert: AlertSink
     clock: Clock
     state_dir: Path
 
@@ -279,7 +286,8 @@ class Agent:
         )
         if opts.trigger_factory is not None:
             self.triggers = opts.trigger_factory(TriggerContext(
-                self.name, self._emit, self._clock, self.data_dir / "triggers"
+                self.name, self.hostname, self._emit, self.send_alert, self._clock,
+                self.data_dir / "triggers",
             ))
         if opts.log_factory is not None:
             self.logs = opts.log_factory(self.data_dir / "runs", self._send_chunk)
@@ -295,9 +303,15 @@ class Agent:
         if self.triggers is not None:
             # triggers learn the persisted plans and instances again, then start firing
             for plan in self.registry.plans.values():
-                await _call(self.triggers.provision(plan.to_message()))
-            await _call(self.triggers.sync(list(self.registry.instances.values())))
-            await _call(self.triggers.start())
+                await self._to_triggers(
+                    "provision", self.triggers.provision(
+                        plan.context_name, list(plan.jobs.values()), plan.timezone
+                    ),
+                )
+            await self._to_triggers("sync", self.triggers.sync(agent_pb2.SyncInstances(
+                instances=list(self.registry.instances.values())
+            )))
+            await self.triggers.start()
 
         settings = opts.link_settings
         if self._dialer is None:
@@ -348,7 +362,7 @@ class Agent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.triggers is not None:
             with _logged("trigger host close"):
-                await _call(self.triggers.aclose())
+                await self.triggers.aclose()
         if self.logs is not None:
             with _logged("log service close"):
                 await _call(self.logs.aclose())
@@ -539,7 +553,9 @@ class Agent:
                 log.warning("manual fire of %s: this agent has no trigger host",
                             message.manual_fire.job_identifier)
             else:
-                await _call(self.triggers.manual_fire(message.manual_fire))
+                await self._to_triggers("manual fire", self.triggers.manual_fire(
+                    message.manual_fire, message_id=message.id
+                ), message.manual_fire.context_instance_id, message.manual_fire.job_identifier)
         else:
             log.warning("inbox message %s has no known body (%s); ignored", message.id, kind)
 
@@ -555,15 +571,40 @@ class Agent:
         if host is None:
             return
         if kind == "provision_jobs":
-            await _call(host.provision(message.provision_jobs))
+            p = message.provision_jobs
+            await self._to_triggers(
+                "provision", host.provision(p.context_name, list(p.jobs), p.timezone)
+            )
         elif kind == "remove_plan_jobs":
-            await _call(host.remove_plan(message.remove_plan_jobs.context_name))
+            await self._to_triggers(
+                "remove plan", host.remove_plan(message.remove_plan_jobs.context_name)
+            )
         elif kind == "activate_instance":
-            await _call(host.activate(message.activate_instance))
+            a = message.activate_instance
+            await self._to_triggers("activate", host.activate(a), a.context_instance_id)
         elif kind == "remove_instance":
-            await _call(host.remove_instance(message.remove_instance.context_instance_id))
+            iid = message.remove_instance.context_instance_id
+            await self._to_triggers("remove instance", host.remove_instance(iid), iid)
         elif kind == "sync_instances":
-            await _call(host.sync(list(message.sync_instances.instances)))
+            await self._to_triggers("sync", host.sync(message.sync_instances))
+
+    async def _to_triggers(
+        self, what: str, call: Awaitable[None], instance_id: str = "", job_identifier: str = ""
+    ) -> None:
+        """A trigger-host call. Its refusals (unknown zone, no such trigger) are the dashboard's
+        input being wrong, not a poison message: an alert tells the operator, the message is
+        done. Other failures propagate (bounded retries, then dead letters)."""
+        try:
+            await call
+        except IkaschedError as exc:
+            log.error("trigger host refused %s: %s", what, exc)
+            await self.send_alert(agent_pb2.AgentAlert(
+                type=agent_pb2.AgentAlert.ALERT_ERROR,
+                context_instance_id=instance_id,
+                job_identifier=job_identifier,
+                message=f"{what} refused by agent {self.name}: {exc}",
+                time=_now_ms(),
+            ))
 
     # ---- lane --------------------------------------------------------------------------
     async def _on_lane(self, message: agent_pb2.DashboardLaneMessage) -> None:
@@ -646,9 +687,20 @@ async def serve(
             loop.remove_signal_handler(sig)
 
 
+def real_trigger_host(ctx: TriggerContext) -> TriggerHost:
+    """The cron and file-arrival trigger host of ikasched_agent.triggers."""
+    from ikasched_agent.triggers import TriggerHost as Host
+
+    return Host(
+        ctx.agent_name, ctx.emit, ctx.clock, ctx.state_dir,
+        alert=ctx.alert, agent_hostname=ctx.agent_hostname,
+    )
+
+
 def default_options(config: AgentConfig) -> AgentOptions:
-    """Options of a real agent: trigger host and log server plugged in when available."""
-    return AgentOptions(trigger_factory=None, log_factory=None)
+    """Options of a real agent: the trigger host, and the log server once it exists."""
+    # LOG SERVER PLUG POINT: set log_factory to build ikasched_agent.logs' server here.
+    return AgentOptions(trigger_factory=real_trigger_host, log_factory=None)
 
 
 def run_agent(config: AgentConfig, *, options: AgentOptions | None = None) -> int:
