@@ -97,8 +97,8 @@ DEFAULT_MISFIRE_GRACE = timedelta(seconds=300)
 MAX_SLEEP_SECONDS = 30.0
 #: Never spin: the shortest sleep of the background loop.
 MIN_SLEEP_SECONDS = 0.01
-#: At most this many SLA fires are judged in one go (after a long agent outage).
-MAX_SLA_FIRES_PER_TICK = 100
+#: A slot whose handling failed (e.g. emit raised) is retried after this long.
+RETRY_DELAY = timedelta(seconds=1)
 _MS = timedelta(milliseconds=1)
 
 
@@ -227,6 +227,7 @@ class _Slot:
     record: JobRecord
     next_fire: datetime | None = None
     file: _FilePart | None = None
+    retry_at: datetime | None = None  # after a failure, not due again before this
 
     @property
     def key(self) -> tuple[str, str]:
@@ -239,7 +240,10 @@ class _Slot:
             if self.file.scan_requested:
                 times.append(now)
         present = [t for t in times if t is not None]
-        return min(present) if present else None
+        if not present:
+            return None
+        due = min(present)
+        return max(due, self.retry_at) if self.retry_at is not None else due
 
 
 @dataclass(slots=True)
@@ -396,11 +400,13 @@ class TriggerHost:
                         await self._run_cron(slot, now)
                     else:
                         await self._run_file(slot, now)
+                    slot.retry_at = None
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    # Keep the loop going; an emit failure retries at the next due time.
+                    # Keep the loop going; what was not handled is retried a little later.
                     log.exception("trigger %s of instance %s failed", slot.job_id, key[0])
+                    slot.retry_at = now + RETRY_DELAY
 
     async def start(self) -> None:
         """Start the background loop and the directory watches; call inside the event loop."""
@@ -548,33 +554,47 @@ class TriggerHost:
             slot.file = _FilePart(spec, tracker, sla)
         return slot
 
-    def _start_cursor(self, slot: _Slot, record_ms: int | None) -> datetime:
+    def _start_cursor(self, slot: _Slot, record_ms: int | None, now: datetime) -> datetime:
+        """Where handling resumes: the record's cursor, else just before the instance start
+        (a fire at the start itself counts); an instance without a start time starts now."""
         held = self._held[slot.instance_id]
-        start = from_epoch_ms(held.start_time) - _MS  # a fire at the start itself counts
+        start = from_epoch_ms(held.start_time) if held.start_time > 0 else now
+        start -= _MS
         return max(start, from_epoch_ms(record_ms)) if record_ms is not None else start
 
+    async def _due_fires(self, slot: _Slot, cursor: datetime, now: datetime) -> list[datetime]:
+        """Fires in (cursor, now] within the grace; older ones become one misfire alert.
+
+        Only the grace period is walked fire by fire, so an old cursor (a long outage, a
+        per-second cron) costs two trigger look-ups, not one per missed fire.
+        """
+        assert slot.trigger is not None
+        first = slot.trigger.next_fire_time(cursor)
+        if first is None or first > now:
+            return []
+        horizon = now - slot.grace - _MS  # fires after this are at most grace late
+        if first <= horizon:
+            last_missed = slot.trigger.previous_fire_time(horizon + _MS) or first
+            await self._misfire_alert(slot, first, last_missed)
+        return list(catch_up(slot.trigger, max(cursor, horizon), now, slot.grace).late)
+
     async def _catch_up_on_activation(self, slot: _Slot, now: datetime) -> None:
-        cursor = self._start_cursor(slot, slot.record.cursor_ms)
+        cursor = self._start_cursor(slot, slot.record.cursor_ms, now)
         if slot.trigger is not None and slot.file is None:
-            result = catch_up(slot.trigger, cursor, now, slot.grace)
-            if result.missed:
-                await self._misfire_alert(slot, len(result.missed), result.missed[-1])
-            if result.late:  # several late fires coalesce into one on activation
-                await self._fire(slot, result.late[-1])
+            late = await self._due_fires(slot, cursor, now)
+            if late:  # several late fires coalesce into one on activation
+                await self._fire(slot, late[-1])
         slot.record.cursor_ms = epoch_ms(max(cursor, now))
         slot.next_fire = slot.trigger.next_fire_time(now) if slot.trigger is not None else None
         if slot.file is not None and slot.file.sla is not None:
-            sla_cursor = self._start_cursor(slot, slot.record.sla_cursor_ms)
+            sla_cursor = self._start_cursor(slot, slot.record.sla_cursor_ms, now)
             slot.record.sla_cursor_ms = epoch_ms(sla_cursor)
             slot.file.next_sla = slot.file.sla.next_fire_time(sla_cursor)
 
     async def _run_cron(self, slot: _Slot, now: datetime) -> None:
         assert slot.trigger is not None
-        cursor = self._start_cursor(slot, slot.record.cursor_ms)
-        result = catch_up(slot.trigger, cursor, now, slot.grace)
-        if result.missed:
-            await self._misfire_alert(slot, len(result.missed), result.missed[-1])
-        for fire in result.late:
+        cursor = self._start_cursor(slot, slot.record.cursor_ms, now)
+        for fire in await self._due_fires(slot, cursor, now):
             await self._fire(slot, fire)
             slot.record.cursor_ms = epoch_ms(fire)
         slot.record.cursor_ms = epoch_ms(now)
@@ -608,7 +628,8 @@ class TriggerHost:
     async def _run_file(self, slot: _Slot, now: datetime) -> None:
         part = slot.file
         assert part is not None
-        if part.sla is not None and part.next_sla is not None and part.next_sla <= now:
+        judged = part.sla is not None and part.next_sla is not None and part.next_sla <= now
+        if judged:
             await self._judge_sla(slot, part, now)
         if slot.trigger is not None and slot.next_fire is not None and slot.next_fire <= now:
             slot.next_fire = slot.trigger.next_fire_time(now)
@@ -620,7 +641,8 @@ class TriggerHost:
         if stable:
             await self._report_files(slot, part, filewatch.order(stable, part.spec), now)
         slot.record.cursor_ms = epoch_ms(now)
-        await self._state.save(slot.instance_id)
+        if stable or judged:
+            await self._state.save(slot.instance_id)
 
     async def _report_files(
         self, slot: _Slot, part: _FilePart, files: list[FileSeen], now: datetime
@@ -660,12 +682,11 @@ class TriggerHost:
         slot.record.last_arrival_ms = epoch_ms(now)
 
     async def _judge_sla(self, slot: _Slot, part: _FilePart, now: datetime) -> None:
+        """Judge the latest SLA fire at or before now (several due at once count as one)."""
         assert part.sla is not None
-        for _ in range(MAX_SLA_FIRES_PER_TICK):
-            fire = part.next_sla
-            if fire is None or fire > now:
-                break
-            window_start = self._start_cursor(slot, slot.record.sla_cursor_ms)
+        fire = part.sla.previous_fire_time(now + _MS)
+        window_start = self._start_cursor(slot, slot.record.sla_cursor_ms, now)
+        if fire is not None and fire > window_start:
             arrival = slot.record.last_arrival_ms
             if arrival is None or not window_start < from_epoch_ms(arrival) <= fire:
                 await self._send_alert(
@@ -677,10 +698,7 @@ class TriggerHost:
                     at=fire,
                 )
             slot.record.sla_cursor_ms = epoch_ms(fire)
-            part.next_sla = part.sla.next_fire_time(fire)
-        else:
-            part.next_sla = part.sla.next_fire_time(now)
-            slot.record.sla_cursor_ms = epoch_ms(now)
+        part.next_sla = part.sla.next_fire_time(now)
 
     def _watch(self, slot: _Slot) -> None:
         part = slot.file
@@ -733,13 +751,18 @@ class TriggerHost:
         event.job_execution_output_parameters.update(settings.passthrough_properties)
         return event
 
-    async def _misfire_alert(self, slot: _Slot, count: int, last: datetime) -> None:
+    async def _misfire_alert(self, slot: _Slot, first: datetime, last: datetime) -> None:
+        span = (
+            f"at {first.isoformat()}"
+            if first == last
+            else (f"from {first.isoformat()} to {last.isoformat()}")
+        )
         await self._send_alert(
             agent_pb2.AgentAlert.ALERT_MISFIRE,
             slot.instance_id,
             slot.job_id,
-            f"{count} fire(s) of {slot.job_id!r} missed beyond the "
-            f"{int(slot.grace.total_seconds())} s grace, the last at {last.isoformat()}",
+            f"fires of {slot.job_id!r} {span} missed: more than "
+            f"{int(slot.grace.total_seconds())} s late",
             at=last,
         )
 

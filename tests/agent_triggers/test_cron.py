@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ikasched.v1 import agent_pb2
-from ikasched_agent.triggers import MANUAL_FIRE_GROUP
+from ikasched.v1 import agent_pb2, events_pb2
+from ikasched_agent.triggers import MANUAL_FIRE_GROUP, TriggerHost
 from ikasched_common.dispatch import ManualClock
 from ikasched_common.errors import NotFound
 
@@ -328,3 +328,63 @@ async def test_background_loop_fires_on_real_time(tmp_path: Path) -> None:
         await host.aclose()
     times = rec.fire_times()
     assert times == sorted(times) and len(set(times)) == len(times)
+
+
+async def test_failed_emit_is_retried_with_the_same_event_id(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 8, 1, 0, 30))
+    rec = Recorder()
+    failures = [RuntimeError("outbox full")]
+
+    async def flaky_emit(event: events_pb2.ContextualisedScheduledProcessEvent) -> None:
+        if failures:
+            raise failures.pop()
+        await rec.emit(event)
+
+    host = TriggerHost(AGENT, flaky_emit, clock, tmp_path, alert=rec.alert)
+    await host.provision(PLAN, [cron_job("hourly", "0 0 * * * ?")], "UTC")
+    await host.activate(activation("i1", utc(2026, 8, 1, 0, 30), ["hourly"]))
+    clock.set(utc(2026, 8, 1, 1))
+    await host.tick()
+    assert rec.events == [] and failures == []
+    retry_at = host.next_due()
+    assert retry_at is not None and retry_at > utc(2026, 8, 1, 1)  # not spinning
+    clock.set(retry_at)
+    await host.tick()
+    assert rec.fire_times() == [ms(utc(2026, 8, 1, 1))]
+
+
+async def test_long_outage_and_missing_start_do_not_walk_every_fire(tmp_path: Path) -> None:
+    # A per-second cron whose cursor is a year old: one misfire alert, one catch-up fire.
+    clock = ManualClock(utc(2027, 1, 1))
+    rec = Recorder()
+    host = make_host(rec, clock, tmp_path)
+    await host.provision(PLAN, [cron_job("persec", "* * * * * ?", grace_seconds=2)], "UTC")
+    await host.activate(activation("old", utc(2026, 1, 1), ["persec"]))
+    assert rec.fire_times() == [ms(utc(2027, 1, 1))]
+    [alert] = rec.alerts
+    assert (
+        alert.type == agent_pb2.AgentAlert.ALERT_MISFIRE and "2026-01-01T00:00:00" in alert.message
+    )
+    # No start time at all: nothing is caught up, the trigger fires from now on.
+    rec.events.clear()
+    clock.advance(timedelta(milliseconds=500))  # the 00:00:00 fire is 0.5 s old, in grace
+    unknown = activation("nostart", utc(2026, 1, 1), ["persec"])
+    unknown.start_time = 0
+    await host.activate(unknown)
+    assert rec.events == []
+    clock.advance(timedelta(milliseconds=500))
+    await host.tick()
+    assert sorted(e.context_instance_id for e in rec.events) == ["nostart", "old"]
+    assert {e.fire_time for e in rec.events} == {ms(utc(2027, 1, 1, 0, 0, 1))}
+
+
+async def test_sync_forgets_state_of_instances_no_longer_live(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 8, 1, 10, 1))
+    rec = Recorder()
+    host = make_host(rec, clock, tmp_path)
+    await host.provision(PLAN, [cron_job("ten", "0 0 10 * * ?")], "UTC")
+    await host.activate(activation("gone", utc(2026, 8, 1, 9), ["ten"]))
+    assert len(list((tmp_path / "triggers").glob("*.json"))) == 1
+    host2 = make_host(Recorder(), clock, tmp_path)  # restart; the dashboard no longer has it
+    await host2.sync(agent_pb2.SyncInstances())
+    assert list((tmp_path / "triggers").glob("*.json")) == []
