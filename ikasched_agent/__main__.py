@@ -23,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard", help="dashboard HOST:PORT (default 127.0.0.1:50051)")
     p.add_argument("--data-dir", help="journals, run directories and logs")
     p.add_argument("--max-concurrent-jobs", type=int, help="command jobs at once (0 = no limit)")
-    p.add_argument("--default-timeout-seconds", type=int,
-                   help="timeout of jobs without their own")
+    p.add_argument("--default-timeout-seconds", type=int, help="timeout of jobs without their own")
     p.add_argument("--kill-grace-seconds", type=int, help="TERM-to-KILL grace of a stopped job")
     p.add_argument("--journal-durability", choices=("crash", "power"))
     p.add_argument("--token", help="agent token (sent as 'authorization: Bearer ...')")
@@ -98,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hold_inbox=args.hold_inbox,
         trigger_factory=base.trigger_factory,
         log_factory=base.log_factory,
+        housekeeper_factory=base.housekeeper_factory,
     )
     try:
         return run_agent(config, options=options)

@@ -63,6 +63,7 @@ from ikasched_common.link import (
     Backoff,
     Dialer,
     JournalOutbox,
+    LinkClosed,
     LinkSettings,
     Receiver,
 )
@@ -90,9 +91,7 @@ class TriggerHost(Protocol):
     async def activate(self, activation: agent_pb2.ActivateInstance) -> None: ...
     async def remove_instance(self, instance_id: str) -> None: ...
     async def sync(self, instances: agent_pb2.SyncInstances) -> None: ...
-    async def manual_fire(
-        self, request: agent_pb2.ManualFire, *, message_id: str = ""
-    ) -> None: ...
+    async def manual_fire(self, request: agent_pb2.ManualFire, *, message_id: str = "") -> None: ...
     async def aclose(self) -> None: ...
 
 
@@ -113,13 +112,22 @@ SendChunk = Callable[[agent_pb2.LogChunk], Awaitable[None]]
 
 
 class LogService(Protocol):
-    """Serves log requests arriving on the lane (ikasched_agent.logs)."""
+    """Serves log requests arriving on the lane (ikasched_agent.logs.LogServer)."""
 
-    def handle(self, message: agent_pb2.DashboardLaneMessage) -> Any: ...
-    def aclose(self) -> Any: ...
+    def request(self, req: agent_pb2.LogRequest) -> object: ...
+    def cancel(self, cancel: agent_pb2.LogCancel) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+class Housekeeper(Protocol):
+    """Deletes old run directories on a schedule (ikasched_agent.logs.LogHousekeeper)."""
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 LogFactory = Callable[[Path, SendChunk], LogService]
+HousekeeperFactory = Callable[[Path, Clock, int], Housekeeper]
 
 
 async def _call(result: Any) -> Any:
@@ -146,6 +154,7 @@ class AgentOptions:
     hold_inbox: bool = False
     trigger_factory: TriggerFactory | None = None
     log_factory: LogFactory | None = None
+    housekeeper_factory: HousekeeperFactory | None = None
 
 
 def _now_ms() -> int:
@@ -235,6 +244,7 @@ class Agent:
         self._link_task: asyncio.Task[None] | None = None
         self.triggers: TriggerHost | None = None
         self.logs: LogService | None = None
+        self.housekeeper: Housekeeper | None = None
         self.dead_lettered = 0
         self.processed = 0
 
@@ -246,9 +256,7 @@ class Agent:
         self._started = True
         opts = self.options
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        durability: Durability = (
-            "power" if self.config.journal_durability == "power" else "crash"
-        )
+        durability: Durability = "power" if self.config.journal_durability == "power" else "crash"
         store = await asyncio.to_thread(
             DiskJournal, self.data_dir / "journal", durability=durability, prefix="inbox"
         )
@@ -264,9 +272,7 @@ class Agent:
         self.held = HeldInitiations(self._held_journal)
         self._registry_log = RegistryLog(self._registry_journal)
         self.dead_letters = DeadLetterJournal(self._dead_journal)
-        self._guard = PoisonGuard(
-            store, self.dead_letters, max_attempts=opts.max_poison_attempts
-        )
+        self._guard = PoisonGuard(store, self.dead_letters, max_attempts=opts.max_poison_attempts)
         instance_id = await self._aj.run(self._instance_id)
         await self._aj.run(self._registry_log.load, self.registry)
         held = await self._aj.run(self.held.load)
@@ -285,12 +291,23 @@ class Agent:
             agent_hostname=self.hostname,
         )
         if opts.trigger_factory is not None:
-            self.triggers = opts.trigger_factory(TriggerContext(
-                self.name, self.hostname, self._emit, self.send_alert, self._clock,
-                self.data_dir / "triggers",
-            ))
+            self.triggers = opts.trigger_factory(
+                TriggerContext(
+                    self.name,
+                    self.hostname,
+                    self._emit,
+                    self.send_alert,
+                    self._clock,
+                    self.data_dir / "triggers",
+                )
+            )
         if opts.log_factory is not None:
             self.logs = opts.log_factory(self.data_dir / "runs", self._send_chunk)
+        if opts.housekeeper_factory is not None:
+            self.housekeeper = opts.housekeeper_factory(
+                self.data_dir / "runs", self._clock, self.config.log_retention_days
+            )
+            await self.housekeeper.start()
 
         # Rule 6: settle every accepted initiation before anything new is taken.
         if held:
@@ -298,19 +315,27 @@ class Agent:
             settled = [i for i, d in outcome.items() if d is Disposition.DUPLICATE]
             if settled:
                 await self._aj.run(self.held.release, settled)
-            log.info("agent %s recovered %d held initiations: %s", self.name, len(held),
-                     _count(outcome.values()))
+            log.info(
+                "agent %s recovered %d held initiations: %s",
+                self.name,
+                len(held),
+                _count(outcome.values()),
+            )
         if self.triggers is not None:
             # triggers learn the persisted plans and instances again, then start firing
             for plan in self.registry.plans.values():
                 await self._to_triggers(
-                    "provision", self.triggers.provision(
+                    "provision",
+                    self.triggers.provision(
                         plan.context_name, list(plan.jobs.values()), plan.timezone
                     ),
                 )
-            await self._to_triggers("sync", self.triggers.sync(agent_pb2.SyncInstances(
-                instances=list(self.registry.instances.values())
-            )))
+            await self._to_triggers(
+                "sync",
+                self.triggers.sync(
+                    agent_pb2.SyncInstances(instances=list(self.registry.instances.values()))
+                ),
+            )
             await self.triggers.start()
 
         settings = opts.link_settings
@@ -337,8 +362,12 @@ class Agent:
         self._tasks = [loop.create_task(self._status_loop(), name="agent-status")]
         if not opts.hold_inbox:
             self._tasks.append(loop.create_task(self._consume_loop(), name="agent-inbox"))
-        log.info("agent %s started (data %s, dashboard %s)", self.name, self.data_dir,
-                 self.config.dashboard)
+        log.info(
+            "agent %s started (data %s, dashboard %s)",
+            self.name,
+            self.data_dir,
+            self.config.dashboard,
+        )
 
     def _instance_id(self) -> str:
         value = self._store.get_meta(META_INSTANCE_ID)
@@ -365,7 +394,10 @@ class Agent:
                 await self.triggers.aclose()
         if self.logs is not None:
             with _logged("log service close"):
-                await _call(self.logs.aclose())
+                await self.logs.aclose()
+        if self.housekeeper is not None:
+            with _logged("housekeeper close"):
+                await self.housekeeper.aclose()
         await self.executor.aclose()
         await self._flush_link()
         self.link.stop()
@@ -412,9 +444,7 @@ class Agent:
 
     async def send_alert(self, alert: agent_pb2.AgentAlert) -> None:
         """Journal an operator alert in the outbox."""
-        message = agent_pb2.AgentMessage(
-            id=uuid.uuid4().hex, created_time=_now_ms(), alert=alert
-        )
+        message = agent_pb2.AgentMessage(id=uuid.uuid4().hex, created_time=_now_ms(), alert=alert)
         await self.outbox.add([message.SerializeToString()])
 
     # ---- inbox consumer ----------------------------------------------------------------
@@ -466,8 +496,7 @@ class Agent:
                 moved = await self._aj.run(self._guard.failed, item, f"{kind}: {exc!r}")
                 if moved:
                     self.dead_lettered += 1
-                    log.error("inbox message %s (%s) moved to the dead letters", message.id,
-                              kind)
+                    log.error("inbox message %s (%s) moved to the dead letters", message.id, kind)
                 return moved
             done.append(item.key)
             if kind in REGISTRY_BODIES:
@@ -515,10 +544,15 @@ class Agent:
             refusal = self.registry.check(init)
             if refusal is not None:
                 log.warning("initiation %s refused: %s", init.id, refusal.reason)
-                await self._emit(refusal_event(
-                    init, refusal.reason, agent_name=self.name, hostname=self.hostname,
-                    now_ms=_now_ms(),
-                ))
+                await self._emit(
+                    refusal_event(
+                        init,
+                        refusal.reason,
+                        agent_name=self.name,
+                        hostname=self.hostname,
+                        now_ms=_now_ms(),
+                    )
+                )
             elif init.id not in self.held:
                 accepted.append(self.registry.prepare(init))
         new = await self._aj.run(self.held.add, accepted) if accepted else []
@@ -526,10 +560,15 @@ class Agent:
             try:
                 await self.executor.submit(init)
             except IkaschedError as exc:
-                await self._emit(refusal_event(
-                    init, str(exc), agent_name=self.name, hostname=self.hostname,
-                    now_ms=_now_ms(),
-                ))
+                await self._emit(
+                    refusal_event(
+                        init,
+                        str(exc),
+                        agent_name=self.name,
+                        hostname=self.hostname,
+                        now_ms=_now_ms(),
+                    )
+                )
         done.extend(item.key for item, _ in batch)
 
     async def _handle(self, message: DashboardMessage) -> None:
@@ -541,8 +580,9 @@ class Agent:
         elif kind == "cancel_initiation":
             c = message.cancel_initiation
             if not await self.executor.cancel(c.initiation_id, c.reason):
-                log.info("cancel of %s: not queued here (started, ended or unknown)",
-                         c.initiation_id)
+                log.info(
+                    "cancel of %s: not queued here (started, ended or unknown)", c.initiation_id
+                )
         elif kind == "kill_job":
             k = message.kill_job
             reason = k.reason or (f"killed by {k.user}" if k.user else "")
@@ -550,12 +590,17 @@ class Agent:
                 log.info("kill of %s: no such live job here", k.initiation_id)
         elif kind == "manual_fire":
             if self.triggers is None:
-                log.warning("manual fire of %s: this agent has no trigger host",
-                            message.manual_fire.job_identifier)
+                log.warning(
+                    "manual fire of %s: this agent has no trigger host",
+                    message.manual_fire.job_identifier,
+                )
             else:
-                await self._to_triggers("manual fire", self.triggers.manual_fire(
-                    message.manual_fire, message_id=message.id
-                ), message.manual_fire.context_instance_id, message.manual_fire.job_identifier)
+                await self._to_triggers(
+                    "manual fire",
+                    self.triggers.manual_fire(message.manual_fire, message_id=message.id),
+                    message.manual_fire.context_instance_id,
+                    message.manual_fire.job_identifier,
+                )
         else:
             log.warning("inbox message %s has no known body (%s); ignored", message.id, kind)
 
@@ -598,27 +643,38 @@ class Agent:
             await call
         except IkaschedError as exc:
             log.error("trigger host refused %s: %s", what, exc)
-            await self.send_alert(agent_pb2.AgentAlert(
-                type=agent_pb2.AgentAlert.ALERT_ERROR,
-                context_instance_id=instance_id,
-                job_identifier=job_identifier,
-                message=f"{what} refused by agent {self.name}: {exc}",
-                time=_now_ms(),
-            ))
+            await self.send_alert(
+                agent_pb2.AgentAlert(
+                    type=agent_pb2.AgentAlert.ALERT_ERROR,
+                    context_instance_id=instance_id,
+                    job_identifier=job_identifier,
+                    message=f"{what} refused by agent {self.name}: {exc}",
+                    time=_now_ms(),
+                )
+            )
 
     # ---- lane --------------------------------------------------------------------------
     async def _on_lane(self, message: agent_pb2.DashboardLaneMessage) -> None:
+        kind = message.WhichOneof("body")
         if self.logs is not None:
-            await _call(self.logs.handle(message))
+            if kind == "log_request":
+                self.logs.request(message.log_request)
+            elif kind == "log_cancel":
+                self.logs.cancel(message.log_cancel)
             return
-        if message.WhichOneof("body") == "log_request":
-            await self._send_chunk(agent_pb2.LogChunk(
-                request_id=message.log_request.request_id, eof=True,
-                error="this agent does not serve logs",
-            ))
+        if kind == "log_request":
+            await self._send_chunk(
+                agent_pb2.LogChunk(
+                    request_id=message.log_request.request_id,
+                    eof=True,
+                    error="this agent does not serve logs",
+                )
+            )
 
     async def _send_chunk(self, chunk: agent_pb2.LogChunk) -> None:
-        await self.link.send_lane(agent_pb2.AgentLaneMessage(log_chunk=chunk))
+        """Put a chunk on the lane, waiting while it is full; a transfer ends with the link."""
+        if not await self.link.send_lane(agent_pb2.AgentLaneMessage(log_chunk=chunk)):
+            raise LinkClosed("not connected to the dashboard")
 
     async def status(self) -> agent_pb2.AgentStatus:
         """Current load, as sent on the lane."""
@@ -692,15 +748,34 @@ def real_trigger_host(ctx: TriggerContext) -> TriggerHost:
     from ikasched_agent.triggers import TriggerHost as Host
 
     return Host(
-        ctx.agent_name, ctx.emit, ctx.clock, ctx.state_dir,
-        alert=ctx.alert, agent_hostname=ctx.agent_hostname,
+        ctx.agent_name,
+        ctx.emit,
+        ctx.clock,
+        ctx.state_dir,
+        alert=ctx.alert,
+        agent_hostname=ctx.agent_hostname,
     )
 
 
+def real_log_server(runs_dir: Path, send_chunk: SendChunk) -> LogService:
+    from ikasched_agent.logs import LogServer
+
+    return LogServer(runs_dir, send_chunk)
+
+
+def real_housekeeper(runs_dir: Path, clock: Clock, max_age_days: int) -> Housekeeper:
+    from ikasched_agent.logs import LogHousekeeper
+
+    return LogHousekeeper(runs_dir, clock, max_age_days=max_age_days)
+
+
 def default_options(config: AgentConfig) -> AgentOptions:
-    """Options of a real agent: the trigger host, and the log server once it exists."""
-    # LOG SERVER PLUG POINT: set log_factory to build ikasched_agent.logs' server here.
-    return AgentOptions(trigger_factory=real_trigger_host, log_factory=None)
+    """Options of a real agent: trigger host, log server and run housekeeping."""
+    return AgentOptions(
+        trigger_factory=real_trigger_host,
+        log_factory=real_log_server,
+        housekeeper_factory=real_housekeeper if config.log_retention_days > 0 else None,
+    )
 
 
 def run_agent(config: AgentConfig, *, options: AgentOptions | None = None) -> int:
