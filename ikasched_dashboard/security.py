@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from sqlalchemy import Engine
@@ -48,7 +48,13 @@ from ikasched_dashboard.store.db import read_transaction, write_transaction
 
 log = logging.getLogger(__name__)
 
-Handler = grpc.RpcMethodHandler[Any, Any]
+# grpc-stubs makes these generic; the runtime classes are not subscriptable.
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    _Interceptor = grpc.aio.ServerInterceptor
 
 # Revocation and expiry take effect within this many seconds in other processes (and at once
 # in this one: revoking through TokenService drops the cached entry).
@@ -353,7 +359,7 @@ class Authenticator:
 # The interceptor
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class AuthInterceptor(_Interceptor):
     """Refuses every RPC without a valid token of the method's role (see module doc)."""
 
     def __init__(self, authenticator: Authenticator, *, reflection_open: bool = False) -> None:
