@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from ikasched.v1 import agent_pb2
@@ -43,6 +44,10 @@ async def _outbox_empty(dash: FakeDashboard) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the agent never acknowledged the dashboard's messages")
+
+
+def _connected(dash: FakeDashboard, times: int) -> Callable[[], bool]:
+    return lambda: len(dash.hellos) >= times
 
 
 def _alive(pid: int) -> bool:
@@ -138,9 +143,8 @@ async def test_repeated_sigkills_each_job_runs_once(tmp_path: Path, procs: Procs
         await dash.send(provision(job), activate("i1"))
         per_round = len(ids) // rounds
         for r in range(rounds):
-            hellos = len(dash.hellos)
             procs.append(spawn_agent(data, port, "--max-concurrent-jobs", "4"))
-            await wait_until(lambda h=hellos: len(dash.hellos) > h)
+            await wait_until(_connected(dash, r + 1))
             await dash.send(*[initiation(i, job) for i in ids[r * per_round:(r + 1) * per_round]])
             await asyncio.sleep(rng.uniform(0.05, 0.6))
             assert await _kill(procs[-1]) == -signal.SIGKILL
