@@ -43,7 +43,12 @@ from pathlib import Path
 from ikasched.v1 import common_pb2, events_pb2, plan_pb2
 from ikasched_agent import runs
 from ikasched_agent.runs import RunPaths, RunState
-from ikasched_agent.wrapper import CLAIM_TAKEN_STATUS, SHELL, wrapper_argv
+from ikasched_agent.wrapper import (
+    CLAIM_TAKEN_STATUS,
+    MAX_INLINE_SCRIPT_BYTES,
+    SHELL,
+    wrapper_argv,
+)
 from ikasched_common.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -223,6 +228,10 @@ class Executor:
         self._seq = 0
         self._active = 0
         self._is_root = os.geteuid() == 0
+        try:
+            self._agent_user = pwd.getpwuid(os.geteuid()).pw_name
+        except KeyError:
+            self._agent_user = str(os.geteuid())
         self._devnull = os.open(os.devnull, os.O_RDWR)
         self._outbox: asyncio.Queue[tuple[ProcessEvent, _Run | None]] = asyncio.Queue()
         self._pending_reports = 0
@@ -401,33 +410,50 @@ class Executor:
             self._reject(run, str(exc))
             return
         try:
-            runs.write_script(run.paths, job.command_line)
+            inline: str | None = None
+            if len(job.command_line) < MAX_INLINE_SCRIPT_BYTES // 4 and not job.run_as_user:
+                runs.make_run_dir(run.paths)
+                # printf in the wrapper adds the final newline.
+                inline = (
+                    job.command_line[:-1] if job.command_line.endswith("\n") else (job.command_line)
+                )
+            else:
+                runs.write_script(run.paths, job.command_line)
             if job.run_as_user:
                 self._prepare_for_user(run.paths, job.run_as_user)
             # Empty working directory: the run directory, next to the job's logs.
             cwd = job.working_directory or str(run.paths.root)
-            argv = wrapper_argv(run.paths.root, cwd, interpreter)
-            pid = os.posix_spawn(
-                argv[0],
-                argv,
-                env,
-                setsid=True,
-                setsigdef=_RESET_SIGNALS,
-                setsigmask=(),
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, self._devnull, 0),
-                    (os.POSIX_SPAWN_DUP2, self._devnull, 1),
-                    (os.POSIX_SPAWN_DUP2, self._devnull, 2),
-                ],
-            )
-        except OSError as exc:
+            argv = wrapper_argv(run.paths.root, cwd, interpreter, inline, ticks_on_fd3=True)
+            ticks_r, ticks_w = os.pipe2(os.O_CLOEXEC)
+            try:
+                pid = os.posix_spawn(
+                    argv[0],
+                    argv,
+                    env,
+                    setsid=True,
+                    setsigdef=_RESET_SIGNALS,
+                    setsigmask=(),
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, self._devnull, 0),
+                        (os.POSIX_SPAWN_DUP2, self._devnull, 1),
+                        (os.POSIX_SPAWN_DUP2, self._devnull, 2),
+                        (os.POSIX_SPAWN_DUP2, ticks_r, 3),
+                    ],
+                )
+                # Our child until reaped, so its /proc entry is its own; the wrapper records it.
+                run.start_ticks = runs.process_start_ticks(pid) or 0
+                with contextlib.suppress(BrokenPipeError):
+                    os.write(ticks_w, b"%d\n" % run.start_ticks)
+            finally:
+                os.close(ticks_r)
+                os.close(ticks_w)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command line
             self._reject(run, f"could not start the job: {exc}")
             return
         run.child = True
         run.on_disk = True
         run.pid = pid
         run.fire_time = self._clock_ms()
-        run.start_ticks = runs.process_start_ticks(pid) or 0
         run.phase = _Phase.RUNNING
         self._active += 1
         self._watch(run, self._timeout_of(job))
@@ -645,8 +671,9 @@ class Executor:
         job = run.init.internal_event_driven_job
         if record is not None and not run.pid:
             run.pid = record.pid
-            run.start_ticks = record.start_ticks
             run.fire_time = runs.ticks_to_epoch_ms(record.start_ticks)
+        if record is not None and record.pid == run.pid:
+            run.start_ticks = record.start_ticks
         reason = run.end_reason
         if rc is not None:
             code = rc
@@ -694,13 +721,7 @@ class Executor:
         )
 
     def _run_user(self, run: _Run) -> str:
-        user = run.init.internal_event_driven_job.run_as_user
-        if user:
-            return user
-        try:
-            return pwd.getpwuid(os.geteuid()).pw_name
-        except KeyError:
-            return str(os.geteuid())
+        return run.init.internal_event_driven_job.run_as_user or self._agent_user
 
     def _event(
         self,

@@ -23,6 +23,7 @@ Pure file reading and writing; no processes are started here.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 from dataclasses import dataclass
@@ -253,10 +254,21 @@ def mark_reported(paths: RunPaths) -> None:
     os.close(fd)
 
 
+def make_run_dir(paths: RunPaths) -> None:
+    """Create the run directory (the runs/ directory must exist); fine if it exists."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(paths.root)
+
+
+def script_text(command_line: str) -> str:
+    """The job.sh content for a command line (always newline-terminated)."""
+    return command_line if command_line.endswith("\n") else command_line + "\n"
+
+
 def write_script(paths: RunPaths, command_line: str) -> None:
     """Create the run directory (if needed) and write its script; only before a claim."""
     os.makedirs(paths.root, exist_ok=True)
-    text = command_line if command_line.endswith("\n") else command_line + "\n"
+    text = script_text(command_line)
     tmp = paths.root / "job.sh.tmp"
     # A crash may have left a directory without a claim: replace its script whole.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -9,7 +9,9 @@ tests.
 What the wrapper does, in order (run-directory records in runs.py):
 
 1. creates `claim` with noclobber (`set -C`: O_EXCL); if it exists, exits 75 running nothing;
-2. writes `pid` = "<its own pid> <its start ticks>" (read from /proc/$$/stat with builtins);
+   then, if the executor passed the command line inline, writes it to `job.sh`;
+2. writes `pid` = "<its own pid> <its start ticks>" (the ticks come from the executor on fd 3,
+   or, run by hand, from /proc/$$/stat read with builtins);
 3. sends its stdin to /dev/null and stdout/stderr to `out.log`/`err.log`;
 4. changes to the working directory (a failure there is the job's failure, rc 1);
 5. runs the job and waits for it:
@@ -48,19 +50,33 @@ SHELL = "/bin/sh"
 #: Exit status of a wrapper that lost the claim (EX_TEMPFAIL); mirrors runs.CLAIM_TAKEN_STATUS.
 CLAIM_TAKEN_STATUS = 75
 
-# $0 = script path, $1 = run dir, $2 = working dir ("" = keep), $3.. = interpreter argv (optional).
-WRAPPER_SCRIPT = r"""__ik_d=$1; __ik_wd=$2; shift 2
+#: Longest command line passed inline in argv (Linux caps one argument at 128 KiB); longer ones
+#: are written to job.sh by the executor before the wrapper starts.
+MAX_INLINE_SCRIPT_BYTES = 64 * 1024
+
+# $0 = script path, $1 = run dir, $2 = working dir ("" = keep), $3 = "-" (job.sh exists) or
+# "=<script text>" (write it to job.sh after claiming), $4 = "3" (our start ticks arrive on fd 3
+# from the executor) or "" (read them from /proc), $5.. = interpreter argv (optional).
+WRAPPER_SCRIPT = r"""__ik_d=$1; __ik_wd=$2; __ik_text=$3; __ik_t=$4; shift 4
+if [ "$__ik_t" = 3 ]; then
+  read -r __ik_t <&3 || exit 75
+  exec 3<&-
+else
+  read -r __ik_s </proc/$$/stat
+  __ik_st() { shift 19; __ik_t=$1; }
+  __ik_st ${__ik_s##*) }
+fi
 set -C
 true 2>/dev/null >"$__ik_d/claim" || exit 75
 set +C
-read -r __ik_s </proc/$$/stat
-__ik_pid() { shift 19; printf '%s %s\n' $$ "$1" >"$__ik_d/pid"; }
-__ik_pid ${__ik_s##*) }
+case $__ik_text in =*) printf '%s\n' "${__ik_text#=}" >"$__ik_d/job.sh";; esac
+__ik_text=
+printf '%s %s\n' $$ "$__ik_t" >"$__ik_d/pid"
 exec </dev/null >"$__ik_d/out.log" 2>"$__ik_d/err.log"
 if [ -n "$__ik_wd" ] && ! cd "$__ik_wd"; then
   __ik_rc=1
 elif [ $# -eq 0 ]; then
-  ( unset __ik_wd __ik_s; set --; . "$__ik_d/job.sh" )
+  ( unset __ik_wd __ik_s __ik_t; set --; . "$__ik_d/job.sh" )
   __ik_rc=$?
 else
   "$@" "$__ik_d/job.sh"
@@ -73,9 +89,20 @@ exit "$__ik_rc"
 
 
 def wrapper_argv(
-    run_dir: Path | str, working_directory: str = "", interpreter: Sequence[str] = ()
+    run_dir: Path | str,
+    working_directory: str = "",
+    interpreter: Sequence[str] = (),
+    script_text: str | None = None,
+    ticks_on_fd3: bool = False,
 ) -> list[str]:
-    """The argv that runs the wrapper for one run directory (argv[0] is the shell path)."""
+    """The argv that runs the wrapper for one run directory (argv[0] is the shell path).
+
+    With `script_text` the wrapper writes job.sh itself once it holds the claim (one file
+    write fewer on the agent's event loop); without, job.sh must exist already. With
+    `ticks_on_fd3` the caller writes the wrapper's start ticks ("<n>" and a newline) to the
+    wrapper's fd 3, a pipe: dash reads /proc/$$/stat one byte per read(2), some 300 system
+    calls, where the spawner needs one. A wrapper whose spawner died before writing them
+    exits 75 without claiming, so the job never started and a recovery starts it."""
     run_dir = str(run_dir)
     return [
         SHELL,
@@ -84,6 +111,8 @@ def wrapper_argv(
         f"{run_dir}/job.sh",
         run_dir,
         working_directory,
+        "-" if script_text is None else "=" + script_text,
+        "3" if ticks_on_fd3 else "",
         *interpreter,
     ]
 

@@ -1,0 +1,175 @@
+"""Executor throughput beside a raw spawner, measured in the same run (DESIGN §7).
+
+    python bench/executor.py [--quick] [--jobs N] [--concurrency C] [--rounds R]
+
+Sustained: N jobs running `true` through the executor (submit all, wait for every completion
+event, concurrency limit C) against the floor: a raw asyncio spawner running the same command
+line through the same shell, `asyncio.create_subprocess_exec('/bin/sh', '-c', 'true')`, N times
+with C at once. Rounds alternate raw and executor; the ratio of the medians is printed (target
+>= 0.70). Burst: 1,000 jobs submitted at once with no limit; the time until the last "starting"
+event is printed (target <= 3 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ikasched.v1 import events_pb2
+from ikasched_agent.executor import Executor, ProcessEvent
+
+COMMAND = "true"
+SUSTAINED_TARGET = 0.70
+BURST_TARGET_SECONDS = 3.0
+
+
+def initiation(n: int, command: str) -> events_pb2.SchedulerJobInitiationEvent:
+    init = events_pb2.SchedulerJobInitiationEvent(
+        id=f"bench-{n}",
+        agent_name="bench",
+        job_name=f"job-{n}",
+        context_name="bench",
+        context_instance_id="bench-1",
+    )
+    init.internal_event_driven_job.command_line = command
+    return init
+
+
+async def raw_spawner(jobs: int, concurrency: int) -> float:
+    """Jobs per second of plain asyncio subprocesses running `/bin/sh -c true`."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            proc = await asyncio.create_subprocess_exec("/bin/sh", "-c", COMMAND)
+            await proc.wait()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(jobs)))
+    return jobs / (time.perf_counter() - start)
+
+
+class Counter:
+    """Emit target counting starting and completion events."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.started = 0
+        self.completed = 0
+        self.failed = 0
+        self.all_started = asyncio.Event()
+        self.all_completed = asyncio.Event()
+        self.started_at = 0.0
+
+    async def __call__(self, event: ProcessEvent) -> None:
+        if event.job_starting:
+            self.started += 1
+            if self.started == self.expected:
+                self.started_at = time.perf_counter()
+                self.all_started.set()
+            return
+        self.completed += 1
+        self.failed += not event.successful
+        if self.completed == self.expected:
+            self.all_completed.set()
+
+
+async def through_executor(jobs: int, concurrency: int, command: str = COMMAND) -> float:
+    """Jobs per second through the executor (submit all, wait for every completion)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ikasched-bench-"))
+    counter = Counter(jobs)
+    executor = Executor(data_dir, emit=counter, max_concurrent_jobs=concurrency)
+    inits = [initiation(n, command) for n in range(jobs)]
+    try:
+        start = time.perf_counter()
+        for init in inits:
+            await executor.submit(init)
+        await counter.all_completed.wait()
+        elapsed = time.perf_counter() - start
+        await executor.drain()
+    finally:
+        await executor.aclose()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if counter.failed:
+        raise SystemExit(f"{counter.failed} bench jobs failed")
+    return jobs / elapsed
+
+
+async def burst(jobs: int, command: str) -> tuple[float, float]:
+    """Seconds until every job of a burst has started, and until all completed."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ikasched-burst-"))
+    counter = Counter(jobs)
+    executor = Executor(data_dir, emit=counter)
+    inits = [initiation(n, command) for n in range(jobs)]
+    try:
+        start = time.perf_counter()
+        for init in inits:
+            await executor.submit(init)
+        await counter.all_started.wait()
+        await counter.all_completed.wait()
+        done = time.perf_counter() - start
+        await executor.drain()
+    finally:
+        await executor.aclose()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if counter.failed:
+        raise SystemExit(f"{counter.failed} burst jobs failed")
+    return counter.started_at - start, done
+
+
+async def main(args: argparse.Namespace) -> int:
+    gc.freeze()
+    raw: list[float] = []
+    ours: list[float] = []
+    for _ in range(args.rounds):
+        raw.append(await raw_spawner(args.jobs, args.concurrency))
+        ours.append(await through_executor(args.jobs, args.concurrency))
+    raw_median, ours_median = statistics.median(raw), statistics.median(ours)
+    ratio = ours_median / raw_median
+    print(
+        f"sustained executions of `{COMMAND}`: {args.jobs} jobs x {args.rounds} rounds, "
+        f"concurrency {args.concurrency}"
+    )
+    print(
+        f"  floor  raw spawner (asyncio, /bin/sh -c {COMMAND}): {raw_median:8.0f} /s  "
+        f"(rounds: {', '.join(f'{r:.0f}' for r in raw)})"
+    )
+    print(
+        f"  ours   executor (wrapper, run records, events): {ours_median:8.0f} /s  "
+        f"(rounds: {', '.join(f'{r:.0f}' for r in ours)})"
+    )
+    verdict = "ok" if ratio >= SUSTAINED_TARGET else "BELOW TARGET"
+    print(f"  ratio  {ratio:.2f} (target >= {SUSTAINED_TARGET:.2f}) {verdict}")
+    started, completed = await burst(args.burst, args.burst_command)
+    verdict = "ok" if started <= BURST_TARGET_SECONDS else "ABOVE TARGET"
+    print(
+        f"burst of {args.burst} jobs (`{args.burst_command}`, no limit): all started in "
+        f"{started:.2f} s (target <= {BURST_TARGET_SECONDS:.1f} s) {verdict}; "
+        f"all completed in {completed:.2f} s"
+    )
+    return 0
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer jobs and rounds")
+    parser.add_argument("--jobs", type=int, default=0, help="jobs per sustained round")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--burst-command", default="sleep 1")
+    args = parser.parse_args(argv)
+    args.jobs = args.jobs or (500 if args.quick else 2000)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
