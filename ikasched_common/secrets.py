@@ -72,7 +72,7 @@ def load_or_create_key_file(path: str | os.PathLike[str]) -> bytes:
     target = Path(path)
     if not target.exists():
         key = generate_key()
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
+        tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.new")
         write_private_file(tmp, (encode_key(key) + "\n").encode("ascii"))
         try:
             # link() fails if another process created the file first: then that key wins.
