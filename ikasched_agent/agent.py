@@ -497,6 +497,9 @@ class Agent:
                 if moved:
                     self.dead_lettered += 1
                     log.error("inbox message %s (%s) moved to the dead letters", message.id, kind)
+                    if kind in REGISTRY_BODIES:
+                        # the registry took it before the failure; keep disk equal to memory
+                        await self._aj.run(self._registry_log.record, [message])
                 return moved
             done.append(item.key)
             if kind in REGISTRY_BODIES:
@@ -558,7 +561,7 @@ class Agent:
         new = await self._aj.run(self.held.add, accepted) if accepted else []
         for init in new:
             try:
-                await self.executor.submit(init)
+                disposition = await self.executor.submit(init)
             except IkaschedError as exc:
                 await self._emit(
                     refusal_event(
@@ -569,6 +572,10 @@ class Agent:
                         now_ms=_now_ms(),
                     )
                 )
+                continue
+            if disposition is Disposition.DUPLICATE:
+                # a redelivery of a run already reported: nothing more will come for it
+                await self._aj.run(self.held.release, [init.id])
         done.extend(item.key for item, _ in batch)
 
     async def _handle(self, message: DashboardMessage) -> None:

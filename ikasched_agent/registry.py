@@ -24,14 +24,16 @@ Initiation = events_pb2.SchedulerJobInitiationEvent
 DashboardMessage = agent_pb2.DashboardMessage
 
 #: Message bodies that change the registry.
-REGISTRY_BODIES = frozenset({
-    "provision_jobs",
-    "remove_plan_jobs",
-    "activate_instance",
-    "remove_instance",
-    "sync_instances",
-    "set_dry_run_mode",
-})
+REGISTRY_BODIES = frozenset(
+    {
+        "provision_jobs",
+        "remove_plan_jobs",
+        "activate_instance",
+        "remove_instance",
+        "sync_instances",
+        "set_dry_run_mode",
+    }
+)
 
 #: The log is rewritten as a snapshot once it holds this many more records than the state needs.
 COMPACT_SLACK = 256
@@ -68,7 +70,8 @@ class DryRunMode:
 
     def to_message(self) -> agent_pb2.SetDryRunMode:
         return agent_pb2.SetDryRunMode(
-            dry_run_mode=self.agent_wide, job_dry_run=dict(self.per_job),
+            dry_run_mode=self.agent_wide,
+            job_dry_run=dict(self.per_job),
             dry_run_file_list=list(self.files),
         )
 
@@ -122,8 +125,7 @@ class Registry:
         route, made visible)."""
         if initiation.agent_name and initiation.agent_name != self.agent_name:
             return Refusal(
-                f"initiation for agent {initiation.agent_name!r} reached agent"
-                f" {self.agent_name!r}"
+                f"initiation for agent {initiation.agent_name!r} reached agent {self.agent_name!r}"
             )
         job = self.job(initiation.context_name, initiation.job_identifier)
         if job is None:
@@ -175,7 +177,9 @@ class Registry:
         if kind == "provision_jobs":
             p = message.provision_jobs
             self._plans[p.context_name] = ProvisionedPlan(
-                p.context_name, p.plan_version, p.timezone,
+                p.context_name,
+                p.plan_version,
+                p.timezone,
                 {job.identifier: job for job in p.jobs},
             )
             return RegistryChange(kind, plans_changed=(p.context_name,))
@@ -210,15 +214,19 @@ class Registry:
 
     def snapshot(self) -> list[DashboardMessage]:
         """Messages that rebuild this state when applied to an empty registry."""
-        out = [DashboardMessage(id=f"snapshot:plan:{name}", provision_jobs=plan.to_message())
-               for name, plan in sorted(self._plans.items())]
-        out.append(DashboardMessage(
-            id="snapshot:instances",
-            sync_instances=agent_pb2.SyncInstances(instances=list(self._instances.values())),
-        ))
-        out.append(DashboardMessage(
-            id="snapshot:dry_run", set_dry_run_mode=self._dry_run.to_message()
-        ))
+        out = [
+            DashboardMessage(id=f"snapshot:plan:{name}", provision_jobs=plan.to_message())
+            for name, plan in sorted(self._plans.items())
+        ]
+        out.append(
+            DashboardMessage(
+                id="snapshot:instances",
+                sync_instances=agent_pb2.SyncInstances(instances=list(self._instances.values())),
+            )
+        )
+        out.append(
+            DashboardMessage(id="snapshot:dry_run", set_dry_run_mode=self._dry_run.to_message())
+        )
         return out
 
 
@@ -331,8 +339,9 @@ class HeldInitiations:
     def of_instance(self, context_instance_id: str) -> list[str]:
         # a copy first: the journal thread may change the dict meanwhile
         held = tuple(self._by_id.values())
-        return [h.initiation.id for h in held
-                if h.initiation.context_instance_id == context_instance_id]
+        return [
+            h.initiation.id for h in held if h.initiation.context_instance_id == context_instance_id
+        ]
 
     def __contains__(self, initiation_id: object) -> bool:
         return initiation_id in self._by_id

@@ -30,7 +30,10 @@ from ikasched_common.link import (
 from ikasched_common.link.grpc_transport import start_server
 
 FAST = LinkSettings(
-    heartbeat_interval=0.1, liveness_timeout=3.0, max_batch_messages=100, window_messages=400,
+    heartbeat_interval=0.1,
+    liveness_timeout=3.0,
+    max_batch_messages=100,
+    window_messages=400,
     handshake_timeout=3.0,
 )
 ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
@@ -60,6 +63,7 @@ class FakeDashboard:
         self.received: list[agent_pb2.AgentMessage] = []
         self.lanes: list[agent_pb2.AgentLaneMessage] = []
         self.hellos: list[agent_pb2.AgentHello] = []
+        self.metadata: list[dict[str, str]] = []
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -100,6 +104,7 @@ class FakeDashboard:
         self, hello: agent_pb2.AgentHello, metadata: Mapping[str, str]
     ) -> AgentEndpoint:
         self.hellos.append(hello)
+        self.metadata.append(dict(metadata))
 
         async def on_lane(message: agent_pb2.AgentLaneMessage) -> None:
             self.lanes.append(message)
@@ -138,7 +143,9 @@ class FakeDashboard:
             seen = out.get(event.initiation_id)
             if seen is not None:
                 assert (seen.return_code, seen.successful, seen.id) == (
-                    event.return_code, event.successful, event.id,
+                    event.return_code,
+                    event.successful,
+                    event.id,
                 ), f"initiation {event.initiation_id} completed twice with different outcomes"
             out[event.initiation_id] = event
         return out
@@ -167,8 +174,10 @@ def command_job(name: str, command: str = "true", **fields: object) -> plan_pb2.
 
 
 def provision(*jobs: plan_pb2.SchedulerJob, plan: str = PLAN) -> Msg:
-    return Msg(id=f"prov-{plan}-{time.monotonic_ns()}",
-               provision_jobs=agent_pb2.ProvisionJobs(context_name=plan, jobs=list(jobs)))
+    return Msg(
+        id=f"prov-{plan}-{time.monotonic_ns()}",
+        provision_jobs=agent_pb2.ProvisionJobs(context_name=plan, jobs=list(jobs)),
+    )
 
 
 def activation(instance: str, plan: str = PLAN) -> agent_pb2.ActivateInstance:
@@ -189,8 +198,12 @@ def initiation(
     parameters: Mapping[str, str] | None = None,
 ) -> Msg:
     init = events_pb2.SchedulerJobInitiationEvent(
-        id=initiation_id, agent_name=AGENT, job_name=job.job_name,
-        job_identifier=job.identifier, context_name=plan, context_instance_id=instance,
+        id=initiation_id,
+        agent_name=AGENT,
+        job_name=job.job_name,
+        job_identifier=job.identifier,
+        context_name=plan,
+        context_instance_id=instance,
         priority=priority,
     )
     init.internal_event_driven_job.CopyFrom(job.internal_event_driven_job)
@@ -202,7 +215,9 @@ def initiation(
 # ---- agents ----------------------------------------------------------------------------------
 def agent_config(data_dir: Path, port: int, **overrides: object) -> AgentConfig:
     values: dict[str, object] = {
-        "name": AGENT, "dashboard": f"127.0.0.1:{port}", "data_dir": data_dir,
+        "name": AGENT,
+        "dashboard": f"127.0.0.1:{port}",
+        "data_dir": data_dir,
         "kill_grace_seconds": 1,
     }
     values.update(overrides)
@@ -218,9 +233,13 @@ def in_process_agent(
     **overrides: object,
 ) -> Agent:
     options = AgentOptions(
-        link_settings=FAST, backoff=Backoff(initial=0.01, maximum=0.2), status_interval=0.1,
-        trigger_factory=trigger_factory, max_poison_attempts=max_poison_attempts,
-        poison_retry_delay=0.01, flush_timeout=3.0,
+        link_settings=FAST,
+        backoff=Backoff(initial=0.01, maximum=0.2),
+        status_interval=0.1,
+        trigger_factory=trigger_factory,
+        max_poison_attempts=max_poison_attempts,
+        poison_retry_delay=0.01,
+        flush_timeout=3.0,
     )
     return Agent(agent_config(data_dir, port, **overrides), options=options)
 
@@ -232,11 +251,29 @@ def spawn_agent(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[byte
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "ikasched_agent", "--name", AGENT,
-             "--dashboard", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
-             "--kill-grace-seconds", "1", "--fast-reconnect", "--status-interval", "0.2",
-             "--log-level", "info", *extra],
-            stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "ikasched_agent",
+                "--name",
+                AGENT,
+                "--dashboard",
+                f"127.0.0.1:{port}",
+                "--data-dir",
+                str(data_dir),
+                "--kill-grace-seconds",
+                "1",
+                "--fast-reconnect",
+                "--status-interval",
+                "0.2",
+                "--log-level",
+                "info",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+            start_new_session=True,
         )
     finally:
         log.close()

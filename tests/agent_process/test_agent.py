@@ -42,20 +42,24 @@ async def running(tmp: Path, **agent_kwargs: object) -> AsyncIterator[tuple[Fake
 
 
 async def test_command_jobs_run_and_report_through_the_link(tmp_path: Path) -> None:
+    """Also: token metadata, status lane, redelivery after completion."""
     work = tmp_path / "work"
     work.mkdir()
     ok = command_job(
-        "ok", 'echo "hello $GREETING"; echo "RESULT=42" >> "$IKASCHED_OUTPUT_FILE"; pwd',
+        "ok",
+        'echo "hello $GREETING"; echo "RESULT=42" >> "$IKASCHED_OUTPUT_FILE"; pwd',
         working_directory=str(work),
     )
     bad = command_job("bad", "echo oops >&2; exit 3")
     custom = command_job("custom", "exit 3")
     custom.internal_event_driven_job.successful_return_codes.extend([0, 3])
-    async with running(tmp_path) as (dash, agent):
+    async with running(tmp_path, token="s3cret") as (dash, agent):
         await dash.send(
-            provision(ok, bad, custom), activate("i1"),
+            provision(ok, bad, custom),
+            activate("i1"),
             initiation("n1", ok, parameters={"GREETING": "world"}),
-            initiation("n2", bad), initiation("n3", custom),
+            initiation("n2", bad),
+            initiation("n3", custom),
         )
         done = await dash.wait_completed("n1", "n2", "n3")
         starts = dash.starts()
@@ -74,6 +78,16 @@ async def test_command_jobs_run_and_report_through_the_link(tmp_path: Path) -> N
         assert max(dash.message_id_counts().values()) == 1
         await wait_until(lambda: any(s.active_instances == 1 for s in dash.statuses()))
         await wait_until(lambda: len(agent.held) == 0)
+        # a redelivered initiation starts nothing and is not held
+        await dash.send(
+            initiation("n1", ok, parameters={"GREETING": "again"}), initiation("n6", custom)
+        )
+        await dash.wait_completed("n6")
+        assert len(agent.held) == 0
+        assert Path(n1.result_output).read_text().splitlines()[0] == "hello world"
+        assert [e.id for e in dash.events()].count("n1:completed") == 1
+        assert dash.hellos[0].agent_name == AGENT and dash.hellos[0].agent_instance_id
+        assert dash.metadata[0].get("authorization") == "Bearer s3cret"
 
 
 async def test_initiations_for_unknown_jobs_or_instances_fail_visibly(tmp_path: Path) -> None:
@@ -91,8 +105,12 @@ async def test_initiations_for_unknown_jobs_or_instances_fail_visibly(tmp_path: 
             initiation("n5", known),
         )
         done = await dash.wait_completed("n1", "n2", "n3", "n4", "n5")
-        for iid, words in [("n1", "not provisioned"), ("n2", "not active"),
-                           ("n3", "not provisioned"), ("n4", "reached agent")]:
+        for iid, words in [
+            ("n1", "not provisioned"),
+            ("n2", "not active"),
+            ("n3", "not provisioned"),
+            ("n4", "reached agent"),
+        ]:
             assert not done[iid].successful
             assert done[iid].return_code == -1
             assert words in done[iid].outcome_reason, done[iid].outcome_reason
@@ -107,15 +125,28 @@ async def test_cancel_of_a_queued_job_and_kill_of_a_running_one(tmp_path: Path) 
     marks.mkdir()
     slow = command_job("slow", f"echo x >> {marks}/$IKASCHED_INITIATION_ID; exec sleep 30")
     async with running(tmp_path, max_concurrent_jobs=1) as (dash, agent):
-        await dash.send(provision(slow), activate("i1"), initiation("a", slow),
-                        initiation("b", slow))
+        await dash.send(
+            provision(slow), activate("i1"), initiation("a", slow), initiation("b", slow)
+        )
         await wait_until(lambda: "a" in dash.starts() and agent.executor.queued() == ["b"])
-        await dash.send(Msg(id="c1", cancel_initiation=agent_pb2.CancelInitiation(
-            initiation_id="b", reason="held by operator")))
+        await dash.send(
+            Msg(
+                id="c1",
+                cancel_initiation=agent_pb2.CancelInitiation(
+                    initiation_id="b", reason="held by operator"
+                ),
+            )
+        )
         done = await dash.wait_completed("b")
         assert not done["b"].successful and "held by operator" in done["b"].outcome_reason
-        await dash.send(Msg(id="k1", kill_job=agent_pb2.KillJob(
-            initiation_id="a", context_instance_id="i1", reason="operator kill")))
+        await dash.send(
+            Msg(
+                id="k1",
+                kill_job=agent_pb2.KillJob(
+                    initiation_id="a", context_instance_id="i1", reason="operator kill"
+                ),
+            )
+        )
         done = await dash.wait_completed("a")
         assert not done["a"].successful and "operator kill" in done["a"].outcome_reason
         assert count_lines(marks / "a") == 1
@@ -127,19 +158,36 @@ async def test_sync_and_remove_instance(tmp_path: Path) -> None:
     job = command_job("j", "exec sleep 30")
     quick = command_job("q", "true")
     async with running(tmp_path) as (dash, agent):
-        await dash.send(provision(job, quick), activate("i1"), activate("i2"), activate("i3"),
-                        initiation("long", job, instance="i3"))
+        await dash.send(
+            provision(job, quick),
+            activate("i1"),
+            activate("i2"),
+            activate("i3"),
+            initiation("long", job, instance="i3"),
+        )
         await wait_until(lambda: "long" in dash.starts())
-        await dash.send(Msg(id="s1", sync_instances=agent_pb2.SyncInstances(
-            instances=[activation("i1"), activation("i3")])))
+        await dash.send(
+            Msg(
+                id="s1",
+                sync_instances=agent_pb2.SyncInstances(
+                    instances=[activation("i1"), activation("i3")]
+                ),
+            )
+        )
         await dash.send(initiation("x2", quick, instance="i2"), initiation("x1", quick))
         done = await dash.wait_completed("x1", "x2")
         assert done["x1"].successful
         assert not done["x2"].successful and "not active" in done["x2"].outcome_reason
         assert set(agent.registry.instances) == {"i1", "i3"}
         # removing an instance with kill_running_jobs stops its job
-        await dash.send(Msg(id="r1", remove_instance=agent_pb2.RemoveInstance(
-            context_instance_id="i3", kill_running_jobs=True)))
+        await dash.send(
+            Msg(
+                id="r1",
+                remove_instance=agent_pb2.RemoveInstance(
+                    context_instance_id="i3", kill_running_jobs=True
+                ),
+            )
+        )
         done = await dash.wait_completed("long")
         assert not done["long"].successful and "instance i3 removed" in done["long"].outcome_reason
         assert set(agent.registry.instances) == {"i1"}
@@ -152,13 +200,16 @@ async def test_dry_run_mode_applies_to_later_initiations(tmp_path: Path) -> None
     async with running(tmp_path) as (dash, _agent):
         await dash.send(provision(job), activate("i1"), initiation("real", job))
         await dash.wait_completed("real")
-        await dash.send(Msg(id="dry", set_dry_run_mode=agent_pb2.SetDryRunMode(
-            job_dry_run={"touchy": True})), initiation("sim", job))
+        await dash.send(
+            Msg(id="dry", set_dry_run_mode=agent_pb2.SetDryRunMode(job_dry_run={"touchy": True})),
+            initiation("sim", job),
+        )
         done = await dash.wait_completed("sim")
         assert done["sim"].dry_run and done["sim"].successful
         assert (marks / "real").exists() and not (marks / "sim").exists()
-        await dash.send(Msg(id="wet", set_dry_run_mode=agent_pb2.SetDryRunMode()),
-                        initiation("real2", job))
+        await dash.send(
+            Msg(id="wet", set_dry_run_mode=agent_pb2.SetDryRunMode()), initiation("real2", job)
+        )
         await dash.wait_completed("real2")
         assert (marks / "real2").exists()
 
@@ -172,9 +223,12 @@ async def test_registry_and_running_jobs_survive_a_graceful_restart(tmp_path: Pa
     try:
         agent = in_process_agent(tmp_path / "agent", port)
         await agent.start()
-        await dash.send(provision(job), activate("i1"), initiation("r1", job),
-                        Msg(id="dry", set_dry_run_mode=agent_pb2.SetDryRunMode(
-                            job_dry_run={"other": True})))
+        await dash.send(
+            provision(job),
+            activate("i1"),
+            initiation("r1", job),
+            Msg(id="dry", set_dry_run_mode=agent_pb2.SetDryRunMode(job_dry_run={"other": True})),
+        )
         await wait_until(lambda: "r1" in dash.starts())
         await agent.stop()  # the job keeps running, detached
         assert "r1" not in dash.completions()
@@ -249,8 +303,9 @@ async def test_poison_message_goes_to_dead_letters_and_the_loop_goes_on(tmp_path
 
     job = command_job("j", "true")
     async with running(tmp_path, trigger_factory=factory, max_poison_attempts=3) as (dash, agent):
-        await dash.send(provision(job, plan="poison"), provision(job), activate("i1"),
-                        initiation("after", job))
+        await dash.send(
+            provision(job, plan="poison"), provision(job), activate("i1"), initiation("after", job)
+        )
         done = await dash.wait_completed("after")
         assert done["after"].successful
         letters = agent.dead_letters.peek()

@@ -55,14 +55,15 @@ def _alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except FileNotFoundError:
         return False
-    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
+    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
 
 
 async def test_sigkill_while_jobs_run_then_restart(tmp_path: Path, procs: Procs) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     job = command_job(
-        "j", f"echo x >> {marks}/$IKASCHED_INITIATION_ID; echo out-$IKASCHED_INITIATION_ID;"
+        "j",
+        f"echo x >> {marks}/$IKASCHED_INITIATION_ID; echo out-$IKASCHED_INITIATION_ID;"
         " sleep 2; exit 5",
     )
     data = tmp_path / "agent"
@@ -89,9 +90,9 @@ async def test_sigkill_while_jobs_run_then_restart(tmp_path: Path, procs: Procs)
         assert await dash.gateway.send_lane(
             "a1", agent_pb2.DashboardLaneMessage(log_request=request)
         )
-        await wait_until(lambda: any(
-            m.log_chunk.request_id == "log1" and m.log_chunk.eof for m in dash.lanes
-        ))
+        await wait_until(
+            lambda: any(m.log_chunk.request_id == "log1" and m.log_chunk.eof for m in dash.lanes)
+        )
         chunks = [m.log_chunk for m in dash.lanes if m.log_chunk.request_id == "log1"]
         assert b"".join(c.data for c in chunks) == b"out-k3\n"
         assert not chunks[-1].error
@@ -145,7 +146,7 @@ async def test_repeated_sigkills_each_job_runs_once(tmp_path: Path, procs: Procs
         for r in range(rounds):
             procs.append(spawn_agent(data, port, "--max-concurrent-jobs", "4"))
             await wait_until(_connected(dash, r + 1))
-            await dash.send(*[initiation(i, job) for i in ids[r * per_round:(r + 1) * per_round]])
+            await dash.send(*[initiation(i, job) for i in ids[r * per_round : (r + 1) * per_round]])
             await asyncio.sleep(rng.uniform(0.05, 0.6))
             assert await _kill(procs[-1]) == -signal.SIGKILL
         procs.append(spawn_agent(data, port, "--max-concurrent-jobs", "4"))
@@ -160,15 +161,13 @@ async def test_repeated_sigkills_each_job_runs_once(tmp_path: Path, procs: Procs
         await dash.close()
 
 
-async def test_sigterm_stops_gracefully_and_jobs_keep_running(
-    tmp_path: Path, procs: Procs
-) -> None:
+async def test_sigterm_stops_gracefully_and_jobs_keep_running(tmp_path: Path, procs: Procs) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     gate = tmp_path / "gate"
     slow = command_job(
-        "slow", f"echo x >> {marks}/$IKASCHED_INITIATION_ID;"
-        f" while [ ! -e {gate} ]; do sleep 0.05; done",
+        "slow",
+        f"echo x >> {marks}/$IKASCHED_INITIATION_ID; while [ ! -e {gate} ]; do sleep 0.05; done",
     )
     timer = command_job("timer", "true")
     timer.ClearField("internal_event_driven_job")
@@ -181,10 +180,15 @@ async def test_sigterm_stops_gracefully_and_jobs_keep_running(
         act = activation("i1")
         act.job_identifiers.extend([slow.identifier, timer.identifier])
         await dash.send(
-            provision(slow, timer), agent_pb2.DashboardMessage(id="act", activate_instance=act),
+            provision(slow, timer),
+            agent_pb2.DashboardMessage(id="act", activate_instance=act),
             initiation("s1", slow),
-            agent_pb2.DashboardMessage(id="mf", manual_fire=agent_pb2.ManualFire(
-                context_instance_id="i1", job_identifier=timer.identifier, user="ops")),
+            agent_pb2.DashboardMessage(
+                id="mf",
+                manual_fire=agent_pb2.ManualFire(
+                    context_instance_id="i1", job_identifier=timer.identifier, user="ops"
+                ),
+            ),
         )
         await wait_until(lambda: "s1" in dash.starts())
         # the trigger host answered the manual fire
