@@ -64,7 +64,9 @@ def test_seal_and_open_round_trip() -> None:
     box = SecretBox(generate_key())
     for value in ("", "x", SECRET, "line1\nline2", "\u2603" * 1000):
         sealed = box.seal(value, aad="P")
-        assert is_sealed(sealed) and (value not in sealed or not value)
+        assert is_sealed(sealed)
+        if len(value) >= 8:  # (a short value may occur in base64 text by chance)
+            assert value not in sealed
         assert box.open(sealed, aad="P") == value
     # A fresh nonce each time: equal values do not seal alike.
     assert box.seal(SECRET) != box.seal(SECRET)

@@ -251,7 +251,7 @@ def test_plan_access_and_agent_hello_rules() -> None:
     require_plan_access(None, "B")  # the dashboard itself
     with pytest.raises(PermissionDenied, match="'B'"):
         require_plan_access(limited, "B")
-    assert visible_plans(limited) == {"A"} and visible_plans(unlimited) is None
+    assert visible_plans(limited) == frozenset({"A"}) and visible_plans(unlimited) is None
 
     agent = Principal("t3", "agent a1", Role.AGENT, agent_name="a1")
     check_agent_hello(agent, agent_pb2.AgentHello(agent_name="a1"))
