@@ -62,6 +62,8 @@ DEFAULT_TIMEOUT_SECONDS = 240 * 60
 DEFAULT_KILL_GRACE_SECONDS = 10.0
 #: How often a stopped job's process group is checked for leftovers during the kill grace.
 GROUP_POLL_SECONDS = 0.05
+#: Most events handed to emit before their `reported` markers are written together.
+REPORT_BATCH = 256
 #: How many finished ids are remembered in memory to absorb redeliveries of process-less runs.
 RECENT_IDS = 65536
 
@@ -840,27 +842,37 @@ class Executor:
 
     async def _report_loop(self) -> None:
         while True:
-            event, finished = await self._outbox.get()
-            delay = 0.05
-            while True:
-                try:
-                    await self._emit(event)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # The outbox is the agent's; keep the event until it takes it.
-                    log.exception("emit of %s failed; retrying in %.2f s", event.id, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-            if finished is not None:
-                if finished.on_disk:
-                    runs.mark_reported(finished.paths)
-                self._runs.pop(finished.init.id, None)
-                self._remember(finished.init.id)
-            self._pending_reports -= 1
+            batch = [await self._outbox.get()]
+            while len(batch) < REPORT_BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            for event, _ in batch:
+                await self._emit_until_taken(event)
+            # Only after emit returned: a crash before the markers re-reports (same event id).
+            done = [run for _, run in batch if run is not None]
+            to_mark = [run.paths for run in done if run.on_disk]
+            if to_mark:
+                # File creation stalls under I/O load: keep it off the event loop, one hop a batch.
+                await asyncio.to_thread(_mark_all_reported, to_mark)
+            for run in done:
+                self._runs.pop(run.init.id, None)
+                self._remember(run.init.id)
+            self._pending_reports -= len(batch)
             if not self._runs and not self._pending_reports:
                 self._idle.set()
+
+    async def _emit_until_taken(self, event: ProcessEvent) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._emit(event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The outbox is the agent's; keep the event until it takes it.
+                log.exception("emit of %s failed; retrying in %.2f s", event.id, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _remember(self, initiation_id: str) -> None:
         self._recent[initiation_id] = None
@@ -869,6 +881,11 @@ class Executor:
 
 
 # ------------------------------------------------------------------------------ pure helpers
+
+
+def _mark_all_reported(paths: list[RunPaths]) -> None:
+    for p in paths:
+        runs.mark_reported(p)
 
 
 def _is_success(code: int, successful_return_codes: Iterable[int]) -> bool:

@@ -8,7 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from ikasched.v1 import events_pb2
 from ikasched_agent import runs
@@ -37,6 +40,15 @@ def gated(name: str, tmp: Path, tail: str) -> str:
     )
 
 
+@pytest.fixture
+def open_gates_at_end(tmp_path: Path) -> Iterator[None]:
+    """Whatever happens in the test, gated jobs end with it."""
+    yield
+    for name in ("running", "finished", "vanished"):
+        (tmp_path / f"{name}.gate").touch()
+
+
+@pytest.mark.usefixtures("open_gates_at_end")
 async def test_restart_after_sigkill_reattaches_reports_and_never_reruns(
     data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path
 ) -> None:
@@ -188,3 +200,29 @@ async def test_emit_failures_are_retried_before_marking(
     assert failures == [0]
     assert [e.id for e in recorder.events] == ["flaky:starting", "flaky:completed"]
     assert RunPaths.of(data_dir, "flaky").reported.exists()
+
+
+async def test_reattached_job_can_be_killed(
+    data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path
+) -> None:
+    init = make_initiation("orphan", "sleep 30")
+    inits_file, events_file = tmp_path / "inits", tmp_path / "events"
+    inits_file.write_text(base64.b64encode(init.SerializeToString()).decode() + "\n")
+    host = subprocess.Popen([sys.executable, str(HOST), str(data_dir), inits_file, events_file])
+    try:
+        await wait_until(lambda: len(read_events(events_file)) == 1, timeout=20)
+    finally:
+        host.send_signal(signal.SIGKILL)
+        host.wait()
+    pid = read_events(events_file)[0].pid
+    try:
+        async with open_executor(data_dir) as (ex, rec):
+            assert await ex.recover([init]) == {"orphan": Disposition.REATTACHED}
+            assert await ex.kill("orphan", reason="instance ended")
+            await rec.wait_completed("orphan")
+    finally:
+        kill_group_quietly(pid)
+    done = rec.completions()["orphan"]
+    assert not done.successful and done.outcome_reason == "killed: instance ended"
+    assert done.return_code == 128 + 15 and done.pid == pid
+    await wait_until(lambda: process_gone(pid))
