@@ -3,7 +3,8 @@
 Interface (the agent process calls these on its event loop; every coroutine is serialised by one
 lock, so calls may overlap freely):
 
-    host = TriggerHost(agent_name, emit, clock, state_dir, alert=..., agent_hostname=...)
+    host = TriggerHost(agent_name, emit, clock, state_dir, alert=..., agent_hostname=...,
+                       fsync=False)                  # fsync=True for "power" durability
     await host.provision(plan_name, jobs, timezone)  # ProvisionJobs: replaces the plan's jobs
     await host.remove_plan(plan_name)                # RemovePlanJobs
     await host.activate(activate_instance)           # ActivateInstance: the agent holds it now
@@ -97,6 +98,8 @@ DEFAULT_MISFIRE_GRACE = timedelta(seconds=300)
 MAX_SLEEP_SECONDS = 30.0
 #: Never spin: the shortest sleep of the background loop.
 MIN_SLEEP_SECONDS = 0.01
+#: Shortest interval between two scans of one file slot asked for by directory events.
+SCAN_DEBOUNCE = timedelta(milliseconds=50)
 #: A slot whose handling failed (e.g. emit raised) is retried after this long.
 RETRY_DELAY = timedelta(seconds=1)
 _MS = timedelta(milliseconds=1)
@@ -149,9 +152,14 @@ class JobRecord:
 
 
 class TriggerState:
-    """Per-instance JSON files of JobRecords under ``state_dir/triggers/``, replaced atomically."""
+    """Per-instance JSON files of JobRecords under ``state_dir/triggers/``, replaced atomically.
 
-    def __init__(self, state_dir: Path | str) -> None:
+    A rename survives the agent being killed; ``fsync=True`` (the agent's ``power`` durability)
+    also flushes each file to the disk so it survives a power loss.
+    """
+
+    def __init__(self, state_dir: Path | str, *, fsync: bool = False) -> None:
+        self.fsync = fsync
         self.directory = Path(state_dir) / "triggers"
         self.directory.mkdir(parents=True, exist_ok=True)
         self._records: dict[str, dict[str, JobRecord]] = {}
@@ -182,7 +190,7 @@ class TriggerState:
             sort_keys=True,
         )
         async with self._write_lock:
-            await asyncio.to_thread(self._write, self._path(instance_id), text)
+            await asyncio.to_thread(self._write, self._path(instance_id), text, self.fsync)
 
     async def drop(self, instance_id: str) -> None:
         self._records.pop(instance_id, None)
@@ -191,13 +199,20 @@ class TriggerState:
                 await asyncio.to_thread(os.unlink, self._path(instance_id))
 
     @staticmethod
-    def _write(path: Path, text: str) -> None:
+    def _write(path: Path, text: str, fsync: bool) -> None:
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        if fsync:  # the rename itself must reach the disk too
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
 
 # --------------------------------------------------------------------------- slots
@@ -211,6 +226,7 @@ class _FilePart:
     next_sla: datetime | None = None
     watch: filewatch.WatchHandle | None = None
     scan_requested: bool = True  # scan once on activation
+    last_scan: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -238,7 +254,9 @@ class _Slot:
         if self.file is not None:
             times += [self.file.next_sla, self.file.tracker.recheck_at()]
             if self.file.scan_requested:
-                times.append(now)
+                # A file being written raises a storm of inotify events: one scan per interval.
+                last = self.file.last_scan
+                times.append(now if last is None else max(now, last + SCAN_DEBOUNCE))
         present = [t for t in times if t is not None]
         if not present:
             return None
@@ -275,6 +293,7 @@ class TriggerHost:
         *,
         alert: AlertSink | None = None,
         agent_hostname: str | None = None,
+        fsync: bool = False,
     ) -> None:
         if not agent_name:
             raise InvalidArgument("must not be empty", field="agent_name")
@@ -283,7 +302,7 @@ class TriggerHost:
         self._emit = emit
         self._alert = alert if alert is not None else _no_alert
         self._hostname = socket.gethostname() if agent_hostname is None else agent_hostname
-        self._state = TriggerState(state_dir)
+        self._state = TriggerState(state_dir, fsync=fsync)
         self._plans: dict[str, _Plan] = {}
         self._held: dict[str, agent_pb2.ActivateInstance] = {}
         self._slots: dict[tuple[str, str], _Slot] = {}
@@ -634,6 +653,7 @@ class TriggerHost:
         if slot.trigger is not None and slot.next_fire is not None and slot.next_fire <= now:
             slot.next_fire = slot.trigger.next_fire_time(now)
         part.scan_requested = False
+        part.last_scan = now
         if part.watch is None:
             self._watch(slot)  # the directory may exist by now
         files = await asyncio.to_thread(filewatch.scan, part.spec)

@@ -61,15 +61,16 @@ class Recorder:
 
 
 def make_host(
-    recorder: Recorder, clock: Clock, state_dir: Path, agent_name: str = AGENT
+    recorder: Recorder, clock: Clock, state_dir: Path, *, fsync: bool = False
 ) -> TriggerHost:
     return TriggerHost(
-        agent_name,
+        AGENT,
         recorder.emit,
         clock,
         state_dir,
         alert=recorder.alert,
         agent_hostname="host1",
+        fsync=fsync,
     )
 
 

@@ -139,7 +139,7 @@ async def test_activation_catch_up_fires_exactly_once_also_after_restart(tmp_pat
 
     # Agent restart: a new host on the same state directory, activated again by the sync.
     rec2 = Recorder()
-    host2 = make_host(rec2, clock, tmp_path)
+    host2 = make_host(rec2, clock, tmp_path, fsync=True)
     await host2.provision(PLAN, jobs, "UTC")
     await host2.sync(agent_pb2.SyncInstances(instances=[act]))
     await host2.tick()
