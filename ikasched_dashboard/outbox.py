@@ -1,0 +1,166 @@
+"""The link's `Outbox` Protocol on the dashboard's SQL outbox (one instance per agent).
+
+Rows are inserted by the orchestrator inside its batch transaction (transactional outbox,
+DESIGN.md §3.5); this class only moves them along: `pending` reads unsent rows, `assign` gives
+them link seqs in their own committed transaction before the frame is written (§3.2), `ack`
+deletes. Acks remove seq prefixes, so the last acknowledged seq is derived: one below the
+lowest seq still stored, or the last assigned seq when none is. Every database call runs on
+the shared executor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from ikasched_common.errors import LinkError
+from ikasched_common.link.outbox import OutboxPosition, PendingItem, SequencedItem
+from ikasched_dashboard.store import messages
+from ikasched_dashboard.store.db import read_transaction, write_transaction
+from ikasched_dashboard.store.schema import agent_links, outbox
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Listener = Callable[[], None]
+
+
+class SqlOutbox:
+    """One agent's outbound direction over the `outbox` table."""
+
+    def __init__(self, engine: Engine, agent_name: str, executor: Executor) -> None:
+        self._engine = engine
+        self._agent = agent_name
+        self._executor = executor
+        self._listeners: list[Listener] = []
+
+    @property
+    def agent_name(self) -> str:
+        return self._agent
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _write(self, fn: Callable[[Connection], T]) -> Callable[[], T]:
+        def work() -> T:
+            with write_transaction(self._engine) as conn:
+                return fn(conn)
+
+        return work
+
+    def _read(self, fn: Callable[[Connection], T]) -> Callable[[], T]:
+        def work() -> T:
+            with read_transaction(self._engine) as conn:
+                return fn(conn)
+
+        return work
+
+    async def add(self, values: Sequence[bytes]) -> None:
+        """Queue raw DashboardMessage bytes (the orchestrator writes rows in its own batch)."""
+        rows = [messages.OutboxMessage(self._agent, bytes(v)) for v in values]
+        await self._run(self._write(lambda conn: messages.insert_outbox(conn, rows)))
+        if rows:
+            self.notify()
+
+    async def pending(self, limit: int) -> list[PendingItem]:
+        def work(conn: Connection) -> list[PendingItem]:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.message)
+                .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [PendingItem(int(r.id), bytes(r.message)) for r in rows]
+
+        return await self._run(self._read(work))
+
+    async def assign(self, keys: Sequence[int]) -> list[int]:
+        wanted = list(keys)
+        if not wanted:
+            return []
+
+        def work(conn: Connection) -> list[int]:
+            rows = messages.assign_link_seqs(conn, self._agent, limit=len(wanted))
+            got = [r.id for r in rows]
+            if got != wanted:
+                # a row with a lower id committed after pending() read (PostgreSQL): the seqs
+                # are persisted as assigned, so the session's resend after reconnect covers it
+                raise LinkError(f"outbox of {self._agent}: unsent rows changed under the sender")
+            return [int(r.link_seq or 0) for r in rows]
+
+        return await self._run(self._write(work))
+
+    async def assigned_from(self, after_seq: int, limit: int) -> list[SequencedItem]:
+        def work(conn: Connection) -> list[SequencedItem]:
+            rows = messages.outbox_after_seq(conn, self._agent, after_seq, limit)
+            return [SequencedItem(int(r.link_seq or 0), r.message) for r in rows]
+
+        return await self._run(self._read(work))
+
+    async def acknowledge(self, up_to_seq: int) -> int:
+        return await self._run(
+            self._write(lambda conn: messages.ack_outbox(conn, self._agent, up_to_seq))
+        )
+
+    def _position(self, conn: Connection) -> OutboxPosition:
+        state = messages.link_state(conn, self._agent)
+        lowest = conn.execute(
+            select(func.min(outbox.c.link_seq)).where(
+                outbox.c.agent_name == self._agent, outbox.c.link_seq.is_not(None)
+            )
+        ).scalar()
+        acked = state.last_assigned_seq if lowest is None else int(lowest) - 1
+        return OutboxPosition(acked, state.last_assigned_seq)
+
+    async def position(self) -> OutboxPosition:
+        return await self._run(self._read(self._position))
+
+    async def reset_sequence(self, last_seq: int) -> int:
+        def work(conn: Connection) -> int:
+            # rows lose their seqs and go back to pending, oldest (lowest id) first as before
+            moved = conn.execute(
+                update(outbox)
+                .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_not(None))
+                .values(link_seq=None)
+            ).rowcount
+            messages.set_inbound_seq(conn, self._agent, 0)  # ensures the link row exists
+            conn.execute(
+                update(agent_links)
+                .where(agent_links.c.agent_name == self._agent)
+                .values(last_assigned_seq=last_seq)
+            )
+            return max(int(moved), 0)
+
+        return await self._run(self._write(work))
+
+    def listen(self, callback: Listener) -> Callable[[], None]:
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def notify(self) -> None:
+        """New rows were committed for this agent: wake its sender (call on the event loop)."""
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:
+                log.exception("outbox listener failed")
+
+    async def size(self) -> int:
+        def work(conn: Connection) -> int:
+            return int(
+                conn.execute(
+                    select(func.count()).where(outbox.c.agent_name == self._agent)
+                ).scalar_one()
+            )
+
+        return await self._run(self._read(work))
