@@ -285,6 +285,7 @@ class LogHousekeeper:
         timezone: str = "UTC",
         archive_dir: Path | str | None = None,
         on_result: Callable[[HousekeepingResult], None] | None = None,
+        max_sleep_seconds: float = MAX_SLEEP_SECONDS,
     ) -> None:
         if max_age_days < 0:
             raise InvalidArgument("must not be negative", field="max_age_days")
@@ -294,6 +295,7 @@ class LogHousekeeper:
         self.trigger = CronTrigger(cron, timezone)
         self.archive_dir = Path(archive_dir) if archive_dir is not None else None
         self._on_result = on_result
+        self._max_sleep = max_sleep_seconds
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> HousekeepingResult:
@@ -331,7 +333,7 @@ class LogHousekeeper:
         while due is not None:
             wait = (due - self.clock.now()).total_seconds()
             if wait > 0:
-                await asyncio.sleep(min(wait, MAX_SLEEP_SECONDS))
+                await asyncio.sleep(min(wait, self._max_sleep))
                 continue
             try:
                 await self.run_once()

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from ikasched.v1 import agent_pb2
-from ikasched_agent.logs import DEFAULT_CHUNK_SIZE, LogHousekeeper, LogServer, housekeep
+from ikasched_agent.logs import (
+    DEFAULT_CHUNK_SIZE,
+    HousekeepingResult,
+    LogHousekeeper,
+    LogServer,
+    housekeep,
+)
 from ikasched_agent.runs import RunPaths
 from ikasched_common.dispatch import ManualClock
 
@@ -272,3 +278,29 @@ async def test_housekeeper_runs_on_its_clock(tmp_path: Path) -> None:
     assert result.removed == ("old-done",)
     clock.advance(timedelta(days=1))
     assert (await keeper.run_once()).removed == ()
+
+
+async def test_housekeeper_loop_fires_on_its_cron(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    now = utc(2026, 9, 1)
+    _runs_fixture(runs, now.timestamp())
+    clock = ManualClock(now)
+    results: list[tuple[str, ...]] = []
+    done = asyncio.Event()
+
+    def on_result(result: HousekeepingResult) -> None:
+        results.append(result.removed)
+        done.set()
+
+    keeper = LogHousekeeper(
+        runs, clock, max_age_days=25, on_result=on_result, max_sleep_seconds=0.01
+    )
+    await keeper.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert results == []  # 03:20:20 has not come yet
+        clock.set(utc(2026, 9, 1, 3, 20, 20))
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await keeper.aclose()
+    assert results == [("old-done",)]
