@@ -608,20 +608,20 @@ class Lifecycle:
         now = self._now()
         now_ms = epoch_ms(now)
         rows = self._instances(window.name, excluding=("ENDED",))
-        # PREPARED: dropped when disabled or past; kept when future
-        for row in rows:
-            if row.status != "PREPARED":
-                continue
-            if not window.enabled or row.start_time <= now_ms:
-                await self._orch.drop_prepared(row.id)
-                acc.dropped.append(row.id)
         for row in rows:
             if row.status in RECOVERABLE:
                 await self._recover_live(row, window, acc)
+        if window.enabled and window.trigger is not None:
+            # a late window start activates its PREPARED instance, so catch up first
+            await self._catch_up(window, rows, now, acc)
+        # PREPARED: dropped when disabled or past; kept when future
+        for row in self._instances(window.name, statuses=("PREPARED",)):
+            if not window.enabled or row.start_time <= now_ms:
+                await self._orch.drop_prepared(row.id)
+                acc.dropped.append(row.id)
         if not window.enabled or window.trigger is None:
             self._remove_timer(start_job_id(window.name))
             return
-        await self._catch_up(window, rows, now, acc)
         self._register_start(window)
         prepared = await self._prepare_next(window, now)
         if prepared:
