@@ -311,7 +311,21 @@ class Agent:
 
         # Rule 6: settle every accepted initiation before anything new is taken.
         if held:
-            outcome = await self.executor.recover(held)
+            outcome: dict[str, Disposition] = {}
+            for init in held:
+                try:
+                    outcome[init.id] = await self.executor.submit(init)
+                except IkaschedError as exc:  # it could never run: say so, once
+                    await self._emit(
+                        refusal_event(
+                            init,
+                            str(exc),
+                            agent_name=self.name,
+                            hostname=self.hostname,
+                            now_ms=_now_ms(),
+                        )
+                    )
+                    outcome[init.id] = Disposition.REJECTED
             settled = [i for i, d in outcome.items() if d is Disposition.DUPLICATE]
             if settled:
                 await self._aj.run(self.held.release, settled)
