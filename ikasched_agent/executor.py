@@ -271,7 +271,9 @@ class Executor:
         found = runs.inspect(paths)
         if found.state is RunState.NOT_CLAIMED:
             self._enqueue(run)
-            return Disposition.STARTED if run.phase is not _Phase.QUEUED else Disposition.QUEUED
+            if run.phase is _Phase.QUEUED:
+                return Disposition.QUEUED
+            return Disposition.STARTED if run.phase is _Phase.RUNNING else Disposition.REJECTED
         if found.state is RunState.REPORTED:
             self._remember(initiation.id)
             return Disposition.DUPLICATE

@@ -331,7 +331,8 @@ async def test_invalid_parameter_name_is_rejected(
     data_dir: Path, make_initiation: MakeInitiation
 ) -> None:
     async with open_executor(data_dir) as (ex, rec):
-        await ex.submit(make_initiation("bad", "true", parameters={"A=B": "x"}))
+        bad = make_initiation("bad", "true", parameters={"A=B": "x"})
+        assert await ex.submit(bad) is Disposition.REJECTED
         await rec.wait_completed("bad")
     (done,) = rec.events
     assert not done.successful and "cannot name an environment variable" in done.outcome_reason
