@@ -1,0 +1,159 @@
+"""What every operator servicer shares: the store, the orchestrator, the lifecycle, the clock,
+the actor of the running call, and small request helpers (paging, required fields)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from ikasched.v1 import agent_pb2, common_pb2, plan_pb2
+from ikasched_common.blackout import epoch_ms
+from ikasched_common.dispatch import Clock, SystemClock
+from ikasched_common.errors import InvalidArgument, NotFound
+from ikasched_common.journal import DeadLetterJournal, Journal
+from ikasched_dashboard.interfaces import Orchestration
+from ikasched_dashboard.lifecycle import Lifecycle
+from ikasched_dashboard.services.errors import ResourceExhausted
+from ikasched_dashboard.store import instances as instance_store
+from ikasched_dashboard.store import plans as plan_store
+from ikasched_dashboard.store.db import read_transaction
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+ANONYMOUS = "anonymous"
+
+T = TypeVar("T")
+
+
+def default_actor() -> str:
+    """The authenticated principal's subject (security interceptor), else "anonymous"."""
+    from ikasched_dashboard.security import current_actor
+
+    return current_actor(ANONYMOUS)
+
+
+def json_snapshot(data: bytes) -> Mapping[str, Any]:
+    """Instance snapshots as the orchestrator stores them: engine.snapshot data as JSON."""
+    loaded = json.loads(data)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class LogRequest:
+    """One log read for GetJobLogs, resolved to an agent and an execution."""
+
+    agent_name: str
+    initiation_id: str
+    stream: int  # agent_pb2.LogStream value
+    offset: int
+    follow: bool
+    max_bytes: int
+
+
+class LogFetcher(Protocol):
+    """Streams a job execution's log from its agent (the gateway provides the real one)."""
+
+    def fetch(self, request: LogRequest) -> AsyncIterator[agent_pb2.LogChunk]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """Everything the operator services need; built once by the dashboard process."""
+
+    engine: Engine
+    orchestration: Orchestration
+    lifecycle: Lifecycle
+    clock: Clock = field(default_factory=SystemClock)
+    # Who is calling: the security interceptor's principal, "anonymous" without one.
+    actor: Callable[[], str] = default_actor
+    # The dashboard's inbound journal and its dead letters (QueueService); None = not served.
+    inbox: Journal | None = None
+    inbox_type: str = "ikasched.v1.AgentMessage"
+    dead_letters: DeadLetterJournal | None = None
+    log_fetcher: LogFetcher | None = None
+    snapshot_decoder: Callable[[bytes], Mapping[str, Any]] = json_snapshot
+    # How often a watch polls the change log for new commits.
+    watch_poll_seconds: float = 0.05
+
+    def now_ms(self) -> int:
+        return epoch_ms(self.clock.now())
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a read transaction off the event loop."""
+
+        def run() -> T:
+            with read_transaction(self.engine) as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(run)
+
+    async def plan_record(self, name: str, version: int = 0, *,
+                          field_name: str = "name") -> plan_store.PlanRecord:
+        require(name, field_name)
+        record = await self.read(lambda c: plan_store.get_plan(c, name, version))
+        if record is None:
+            what = f"plan {name!r}" + (f" version {version}" if version else "")
+            raise NotFound(f"{what} not found")
+        return record
+
+    async def plan_proto(self, name: str, version: int = 0) -> plan_pb2.Context:
+        record = await self.plan_record(name, version)
+        return plan_pb2.Context.FromString(record.plan)
+
+    async def instance_row(self, instance_id: str, *,
+                           field_name: str = "context_instance_id") -> instance_store.InstanceRow:
+        require(instance_id, field_name)
+        row = await self.read(lambda c: instance_store.get_instance(c, instance_id))
+        if row is None:
+            raise NotFound(f"instance {instance_id!r} not found")
+        return row
+
+
+def require(value: str, field_name: str) -> str:
+    if not value:
+        raise InvalidArgument("required", field=field_name)
+    return value
+
+
+def page_size(page: common_pb2.PageRequest, field_name: str = "page.page_size") -> int:
+    if page.page_size < 0:
+        raise InvalidArgument("must not be negative", field=field_name)
+    if page.page_size > MAX_PAGE_SIZE:
+        raise ResourceExhausted(f"{field_name}: at most {MAX_PAGE_SIZE}, got {page.page_size}")
+    return page.page_size or DEFAULT_PAGE_SIZE
+
+
+def encode_token(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def decode_token(token: str, field_name: str = "page.page_token") -> Any:
+    if not token:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument("not a token this server gave out", field=field_name) from exc
+
+
+def parameter_pairs(params: Any, field_name: str = "context_parameters"
+                    ) -> tuple[tuple[str, str], ...]:
+    """(name, value) pairs of ContextParameterInstance messages; names required and unique."""
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for n, p in enumerate(params):
+        if not p.name:
+            raise InvalidArgument("required", field=f"{field_name}[{n}].name")
+        if p.name in seen:
+            raise InvalidArgument(f"parameter {p.name!r} given twice",
+                                  field=f"{field_name}[{n}].name")
+        seen.add(p.name)
+        out.append((p.name, p.value))
+    return tuple(out)

@@ -1,0 +1,111 @@
+"""Domain errors -> gRPC status codes, one place for every servicer.
+
+Servicer methods are wrapped with `unary` / `stream`: an `IkaschedError` raised inside ends the
+RPC with its status code and message (the message names the field for InvalidArgument); any
+other exception is logged and ends the RPC as INTERNAL without leaking details.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+
+from ikasched_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    IkaschedError,
+    InvalidArgument,
+    NotFound,
+)
+from ikasched_dashboard.security import PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+
+class ResourceExhausted(IkaschedError):
+    """A request asks for more than a limit allows (gRPC RESOURCE_EXHAUSTED)."""
+
+
+class OutOfRange(IkaschedError):
+    """A position outside what is kept (gRPC OUT_OF_RANGE)."""
+
+
+class Unavailable(IkaschedError):
+    """A part the call needs is not there now (gRPC UNAVAILABLE)."""
+
+
+STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (OutOfRange, grpc.StatusCode.OUT_OF_RANGE),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+)
+
+
+def status_of(exc: BaseException) -> grpc.StatusCode:
+    for kind, code in STATUS:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+Ctx = grpc.aio.ServicerContext[Any, Any]
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+S = TypeVar("S")
+
+
+async def abort(context: Ctx, exc: BaseException) -> NoReturn:
+    if isinstance(exc, IkaschedError):
+        await context.abort(status_of(exc), str(exc))
+    log.exception("internal error in %s", type(exc).__name__, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    raise AssertionError("abort returned")  # pragma: no cover
+
+
+def unary(
+    method: Callable[[S, Req, Ctx], Awaitable[Resp]],
+) -> Callable[[S, Req, Ctx], Awaitable[Resp]]:
+    """Map errors of a unary servicer method to status codes."""
+
+    @functools.wraps(method)
+    async def wrapper(self: S, request: Req, context: Ctx) -> Resp:
+        try:
+            return await method(self, request, context)
+        except IkaschedError as exc:
+            await abort(context, exc)
+        except (grpc.aio.AbortError, grpc.RpcError):
+            raise
+        except Exception as exc:
+            await abort(context, exc)
+
+    return wrapper
+
+
+def stream(
+    method: Callable[[S, Req, Ctx], AsyncIterator[Resp]],
+) -> Callable[[S, Req, Ctx], AsyncIterator[Resp]]:
+    """Map errors of a server-streaming servicer method to status codes."""
+
+    @functools.wraps(method)
+    async def wrapper(self: S, request: Req, context: Ctx) -> AsyncIterator[Resp]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except IkaschedError as exc:
+            await abort(context, exc)
+        except (grpc.aio.AbortError, grpc.RpcError):
+            raise
+        except Exception as exc:
+            await abort(context, exc)
+
+    return wrapper
