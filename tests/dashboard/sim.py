@@ -38,7 +38,10 @@ from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import write_transaction
 
 FAST = LinkSettings(
-    heartbeat_interval=0.2, liveness_timeout=3.0, max_batch_messages=500, window_messages=5000,
+    heartbeat_interval=0.2,
+    liveness_timeout=3.0,
+    max_batch_messages=500,
+    window_messages=5000,
     handshake_timeout=3.0,
 )
 
@@ -70,8 +73,12 @@ class SimAgent:
         auto: bool = True,
         triggers: Sequence[str] = (),
         settings: LinkSettings = FAST,
+        delay: float = 0.0,
+        fail_first: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.delay = delay  # seconds between an initiation and its answer
+        self.fail_first = set(fail_first)  # job identifiers whose first attempt fails
         self.auto = auto
         self.triggers = set(triggers)
         self.journal = GateJournal()
@@ -80,8 +87,7 @@ class SimAgent:
         self.dialer = GrpcDialer(target, settings=settings)
         self.client = AgentLinkClient(
             self.dialer,
-            AgentIdentity(name, uuid.uuid4().hex, agent_version="sim-1",
-                          labels={"role": "sim"}),
+            AgentIdentity(name, uuid.uuid4().hex, agent_version="sim-1", labels={"role": "sim"}),
             self.receiver,
             self.outbox,
             settings=settings,
@@ -140,6 +146,15 @@ class SimAgent:
             self.acked_at[init.id] = now
             if self.on_initiation is not None:
                 self.on_initiation(init)
+            if init.job_identifier in self.fail_first and init.attempt <= 1:
+                return [
+                    self._event(init, starting=True),
+                    self._event(init, starting=False, successful=False),
+                ]
+            if self.auto and self.delay:
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.delay, self._later, init)
+                return []
             if self.auto:
                 return self.answer(init)
             self.queued[init.id] = init
@@ -148,8 +163,14 @@ class SimAgent:
             queued = self.queued.pop(init_id, None)
             if queued is not None:
                 self.cancelled.append(init_id)
-                return [self._event(queued, starting=False, successful=False,
-                                    outcome=common_pb2.EXECUTION_IGNORED_BUSINESS_RULE_NOT_READY)]
+                return [
+                    self._event(
+                        queued,
+                        starting=False,
+                        successful=False,
+                        outcome=common_pb2.EXECUTION_IGNORED_BUSINESS_RULE_NOT_READY,
+                    )
+                ]
         elif kind == "activate_instance":
             return self._fire(msg.activate_instance)
         elif kind == "sync_instances":
@@ -166,14 +187,21 @@ class SimAgent:
                 self.fired.add((act.context_instance_id, ident))
                 ev = events_pb2.ContextualisedScheduledProcessEvent(
                     id=f"fire:{act.context_instance_id}:{ident}",
-                    outcome=common_pb2.EXECUTION_INVOKED, agent_name=self.name,
-                    job_name=ident.removeprefix(f"{self.name}-"), job_identifier=ident,
+                    outcome=common_pb2.EXECUTION_INVOKED,
+                    agent_name=self.name,
+                    job_name=ident.removeprefix(f"{self.name}-"),
+                    job_identifier=ident,
                     context_name=act.context_name,
-                    context_instance_id=act.context_instance_id, successful=True,
+                    context_instance_id=act.context_instance_id,
+                    successful=True,
                     fire_time=int(time.time() * 1000),
                 )
                 out.append(agent_pb2.AgentMessage(id=ev.id, process_event=ev).SerializeToString())
         return out
+
+    def _later(self, init: events_pb2.SchedulerJobInitiationEvent) -> None:
+        task = asyncio.get_running_loop().create_task(self.outbox.add(self.answer(init)))
+        self._tasks.append(task)
 
     def answer(self, init: events_pb2.SchedulerJobInitiationEvent) -> list[bytes]:
         """Starting + successful completion of an initiation."""
@@ -184,16 +212,29 @@ class SimAgent:
         init = self.queued.pop(initiation_id)
         await self.outbox.add(self.answer(init))
 
-    def _event(self, init: events_pb2.SchedulerJobInitiationEvent, *, starting: bool,
-               successful: bool = True, outcome: int = common_pb2.EXECUTION_INVOKED) -> bytes:
+    def _event(
+        self,
+        init: events_pb2.SchedulerJobInitiationEvent,
+        *,
+        starting: bool,
+        successful: bool = True,
+        outcome: int = common_pb2.EXECUTION_INVOKED,
+    ) -> bytes:
         ev = events_pb2.ContextualisedScheduledProcessEvent(
             id=f"{init.id}:{'starting' if starting else 'completed'}",
             outcome=outcome,  # type: ignore[arg-type]
-            agent_name=self.name, job_name=init.job_name, job_identifier=init.job_identifier,
-            context_name=init.context_name, context_instance_id=init.context_instance_id,
-            child_context_names=list(init.child_context_names), initiation_id=init.id,
-            job_starting=starting, successful=successful, pid=4242,
-            return_code=0 if successful else -1, attempt=init.attempt or 1,
+            agent_name=self.name,
+            job_name=init.job_name,
+            job_identifier=init.job_identifier,
+            context_name=init.context_name,
+            context_instance_id=init.context_instance_id,
+            child_context_names=list(init.child_context_names),
+            initiation_id=init.id,
+            job_starting=starting,
+            successful=successful,
+            pid=4242,
+            return_code=0 if successful else -1,
+            attempt=init.attempt or 1,
             fire_time=int(time.time() * 1000),
             completion_time=0 if starting else int(time.time() * 1000),
         )
@@ -201,19 +242,26 @@ class SimAgent:
 
 
 # ---- plans ----------------------------------------------------------------------------------
-def chain_plan(name: str, agents: Sequence[str], length: int) -> plan_pb2.Context:
+def chain_plan(
+    name: str, agents: Sequence[str], length: int, *, retry: Mapping[str, int] | None = None
+) -> plan_pb2.Context:
     """start (quartz on agents[0]) -> j1 -> ... -> j<length>, jobs alternating over agents."""
     first = agents[0]
     jobs: list[dict[str, Any]] = [
-        {"agentName": first, "jobName": "start",
-         "quartzScheduleDrivenJob": {"cronExpression": "0 0 0 * * ?"}}
+        {
+            "agentName": first,
+            "jobName": "start",
+            "quartzScheduleDrivenJob": {"cronExpression": "0 0 0 * * ?"},
+        }
     ]
     deps: list[dict[str, Any]] = [{"jobIdentifier": f"{first}-start"}]
     previous = f"{first}-start"
     for n in range(1, length + 1):
         agent = agents[(n - 1) % len(agents)]
-        jobs.append({"agentName": agent, "jobName": f"j{n}",
-                     "internalEventDrivenJob": {"commandLine": "true"}})
+        command: dict[str, Any] = {"commandLine": "true"}
+        if retry:
+            command["retry"] = dict(retry)
+        jobs.append({"agentName": agent, "jobName": f"j{n}", "internalEventDrivenJob": command})
         ident = f"{agent}-j{n}"
         deps.append({"jobIdentifier": ident, "logicalGrouping": {"and": [previous]}})
         previous = ident
@@ -225,9 +273,14 @@ def store_plan(engine: Engine, plan: plan_pb2.Context) -> int:
     agents = sorted({j.agent_name for j in plan.scheduled_jobs})
     with write_transaction(engine) as conn:
         outcome = plan_store.save_plan_version(
-            conn, name=plan.name, plan=data, plan_json=json_format.MessageToJson(plan),
-            plan_hash=hashlib.sha256(data).hexdigest(), agent_names=agents,
-            now=int(time.time() * 1000), actor="test",
+            conn,
+            name=plan.name,
+            plan=data,
+            plan_json=json_format.MessageToJson(plan),
+            plan_hash=hashlib.sha256(data).hexdigest(),
+            agent_names=agents,
+            now=int(time.time() * 1000),
+            actor="test",
         )
     return outcome.version
 
@@ -241,19 +294,29 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> No
         await asyncio.sleep(0.01)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def dashboard_config(data_dir: Any, listen: str = "127.0.0.1:0") -> Any:
     from ikasched_common.config import DashboardConfig
 
-    return DashboardConfig(data_dir=data_dir, listen=listen, heartbeat_interval_ms=200,
-                           liveness_timeout_ms=3000)
+    return DashboardConfig(
+        data_dir=data_dir, listen=listen, heartbeat_interval_ms=200, liveness_timeout_ms=3000
+    )
 
 
 @contextlib.asynccontextmanager
-async def running_dashboard(data_dir: Any, **kwargs: Any) -> Any:
-    """An in-process DashboardProcess on 127.0.0.1 (port 0), stopped on exit."""
+async def running_dashboard(data_dir: Any, port: int = 0, **kwargs: Any) -> Any:
+    """An in-process DashboardProcess on 127.0.0.1 (port 0: any), stopped on exit."""
     from ikasched_dashboard.server import DashboardProcess
 
-    process = DashboardProcess(dashboard_config(data_dir), link_settings=FAST, **kwargs)
+    config = dashboard_config(data_dir, f"127.0.0.1:{port}")
+    process = DashboardProcess(config, link_settings=FAST, **kwargs)
     await process.start()
     try:
         yield process

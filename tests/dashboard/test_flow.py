@@ -32,7 +32,8 @@ def test_chain_runs_to_complete_across_two_agents(tmp_path: Path) -> None:
             try:
                 await provision(proc, chain_plan("chain", ["a1", "a2"], 6))
                 iid = await proc.orchestrator.create_instance(
-                    NewInstance("chain", start_time_ms=1, created_by="tester"))
+                    NewInstance("chain", start_time_ms=1, created_by="tester")
+                )
                 await wait_until(lambda: _status(proc, iid) == "COMPLETE")
                 # each job was initiated exactly once, on its own agent
                 assert a1.initiations == {(iid, f"a1-j{n}"): 1 for n in (1, 3, 5)}
@@ -48,11 +49,16 @@ def test_chain_runs_to_complete_across_two_agents(tmp_path: Path) -> None:
                 assert jobs["a2-j4"].initiation_id and jobs["a2-j4"].attempts == 1
                 assert jobs["a2-j4"].start_time > 0 and jobs["a2-j4"].end_time > 0
                 # audit: one row per transition of a job, with cause and actor
-                j3 = [(c.entry.from_status, c.entry.to_status, c.entry.cause, c.entry.actor)
-                      for c in audit if c.entry.job_identifier == "a1-j3" and c.entry.to_status]
+                j3 = [
+                    (c.entry.from_status, c.entry.to_status, c.entry.cause, c.entry.actor)
+                    for c in audit
+                    if c.entry.job_identifier == "a1-j3" and c.entry.to_status
+                ]
                 init3 = jobs["a1-j3"].initiation_id
-                assert j3 == [("WAITING", "RUNNING", f"{init3}:starting", "agent:a1"),
-                              ("RUNNING", "COMPLETE", f"{init3}:completed", "agent:a1")]
+                assert j3 == [
+                    ("WAITING", "RUNNING", f"{init3}:starting", "agent:a1"),
+                    ("RUNNING", "COMPLETE", f"{init3}:completed", "agent:a1"),
+                ]
                 assert presence is not None and presence.connected
                 assert presence.version == "sim-1" and presence.labels == {"role": "sim"}
                 await wait_until(lambda: not conn_rows(proc))

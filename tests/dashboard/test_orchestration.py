@@ -46,14 +46,21 @@ def test_hold_of_a_queued_job_cancels_it_and_running_job_is_refused(tmp_path: Pa
                 assert ("a1-j1", "p") in result.changed_jobs
                 await wait_until(lambda: a1.cancelled == [init_id])
                 # the agent's "cancelled" answer is dropped: the hold stands
-                await wait_until(lambda: any(why.startswith("cancel confirmed")
-                                             for _, why in proc.orchestrator.dropped))
+                await wait_until(
+                    lambda: any(
+                        why.startswith("cancel confirmed") for _, why in proc.orchestrator.dropped
+                    )
+                )
                 assert _jobs(proc, iid)["a1-j1"] == "ON_HOLD"
                 with read_transaction(proc.engine) as conn:
-                    rows = [c.entry for c in changes.changes_after(conn, 0, instance_id=iid)
-                            if c.entry.job_identifier == "a1-j1" and c.entry.to_status]
+                    rows = [
+                        c.entry
+                        for c in changes.changes_after(conn, 0, instance_id=iid)
+                        if c.entry.job_identifier == "a1-j1" and c.entry.to_status
+                    ]
                 assert [(r.from_status, r.to_status, r.cause, r.actor) for r in rows] == [
-                    ("WAITING", "ON_HOLD", "hold", "ops")]
+                    ("WAITING", "ON_HOLD", "hold", "ops")
+                ]
                 # release raises it again under a new id; once started, hold is refused
                 await proc.orchestrator.apply(iid, Release("a1-j1", "p", actor="ops"))
                 await wait_until(lambda: len(a1.queued) == 1)
@@ -91,37 +98,60 @@ def test_duplicate_events_change_nothing_and_poison_goes_to_dead_letters(tmp_pat
                 batches = proc.orchestrator.batches
                 # the agent resends every event it ever sent (new link seqs, same ids)
                 await a1.outbox.add(list(sent))
-                await wait_until(lambda: proc.orchestrator.batches > batches
-                                 and len(proc.inbox) == 0)
+                await wait_until(
+                    lambda: proc.orchestrator.batches > batches and len(proc.inbox) == 0
+                )
                 assert _audit_count(proc) == before
                 assert set(_jobs(proc, iid).values()) == {"COMPLETE"}
                 # a failure resubmission of a job that is not in ERROR is refused every time
                 bad = events_pb2.ContextualisedScheduledProcessEvent(
-                    id="bad-1", agent_name="a1", job_name="j1", job_identifier="a1-j1",
-                    context_name="p", context_instance_id=iid, successful=True,
-                    raised_due_to_failure_resubmission=True)
-                await a1.outbox.add([agent_pb2.AgentMessage(id="bad-1", process_event=bad)
-                                     .SerializeToString()])
+                    id="bad-1",
+                    agent_name="a1",
+                    job_name="j1",
+                    job_identifier="a1-j1",
+                    context_name="p",
+                    context_instance_id=iid,
+                    successful=True,
+                    raised_due_to_failure_resubmission=True,
+                )
+                await a1.outbox.add(
+                    [agent_pb2.AgentMessage(id="bad-1", process_event=bad).SerializeToString()]
+                )
                 await wait_until(lambda: len(proc.orchestrator.dead_letters) == 1)
                 (letter,) = proc.orchestrator.dead_letters.peek()
                 assert "FailedPrecondition" in letter.reason and letter.attempts == 3
-                assert agent_pb2.AgentMessage.FromString(
-                    letter.value.split(b"a1", 1)[1]).id == "bad-1"
+                assert (
+                    agent_pb2.AgentMessage.FromString(letter.value.split(b"a1", 1)[1]).id == "bad-1"
+                )
                 # processing goes on
                 iid2 = await proc.orchestrator.create_instance(NewInstance("p", 2))
                 await wait_until(lambda: _status(proc, iid2) == "COMPLETE")
                 # events for unknown instances or over another agent's link are dropped
                 stray = events_pb2.ContextualisedScheduledProcessEvent(
-                    id="stray", agent_name="a1", job_name="j1", context_name="p",
-                    context_instance_id="nope", successful=True)
+                    id="stray",
+                    agent_name="a1",
+                    job_name="j1",
+                    context_name="p",
+                    context_instance_id="nope",
+                    successful=True,
+                )
                 spoof = events_pb2.ContextualisedScheduledProcessEvent(
-                    id="spoof", agent_name="a9", job_name="j1", context_name="p",
-                    context_instance_id=iid2, successful=True)
-                await a1.outbox.add([
-                    agent_pb2.AgentMessage(id=e.id, process_event=e).SerializeToString()
-                    for e in (stray, spoof)])
-                await wait_until(lambda: {"stray", "spoof"}
-                                 <= {m for m, _ in proc.orchestrator.dropped})
+                    id="spoof",
+                    agent_name="a9",
+                    job_name="j1",
+                    context_name="p",
+                    context_instance_id=iid2,
+                    successful=True,
+                )
+                await a1.outbox.add(
+                    [
+                        agent_pb2.AgentMessage(id=e.id, process_event=e).SerializeToString()
+                        for e in (stray, spoof)
+                    ]
+                )
+                await wait_until(
+                    lambda: {"stray", "spoof"} <= {m for m, _ in proc.orchestrator.dropped}
+                )
             finally:
                 await a1.stop()
 
@@ -139,8 +169,9 @@ def test_stalled_agent_does_not_delay_another(tmp_path: Path) -> None:
             try:
                 await provision(proc, chain_plan("ps", ["slow"], 3))
                 await provision(proc, chain_plan("pf", ["fast"], 8))
-                await wait_until(lambda: any(m.WhichOneof("body") == "provision_jobs"
-                                             for m in slow.received))
+                await wait_until(
+                    lambda: any(m.WhichOneof("body") == "provision_jobs" for m in slow.received)
+                )
                 slow.journal.gate.clear()  # journals nothing, acks nothing from now on
                 stuck = await proc.orchestrator.create_instance(NewInstance("ps", 1))
                 moving = await proc.orchestrator.create_instance(NewInstance("pf", 1))
