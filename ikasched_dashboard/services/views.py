@@ -115,11 +115,23 @@ class PlanIndex:
     root_parameters: Sequence[common_pb2.ContextParameter]
     repeating: bool = False
     secret_names: frozenset[str] = field(default_factory=frozenset)
+    # job identifier -> the context holding its full definition (else the first listing it)
+    residing: Mapping[str, str] = field(default_factory=dict)
+    context_names: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(cls, plan: plan_pb2.Context) -> PlanIndex:
         groupings: dict[tuple[str, str], plan_pb2.LogicalGrouping] = {}
+        residing: dict[str, str] = {}
+        defined: dict[str, str] = {}
+        names: set[str] = set()
         for ctx, _parent, _depth in _walk_contexts(plan):
+            names.add(ctx.name)
+            for job in ctx.scheduled_jobs:
+                ident = job_identifier(job)
+                if job.WhichOneof("job_type"):
+                    defined.setdefault(ident, ctx.name)
+                residing.setdefault(ident, ctx.name)
             for dep in ctx.job_dependencies:
                 if dep.HasField("logical_grouping"):
                     groupings[(ctx.name, dep.job_identifier)] = dep.logical_grouping
@@ -127,7 +139,10 @@ class PlanIndex:
         repeating = any(j.internal_event_driven_job.job_repeatable for j in jobs.values()
                         if j.HasField("internal_event_driven_job"))
         secrets = frozenset(p.name for p in _plan_parameters(plan) if p.secret)
-        return cls(plan, jobs, groupings, list(plan.context_parameters), repeating, secrets)
+        residing.update(defined)
+        return cls(plan, jobs, groupings, list(plan.context_parameters), repeating, secrets,
+                   residing, frozenset(names))
+
 
 
 def _operands(g: plan_pb2.LogicalGrouping) -> Iterator[str]:

@@ -1,0 +1,84 @@
+"""Put every operator service on a grpc.aio server, with standard health and reflection.
+
+TokenService (security) and AgentGateway (the link) are registered by their owners; name them
+in `extra_service_names` so reflection and health list them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from ikasched.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    instance_service_pb2,
+    instance_service_pb2_grpc,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+)
+from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
+from ikasched_dashboard.services.context import ServiceContext
+from ikasched_dashboard.services.instances import InstanceServicer
+from ikasched_dashboard.services.jobs import JobServicer
+from ikasched_dashboard.services.plans import PlanServicer
+
+
+def _full_name(module: Any, service: str) -> str:
+    return str(module.DESCRIPTOR.services_by_name[service].full_name)
+
+
+OPERATOR_SERVICES: tuple[str, ...] = (
+    _full_name(plan_service_pb2, "PlanService"),
+    _full_name(instance_service_pb2, "InstanceService"),
+    _full_name(job_service_pb2, "JobService"),
+    _full_name(admin_service_pb2, "GlobalEventService"),
+    _full_name(admin_service_pb2, "QueueService"),
+    _full_name(admin_service_pb2, "AgentService"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredServices:
+    """What was put on the server; `health` lets the process report NOT_SERVING on shutdown."""
+
+    plans: PlanServicer
+    instances: InstanceServicer
+    jobs: JobServicer
+    health: HealthServicer
+    service_names: tuple[str, ...]
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+
+async def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
+                            extra_service_names: Sequence[str] = ()) -> RegisteredServices:
+    """Add the operator services, health (every service SERVING) and reflection."""
+    plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
+    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(plans, server)
+    instance_service_pb2_grpc.add_InstanceServiceServicer_to_server(instances, server)
+    job_service_pb2_grpc.add_JobServiceServicer_to_server(jobs, server)
+    admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server(GlobalEventServicer(ctx),
+                                                                    server)
+    admin_service_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(ctx), server)
+    admin_service_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (*OPERATOR_SERVICES, *extra_service_names)
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    registered = RegisteredServices(plans, instances, jobs, health_servicer, names)
+    await registered.set_serving(True)
+    return registered
