@@ -67,13 +67,17 @@ async def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
                             extra_service_names: Sequence[str] = ()) -> RegisteredServices:
     """Add the operator services, health (every service SERVING) and reflection."""
     plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
-    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(plans, server)
-    instance_service_pb2_grpc.add_InstanceServiceServicer_to_server(instances, server)
-    job_service_pb2_grpc.add_JobServiceServicer_to_server(jobs, server)
-    admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server(GlobalEventServicer(ctx),
-                                                                    server)
-    admin_service_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(ctx), server)
-    admin_service_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(ctx), server)
+    adders: list[tuple[Any, object]] = [
+        (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, plans),
+        (instance_service_pb2_grpc.add_InstanceServiceServicer_to_server, instances),
+        (job_service_pb2_grpc.add_JobServiceServicer_to_server, jobs),
+        (admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server,
+         GlobalEventServicer(ctx)),
+        (admin_service_pb2_grpc.add_QueueServiceServicer_to_server, QueueServicer(ctx)),
+        (admin_service_pb2_grpc.add_AgentServiceServicer_to_server, AgentServicer(ctx)),
+    ]
+    for add, servicer in adders:  # generated adders are untyped
+        add(servicer, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (*OPERATOR_SERVICES, *extra_service_names)
