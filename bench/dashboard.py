@@ -1,0 +1,274 @@
+"""The dashboard core with simulated agents, each figure beside a floor measured in this run.
+
+    python bench/dashboard.py [--quick] [--durability crash|power]
+
+Everything runs in one process and one event loop (dashboard, gRPC on 127.0.0.1, simulated
+agents), so the agents' CPU is charged to the dashboard's figures too.
+
+1. durable process events/s: many instances of a chain across agents run to COMPLETE; every
+   starting/completion event is journaled, processed, committed with its effects (DESIGN §7
+   target >= 10,000/s). Floor: the inbox journal's own batched append + peek + remove of the
+   same number of same-sized values.
+2. dependency hop: upstream completion handed to the agent's link -> downstream initiation
+   journaled by the agent, p50/p99 (targets 5/20 ms). Floor: a raw link round trip over gRPC
+   (agent message journaled by a bare LinkGateway, echoed back, journaled by the agent).
+3. 20-job chain: trigger event handed to the link -> instance COMPLETE in the orchestrator
+   (target <= 200 ms). Floor: 21 raw link round trips.
+4. restart with N live instances: DashboardProcess.start() (migrations + recovery) until
+   serving. Floor: reading the same snapshot rows and parsing their JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ikasched.v1 import agent_pb2, events_pb2  # noqa: E402
+from ikasched_common.journal import DiskJournal, MemoryJournal  # noqa: E402
+from ikasched_common.link import (  # noqa: E402
+    AgentEndpoint,
+    AgentIdentity,
+    AgentLinkClient,
+    LinkGateway,
+    MemoryOutbox,
+    Receiver,
+)
+from ikasched_common.link.grpc_transport import GrpcDialer, start_server  # noqa: E402
+from ikasched_dashboard.engine.model import Status  # noqa: E402
+from ikasched_dashboard.interfaces import NewInstance  # noqa: E402
+from ikasched_dashboard.server import DashboardProcess  # noqa: E402
+from ikasched_dashboard.store import instances  # noqa: E402
+from ikasched_dashboard.store.db import read_transaction  # noqa: E402
+from tests.dashboard.sim import (  # noqa: E402
+    FAST,
+    SimAgent,
+    chain_plan,
+    dashboard_config,
+    free_port,
+    provision,
+    wait_until,
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def start(data: Path, port: int, durability: str) -> DashboardProcess:
+    config = dashboard_config(data, f"127.0.0.1:{port}")
+    object.__setattr__(config, "journal_durability", durability)
+    process = DashboardProcess(config, link_settings=FAST)
+    await process.start()
+    return process
+
+
+def all_complete(process: DashboardProcess, ids: list[str]) -> bool:
+    for iid in ids:
+        state = process.orchestrator.instance_state(iid)
+        if state is None or state.status is not Status.COMPLETE:
+            return False
+    return True
+
+
+# ---- floors ---------------------------------------------------------------------------------
+def journal_floor(directory: Path, count: int, size: int, durability: str) -> float:
+    journal = DiskJournal(directory, durability="power" if durability == "power" else "crash")
+    value = b"x" * size
+    started = time.perf_counter()
+    for start_at in range(0, count, 500):
+        journal.append([value] * min(500, count - start_at))
+    done = 0
+    while done < count:
+        items = journal.peek(2000)
+        journal.remove([i.key for i in items])
+        done += len(items)
+    elapsed = time.perf_counter() - started
+    journal.close()
+    return count / elapsed
+
+
+async def link_round_trips(rounds: int) -> list[float]:
+    """Raw sequenced-link round trips over gRPC, in ms."""
+    slot_outbox = MemoryOutbox()
+    slot_journal = MemoryJournal()
+    slot_receiver = Receiver(slot_journal)
+
+    def echo(_seq: int) -> None:
+        items = slot_journal.peek(100)
+        slot_journal.remove([i.key for i in items])
+        replies = [agent_pb2.DashboardMessage(id=f"r{i.key}").SerializeToString() for i in items]
+        asyncio.get_running_loop().create_task(slot_outbox.add(replies))
+
+    slot_receiver.listen(echo)
+
+    async def on_hello(_h: agent_pb2.AgentHello, _m: Mapping[str, str]) -> AgentEndpoint:
+        return AgentEndpoint(slot_receiver, slot_outbox)
+
+    gateway = LinkGateway(on_hello, dashboard_id="floor", settings=FAST)
+    server, port = await start_server(gateway)
+    journal = MemoryJournal()
+    receiver = Receiver(journal)
+    outbox = MemoryOutbox()
+    arrived = asyncio.Event()
+    receiver.listen(lambda _s: arrived.set())
+    dialer = GrpcDialer(f"127.0.0.1:{port}", settings=FAST)
+    client = AgentLinkClient(dialer, AgentIdentity("floor", "x"), receiver, outbox, settings=FAST)
+    task = asyncio.get_running_loop().create_task(client.run())
+    await client.wait_connected()
+    out: list[float] = []
+    for n in range(rounds):
+        arrived.clear()
+        t0 = time.perf_counter()
+        await outbox.add([agent_pb2.AgentMessage(id=f"m{n}").SerializeToString()])
+        await arrived.wait()
+        out.append((time.perf_counter() - t0) * 1000)
+    client.stop()
+    task.cancel()
+    await dialer.close()
+    await server.stop(None)
+    return out
+
+
+# ---- measures -------------------------------------------------------------------------------
+async def throughput(root: Path, args: argparse.Namespace) -> None:
+    count, length, agents_n = (60, 10, 4) if args.quick else (300, 10, 8)
+    port = free_port()
+    process = await start(root / "tput", port, args.durability)
+    names = [f"a{n}" for n in range(agents_n)]
+    agents = [SimAgent(n, f"127.0.0.1:{port}", triggers=[f"{n}-start"]) for n in names]
+    try:
+        for agent in agents:
+            await agent.start()
+        plans = [chain_plan(f"t{n}", [names[n], names[(n + 1) % agents_n]], length)
+                 for n in range(agents_n)]  # fmt: skip
+        for plan in plans:
+            await provision(process, plan)
+        await wait_until(lambda: all(a.client.session is not None for a in agents))
+        before = process.orchestrator.events_processed
+        started = time.perf_counter()
+        ids = await asyncio.gather(*(
+            process.orchestrator.create_instance(NewInstance(plans[n % agents_n].name, n + 1))
+            for n in range(count)))  # fmt: skip
+        await wait_until(lambda: all_complete(process, list(ids)), timeout=600)
+        elapsed = time.perf_counter() - started
+        events = process.orchestrator.events_processed - before
+    finally:
+        for agent in agents:
+            await agent.stop()
+        await process.stop()
+    rate = events / elapsed
+    sample = agents[0].received[-1].SerializeToString() if agents[0].received else b"x" * 300
+    floor = journal_floor(root / "floor-journal", events, len(sample) + 60, args.durability)
+    print(f"durable process events/s : {rate:10,.0f}   ({events} events, {count} instances x"
+          f" {length} jobs, {agents_n} agents; target >= 10,000)")  # fmt: skip
+    print(f"  floor: inbox journal append+peek+remove of {events} values: {floor:10,.0f}/s")
+
+
+async def latency(root: Path, args: argparse.Namespace) -> None:
+    chains, length = (3, 20) if args.quick else (10, 20)
+    port = free_port()
+    process = await start(root / "lat", port, args.durability)
+    a1 = SimAgent("a1", f"127.0.0.1:{port}", triggers=["a1-start"])
+    a2 = SimAgent("a2", f"127.0.0.1:{port}")
+    handed: dict[str, float] = {}  # initiation id -> completion handed to the link
+    for agent in (a1, a2):
+        agent.on_initiation = lambda init: handed.__setitem__(init.id, time.monotonic())
+    hops: list[float] = []
+    chain_ms: list[float] = []
+    try:
+        await a1.start()
+        await a2.start()
+        plan = chain_plan("lat", ["a1", "a2"], length)
+        await provision(process, plan)
+        await wait_until(lambda: a1.client.session is not None and a2.client.session is not None)
+        for n in range(chains):
+            a1.triggers = set()  # fire by hand, timed
+            iid = await process.orchestrator.create_instance(NewInstance("lat", n + 1))
+            await asyncio.sleep(0.05)
+            fire = events_pb2.ContextualisedScheduledProcessEvent(
+                id=f"fire:{iid}", agent_name="a1", job_name="start", job_identifier="a1-start",
+                context_name="lat", context_instance_id=iid, successful=True,
+                fire_time=int(time.time() * 1000))  # fmt: skip
+            t0 = time.monotonic()
+            await a1.outbox.add([agent_pb2.AgentMessage(id=fire.id, process_event=fire)
+                                 .SerializeToString()])  # fmt: skip
+            while not all_complete(process, [iid]):
+                await asyncio.sleep(0.0005)
+            chain_ms.append((time.monotonic() - t0) * 1000)
+            order = sorted(
+                ((t, i) for i, t in handed.items() if i.startswith(iid)), key=lambda x: x[0]
+            )
+            acked = {**a1.acked_at, **a2.acked_at}
+            # hop: completion of job n handed to the link -> initiation n+1 journaled at agent
+            for (t_prev, _), (_, i_next) in zip(order, order[1:], strict=False):
+                hops.append((acked[i_next] - t_prev) * 1000)
+            await asyncio.sleep(0.05)
+    finally:
+        await a1.stop()
+        await a2.stop()
+        await process.stop()
+    trips = await link_round_trips(200 if args.quick else 1000)
+    print(f"dependency hop p50/p99   : {statistics.median(hops):7.2f} / {pct(hops, 0.99):7.2f} ms"
+          f"   ({len(hops)} hops; targets 5 / 20)")  # fmt: skip
+    print(f"  floor: raw link round trip p50/p99: {statistics.median(trips):7.2f} /"
+          f" {pct(trips, 0.99):7.2f} ms")  # fmt: skip
+    print(f"20-job chain trigger->done: {statistics.median(chain_ms):7.1f} ms median,"
+          f" {max(chain_ms):7.1f} max   ({len(chain_ms)} runs; target <= 200)")  # fmt: skip
+    print(f"  floor: 21 raw link round trips: {21 * statistics.median(trips):7.1f} ms")
+
+
+async def restart(root: Path, args: argparse.Namespace) -> None:
+    count = 500 if args.quick else 5000
+    data = root / "restart"
+    port = free_port()
+    process = await start(data, port, args.durability)
+    await provision(process, chain_plan("r", ["a1", "a2"], 8))
+    for first in range(0, count, 500):
+        await asyncio.gather(*(
+            process.orchestrator.create_instance(NewInstance("r", n + 1))
+            for n in range(first, min(count, first + 500))))  # fmt: skip
+    await process.stop()
+    gc.collect()
+    t0 = time.perf_counter()
+    process = await start(data, port, args.durability)
+    elapsed = time.perf_counter() - t0
+    live = len(process.orchestrator.live_instance_ids())
+    engine = process.engine
+    t1 = time.perf_counter()
+    with read_transaction(engine) as conn:
+        snaps = instances.load_snapshots(conn)
+    parsed: list[Any] = [json.loads(s.snapshot) for s in snaps]
+    floor = time.perf_counter() - t1
+    await process.stop()
+    print(f"restart, {live} live instances: {elapsed:6.2f} s to serving"
+          f" (recovery {process.recovery_seconds:.2f} s; target <= 5 s at 5,000)")  # fmt: skip
+    print(f"  floor: read {len(parsed)} snapshots + parse JSON: {floor:6.2f} s")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--durability", choices=["crash", "power"], default="crash")
+    args = parser.parse_args()
+    print(f"bench/dashboard.py  durability={args.durability}  quick={args.quick}")
+    with tempfile.TemporaryDirectory(prefix="ikasched-bench-") as tmp:
+        root = Path(tmp)
+        await throughput(root, args)
+        await latency(root, args)
+        await restart(root, args)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
