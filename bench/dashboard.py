@@ -34,9 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ikasched.v1 import agent_pb2, events_pb2  # noqa: E402
-from ikasched_common.journal import DiskJournal, MemoryJournal  # noqa: E402
-from ikasched_common.link import (  # noqa: E402
+import itertools
+
+from ikasched.v1 import agent_pb2, events_pb2
+from ikasched_common.journal import DiskJournal, MemoryJournal
+from ikasched_common.link import (
     AgentEndpoint,
     AgentIdentity,
     AgentLinkClient,
@@ -44,13 +46,13 @@ from ikasched_common.link import (  # noqa: E402
     MemoryOutbox,
     Receiver,
 )
-from ikasched_common.link.grpc_transport import GrpcDialer, start_server  # noqa: E402
-from ikasched_dashboard.engine.model import Status  # noqa: E402
-from ikasched_dashboard.interfaces import NewInstance  # noqa: E402
-from ikasched_dashboard.server import DashboardProcess  # noqa: E402
-from ikasched_dashboard.store import instances  # noqa: E402
-from ikasched_dashboard.store.db import read_transaction  # noqa: E402
-from tests.dashboard.sim import (  # noqa: E402
+from ikasched_common.link.grpc_transport import GrpcDialer, start_server
+from ikasched_dashboard.engine.model import Status
+from ikasched_dashboard.interfaces import NewInstance
+from ikasched_dashboard.server import DashboardProcess
+from ikasched_dashboard.store import instances
+from ikasched_dashboard.store.db import read_transaction
+from tests.dashboard.sim import (
     FAST,
     SimAgent,
     chain_plan,
@@ -212,7 +214,7 @@ async def latency(root: Path, args: argparse.Namespace) -> None:
             )
             acked = {**a1.acked_at, **a2.acked_at}
             # hop: completion of job n handed to the link -> initiation n+1 journaled at agent
-            for (t_prev, _), (_, i_next) in zip(order, order[1:], strict=False):
+            for (t_prev, _), (_, i_next) in itertools.pairwise(order):
                 hops.append((acked[i_next] - t_prev) * 1000)
             await asyncio.sleep(0.05)
     finally:
