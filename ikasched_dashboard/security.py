@@ -61,6 +61,8 @@ else:
 DEFAULT_CACHE_TTL = 2.0
 DEFAULT_FLUSH_INTERVAL = 10.0
 _MAX_CACHED = 10_000
+# How long a refused client stream may take to send its first message.
+_FIRST_MESSAGE_WAIT = 2.0
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 REFLECTION_PREFIX = "/grpc.reflection."
@@ -421,13 +423,20 @@ def _refusal(
     async def streaming(_request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         await context.abort(code, details)
 
+    async def after_first(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        # Take the client's first message before refusing: grpc's client reports INTERNAL
+        # instead of our status when its first write meets an already ended call.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(anext(aiter(requests)), _FIRST_MESSAGE_WAIT)
+        await context.abort(code, details)
+
     # The request is never read, so it is left undeserialized.
     if handler is None or not (handler.request_streaming or handler.response_streaming):
         return grpc.unary_unary_rpc_method_handler(unary)
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(streaming)
+        return grpc.stream_stream_rpc_method_handler(after_first)
     if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(unary)
+        return grpc.stream_unary_rpc_method_handler(after_first)
     return grpc.unary_stream_rpc_method_handler(streaming)
 
 

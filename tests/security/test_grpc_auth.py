@@ -75,7 +75,7 @@ def test_every_method_refuses_missing_wrong_expired_and_revoked_tokens(
             assert any(m.path.startswith("/grpc.reflection.") for m in guarded)
             for token in (None, tokens.wrong, "Bearer-less junk", tokens.expired, tokens.revoked):
                 codes = await _codes(served, guarded, token)
-                refused = {p: c for p, (c, _d) in codes.items() if c != UNAUTHENTICATED}
+                refused = {p: (c, d) for p, (c, d) in codes.items() if c != UNAUTHENTICATED}
                 assert not refused, (token, refused)
             # Health stays open (Check only: Watch streams until cancelled).
             check = [m for m in methods if m.path == HEALTH + "Check"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 import threading
@@ -21,6 +22,7 @@ from ikasched.v1 import (
 from ikasched_common.errors import FailedPrecondition, InvalidArgument
 from ikasched_common.secrets import (
     MASK,
+    SEALED_PREFIX,
     SecretBox,
     SecretError,
     decode_key,
@@ -79,9 +81,13 @@ def test_sealed_values_do_not_open_with_another_key_place_or_after_tampering() -
         SecretBox(generate_key()).open(sealed, aad="DB_PASSWORD")
     with pytest.raises(SecretError):
         box.open(sealed, aad="OTHER_PARAMETER")
-    flipped = sealed[:-3] + ("A" if sealed[-3] != "A" else "B") + sealed[-2:]
-    with pytest.raises(SecretError):
-        box.open(flipped, aad="DB_PASSWORD")
+    blob = bytearray(base64.urlsafe_b64decode(sealed.removeprefix(SEALED_PREFIX)))
+    for at in (0, 13, len(blob) - 1):  # nonce, ciphertext, tag
+        altered = bytearray(blob)
+        altered[at] ^= 0x01
+        tampered = SEALED_PREFIX + base64.urlsafe_b64encode(bytes(altered)).decode()
+        with pytest.raises(SecretError):
+            box.open(tampered, aad="DB_PASSWORD")
     with pytest.raises(SecretError):
         box.open("plain text")
     with pytest.raises(SecretError, match="truncated"):
