@@ -33,6 +33,7 @@ from ikasched_common.link import (
     Backoff,
     JournalOutbox,
     LinkRefused,
+    MemoryOutbox,
     Receiver,
 )
 from ikasched_common.link.grpc_transport import GrpcDialer, start_server
@@ -199,6 +200,13 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
         data = tmp_path / "agent"
         data.mkdir()
         proc = _spawn(target, data, count)
+        outbox = slot.outbox
+        assert isinstance(outbox, MemoryOutbox)
+
+        def mark() -> tuple[int, int]:
+            # progress either way: agent messages journaled, dashboard messages acknowledged
+            return slot.receiver.journaled_seq, len(outbox)
+
         kills = 0
         sent = 0
         deadline = time.monotonic() + 90
@@ -208,19 +216,18 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
                     step = min(400, count - sent)
                     await slot.outbox.add(dashboard_messages(step, sent))
                     sent += step
-                done = len(dash_journal) == count and sent == count and len(slot.outbox) == 0  # type: ignore[arg-type]
-                if done:
+                if len(dash_journal) == count and sent == count and len(outbox) == 0:
                     break
                 assert time.monotonic() < deadline, "link did not converge"
                 if kills < kills_wanted:
                     # wait until this incarnation made progress, then kill it mid-flight
-                    before = slot.receiver.journaled_seq
+                    before = mark()
                     current = proc
 
                     def progressed(
-                        mark: int = before, child: subprocess.Popen[bytes] = current
+                        old: tuple[int, int] = before, child: subprocess.Popen[bytes] = current
                     ) -> bool:
-                        return slot.receiver.journaled_seq != mark or child.poll() is not None
+                        return mark() != old or child.poll() is not None
 
                     await wait_until(progressed, 30)
                     await asyncio.sleep(rng.uniform(0.0, 0.15))
@@ -234,6 +241,7 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+            await server.stop(grace=None)
         assert kills == kills_wanted
         exactly_once_in_order(agent_ids(dash_journal), [f"p{i}" for i in range(count)])
         agent_inbox = DiskJournal(data / "inbox")
@@ -244,7 +252,6 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
         assert len(agent_outbox) == count - int(agent_outbox.get_meta(
             "link.out.last_acked_seq", 0) or 0)
         agent_outbox.close()
-        await server.stop(grace=None)
         dash.close()
         dash_journal.close()
 

@@ -251,9 +251,7 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
         except (LinkError, OSError) as exc:
             reason = exc
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
             for undo in unlisten:
                 undo()
             with contextlib.suppress(Exception):
@@ -387,8 +385,10 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
             if wait <= 0:
                 await self._send(self._codec.heartbeat())
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     def _fit(self, sizes: list[int]) -> int:
         """How many leading items fit one frame (at least one)."""
@@ -433,6 +433,20 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
         return self._codec.batch(
             [SequencedItem(seq, p.value) for seq, p in zip(seqs, pending, strict=True)]
         )
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    # cancel again until each task is really done: a cancellation that races a completion
+    # inside library code can be lost, and a session that never ends blocks its successor
+    pending = [task for task in tasks if not task.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+        pending = [task for task in pending if not task.done()]
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: ending the session reports the first one
 
 
 AgentSession = LinkSession[
@@ -592,7 +606,8 @@ class AgentLinkClient:
             labels=dict(ident.labels),
         )
         await conn.send(agent_pb2.AgentFrame(hello=hello))
-        frame = await asyncio.wait_for(conn.recv(), self._settings.handshake_timeout)
+        async with asyncio.timeout(self._settings.handshake_timeout):
+            frame = await conn.recv()
         if frame is None:
             raise LinkClosed("dashboard closed the stream during the handshake")
         if frame.WhichOneof("frame") != "welcome":
@@ -701,7 +716,8 @@ class LinkGateway:
 
     async def serve(self, conn: DashboardConnection, metadata: Mapping[str, str]) -> None:
         """Handle one agent connection from hello to the end. Raises LinkRefused to refuse."""
-        frame = await asyncio.wait_for(conn.recv(), self._settings.handshake_timeout)
+        async with asyncio.timeout(self._settings.handshake_timeout):
+            frame = await conn.recv()
         if frame is None:
             return
         if frame.WhichOneof("frame") != "hello":
