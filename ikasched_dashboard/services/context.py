@@ -40,9 +40,13 @@ def default_actor() -> str:
 
 
 def json_snapshot(data: bytes) -> Mapping[str, Any]:
-    """Instance snapshots as the orchestrator stores them: engine.snapshot data as JSON."""
+    """Instance snapshots as the orchestrator stores them: JSON of engine.snapshot data, bare
+    or under "state" (with the orchestrator's own bookkeeping beside it)."""
     loaded = json.loads(data)
-    return loaded if isinstance(loaded, dict) else {}
+    if not isinstance(loaded, dict):
+        return {}
+    state = loaded.get("state")
+    return state if isinstance(state, dict) else loaded
 
 
 @dataclass(frozen=True, slots=True)

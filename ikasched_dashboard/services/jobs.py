@@ -18,12 +18,13 @@ from ikasched_dashboard.services.context import (
     require,
 )
 from ikasched_dashboard.services.errors import Ctx, Unavailable, stream, unary
-from ikasched_dashboard.services.views import PlanIndex, job_proto
+from ikasched_dashboard.services.views import (
+    AGENT_JOB_TYPES,
+    PlanIndex,
+    job_proto,
+    job_type_value,
+)
 from ikasched_dashboard.store import instances as instance_store
-
-_AGENT_JOB_TYPES = frozenset({
-    "INTERNAL_EVENT_DRIVEN", "QUARTZ_SCHEDULE_DRIVEN", "FILE_EVENT_DRIVEN",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +274,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         if not found:
             raise NotFound(f"job {request.job.job_identifier!r} not found in instance {row.id}")
         job = found[0]
-        if job.job_type not in _AGENT_JOB_TYPES:
+        if job_type_value(job.job_type) not in AGENT_JOB_TYPES:
             raise FailedPrecondition(f"job {job.job_identifier} is virtual: it has no logs")
         initiation = request.initiation_id or job.initiation_id
         if not initiation:

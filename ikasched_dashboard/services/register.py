@@ -1,5 +1,8 @@
 """Put every operator service on a grpc.aio server, with standard health and reflection.
 
+`register_services` is synchronous, so it fits DashboardProcess's `registrars`; pass the
+process's own health servicer (`health=`) instead of letting it add a second one, and
+`await registered.set_serving(True)` once the process is up (e.g. from an `on_started` hook).
 TokenService (security) and AgentGateway (the link) are registered by their owners; name them
 in `extra_service_names` so reflection and health list them too.
 """
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health as grpc_health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
@@ -63,9 +67,10 @@ class RegisteredServices:
             await self.health.set(name, status)
 
 
-async def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
-                            extra_service_names: Sequence[str] = ()) -> RegisteredServices:
-    """Add the operator services, health (every service SERVING) and reflection."""
+def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
+                      health: HealthServicer | None = None,
+                      extra_service_names: Sequence[str] = ()) -> RegisteredServices:
+    """Add the operator services, reflection, and a health servicer unless one is given."""
     plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
     adders: list[tuple[Any, object]] = [
         (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, plans),
@@ -78,11 +83,10 @@ async def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)
-    health_servicer = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if health is None:
+        health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = (*OPERATOR_SERVICES, *extra_service_names)
     reflection.enable_server_reflection(
-        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    registered = RegisteredServices(plans, instances, jobs, health_servicer, names)
-    await registered.set_serving(True)
-    return registered
+        (*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    return RegisteredServices(plans, instances, jobs, health, names)

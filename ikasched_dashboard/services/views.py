@@ -27,7 +27,19 @@ def status_value(name: str) -> str:
     return name if name in _STATUS_NAMES else "INSTANCE_STATUS_UNSPECIFIED"
 
 
+# The orchestrator stores the engine's JobKind values; proto names are accepted too.
+_JOB_KIND_TYPES = {
+    "COMMAND": "INTERNAL_EVENT_DRIVEN", "QUARTZ": "QUARTZ_SCHEDULE_DRIVEN",
+    "FILE": "FILE_EVENT_DRIVEN", "GLOBAL": "GLOBAL_EVENT", "START": "CONTEXT_START",
+    "TERMINAL": "CONTEXT_TERMINAL", "LOCAL": "LOCAL_EVENT", "BRIDGING": "BRIDGING",
+}
+AGENT_JOB_TYPES = frozenset({"INTERNAL_EVENT_DRIVEN", "QUARTZ_SCHEDULE_DRIVEN",
+                             "FILE_EVENT_DRIVEN"})
+
+
 def job_type_value(name: str) -> str:
+    """The proto JobType name of a stored job type (engine kind or proto name)."""
+    name = _JOB_KIND_TYPES.get(name, name)
     return name if name in _JOB_TYPE_NAMES else "JOB_TYPE_UNSPECIFIED"
 
 

@@ -35,17 +35,6 @@ from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
-JOB_TYPES = {
-    JobKind.COMMAND: "INTERNAL_EVENT_DRIVEN",
-    JobKind.QUARTZ: "QUARTZ_SCHEDULE_DRIVEN",
-    JobKind.FILE: "FILE_EVENT_DRIVEN",
-    JobKind.GLOBAL: "GLOBAL_EVENT",
-    JobKind.START: "CONTEXT_START",
-    JobKind.TERMINAL: "CONTEXT_TERMINAL",
-    JobKind.LOCAL: "LOCAL_EVENT",
-    JobKind.BRIDGING: "BRIDGING",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class EndCall:
@@ -107,7 +96,7 @@ class FakeOrchestration:
             row = rows[snap.id]
             assert row is not None
             plan, _ = self.plan(row.plan_name, row.plan_version)
-            state = from_snapshot(plan, json.loads(snap.snapshot))
+            state = from_snapshot(plan, json.loads(snap.snapshot)["state"])
             self.live[snap.id] = _Live(ContextMachine(plan), state, row)
 
     def _job_rows(self, plan: Plan, state: InstanceState) -> list[instance_store.JobInstanceRow]:
@@ -116,7 +105,7 @@ class FakeOrchestration:
             jdef = plan.jobs[ident]
             out.append(instance_store.JobInstanceRow(
                 instance_id=state.instance_id, child_context=ctx, job_identifier=ident,
-                job_type=JOB_TYPES[jdef.kind], status=js.status.value, job_name=jdef.job_name,
+                job_type=jdef.kind.value, status=js.status.value, job_name=jdef.job_name,
                 agent_name=jdef.agent_name, held=js.held, skip=js.skip,
                 initiation_raised=js.raised, killed=js.killed, pid=js.pid,
                 error_acknowledged=js.error_acknowledged,
@@ -152,7 +141,7 @@ class FakeOrchestration:
                       dry_run=state.dry_run, quartz_disabled=state.quartz_disabled,
                       **row_changes)  # type: ignore[arg-type]
         live.row = row
-        snapshot = json.dumps(to_snapshot(state)).encode()
+        snapshot = json.dumps({"state": to_snapshot(state)}).encode()
         entries = self._audit(live, effects, actor)
         with write_transaction(self.engine) as conn:
             if new:
