@@ -23,6 +23,7 @@ import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +79,7 @@ class DashboardProcess:
         self._gateway: Gateway | None = None
         self._orchestrator: Orchestrator | None = None
         self._server: grpc.aio.Server | None = None
+        self._db: ThreadPoolExecutor | None = None
         self._health = HealthServicer()
         self.port = 0
         self.dashboard_id = ""
@@ -132,9 +134,13 @@ class DashboardProcess:
         self._journal = DiskJournal(data / "inbox", durability=durability, prefix="inbox")
         dead = self._journal.sibling("dead")
         self.dashboard_id = _dashboard_id(data)
+        # SQLite has one writer: one DB thread for everything avoids its sleeping busy handler
+        sqlite = self._engine.dialect.name == "sqlite"
+        self._db = ThreadPoolExecutor(1 if sqlite else 4, thread_name_prefix="dashboard-db")
         self._gateway = Gateway(
             self._engine,
             self._journal,
+            db_executor=self._db,
             dashboard_id=self.dashboard_id,
             settings=self._link_settings,
             hello_check=self._hello_check,
@@ -144,6 +150,7 @@ class DashboardProcess:
             self._journal,
             dead,
             notify=self._gateway.notify,
+            db_executor=self._db,
             settings=self._orch_settings,
         )
         self._gateway.set_sync_source(self._orchestrator.sync_for_agent)
@@ -196,6 +203,9 @@ class DashboardProcess:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+        if self._db is not None:
+            self._db.shutdown(wait=True)
+            self._db = None
         if self._engine is not None:
             self._engine.dispose()
         gc.unfreeze()

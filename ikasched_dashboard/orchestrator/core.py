@@ -211,6 +211,9 @@ class Orchestrator:
         self._guard = PoisonGuard(inbox, self._dead, max_attempts=self._settings.max_attempts)
         self._notify = notify or (lambda _names: None)
         self._clock = clock
+        # one DB thread shared with the outboxes (SQLite): writers never meet on the file lock,
+        # whose busy handler would sleep for milliseconds
+        self._own_db = db_executor is None
         self._db = db_executor or ThreadPoolExecutor(1, thread_name_prefix="orchestrator-db")
         self._jx = ThreadPoolExecutor(1, thread_name_prefix="inbox-reader")
         self._coordinator = Coordinator()
@@ -256,7 +259,8 @@ class Orchestrator:
             if req.future is not None and not req.future.done():
                 req.future.set_exception(FailedPrecondition("the dashboard is stopping"))
         self._jx.shutdown(wait=True)
-        self._db.shutdown(wait=True)
+        if self._own_db:
+            self._db.shutdown(wait=True)
 
     def wake(self) -> None:
         self._wake.set()
