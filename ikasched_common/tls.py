@@ -61,6 +61,28 @@ def channel_credentials(
     )
 
 
+def client_credentials(
+    token: str,
+    *,
+    tls: bool = False,
+    ca: PemSource | None = None,
+    cert: PemSource | None = None,
+    key: PemSource | None = None,
+) -> grpc.ChannelCredentials:
+    """Credentials for `grpc.aio.secure_channel` that send `token` with every call.
+
+    With `tls`, the channel is TLS (`ca`, and `cert`/`key` under mutual TLS). Without, it is
+    a plaintext connection that gRPC only opens to a loopback address, so a token is never
+    sent in clear text across the network (for a remote `--insecure` dashboard, pass
+    `auth.bearer_metadata(token)` per call on an insecure channel instead).
+    """
+    transport = (channel_credentials(ca, cert, key) if tls
+                 else grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP))
+    return grpc.composite_channel_credentials(
+        transport, grpc.access_token_call_credentials(token)
+    )
+
+
 def is_loopback_address(address: str) -> bool:
     """Whether a listen address ("host:port", "[v6]:port", "unix:path") stays on this host."""
     if address.startswith(("unix:", "unix-abstract:")):

@@ -302,6 +302,21 @@ class Authenticator:
         self._last_used[token_id] = now
         return cached.principal
 
+    async def revalidate(self, principal: Principal) -> None:
+        """Raise Unauthenticated if `principal`'s token was revoked or expired since.
+
+        For long-lived streams (agent links, watches), which are authenticated once at the
+        start: call it now and then (e.g. per heartbeat); it costs a lookup per cache TTL.
+        """
+        cached = self._cache.get(principal.token_id)
+        if cached is None or self._clock() - cached.fetched_at >= self._ttl:
+            cached = await asyncio.to_thread(self._load, principal.token_id)
+        record = cached.record
+        if record is None or record.revoked_time:
+            raise Unauthenticated(f"token {principal.token_id} is revoked")
+        if record.expires_time and self._now_ms() >= record.expires_time:
+            raise Unauthenticated(f"token {principal.token_id} has expired")
+
     def _load(self, token_id: str) -> _Cached:
         self.lookups += 1
         with read_transaction(self._engine) as conn:

@@ -19,6 +19,7 @@ from ikasched_common.tls import (
     Pki,
     channel_credentials,
     check_listen_address,
+    client_credentials,
     generate_pki,
     server_credentials,
 )
@@ -105,6 +106,32 @@ def test_mtls_refuses_clients_without_a_trusted_certificate(
             foreign = channel_credentials(pki.ca_cert, other.client_cert, other.client_key)
             assert await _try(served.target, foreign, tokens.viewer) \
                 == grpc.StatusCode.UNAVAILABLE
+
+    asyncio.run(main())
+
+
+def test_client_credentials_carry_the_token(engine: Engine, tokens: Tokens, pki: Pki) -> None:
+    async def list_plans(target: str, creds: grpc.ChannelCredentials) -> grpc.StatusCode:
+        async with grpc.aio.secure_channel(target, creds) as channel:
+            try:
+                await stub(plan_service_pb2_grpc.PlanServiceStub, channel).ListPlans(
+                    plan_service_pb2.ListPlansRequest(), timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code()
+        return grpc.StatusCode.OK
+
+    async def main() -> None:
+        # Plaintext on loopback: the token rides along without per-call metadata.
+        async with serve(engine) as served:
+            assert await list_plans(served.target, client_credentials(tokens.viewer)) \
+                == grpc.StatusCode.UNIMPLEMENTED
+            assert await list_plans(served.target, client_credentials(tokens.wrong)) \
+                == grpc.StatusCode.UNAUTHENTICATED
+        creds = server_credentials(pki.server_cert, pki.server_key, client_ca=pki.ca_cert)
+        async with serve(engine, credentials=creds) as served:
+            mtls = client_credentials(tokens.viewer, tls=True, ca=pki.ca_cert,
+                                      cert=pki.client_cert, key=pki.client_key)
+            assert await list_plans(served.target, mtls) == grpc.StatusCode.UNIMPLEMENTED
 
     asyncio.run(main())
 

@@ -258,3 +258,26 @@ def test_plan_access_and_agent_hello_rules() -> None:
     for principal, name in ((agent, "a2"), (agent, ""), (unlimited, "a1"), (None, "a1")):
         with pytest.raises(PermissionDenied):
             check_agent_hello(principal, agent_pb2.AgentHello(agent_name=name))
+
+
+def test_long_streams_can_revalidate_their_principal(engine: Engine) -> None:
+    record, secret = create_token(engine, TokenSpec("agent a1", Role.AGENT, agent_name="a1",
+                                                    ttl_seconds=60), now_ms=0)
+    clock, now = Clock(), [1_000]
+
+    async def main() -> None:
+        auth = Authenticator(engine, clock=clock, now_ms=lambda: now[0])
+        principal = await auth.authenticate(secret)
+        await auth.revalidate(principal)
+        now[0] = 60_000
+        with pytest.raises(Unauthenticated, match="expired"):
+            await auth.revalidate(principal)
+        now[0] = 1_000
+        with db.write_transaction(engine) as conn:
+            token_store.revoke_token(conn, record.id, 2_000)
+        await auth.revalidate(principal)  # still cached
+        clock.t += 2.0
+        with pytest.raises(Unauthenticated, match="revoked"):
+            await auth.revalidate(principal)
+
+    asyncio.run(main())
