@@ -82,7 +82,7 @@ from ikasched_dashboard.engine.snapshot import (
     from_snapshot,
     to_snapshot,
 )
-from ikasched_dashboard.engine.state import InstanceState, JobKey
+from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
 from ikasched_dashboard.gateway import decode_inbox_entry
 from ikasched_dashboard.interfaces import NewInstance, VerbResult
 from ikasched_dashboard.orchestrator import messages as out
@@ -221,6 +221,7 @@ class Orchestrator:
         self._lives: dict[str, _Live] = {}
         self._plans: dict[tuple[str, int], CompiledPlan] = {}
         self._job_rows: dict[str, dict[tuple[str, str], JobInstanceRow]] = {}
+        self._job_json: dict[str, dict[JobKey, tuple[JobState, str]]] = {}
         self._requests: deque[_Request] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -937,11 +938,28 @@ class Orchestrator:
 
     # ---- commit --------------------------------------------------------------------------------
     def _snapshot(self, live: _Live) -> bytes:
+        """The stored snapshot; each job's JSON is reused while its JobState object is."""
+        state = live.state
+        cache = self._job_json.setdefault(state.instance_id, {})
+        parts: list[str] = []
+        for key, js in state.jobs.items():
+            hit = cache.get(key)
+            if hit is None or hit[0] is not js:
+                one = to_snapshot(
+                    state._replace(jobs={key: js}, held_initiations={}, lock_pending={})
+                )["jobs"][0]
+                hit = (js, json.dumps(one, separators=(",", ":")))
+                cache[key] = hit
+            parts.append(hit[1])
         data = {
-            "state": to_snapshot(live.state),
+            "state": to_snapshot(state._replace(jobs={})),
             "retries": [[j, c, a, d] for (j, c), (a, d) in sorted(live.retries.items())],
         }
-        return json.dumps(data, separators=(",", ":")).encode()
+        text = json.dumps(data, separators=(",", ":"))
+        # "jobs" is the state's first list and the only '"jobs":[]' (every other value is a
+        # string, a number or a dict of strings, whose quotes JSON escapes)
+        text = text.replace('"jobs":[]', '"jobs":[' + ",".join(parts) + "]", 1)
+        return text.encode()
 
     def _commit(self, batch: _Batch) -> None:
         now = self._clock()
@@ -1059,6 +1077,7 @@ class Orchestrator:
             if iid in batch.forget or iid in batch.ended:
                 self._lives.pop(iid, None)
                 self._job_rows.pop(iid, None)
+                self._job_json.pop(iid, None)
                 for tkey in [k for k in self._timers if k[0] == iid]:
                     self._timers.pop(tkey).cancel()
             else:

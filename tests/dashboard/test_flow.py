@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ikasched_dashboard.interfaces import NewInstance
+from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store import changes, instances
 from ikasched_dashboard.store.db import read_transaction
@@ -71,6 +72,6 @@ def test_chain_runs_to_complete_across_two_agents(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def conn_rows(proc) -> list[object]:  # type: ignore[no-untyped-def]
+def conn_rows(proc: DashboardProcess) -> list[object]:
     with read_transaction(proc.engine) as conn:
         return list(conn.execute(select(outbox.c.id)).all())

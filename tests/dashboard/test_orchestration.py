@@ -11,22 +11,23 @@ from ikasched.v1 import agent_pb2, events_pb2
 from ikasched_common.errors import FailedPrecondition
 from ikasched_dashboard.engine.inputs import Hold, Release
 from ikasched_dashboard.interfaces import NewInstance
+from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import changes, instances
 from ikasched_dashboard.store.db import read_transaction
 from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
 
 
-def _jobs(proc, iid: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _jobs(proc: DashboardProcess, iid: str) -> dict[str, str]:
     with read_transaction(proc.engine) as conn:
         return {j.job_identifier: j.status for j in instances.jobs_of_instance(conn, iid)}
 
 
-def _audit_count(proc) -> int:  # type: ignore[no-untyped-def]
+def _audit_count(proc: DashboardProcess) -> int:
     with read_transaction(proc.engine) as conn:
         return changes.last_position(conn)
 
 
-def _status(proc, iid: str) -> str:  # type: ignore[no-untyped-def]
+def _status(proc: DashboardProcess, iid: str) -> str:
     with read_transaction(proc.engine) as conn:
         row = instances.get_instance(conn, iid)
     return row.status if row is not None else ""

@@ -12,7 +12,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from ikasched_dashboard.interfaces import NewInstance
+from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import changes, db, instances
 from ikasched_dashboard.store.db import read_transaction
 from tests.dashboard.conftest import LONG
@@ -28,7 +31,7 @@ from tests.dashboard.sim import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _statuses(engine, ids: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _statuses(engine: Engine, ids: list[str]) -> dict[str, str]:
     with read_transaction(engine) as conn:
         return {i: (r.status if (r := instances.get_instance(conn, i)) else "") for i in ids}
 
@@ -54,9 +57,7 @@ def test_graceful_restart_keeps_queued_work_and_retry_timers(tmp_path: Path) -> 
                 assert proc.orchestrator.live_instance_ids() == [iid]
                 await wait_until(lambda: a1.initiations[(iid, "a1-j2")] == 1)
                 # j2 failed: ERROR, retry due in 1 s; restart before it fires
-                await wait_until(
-                    lambda: _statuses(proc.engine, [iid]) and _job(proc, iid) == "ERROR"
-                )
+                await wait_until(lambda: _job(proc, iid) == "ERROR")
             a1.auto = True
             async with running_dashboard(tmp_path, port) as proc:
                 await wait_until(lambda: _statuses(proc.engine, [iid])[iid] == "COMPLETE")
@@ -69,7 +70,7 @@ def test_graceful_restart_keeps_queued_work_and_retry_timers(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
-def _job(proc, iid: str) -> str:  # type: ignore[no-untyped-def]
+def _job(proc: DashboardProcess, iid: str) -> str:
     with read_transaction(proc.engine) as conn:
         return {j.job_identifier: j.status for j in instances.jobs_of_instance(conn, iid)}["a1-j2"]
 
