@@ -399,10 +399,12 @@ class AuthInterceptor(_Interceptor):
                 bearer_from_metadata(handler_call_details.invocation_metadata)
             )
         except Unauthenticated as exc:
+            log.debug("refused %s: %s", method, exc)
             return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, str(exc))
         try:
             authorize(principal, method)
         except PermissionDenied as exc:
+            log.info("denied %s: %s", method, exc)
             return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         if handler is None:
             # grpc.aio answers UNIMPLEMENTED for a None handler.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -19,6 +19,8 @@ from ikasched.v1 import (
     instance_pb2,
     instance_service_pb2,
     instance_service_pb2_grpc,
+    job_service_pb2,
+    job_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
@@ -336,5 +338,52 @@ def test_token_service_creates_lists_and_revokes(engine: Engine, tokens: Tokens)
                 await tok.RevokeToken(admin_service_pb2.RevokeTokenRequest(token_id="nope"),
                                        metadata=admin)
             assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    run(main())
+
+
+class SyncPlans(plan_service_pb2_grpc.PlanServiceServicer):
+    """Plain (non-async) handlers run in grpc's executor: the principal must reach them too."""
+
+    def GetPlan(
+        self, request: plan_service_pb2.GetPlanRequest, context: Any
+    ) -> plan_service_pb2.GetPlanResponse:
+        require_plan_access(current_principal(), request.name)
+        return plan_service_pb2.GetPlanResponse(
+            summary=plan_service_pb2.PlanSummary(name=current_actor()))
+
+
+class SyncJobs(job_service_pb2_grpc.JobServiceServicer):
+    def GetJobLogs(self, request: job_service_pb2.GetJobLogsRequest, context: Any
+                   ) -> Iterator[agent_pb2.LogChunk]:
+        require_plan_access(current_principal(), request.initiation_id)
+        yield agent_pb2.LogChunk(request_id=current_actor(), eof=True)
+
+
+def test_plain_handlers_see_the_principal_too(engine: Engine, tokens: Tokens) -> None:
+    async def main() -> None:
+        overrides = {"PlanService": SyncPlans(), "JobService": SyncJobs()}
+        async with serve(engine, overrides=overrides) as served, \
+                grpc.aio.insecure_channel(served.target) as ch:
+            plans = stub(plan_service_pb2_grpc.PlanServiceStub, ch)
+            jobs = stub(job_service_pb2_grpc.JobServiceStub, ch)
+            op = bearer_metadata(tokens.plan_a_operator)
+            got = await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="A"), metadata=op)
+            assert got.summary.name == "olga"
+            chunks = [c async for c in jobs.GetJobLogs(
+                job_service_pb2.GetJobLogsRequest(initiation_id="A"), metadata=op)]
+            assert [c.request_id for c in chunks] == ["olga"]
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="B"), metadata=op)
+            assert err.value.code() == DENIED
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async for _ in jobs.GetJobLogs(
+                        job_service_pb2.GetJobLogsRequest(initiation_id="B"), metadata=op):
+                    pass
+            assert err.value.code() == DENIED
+            # Another caller on the same executor threads gets its own principal.
+            got = await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="B"),
+                                      metadata=bearer_metadata(tokens.admin))
+            assert got.summary.name == "alice"
 
     run(main())
