@@ -57,9 +57,14 @@ class DiskAgent:
         self.receiver = Receiver(self.inbox)
         self.outbox = JournalOutbox(self.outbox_journal)
         self.dialer = GrpcDialer(self.target, token=self.token, settings=FAST)
+        self.lanes: list[agent_pb2.DashboardLaneMessage] = []
+
+        async def on_lane(message: agent_pb2.DashboardLaneMessage) -> None:
+            self.lanes.append(message)
+
         self.client = AgentLinkClient(
             self.dialer, AgentIdentity("a1", "inst-1"), self.receiver, self.outbox,
-            settings=FAST, backoff=Backoff(initial=0.01, maximum=0.1),
+            settings=FAST, backoff=Backoff(initial=0.01, maximum=0.1), on_lane=on_lane,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -168,6 +173,8 @@ def test_grpc_lane_frames_pass_next_to_work(tmp_path: Path) -> None:
         request = agent_pb2.DashboardLaneMessage(log_request=agent_pb2.LogRequest(request_id="q"))
         assert await dash.gateway.send_lane("a1", request)
         await wait_until(lambda: len(slot.lanes) == 8 and len(slot.journal) == 3000)
+        await wait_until(lambda: len(agent.lanes) == 1)
+        assert agent.lanes[0].log_request.request_id == "q"
         assert [m.log_chunk.offset for m in slot.lanes] == list(range(8))
         exactly_once_in_order(agent_ids(slot.journal), [f"a{i}" for i in range(3000)])
         await agent.stop()

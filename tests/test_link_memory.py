@@ -37,7 +37,12 @@ from ikasched_common.link import (
     Receiver,
     memory_pair,
 )
-from ikasched_common.link.transport import DashboardConnection, FaultPolicy, MemoryConnection
+from ikasched_common.link.transport import (
+    AGENT_TO_DASHBOARD,
+    DashboardConnection,
+    FaultPolicy,
+    MemoryConnection,
+)
 
 AgentEnd = MemoryConnection[agent_pb2.AgentFrame, agent_pb2.DashboardFrame]
 
@@ -441,3 +446,48 @@ def test_memory_outbox_dashboard_side_is_interchangeable() -> None:
         assert len(outbox) == 3
 
     asyncio.run(scenario())
+
+
+def test_batches_respect_message_byte_and_window_bounds() -> None:
+    settings = LinkSettings(
+        heartbeat_interval=0.05, liveness_timeout=2.0, max_batch_messages=40,
+        max_frame_bytes=4000, window_messages=120,
+    )
+    batch_sizes: list[int] = []
+    frame_bytes: list[int] = []
+    in_flight: list[int] = []
+    last_ack = 0
+
+    def tap(direction: str, frame: object) -> bool:
+        nonlocal last_ack
+        if direction == AGENT_TO_DASHBOARD and isinstance(frame, agent_pb2.AgentFrame):
+            if frame.WhichOneof("frame") == "batch":
+                batch_sizes.append(len(frame.batch.messages))
+                frame_bytes.append(frame.ByteSize())
+                in_flight.append(frame.batch.messages[-1].seq - last_ack)
+        elif isinstance(frame, agent_pb2.DashboardFrame) and frame.WhichOneof("frame") == "ack":
+            last_ack = max(last_ack, frame.ack.journaled_up_to)
+        return False
+
+    async def scenario() -> None:
+        # a slow dashboard journal makes acks lag, so the window is what holds the sender back
+        dash = TestDashboard(settings, journal_factory=lambda _n: RecordingJournal(delay=0.003))
+        dialer = MemoryDialer(dash.gateway.serve, fault=tap)
+        agent = Agent(dialer, settings=settings)
+        big = [agent_pb2.AgentMessage(id=f"a{i}", alert=agent_pb2.AgentAlert(
+            message="z" * 300)).SerializeToString() for i in range(1000)]
+        await agent.outbox.add(big)
+        agent.start()
+        slot = dash.slot("a1")
+        await wait_until(lambda: len(slot.journal) == 1000, 30)
+        exactly_once_in_order(agent_ids(slot.journal), [f"a{i}" for i in range(1000)])
+        await agent.stop()
+        await dialer.aclose()
+        dash.close()
+
+    asyncio.run(scenario())
+    assert max(batch_sizes) <= 40
+    assert max(frame_bytes) <= 4000
+    assert 1 < max(batch_sizes) < 40  # the byte bound, not the count, split these
+    assert max(in_flight) <= 120
+    assert max(in_flight) > 40  # several batches were in flight at once
