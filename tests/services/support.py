@@ -37,8 +37,8 @@ jobDependencies:
 """
 
 
-def plan(text: str = PLAN, **fields: object) -> plan_pb2.Context:
-    p = load_plan_text(text)
+def plan(**fields: object) -> plan_pb2.Context:
+    p = load_plan_text(PLAN)
     for name, value in fields.items():
         setattr(p, name, value)
     return p
