@@ -228,6 +228,7 @@ class Orchestrator:
         self._timers: dict[tuple[str, JobKey, int], asyncio.TimerHandle] = {}
         self._stopping = False
         self._batch = _Batch()
+        self._done_keys: list[int] = []
         self.ready = asyncio.Event()
         self.batches = 0
         self.events_processed = 0
@@ -567,7 +568,7 @@ class Orchestrator:
             await self._wake.wait()
             self._wake.clear()
             while True:
-                items = await self._jcall(lambda: self._inbox.peek(self._settings.batch_max))
+                items = await self._jcall(self._take)
                 reqs: list[_Request] = []
                 while self._requests and len(reqs) < self._settings.batch_max:
                     reqs.append(self._requests.popleft())
@@ -583,7 +584,16 @@ class Orchestrator:
                             req.future.set_exception(exc)
                     await asyncio.sleep(self._settings.retry_backoff)
             if self._stopping:
+                await self._jcall(self._take)  # the last batch's removals
                 return
+
+    def _take(self) -> list[JournalItem]:
+        """Journal thread: remove what the last commit covered, then peek the next batch
+        (one hop instead of two; a crash before the removal only replays processed ids)."""
+        if self._done_keys:
+            self._inbox.remove(self._done_keys)
+            self._done_keys = []
+        return self._inbox.peek(self._settings.batch_max)
 
     async def _process(self, items: list[JournalItem], reqs: list[_Request]) -> None:
         batch = _Batch()
@@ -629,15 +639,13 @@ class Orchestrator:
         await self._db_call(lambda: self._commit(batch))
         self._after_commit(batch)
         self._batch = _Batch()
-        if batch.done_keys:
-            keys = batch.done_keys
-            await self._jcall(lambda: self._inbox.remove(keys))
+        self.batches += 1
+        self.events_processed += len(batch.processed)
+        self._done_keys = batch.done_keys
         for item, reason in poison:
             moved = await self._jcall(lambda i=item, r=reason: self._guard.failed(i, r))  # type: ignore[misc]
             if moved:
                 log.error("inbox item %d moved to the dead letters: %s", item.key, reason)
-        self.batches += 1
-        self.events_processed += len(batch.processed)
 
     def _run_step(self, batch: _Batch, fn: Callable[[_Step], T]) -> T:
         step = _Step()
