@@ -91,13 +91,48 @@ def random_drops(seed: int, probability: float) -> FaultPolicy:
     return policy
 
 
+class ExactTail:
+    """Fault-policy wrapper that checks the resume rule on the wire: after a hello/welcome
+    the first batch each way starts exactly at the receiver's last journaled seq + 1."""
+
+    def __init__(self, inner: FaultPolicy) -> None:
+        self.inner = inner
+        self.expect: dict[str, int | None] = {"a": None, "d": None}
+        self.checked = 0
+        self.violations: list[str] = []
+
+    def __call__(self, direction: str, frame: object) -> bool:
+        if isinstance(frame, agent_pb2.AgentFrame):
+            kind = frame.WhichOneof("frame")
+            if kind == "hello":  # what the agent journaled: the dashboard's batches start after
+                self.expect["d"] = frame.hello.last_journaled_seq + 1
+            elif kind == "batch":
+                self._check("a", frame.batch.messages[0].seq)
+        elif isinstance(frame, agent_pb2.DashboardFrame):
+            kind = frame.WhichOneof("frame")
+            if kind == "welcome":
+                self.expect["a"] = frame.welcome.last_journaled_seq + 1
+            elif kind == "batch":
+                self._check("d", frame.batch.messages[0].seq)
+        return self.inner(direction, frame)
+
+    def _check(self, side: str, first: int) -> None:
+        expected = self.expect[side]
+        if expected is not None:
+            self.checked += 1
+            if first != expected:
+                self.violations.append(f"{side}: first batch seq {first}, expected {expected}")
+            self.expect[side] = None
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_thousands_each_way_exactly_once_in_order_despite_random_drops(seed: int) -> None:
     count = 30_000 if LONG else 3_000
 
     async def scenario() -> None:
         dash = TestDashboard()
-        dialer = MemoryDialer(dash.gateway.serve, fault=random_drops(seed, 0.1))
+        tail = ExactTail(random_drops(seed, 0.1))
+        dialer = MemoryDialer(dash.gateway.serve, fault=tail)
         agent = Agent(dialer)
         agent.start()
         slot = dash.slot("a1")
@@ -113,6 +148,7 @@ def test_thousands_each_way_exactly_once_in_order_despite_random_drops(seed: int
         await wait_until(lambda: len(agent.outbox._assigned_keys) == 0, 10)
         assert (await agent.outbox.position()).last_acked_seq == count
         assert agent.client.sessions_started > 5  # the faults really broke connections
+        assert tail.violations == [] and tail.checked > 5
         exactly_once_in_order(agent_ids(slot.journal), [f"a{i}" for i in range(count)])
         exactly_once_in_order(dashboard_ids(agent.inbox), [f"d{i}" for i in range(count)])
         await wait_until(lambda: len(slot.outbox) == 0)  # type: ignore[arg-type]
