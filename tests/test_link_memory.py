@@ -527,3 +527,23 @@ def test_batches_respect_message_byte_and_window_bounds() -> None:
     assert 1 < max(batch_sizes) < 40  # the byte bound, not the count, split these
     assert max(in_flight) <= 120
     assert max(in_flight) > 40  # several batches were in flight at once
+
+
+def test_stop_ends_the_reconnect_backoff_and_gateway_close_ends_sessions() -> None:
+    async def scenario() -> None:
+        dash = TestDashboard()
+        dialer = MemoryDialer(dash.gateway.serve)
+        agent = Agent(dialer)
+        agent.client._backoff = Backoff(initial=30.0, maximum=30.0)  # a long wait if not woken
+        agent.start()
+        await agent.client.wait_connected()
+        await dash.gateway.aclose()
+        assert dash.gateway.connected_agents() == []
+        assert dash.presence_log[-1].reason == "dashboard shutting down"
+        dialer.refuse = True  # the agent is now inside a 15-30 s backoff
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(agent.stop(), 5)
+        await dialer.aclose()
+        dash.close()
+
+    asyncio.run(scenario())

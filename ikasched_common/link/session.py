@@ -509,6 +509,7 @@ class AgentLinkClient:
         self._backoff = backoff or Backoff()
         self._session: AgentSession | None = None
         self._stopping = False
+        self._stop_event = asyncio.Event()
         self._connected = asyncio.Event()
         self.dashboard_id = ""
         self.sessions_started = 0
@@ -533,7 +534,9 @@ class AgentLinkClient:
         return True
 
     def stop(self) -> None:
+        """End the current connection and the reconnect loop."""
         self._stopping = True
+        self._stop_event.set()
         if self._session is not None:
             self._session.stop("agent stopping")
 
@@ -545,7 +548,10 @@ class AgentLinkClient:
             if self._stopping:
                 break
             attempt = 0 if started else attempt + 1
-            await asyncio.sleep(self._backoff.delay(attempt))
+            # a stop() during the backoff ends it at once
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._backoff.delay(attempt)):
+                    await self._stop_event.wait()
 
     async def connect_once(self) -> bool:
         """One connection: dial, handshake, run until it ends. True if the handshake succeeded."""
@@ -687,6 +693,14 @@ class LinkGateway:
 
     def connected_agents(self) -> list[str]:
         return sorted(name for name in self._sessions if self.session(name) is not None)
+
+    async def aclose(self) -> None:
+        """End every agent session (dashboard shutdown) and wait until they are closed."""
+        sessions = [s for s in self._sessions.values() if not s.closed]
+        for session in sessions:
+            session.stop("dashboard shutting down")
+        for session in sessions:
+            await session.wait_closed()
 
     def disconnect(self, agent_name: str, reason: str = "disconnected by the dashboard") -> bool:
         session = self.session(agent_name)
