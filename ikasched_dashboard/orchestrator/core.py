@@ -184,6 +184,10 @@ class _Batch:
         self.answers: list[tuple[asyncio.Future[Any], Any]] = []
 
 
+class _DuplicateSeen(Exception):
+    """The commit met an already-processed message id (the batch rolls back)."""
+
+
 @dataclass(slots=True)
 class _Request:
     run: Callable[[_Step], Any]
@@ -229,8 +233,10 @@ class Orchestrator:
         self._stopping = False
         self._batch = _Batch()
         self._done_keys: list[int] = []
+        self._verify_ids = True
         self.ready = asyncio.Event()
         self.batches = 0
+        self.duplicate_redos = 0  # batches redone after the commit met a processed id
         self.events_processed = 0
         self.dropped: list[tuple[str, str]] = []  # (message id, why), recent, for tests/metrics
 
@@ -576,6 +582,13 @@ class Orchestrator:
                     break
                 try:
                     await self._process(items, reqs)
+                except _DuplicateSeen:
+                    # rolled back: redo the same work with the processed-ids check
+                    self._verify_ids = True
+                    self.duplicate_redos += 1
+                    self._job_rows.clear()
+                    again = [r for r in reqs if r.future is None or not r.future.done()]
+                    self._requests.extendleft(reversed(again))
                 except Exception as exc:  # the commit failed: nothing was applied
                     log.exception("orchestrator batch failed")
                     self._job_rows.clear()  # may hold rows of the rolled-back batch
@@ -607,13 +620,18 @@ class Orchestrator:
                 poison.append((item, f"undecodable: {exc!r}"))
         ids = [m.id for _, _, m in decoded]
         seen: set[str] = set()
-        if ids:
+        # Optimistic dedupe: only while replays are likely (after start, after a duplicate)
+        # is the DB asked first; otherwise the commit's insert of processed ids detects a
+        # duplicate and the batch is redone with the check (_DuplicateSeen).
+        checked = bool(ids) and self._verify_ids
+        if checked:
 
             def already() -> frozenset[str]:
                 with read_transaction(self._engine) as conn:
                     return msg_store.processed_among(conn, ids)
 
             seen.update(await self._db_call(already))
+            self._verify_ids = bool(seen)
         for item, agent, message in decoded:
             if message.id in seen:
                 batch.done_keys.append(item.key)  # a replay: changes nothing
@@ -977,6 +995,9 @@ class Orchestrator:
         upd_jobs: list[JobInstanceRow] = []
         snaps: list[tuple[str, bytes]] = []
         with write_transaction(self._engine) as conn:
+            wanted = len(set(batch.processed))
+            if msg_store.record_processed(conn, batch.processed, now) != wanted:
+                raise _DuplicateSeen()
             for iid, live in batch.lives.items():
                 if iid in batch.forget:
                     continue
@@ -1024,7 +1045,6 @@ class Orchestrator:
             if forget:
                 instances.delete_instances(conn, forget)
             changes.append_audit(conn, batch.audits)
-            msg_store.record_processed(conn, batch.processed, now)
             if batch.coord is not None and batch.coord is not self._coord:
                 locks.save_lock_state(
                     conn,

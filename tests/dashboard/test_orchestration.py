@@ -103,6 +103,8 @@ def test_duplicate_events_change_nothing_and_poison_goes_to_dead_letters(tmp_pat
                     lambda: proc.orchestrator.batches > batches and len(proc.inbox) == 0
                 )
                 assert _audit_count(proc) == before
+                # found at commit (optimistic dedupe), rolled back, redone with the check
+                assert proc.orchestrator.duplicate_redos >= 1
                 assert set(_jobs(proc, iid).values()) == {"COMPLETE"}
                 # a failure resubmission of a job that is not in ERROR is refused every time
                 bad = events_pb2.ContextualisedScheduledProcessEvent(
