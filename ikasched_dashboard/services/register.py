@@ -9,9 +9,9 @@ in `extra_service_names` so reflection and health list them too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health as grpc_health
@@ -29,11 +29,16 @@ from ikasched.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
+from ikasched_common.dispatch import Clock
+from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
-from ikasched_dashboard.services.context import ServiceContext
+from ikasched_dashboard.services.context import LogFetcher, ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.plans import PlanServicer
+
+if TYPE_CHECKING:
+    from ikasched_dashboard.server import DashboardProcess
 
 
 def _full_name(module: Any, service: str) -> str:
@@ -90,3 +95,50 @@ def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
     reflection.enable_server_reflection(
         (*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     return RegisteredServices(plans, instances, jobs, health, names)
+
+
+class ProcessWiring:
+    """The lifecycle and the operator services inside a DashboardProcess.
+
+    `DashboardProcess(config, registrars=[w.registrar], on_started=[w.on_started])`: the
+    registrar builds the Lifecycle and the services over the process's store, orchestrator,
+    inbox and dead letters; the hook runs lifecycle recovery (reference §5.3), starts its timers
+    and reports every service SERVING. `close()` stops the timers (call it before
+    `process.stop()`).
+    """
+
+    def __init__(self, *, clock: Clock | None = None, log_fetcher: LogFetcher | None = None,
+                 actor: Callable[[], str] | None = None) -> None:
+        self._clock = clock
+        self._log_fetcher = log_fetcher
+        self._actor = actor
+        self.lifecycle: Lifecycle | None = None
+        self.registered: RegisteredServices | None = None
+        self.context: ServiceContext | None = None
+
+    def registrar(self, server: grpc.aio.Server, process: DashboardProcess) -> None:
+        lifecycle = Lifecycle(process.engine, process.orchestrator, clock=self._clock)
+        extra: dict[str, Any] = {}
+        if self._clock is not None:
+            extra["clock"] = self._clock
+        if self._actor is not None:
+            extra["actor"] = self._actor
+        ctx = ServiceContext(
+            engine=process.engine, orchestration=process.orchestrator, lifecycle=lifecycle,
+            inbox=process.inbox, dead_letters=process.orchestrator.dead_letters,
+            log_fetcher=self._log_fetcher, **extra,
+        )
+        self.lifecycle, self.context = lifecycle, ctx
+        self.registered = register_services(server, ctx,
+                                            health=getattr(process, "health", None))
+
+    async def on_started(self, process: DashboardProcess) -> None:
+        assert self.lifecycle is not None and self.registered is not None, "registrar not run"
+        await self.lifecycle.start()
+        await self.registered.set_serving(True)
+
+    async def close(self) -> None:
+        if self.registered is not None:
+            await self.registered.set_serving(False)
+        if self.lifecycle is not None:
+            await self.lifecycle.close()
