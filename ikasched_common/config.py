@@ -34,7 +34,17 @@ class DashboardConfig:
     database_url: str = ""
     # crash: survives kill -9 of any process; power: survives power loss (slower).
     journal_durability: str = "crash"
+    # Refuse nothing: allow a non-loopback listen address without TLS.
     insecure: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # Set: clients must present a certificate signed by this CA (mutual TLS).
+    tls_client_ca_file: str = ""
+    # gRPC reflection without a token (health is always open).
+    reflection_open: bool = False
+    # Key for secret parameters at rest; empty: a generated key file in data_dir (0600).
+    secret_key: str = ""
+    secret_key_file: str = ""
     log_format: str = "text"
     log_level: str = "info"
     heartbeat_interval_ms: int = 5_000
@@ -49,6 +59,20 @@ class DashboardConfig:
         _positive("heartbeat_interval_ms", self.heartbeat_interval_ms)
         _positive("liveness_timeout_ms", self.liveness_timeout_ms)
         _positive("max_message_bytes", self.max_message_bytes)
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise InvalidArgument("set both tls_cert_file and tls_key_file, or neither",
+                                  field="tls_cert_file")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise InvalidArgument("mutual TLS needs tls_cert_file and tls_key_file too",
+                                  field="tls_client_ca_file")
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert_file)
+
+    @property
+    def effective_secret_key_file(self) -> Path:
+        return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret.key"
 
     @property
     def effective_database_url(self) -> str:
