@@ -76,7 +76,15 @@ class FakeDashboard:
         self.receiver.listen(lambda _seq: self._changed.set())
         self.gateway = LinkGateway(self._on_hello, dashboard_id="dash-1", settings=self.settings)
         address = f"127.0.0.1:{self.port}"
-        self._server, self.port = await start_server(self.gateway, address)
+        for attempt in range(50):
+            try:
+                self._server, self.port = await start_server(self.gateway, address)
+                break
+            except OSError:
+                # a restart on the same port: the old listener may still be letting go
+                if self.port == 0 or attempt == 49:
+                    raise
+                await asyncio.sleep(0.1)
         if self._consumer is None:
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
         return self.port
