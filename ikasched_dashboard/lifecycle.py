@@ -24,6 +24,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from sqlalchemy import Engine
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
 from ikasched_common.dispatch import Clock, Dispatcher, Fire, FireCallback, SystemClock, catch_up
-from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.quartz import CronTrigger
 from ikasched_dashboard.engine.inputs import Pairs
 from ikasched_dashboard.interfaces import NewInstance, Orchestration
@@ -319,7 +320,10 @@ class Lifecycle:
 
     def _remove_timer(self, job_id: str) -> None:
         if job_id in self._timers.job_ids():
-            self._timers.remove_job(job_id)
+            # APScheduler drops an exhausted one-shot job by itself and then raises
+            # JobLookupError (a KeyError) from remove_job; the Dispatcher forgets it first.
+            with contextlib.suppress(KeyError, NotFound):
+                self._timers.remove_job(job_id)
 
     def has_end_timer(self, instance_id: str) -> bool:
         return end_job_id(instance_id) in self._timers.job_ids()
@@ -692,20 +696,6 @@ def _seconds(delta: timedelta) -> str:
     return f"{delta.total_seconds():g} s"
 
 
-def parameters_from(items: Iterable[tuple[str, str]], *, field_name: str) -> Pairs:
-    """Parameter pairs, refusing empty or repeated names."""
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for n, (name, value) in enumerate(items):
-        if not name:
-            raise InvalidArgument("required", field=f"{field_name}[{n}].name")
-        if name in seen:
-            raise InvalidArgument(f"parameter {name!r} given twice",
-                                  field=f"{field_name}[{n}].name")
-        seen.add(name)
-        out.append((name, value))
-    return tuple(out)
-
 
 __all__ = [
     "DEFAULT_MISFIRE_GRACE_SECONDS",
@@ -717,6 +707,5 @@ __all__ = [
     "end_job_id",
     "manual_end_time_ms",
     "one_shot_trigger",
-    "parameters_from",
     "start_job_id",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import epoch_ms
-from ikasched_common.dispatch import Fire, FireCallback, ManualClock
+from ikasched_common.dispatch import Clock, Fire, FireCallback, ManualClock
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.quartz import CronTrigger
 from ikasched_dashboard.engine.effects import (
@@ -55,7 +55,7 @@ class FakeOrchestration:
     """Orchestration over real ContextMachines; every change is written to the store (rows,
     snapshot as JSON, audit) in one transaction, as the real orchestrator does."""
 
-    def __init__(self, engine: Engine, clock: ManualClock,
+    def __init__(self, engine: Engine, clock: Clock,
                  on_complete: Callable[[str], object] | None = None) -> None:
         self.engine = engine
         self.clock = clock
