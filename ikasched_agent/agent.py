@@ -47,7 +47,7 @@ from ikasched_agent.registry import (
 )
 from ikasched_common.config import AgentConfig
 from ikasched_common.dispatch import Clock, SystemClock
-from ikasched_common.errors import IkaschedError
+from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_common.journal import (
     AsyncJournal,
     DeadLetterJournal,
@@ -195,6 +195,16 @@ def refusal_event(
     return event
 
 
+def _read_tls_file(config: AgentConfig, name: str) -> bytes | None:
+    path = getattr(config, name)
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror or exc}", field=name) from exc
+
+
 def grpc_dialer(config: AgentConfig, settings: LinkSettings) -> Dialer:
     """The real dialer: keepalive channel, bearer token, TLS/mTLS from the config files."""
     import grpc
@@ -204,13 +214,13 @@ def grpc_dialer(config: AgentConfig, settings: LinkSettings) -> Dialer:
     credentials: grpc.ChannelCredentials | None = None
     if config.tls_ca_file or config.tls_cert_file or config.tls_key_file:
         if bool(config.tls_cert_file) != bool(config.tls_key_file):
-            raise IkaschedError("tls_cert_file and tls_key_file go together (mutual TLS)")
+            raise InvalidArgument(
+                "tls_cert_file and tls_key_file go together (mutual TLS)", field="tls_cert_file"
+            )
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=Path(config.tls_ca_file).read_bytes() if config.tls_ca_file else None,
-            private_key=Path(config.tls_key_file).read_bytes() if config.tls_key_file else None,
-            certificate_chain=(
-                Path(config.tls_cert_file).read_bytes() if config.tls_cert_file else None
-            ),
+            root_certificates=_read_tls_file(config, "tls_ca_file"),
+            private_key=_read_tls_file(config, "tls_key_file"),
+            certificate_chain=_read_tls_file(config, "tls_cert_file"),
         )
     return GrpcDialer(
         config.dashboard, token=config.token or None, settings=settings, credentials=credentials
@@ -255,6 +265,8 @@ class Agent:
             raise RuntimeError("agent already started")
         self._started = True
         opts = self.options
+        if self._dialer is None:  # first: a bad TLS file fails before anything is touched
+            self._dialer = grpc_dialer(self.config, opts.link_settings)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         durability: Durability = "power" if self.config.journal_durability == "power" else "crash"
         store = await asyncio.to_thread(
@@ -353,8 +365,6 @@ class Agent:
             await self.triggers.start()
 
         settings = opts.link_settings
-        if self._dialer is None:
-            self._dialer = grpc_dialer(self.config, settings)
         self.link = AgentLinkClient(
             self._dialer,
             AgentIdentity(
@@ -755,11 +765,13 @@ async def serve(
             installed.append(sig)
     agent = Agent(config, options=options)
     try:
-        await agent.start()
-        await stop.wait()
-        log.info("agent %s stopping", config.name)
+        await agent.start()  # a failure here (unreadable journals, bad TLS files) propagates
+        try:
+            await stop.wait()
+            log.info("agent %s stopping", config.name)
+        finally:
+            await agent.stop()
     finally:
-        await agent.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
