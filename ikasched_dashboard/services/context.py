@@ -39,6 +39,20 @@ def default_actor() -> str:
     return current_actor(ANONYMOUS)
 
 
+def default_plan_access(plan_name: str) -> None:
+    """PermissionDenied unless the caller's token may touch the plan (plan-limited tokens)."""
+    from ikasched_dashboard.security import current_principal, require_plan_access
+
+    require_plan_access(current_principal(), plan_name)
+
+
+def default_visible_plans() -> frozenset[str] | None:
+    """The plans the caller may see; None = every plan."""
+    from ikasched_dashboard.security import current_principal, visible_plans
+
+    return visible_plans(current_principal())
+
+
 def json_snapshot(data: bytes) -> Mapping[str, Any]:
     """Instance snapshots as the orchestrator stores them: JSON of engine.snapshot data, bare
     or under "state" (with the orchestrator's own bookkeeping beside it)."""
@@ -77,6 +91,9 @@ class ServiceContext:
     clock: Clock = field(default_factory=SystemClock)
     # Who is calling: the security interceptor's principal, "anonymous" without one.
     actor: Callable[[], str] = default_actor
+    # Plan-limited tokens: refuse a plan the caller may not touch; the plans it may see.
+    plan_access: Callable[[str], None] = default_plan_access
+    visible_plans: Callable[[], frozenset[str] | None] = default_visible_plans
     # The dashboard's inbound journal and its dead letters (QueueService); None = not served.
     inbox: Journal | None = None
     inbox_type: str = "ikasched.v1.AgentMessage"
@@ -101,6 +118,7 @@ class ServiceContext:
     async def plan_record(self, name: str, version: int = 0, *,
                           field_name: str = "name") -> plan_store.PlanRecord:
         require(name, field_name)
+        self.plan_access(name)
         record = await self.read(lambda c: plan_store.get_plan(c, name, version))
         if record is None:
             what = f"plan {name!r}" + (f" version {version}" if version else "")
@@ -117,7 +135,12 @@ class ServiceContext:
         row = await self.read(lambda c: instance_store.get_instance(c, instance_id))
         if row is None:
             raise NotFound(f"instance {instance_id!r} not found")
+        self.plan_access(row.plan_name)
         return row
+
+    def may_see(self, plan_name: str) -> bool:
+        visible = self.visible_plans()
+        return visible is None or plan_name in visible
 
 
 def require(value: str, field_name: str) -> str:

@@ -85,6 +85,7 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         row, jobs, snap = await self.ctx.read(load)
         if row is None:
             raise NotFound(f"instance {instance_id!r} not found")
+        self.ctx.plan_access(row.plan_name)
         index = await self.index(row.plan_name, row.plan_version)
         return instance_proto(row, index=index, snapshot=self._snapshot(snap), jobs=jobs)
 
@@ -120,7 +121,7 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         more = len(rows) > size
         rows = rows[:size]
         return instance_service_pb2.ListInstancesResponse(
-            instances=[instance_proto(r) for r in rows],
+            instances=[instance_proto(r) for r in rows if self.ctx.may_see(r.plan_name)],
             next_page_token=encode_token([rows[-1].created_time, rows[-1].id]) if more else "")
 
     @unary
@@ -133,6 +134,11 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                              context: Ctx
                              ) -> AsyncIterator[instance_service_pb2.WatchInstancesResponse]:
         plan_name, instance_id = request.context_name, request.context_instance_id
+        if plan_name:
+            self.ctx.plan_access(plan_name)
+        if instance_id:
+            await self.ctx.instance_row(instance_id)
+        visible = self.ctx.visible_plans()
 
         def start(c: Connection) -> tuple[int, list[str]]:
             last = change_store.last_position(c)
@@ -152,6 +158,11 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                              f"log's end ({last})")
         position = request.after_position or last
         for iid in ids:
+            if visible is not None and not instance_id:
+                row = await self.ctx.read(
+                    functools.partial(instance_store.get_instance, instance_id=iid))
+                if row is None or row.plan_name not in visible:
+                    continue
             try:
                 snapshot = await self.full(iid)
             except NotFound:
@@ -163,6 +174,8 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 instance_id=instance_id, limit=WATCH_BATCH))
             for change in changes:
                 position = change.position
+                if visible is not None and change.entry.plan_name not in visible:
+                    continue
                 item = change_proto(change)
                 if item is not None:
                     yield instance_service_pb2.WatchInstancesResponse(change=item)
@@ -273,9 +286,12 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         token = decode_token(request.page.page_token)
         if token is not None and not isinstance(token, int):
             raise InvalidArgument("not a token this server gave out", field="page.page_token")
+        if request.context_name:
+            self.ctx.plan_access(request.context_name)
         records = await self.ctx.read(lambda c: missed_store.list_missed_runs(
             c, plan_name=request.context_name, limit=_ALL))
-        newest = [r for r in reversed(records) if token is None or r.id < token]
+        newest = [r for r in reversed(records) if (token is None or r.id < token)
+                  and self.ctx.may_see(r.plan_name)]
         page, more = newest[:size], len(newest) > size
         return instance_service_pb2.ListMissedRunsResponse(
             missed_runs=[instance_pb2.MissedRun(context_name=r.plan_name,

@@ -156,6 +156,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             raise InvalidArgument("required", field="plan")
         plan = plan_pb2.Context()
         plan.CopyFrom(request.plan)
+        if plan.name:
+            self.ctx.plan_access(plan.name)
         previous = await self.ctx.read(lambda c: plan_store.get_plan(c, plan.name)) \
             if plan.name else None
         old = plan_pb2.Context.FromString(previous.plan) if previous is not None else None
@@ -227,7 +229,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         more = len(records) > size
         records = records[:size]
         return plan_service_pb2.ListPlansResponse(
-            plans=[await self.summary(r) for r in records],
+            plans=[await self.summary(r) for r in records if self.ctx.may_see(r.name)],
             next_page_token=encode_token(records[-1].name) if more else "")
 
     @unary

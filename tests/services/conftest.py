@@ -104,7 +104,8 @@ class Dashboard:
 
 
 @asynccontextmanager
-async def running(engine: Engine, *, actor: str = "alice") -> AsyncIterator[Dashboard]:
+async def running(engine: Engine, *, actor: str = "alice", **overrides: Any
+                  ) -> AsyncIterator[Dashboard]:
     clock = ManualClock(datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
     orch = FakeOrchestration(engine, clock)
     timers = ManualTimers(clock)
@@ -116,7 +117,7 @@ async def running(engine: Engine, *, actor: str = "alice") -> AsyncIterator[Dash
         engine=engine, orchestration=orch, lifecycle=lifecycle, clock=clock,
         actor=lambda: actor, inbox=MemoryJournal(),
         dead_letters=DeadLetterJournal(MemoryJournal()), log_fetcher=logs,
-        watch_poll_seconds=0.01,
+        watch_poll_seconds=0.01, **overrides,
     )
     server = grpc.aio.server()
     registered = register_services(server, ctx)
