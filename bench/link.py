@@ -16,6 +16,8 @@ Columns:
                   included)
   p50/p99 idle    one message at a time: append -> ack -> delete (round trip through both
                   journals; compare with raw ping-pong)
+  backlog/s       the same number of messages queued while the agent was offline, drained
+                  after it reconnects (the link alone, without producer appends in the way)
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Row:
     rate: float
     loaded: tuple[float, float] | None = None  # p50, p99 in ms
     idle: tuple[float, float] | None = None
+    backlog: float | None = None  # msgs/s draining a queued backlog after a reconnect
 
 
 def pct(values: list[float], q: float) -> float:
@@ -218,6 +221,23 @@ async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) ->
 
     client.stop()
     await task
+
+    # backlog: the agent was offline while `count` messages queued up; reconnect and drain
+    for start_at in range(0, count, 1000):
+        await outbox.add([PAYLOAD] * min(1000, count - start_at))
+    base = len(outbox.acked_at)
+    client = AgentLinkClient(dialer, AgentIdentity("bench", "b"), Receiver(MemoryJournal()),
+                             outbox, settings=settings)
+    start = time.perf_counter()
+    task = asyncio.get_running_loop().create_task(client.run())
+    while len(outbox.acked_at) < base + count:
+        await asyncio.sleep(0.0005)
+    backlog = count / (outbox.acked_at[-1] - start)
+    assert len(inbox) == pings + 2 * count, "every message journaled once"
+    client.stop()
+    await task
+
+    await gateway.aclose()
     await dialer.close()
     await server.stop(None)
     outbox.close()
@@ -228,7 +248,7 @@ async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) ->
     mode = f"batched ≤{batch}" if batch > 1 else "unbatched (1)"
     return Row(f"link {mode}, {label}", count / elapsed,
                (pct(lat, 0.5), pct(lat, 0.99)),
-               (pct(idle, 0.5), pct(idle, 0.99)) if idle else None)
+               (pct(idle, 0.5), pct(idle, 0.99)) if idle else None, backlog)
 
 
 def fmt(pair: tuple[float, float] | None) -> str:
@@ -247,10 +267,11 @@ async def main(quick: bool) -> None:
             rows.append(await link_run(kind, 500, 20_000 * scale, 200 * scale, root))
         for kind in ("memory", "crash"):
             rows.append(await link_run(kind, 1, 2_000 * scale, 200 * scale, root))
-    head = f"{'loaded p50':>8} {'p99 ms':>8}   {'idle p50':>8} {'p99 ms':>8}"
+    head = f"{'loaded p50':>8} {'p99 ms':>8}   {'idle p50':>8} {'p99 ms':>8}  {'backlog/s':>10}"
     print(f"{'':34} {'msgs/s':>10}   {head}")
     for row in rows:
-        print(f"{row.name:34} {row.rate:10,.0f}   {fmt(row.loaded)}   {fmt(row.idle)}")
+        backlog = f"{row.backlog:10,.0f}" if row.backlog else f"{'-':>10}"
+        print(f"{row.name:34} {row.rate:10,.0f}   {fmt(row.loaded)}   {fmt(row.idle)}  {backlog}")
     print("share of the floor measured above:")
     for row in rows[2:]:
         floor = rows[1] if "batched ≤" in row.name else rows[0]

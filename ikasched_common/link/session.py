@@ -26,6 +26,7 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -160,6 +161,7 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
         self._peer = peer
         self._on_lane: LaneHandler[LaneIn] | None = on_lane
         self._lane: asyncio.Queue[LaneT] = asyncio.Queue(settings.lane_queue_size)
+        self._ready: deque[OutF] = deque()  # assigned, framed, not yet written
         self._wake = asyncio.Event()
         self._ack_event = asyncio.Event()
         self._stop = asyncio.Event()
@@ -374,11 +376,12 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
             if not self._lane.empty():
                 await self._send(self._codec.lane(self._lane.get_nowait()))
                 sent = True
-            if self._work_possible():
-                frame = await self._next_batch()
-                if frame is not None:
-                    await self._send(frame)
-                    sent = True
+            # one work frame per round, so lane frames and acks interleave with a long tail
+            if not self._ready and self._work_possible():
+                self._ready.extend(await self._next_frames())
+            if self._ready:
+                await self._send(self._ready.popleft())
+                sent = True
             if sent:
                 continue
             wait = self._last_sent + interval - time.monotonic()
@@ -390,47 +393,56 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
 
-    def _fit(self, sizes: list[int]) -> int:
-        """How many leading items fit one frame (at least one)."""
-        budget = self._settings.max_frame_bytes - _FRAME_OVERHEAD
-        total = 0
-        for count, size in enumerate(sizes):
-            total += size + _ITEM_OVERHEAD
-            if total > budget:
-                return max(count, 1)
-        return len(sizes)
+    def _frames(self, items: list[SequencedItem]) -> list[OutF]:
+        """Split items into frames bounded by message count and bytes (one item at least)."""
+        settings = self._settings
+        budget = settings.max_frame_bytes - _FRAME_OVERHEAD
+        frames: list[OutF] = []
+        current: list[SequencedItem] = []
+        size = 0
+        for item in items:
+            cost = len(item.value) + _ITEM_OVERHEAD
+            if current and (len(current) >= settings.max_batch_messages or size + cost > budget):
+                frames.append(self._codec.batch(current))
+                current, size = [], 0
+            current.append(item)
+            size += cost
+        if current:
+            frames.append(self._codec.batch(current))
+        return frames
 
-    async def _next_batch(self) -> OutF | None:
+    async def _next_frames(self) -> list[OutF]:
+        """The next frames of work: the resend tail first, then newly assigned messages.
+        Several frames per outbox round trip, so small batches do not pay a hop each."""
         settings = self._settings
         in_flight = self._sent_up_to - self._peer_acked
-        limit = min(settings.max_batch_messages, settings.window_messages - in_flight)
+        limit = min(max(64, settings.max_batch_messages * 2), settings.window_messages - in_flight)
         if self._resend_cursor < self._resend_end:
-            items = await self._outbox.assigned_from(self._resend_cursor, limit)
-            if items:
-                items = items[: self._fit([len(i.value) for i in items])]
-                if items[0].seq != self._resend_cursor + 1:
+            resend = await self._outbox.assigned_from(self._resend_cursor, limit)
+            if resend:
+                if resend[0].seq != self._resend_cursor + 1:
                     raise LinkError(
-                        f"outbox resend starts at {items[0].seq},"
+                        f"outbox resend starts at {resend[0].seq},"
                         f" expected {self._resend_cursor + 1}"
                     )
-                self._resend_cursor = items[-1].seq
+                self._resend_cursor = resend[-1].seq
                 self._sent_up_to = max(self._sent_up_to, self._resend_cursor)
-                return self._codec.batch(items)
+                return self._frames(resend)
             self._resend_cursor = self._resend_end
         version = self._outbox_version
         pending = await self._outbox.pending(limit)
         if not pending:
             self._drained_at = version
-            return None
-        if len(pending) < limit and in_flight > 0 and settings.linger > 0:
+            return []
+        if len(pending) < settings.max_batch_messages and in_flight > 0 and settings.linger > 0:
+            # others are in flight anyway: wait a moment for a fuller batch
             await asyncio.sleep(settings.linger)
             pending = await self._outbox.pending(limit)
-        pending = pending[: self._fit([len(p.value) for p in pending])]
         seqs = await self._outbox.assign([p.key for p in pending])
         if seqs[0] != self._sent_up_to + 1:
             raise LinkError(f"outbox assigned seq {seqs[0]}, expected {self._sent_up_to + 1}")
         self._sent_up_to = seqs[-1]
-        return self._codec.batch(
+        return self._frames(
             [SequencedItem(seq, p.value) for seq, p in zip(seqs, pending, strict=True)]
         )
 
