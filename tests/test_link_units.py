@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from link_support import RecordingJournal, wait_until
 
 from ikasched_common.errors import InvalidArgument, LinkError
@@ -215,5 +217,31 @@ def test_receiver_resumes_from_the_persisted_seq(tmp_path: Path) -> None:
         assert len(journal) == 3
         again.close()
         journal.close()
+
+    asyncio.run(scenario())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 20)), min_size=1, max_size=40))
+def test_receiver_journals_every_seq_once_whatever_overlapping_resends_arrive(
+    windows: list[tuple[int, int]],
+) -> None:
+    async def scenario() -> None:
+        journal = RecordingJournal()
+        receiver = Receiver(journal)
+        await receiver.open()
+        for back, size in windows:
+            # a resend starts at most `back` seqs before the next new one; never leaves a gap
+            first = max(1, receiver.journaled_seq + 1 - back)
+            if receiver._accepted + 1 < first:
+                first = receiver._accepted + 1
+            batch = [(seq, str(seq).encode()) for seq in range(first, first + size)]
+            receiver.offer(batch)
+            if size % 3 == 0:
+                await receiver.flush()
+        top = await receiver.flush()
+        assert [int(i.value) for i in journal.peek(10_000)] == list(range(1, top + 1))
+        assert journal.get_meta(META_LAST_JOURNALED_SEQ) == top
+        receiver.close()
 
     asyncio.run(scenario())
