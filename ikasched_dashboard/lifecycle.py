@@ -26,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
@@ -59,6 +59,8 @@ _NOT_LIVE = ("ENDED", "PREPARED")
 _MINUTE_MS = 60_000
 _END_GRACE = timedelta(days=3650)  # a late end is still an end
 _ALL = 1_000_000
+
+T = TypeVar("T")
 
 
 class TimerHost(Protocol):
@@ -270,9 +272,24 @@ class Lifecycle:
             lock = self._locks[plan_name] = asyncio.Lock()
         return lock
 
-    def _load_window(self, plan_name: str) -> PlanWindow | None:
-        with read_transaction(self._engine) as conn:
-            record = plan_store.get_plan(conn, plan_name)
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        """A read transaction off the event loop (the store may wait on a writer)."""
+
+        def run() -> T:
+            with read_transaction(self._engine) as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(run)
+
+    async def _write(self, work: Callable[[Connection], object]) -> None:
+        def run() -> None:
+            with write_transaction(self._engine) as conn:
+                work(conn)
+
+        await asyncio.to_thread(run)
+
+    async def _load_window(self, plan_name: str) -> PlanWindow | None:
+        record = await self._read(lambda c: plan_store.get_plan(c, plan_name))
         if record is None:
             self._windows.pop(plan_name, None)
             return None
@@ -280,38 +297,36 @@ class Lifecycle:
         self._windows[plan_name] = window
         return window
 
-    def window(self, plan_name: str) -> PlanWindow | None:
+    async def window(self, plan_name: str) -> PlanWindow | None:
         """The cached window settings of a plan (loaded from the store when not cached)."""
         found = self._windows.get(plan_name)
-        return found if found is not None else self._load_window(plan_name)
+        return found if found is not None else await self._load_window(plan_name)
 
-    def next_window_start(self, plan_name: str) -> datetime | None:
+    async def next_window_start(self, plan_name: str) -> datetime | None:
         """The next window start of an enabled plan (blackouts skipped), else None."""
-        window = self.window(plan_name)
+        window = await self.window(plan_name)
         if window is None or not window.enabled:
             return None
         return window.next_start(self._now())
 
-    def _instances(self, plan_name: str, statuses: Iterable[str] = (),
-                   excluding: Iterable[str] = ()) -> list[instance_store.InstanceRow]:
-        with read_transaction(self._engine) as conn:
-            return instance_store.list_instances(
-                conn, plan_name=plan_name, statuses=tuple(statuses),
-                excluding_statuses=tuple(excluding), limit=_ALL,
-            )
+    async def _instances(self, plan_name: str, statuses: Iterable[str] = (),
+                         excluding: Iterable[str] = ()) -> list[instance_store.InstanceRow]:
+        return await self._read(lambda c: instance_store.list_instances(
+            c, plan_name=plan_name, statuses=tuple(statuses),
+            excluding_statuses=tuple(excluding), limit=_ALL,
+        ))
 
-    def _row(self, instance_id: str) -> instance_store.InstanceRow | None:
-        with read_transaction(self._engine) as conn:
-            return instance_store.get_instance(conn, instance_id)
+    async def _row(self, instance_id: str) -> instance_store.InstanceRow | None:
+        return await self._read(lambda c: instance_store.get_instance(c, instance_id))
 
-    def _note(self, plan_name: str, detail: str, *, cause: str, actor: str) -> None:
+    async def _note(self, plan_name: str, detail: str, *, cause: str, actor: str) -> None:
         """A decision without a status change: logged and kept in the audit trail."""
         log.info("plan %s: %s", plan_name, detail)
-        with write_transaction(self._engine) as conn:
-            change_store.append_audit(conn, [change_store.AuditEntry(
-                time=self._now_ms(), instance_id="", plan_name=plan_name, from_status="",
-                to_status="", cause=cause, actor=actor, detail=detail,
-            )])
+        entry = change_store.AuditEntry(
+            time=self._now_ms(), instance_id="", plan_name=plan_name, from_status="",
+            to_status="", cause=cause, actor=actor, detail=detail,
+        )
+        await self._write(lambda c: change_store.append_audit(c, [entry]))
 
     def _add_timer(self, job_id: str, trigger: CronTrigger, callback: FireCallback,
                    grace: timedelta) -> None:
@@ -362,21 +377,20 @@ class Lifecycle:
             await self.on_end_due(fire.job_id[4:])
         elif fire.job_id.startswith("start:"):
             plan_name = fire.job_id[6:]
-            window = self.window(plan_name)
+            window = await self.window(plan_name)
             grace = window.grace if window is not None else timedelta(0)
-            self._record_missed(plan_name, [fire.scheduled], fire.actual,
+            await self._record_missed(plan_name, [fire.scheduled], fire.actual,
                                 f"window start fired {_seconds(fire.lateness)} late, beyond the "
                                 f"misfire grace of {_seconds(grace)}")
         else:
             log.warning("misfire of unknown timer %s", fire.job_id)
 
-    def _record_missed(self, plan_name: str, fires: Iterable[datetime], now: datetime,
-                       reason: str) -> list[missed_store.MissedRunRecord]:
+    async def _record_missed(self, plan_name: str, fires: Iterable[datetime], now: datetime,
+                             reason: str) -> list[missed_store.MissedRunRecord]:
         records = [missed_store.MissedRunRecord(plan_name, epoch_ms(f), epoch_ms(now), reason)
                    for f in fires]
         if records:
-            with write_transaction(self._engine) as conn:
-                missed_store.record_missed_runs(conn, records)
+            await self._write(lambda c: missed_store.record_missed_runs(c, records))
             for r in records:
                 log.warning("plan %s: missed window start at %s: %s", plan_name,
                             from_epoch_ms(r.scheduled_time).isoformat(), reason)
@@ -393,13 +407,14 @@ class Lifecycle:
     async def _window_start(self, plan_name: str, scheduled: datetime,
                             actor: str) -> WindowOutcome:
         scheduled_ms = epoch_ms(scheduled)
-        window = self._load_window(plan_name)
+        window = await self._load_window(plan_name)
         if window is None or not window.enabled:
             return WindowOutcome(plan_name, scheduled_ms, "disabled",
                                  reason="plan missing or disabled")
         if window.blackout.contains(scheduled):
-            self._note(plan_name, f"instance not created: window start {scheduled.isoformat()} "
-                       "is inside a blackout window", cause="window-start", actor=actor)
+            await self._note(plan_name, f"instance not created: window start "
+                             f"{scheduled.isoformat()} is inside a blackout window",
+                             cause="window-start", actor=actor)
             prepared_id = await self._prepare_next(window, scheduled)
             return WindowOutcome(plan_name, scheduled_ms, "blackout",
                                  reason="inside a blackout window", prepared_id=prepared_id)
@@ -407,10 +422,10 @@ class Lifecycle:
         if not window.concurrent and live:
             reason = (f"instance not created: plan is not able to run concurrently and "
                       f"instance(s) {', '.join(sorted(live))} are live")
-            self._note(plan_name, reason, cause="window-start", actor=actor)
+            await self._note(plan_name, reason, cause="window-start", actor=actor)
             return WindowOutcome(plan_name, scheduled_ms, "skipped", reason=reason)
         end_ms = window.projected_end_ms(scheduled_ms)
-        prepared = self._instances(plan_name, statuses=("PREPARED",))
+        prepared = await self._instances(plan_name, statuses=("PREPARED",))
         match = next((p for p in prepared if p.start_time == scheduled_ms), None)
         for stale in prepared:
             if stale is not match and stale.start_time <= scheduled_ms:
@@ -438,7 +453,7 @@ class Lifecycle:
         if following is None:
             return ""
         start_ms = epoch_ms(following)
-        existing = self._instances(window.name, statuses=("PREPARED",))
+        existing = await self._instances(window.name, statuses=("PREPARED",))
         for p in existing:
             if p.start_time == start_ms:
                 return p.id
@@ -453,7 +468,7 @@ class Lifecycle:
     async def on_end_due(self, instance_id: str) -> bool:
         """The TTL end timer fired: end the instance unless it runs until manually ended."""
         self._remove_timer(end_job_id(instance_id))
-        row = self._row(instance_id)
+        row = await self._row(instance_id)
         if row is None or row.status in _NOT_LIVE:
             return False
         if row.run_until_manually_ended:
@@ -477,7 +492,7 @@ class Lifecycle:
     async def end_instance(self, instance_id: str, *, actor: str,
                            kill_running_jobs: bool = True) -> None:
         """A manual end (ignores run-until-manually-ended)."""
-        row = self._row(instance_id)
+        row = await self._row(instance_id)
         if row is None:
             raise NotFound(f"instance {instance_id} not found")
         if row.status == "ENDED":
@@ -491,20 +506,20 @@ class Lifecycle:
     async def on_instance_complete(self, instance_id: str) -> bool:
         """The orchestrator saw the root become COMPLETE: end the instance if the plan says
         endJobPlanUponCompletion and it does not run until manually ended."""
-        row = self._row(instance_id)
+        row = await self._row(instance_id)
         if row is None or row.status in _NOT_LIVE or row.run_until_manually_ended:
             return False
-        window = self.window(row.plan_name)
+        window = await self.window(row.plan_name)
         if window is None or not window.end_upon_completion:
             return False
         await self._end(instance_id, COMPLETION_ACTOR, kill_running_jobs=False)
         return True
 
-    def run_until_manually_ended_changed(self, instance_id: str, enabled: bool) -> None:
+    async def run_until_manually_ended_changed(self, instance_id: str, enabled: bool) -> None:
         """Keep the end timer in step with the flag (a cleared flag re-arms a fired timer)."""
         if enabled:
             return
-        row = self._row(instance_id)
+        row = await self._row(instance_id)
         if row is None or row.status in _NOT_LIVE or not row.projected_end_time:
             return
         if not self.has_end_timer(instance_id):
@@ -518,7 +533,7 @@ class Lifecycle:
                             reset_from_instance_id: str = "") -> str:
         """Create an instance now (reference §5.1 manual creation); its id."""
         async with self._lock(plan_name):
-            window = self._load_window(plan_name)
+            window = await self._load_window(plan_name)
             if window is None:
                 raise NotFound(f"plan {plan_name} not found")
             if not window.enabled:
@@ -546,7 +561,7 @@ class Lifecycle:
                              hold_command_jobs: bool = False) -> str:
         """Replace an instance by a new one from the current plan; the old one ENDS first
         (its running jobs killed, reference §4.2 resetContextInstance)."""
-        row = self._row(instance_id)
+        row = await self._row(instance_id)
         if row is None:
             raise NotFound(f"instance {instance_id} not found")
         if row.status in _NOT_LIVE:
@@ -564,9 +579,9 @@ class Lifecycle:
         """A plan was provisioned, enabled or disabled: drop PREPARED instances, re-register the
         start trigger and prepare the next instance (Ikasan's reSchedule)."""
         async with self._lock(plan_name):
-            for p in self._instances(plan_name, statuses=("PREPARED",)):
+            for p in await self._instances(plan_name, statuses=("PREPARED",)):
                 await self._orch.drop_prepared(p.id)
-            window = self._load_window(plan_name)
+            window = await self._load_window(plan_name)
             if window is None:
                 self._remove_timer(start_job_id(plan_name))
                 return
@@ -577,7 +592,7 @@ class Lifecycle:
         """A plan was deleted: no more starts, no PREPARED instances."""
         async with self._lock(plan_name):
             self._remove_timer(start_job_id(plan_name))
-            for p in self._instances(plan_name, statuses=("PREPARED",)):
+            for p in await self._instances(plan_name, statuses=("PREPARED",)):
                 await self._orch.drop_prepared(p.id)
             self._windows.pop(plan_name, None)
 
@@ -587,8 +602,7 @@ class Lifecycle:
         """Recover instances and timers after a (re)start, catch up missed window starts, then
         start dispatching."""
         acc = _Recovery()
-        with read_transaction(self._engine) as conn:
-            records = plan_store.list_plans(conn, limit=_ALL)
+        records = await self._read(lambda c: plan_store.list_plans(c, limit=_ALL))
         known = set()
         for record in records:
             known.add(record.name)
@@ -597,7 +611,7 @@ class Lifecycle:
             async with self._lock(record.name):
                 await self._recover_plan(window, acc)
         # instances of deleted plans: keep their end timers
-        for row in self._instances("", excluding=_NOT_LIVE):
+        for row in await self._instances("", excluding=_NOT_LIVE):
             if row.plan_name not in known:
                 await self._recover_live(row, None, acc)
         if self._own_dispatcher is not None and not self._own_dispatcher.running:
@@ -611,7 +625,7 @@ class Lifecycle:
     async def _recover_plan(self, window: PlanWindow, acc: _Recovery) -> None:
         now = self._now()
         now_ms = epoch_ms(now)
-        rows = self._instances(window.name, excluding=("ENDED",))
+        rows = await self._instances(window.name, excluding=("ENDED",))
         for row in rows:
             if row.status in RECOVERABLE:
                 await self._recover_live(row, window, acc)
@@ -619,7 +633,7 @@ class Lifecycle:
             # a late window start activates its PREPARED instance, so catch up first
             await self._catch_up(window, rows, now, acc)
         # PREPARED: dropped when disabled or past; kept when future
-        for row in self._instances(window.name, statuses=("PREPARED",)):
+        for row in await self._instances(window.name, statuses=("PREPARED",)):
             if not window.enabled or row.start_time <= now_ms:
                 await self._orch.drop_prepared(row.id)
                 acc.dropped.append(row.id)
@@ -660,14 +674,13 @@ class Lifecycle:
     async def _catch_up(self, window: PlanWindow, rows: list[instance_store.InstanceRow],
                         now: datetime, acc: _Recovery) -> None:
         assert window.trigger is not None
-        with read_transaction(self._engine) as conn:
-            missed = missed_store.list_missed_runs(conn, plan_name=window.name, limit=_ALL)
+        missed = await self._read(
+            lambda c: missed_store.list_missed_runs(c, plan_name=window.name, limit=_ALL))
         marks = [window.created_time_ms]
         marks += [r.start_time for r in rows if r.status != "PREPARED"]
         marks += [m.scheduled_time for m in missed]
-        with read_transaction(self._engine) as conn:
-            ended = instance_store.list_instances(conn, plan_name=window.name,
-                                                  statuses=("ENDED",), limit=1)
+        ended = await self._read(lambda c: instance_store.list_instances(
+            c, plan_name=window.name, statuses=("ENDED",), limit=1))
         marks += [r.start_time for r in ended]
         last = from_epoch_ms(max(marks))
         if last >= now:
@@ -676,12 +689,12 @@ class Lifecycle:
         late = [f for f in due.late if not window.blackout.contains(f)]
         gone = [f for f in due.missed if not window.blackout.contains(f)]
         if gone:
-            acc.missed.extend(self._record_missed(
+            acc.missed.extend(await self._record_missed(
                 window.name, gone, now,
                 f"dashboard was down; more than the misfire grace of {_seconds(window.grace)} late",
             ))
         if late:
-            acc.missed.extend(self._record_missed(
+            acc.missed.extend(await self._record_missed(
                 window.name, late[:-1], now, "dashboard was down; superseded by a later window "
                 "start that was created late"))
             outcome = await self._window_start(window.name, late[-1], RECOVERY_ACTOR)

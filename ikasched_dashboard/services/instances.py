@@ -231,7 +231,7 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         out = await self._verb(request.context_instance_id, verbs.RunUntilManuallyEnded(
             request.enabled, actor=self.ctx.actor(), time_ms=self.ctx.now_ms(),
             id="verb:run-until-manually-ended"))
-        self.ctx.lifecycle.run_until_manually_ended_changed(out.id, request.enabled)
+        await self.ctx.lifecycle.run_until_manually_ended_changed(out.id, request.enabled)
         return out
 
     @unary
