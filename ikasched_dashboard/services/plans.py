@@ -134,9 +134,11 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         self.ctx = ctx
 
     async def summary(self, record: plan_store.PlanRecord,
-                      plan: plan_pb2.Context | None = None) -> plan_service_pb2.PlanSummary:
+                      plan: plan_pb2.Context | None = None, *,
+                      counts: dict[str, int] | None = None) -> plan_service_pb2.PlanSummary:
         proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
-        counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
+        if counts is None:
+            counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         window = PlanWindow.of(proto, version=record.version, enabled=record.enabled)
         following = window.next_start(self.ctx.clock.now()) if window.enabled else None
         return plan_service_pb2.PlanSummary(
@@ -228,8 +230,10 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             c, name_contains=request.name_contains, after_name=after or "", limit=size + 1))
         more = len(records) > size
         records = records[:size]
+        counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         return plan_service_pb2.ListPlansResponse(
-            plans=[await self.summary(r) for r in records if self.ctx.may_see(r.name)],
+            plans=[await self.summary(r, counts=counts) for r in records
+                   if self.ctx.may_see(r.name)],
             next_page_token=encode_token(records[-1].name) if more else "")
 
     @unary
