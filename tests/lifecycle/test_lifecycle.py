@@ -509,3 +509,29 @@ def test_one_shot_trigger_fires_once() -> None:
     trig = one_shot_trigger(at)
     assert trig.next_fire_times(utc(2026, 1, 1), 3) == [utc(2026, 3, 2, 14, 0, 1)]
     assert end_job_id("x") == "end:x"
+
+
+async def test_clearing_run_until_manually_ended_rearms_the_end(
+        engine: Engine, clock: ManualClock) -> None:
+    w = await started(engine, clock, plan())
+    await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
+    (live,) = w.live()
+    await w.orch.apply(live.id, RunUntilManuallyEnded(True, actor="ops"))
+    await w.timers.advance_to(utc(2026, 3, 2, 15, 0))  # the end timer fired and was skipped
+    assert not w.lc.has_end_timer(live.id) and w.orch.ended == []
+    await w.orch.apply(live.id, RunUntilManuallyEnded(False, actor="ops"))
+    await w.lc.run_until_manually_ended_changed(live.id, False)
+    assert w.lc.has_end_timer(live.id)
+    await w.timers.advance_to(utc(2026, 3, 2, 15, 0, 2))
+    assert [(e.instance_id, e.actor) for e in w.orch.ended] == [(live.id, "ttl")]
+
+
+async def test_a_late_end_timer_still_ends(engine: Engine, clock: ManualClock) -> None:
+    from ikasched_common.dispatch import Fire
+
+    w = await started(engine, clock, plan())
+    await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
+    (live,) = w.live()
+    clock.set(utc(2026, 3, 2, 20, 0))
+    await w.lc.on_misfire(Fire(end_job_id(live.id), utc(2026, 3, 2, 14, 0), clock.now()))
+    assert [(e.instance_id, e.actor) for e in w.orch.ended] == [(live.id, "ttl")]
