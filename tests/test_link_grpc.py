@@ -14,16 +14,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from link_support import (
-    FAST,
-    TestDashboard,
-    agent_ids,
-    agent_messages,
-    dashboard_ids,
-    dashboard_messages,
-    exactly_once_in_order,
-    wait_until,
-)
 
 from ikasched.v1 import agent_pb2
 from ikasched_common.journal import DiskJournal, Journal
@@ -37,6 +27,16 @@ from ikasched_common.link import (
     Receiver,
 )
 from ikasched_common.link.grpc_transport import GrpcDialer, start_server
+from tests.link_support import (
+    FAST,
+    TestDashboard,
+    agent_ids,
+    agent_messages,
+    dashboard_ids,
+    dashboard_messages,
+    exactly_once_in_order,
+    wait_until,
+)
 
 LONG = os.environ.get("IKASCHED_LONG_TESTS") == "1"
 HERE = Path(__file__).resolve().parent

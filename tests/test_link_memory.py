@@ -9,18 +9,6 @@ import random
 from collections.abc import Mapping
 
 import pytest
-from link_support import (
-    FAST,
-    CountingReceiver,
-    RecordingJournal,
-    TestDashboard,
-    agent_ids,
-    agent_messages,
-    dashboard_ids,
-    dashboard_messages,
-    exactly_once_in_order,
-    wait_until,
-)
 
 from ikasched.v1 import agent_pb2
 from ikasched_common.journal import MemoryJournal
@@ -42,6 +30,18 @@ from ikasched_common.link.transport import (
     DashboardConnection,
     FaultPolicy,
     MemoryConnection,
+)
+from tests.link_support import (
+    FAST,
+    CountingReceiver,
+    RecordingJournal,
+    TestDashboard,
+    agent_ids,
+    agent_messages,
+    dashboard_ids,
+    dashboard_messages,
+    exactly_once_in_order,
+    wait_until,
 )
 
 AgentEnd = MemoryConnection[agent_pb2.AgentFrame, agent_pb2.DashboardFrame]

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from link_support import RecordingJournal, wait_until
 
 from ikasched_common.errors import InvalidArgument, LinkError
 from ikasched_common.journal import DiskJournal, MemoryJournal
 from ikasched_common.link import JournalOutbox, MemoryOutbox, Outbox, Receiver
 from ikasched_common.link.outbox import META_LAST_ASSIGNED_SEQ
 from ikasched_common.link.receiver import META_LAST_JOURNALED_SEQ
+from tests.link_support import RecordingJournal, wait_until
 
 OutboxFactory = Callable[[Path], Outbox]
 
