@@ -389,11 +389,23 @@ class Lifecycle:
                              reason: str) -> list[missed_store.MissedRunRecord]:
         records = [missed_store.MissedRunRecord(plan_name, epoch_ms(f), epoch_ms(now), reason)
                    for f in fires]
-        if records:
-            await self._write(lambda c: missed_store.record_missed_runs(c, records))
-            for r in records:
-                log.warning("plan %s: missed window start at %s: %s", plan_name,
-                            from_epoch_ms(r.scheduled_time).isoformat(), reason)
+        if not records:
+            return records
+        notes = [change_store.AuditEntry(
+            time=epoch_ms(now), instance_id="", plan_name=plan_name, from_status="",
+            to_status="", cause="missed-run", actor=SCHEDULE_ACTOR,
+            detail=f"missed window start at {from_epoch_ms(r.scheduled_time).isoformat()}: "
+                   f"{reason}") for r in records]
+
+        def record(c: Connection) -> None:
+            # a restart that notices the same gap again adds neither a row nor a note
+            if missed_store.record_missed_runs(c, records):
+                change_store.append_audit(c, notes)
+
+        await self._write(record)
+        for r in records:
+            log.warning("plan %s: missed window start at %s: %s", plan_name,
+                        from_epoch_ms(r.scheduled_time).isoformat(), reason)
         return records
 
     # -- window start (reference §5.1) --------------------------------------------------------

@@ -368,6 +368,8 @@ async def test_window_start_missed_beyond_grace_is_recorded(
     assert missed.scheduled_time == epoch_ms(utc(2026, 3, 2, 6, 0))
     assert missed.detected_time == epoch_ms(utc(2026, 3, 2, 6, 5))
     assert "misfire grace" in missed.reason
+    assert [n for n in w2.notes() if n.startswith("missed window start")] == [
+        f"missed window start at 2026-03-02T06:00:00+00:00: {missed.reason}"]
     assert w2.live() == [] and prepared.id in w2.orch.dropped
     # the next window start is prepared and still fires
     assert [from_epoch_ms(p.start_time) for p in w2.rows("PREPARED")] == [utc(2026, 3, 3, 6, 0)]
@@ -375,6 +377,7 @@ async def test_window_start_missed_beyond_grace_is_recorded(
     clock.set(utc(2026, 3, 2, 6, 6))
     w3, _ = await w2.restart()
     assert len(w3.missed()) == 1
+    assert len([n for n in w3.notes() if n.startswith("missed window start")]) == 1
 
 
 async def test_several_late_starts_create_only_the_newest(
