@@ -16,7 +16,6 @@ from typing import Any
 
 import grpc
 import pytest
-from lifecycle.fakes import FakeOrchestration, ManualTimers
 from sqlalchemy import Engine
 
 from ikasched.v1 import (
@@ -32,6 +31,7 @@ from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.context import LogRequest, ServiceContext
 from ikasched_dashboard.services.register import RegisteredServices, register_services
 from ikasched_dashboard.store import db
+from tests.lifecycle.fakes import FakeOrchestration, ManualTimers
 
 #: Upper bound of any one async test; tests wait on events, never on wall-clock figures.
 ASYNC_TEST_LIMIT_SECONDS = 60
