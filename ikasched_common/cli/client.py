@@ -1,0 +1,209 @@
+"""Connection settings and the gRPC client of the operator commands.
+
+Settings: flags > IKASCHED_* environment > the [cli] table of a TOML file > defaults. The file
+is --config, else $IKASCHED_CONFIG, else ./ikasched-data/cli.toml (written by `ikasched up`),
+else ./ikasched.toml. Without any token setting, ./ikasched-data/admin.token is used if present,
+so commands run next to `ikasched up` need no flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
+
+DEFAULT_DASHBOARD = "127.0.0.1:50051"
+LOCAL_DATA_DIR = Path("ikasched-data")
+CLI_CONFIG_NAME = "cli.toml"
+SETTINGS = ("dashboard", "token", "token_file", "tls_ca", "tls_cert", "tls_key", "timeout")
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """Ends a command with one line on stderr and `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    dashboard: str = DEFAULT_DASHBOARD
+    token: str = ""
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Seconds per unary call.
+    timeout: float = 30.0
+
+
+def config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("IKASCHED_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in (LOCAL_DATA_DIR / CLI_CONFIG_NAME, Path("ikasched.toml")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_cli_table(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"config file not found: {path}", USAGE) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"config file {path}: {exc}", USAGE) from None
+    table = data.get("cli", {})
+    if not isinstance(table, dict):
+        raise CliError(f"config file {path}: [cli] must be a table", USAGE)
+    unknown = sorted(set(table) - set(SETTINGS))
+    if unknown:
+        raise CliError(f"config file {path}: unknown [cli] setting(s): {', '.join(unknown)}",
+                       USAGE)
+    return table
+
+
+def resolve_connection(args: argparse.Namespace) -> Connection:
+    path = config_file(getattr(args, "config", None))
+    table = read_cli_table(path)
+    base = path.parent if path is not None else Path(".")
+
+    def pick(name: str) -> str:
+        flag = getattr(args, name, None)
+        if flag is not None:
+            return str(flag)
+        env = os.environ.get("IKASCHED_" + name.upper())
+        if env is not None:
+            return env
+        value = table.get(name)
+        if value is None:
+            return ""
+        if name in ("token_file", "tls_ca", "tls_cert", "tls_key") and value:
+            # relative paths in the file are relative to the file
+            return str(base / str(value))
+        return str(value)
+
+    token = pick("token")
+    if not token:
+        token_file = pick("token_file")
+        if not token_file and (LOCAL_DATA_DIR / "admin.token").exists():
+            token_file = str(LOCAL_DATA_DIR / "admin.token")
+        if token_file:
+            try:
+                token = Path(token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise CliError(f"cannot read token file {token_file}: {exc.strerror}",
+                               USAGE) from None
+    timeout_text = pick("timeout") or "30"
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        raise CliError(f"timeout: expected seconds, got {timeout_text!r}", USAGE) from None
+    dashboard = pick("dashboard") or DEFAULT_DASHBOARD
+    if ":" not in dashboard:
+        raise CliError(f"dashboard: expected HOST:PORT, got {dashboard!r}", USAGE)
+    return Connection(dashboard=dashboard, token=token, tls_ca=pick("tls_ca"),
+                      tls_cert=pick("tls_cert"), tls_key=pick("tls_key"), timeout=timeout)
+
+
+_STATUS_WORDS = {
+    "INVALID_ARGUMENT": "invalid",
+    "NOT_FOUND": "not found",
+    "ALREADY_EXISTS": "already exists",
+    "FAILED_PRECONDITION": "refused",
+    "PERMISSION_DENIED": "permission denied",
+    "UNAUTHENTICATED": "not authenticated",
+    "RESOURCE_EXHAUSTED": "too much",
+    "UNIMPLEMENTED": "not supported by this dashboard",
+    "OUT_OF_RANGE": "out of range",
+}
+
+
+def rpc_error(exc: Any, dashboard: str) -> CliError:
+    """One line for a failed call, with the exit code its status deserves."""
+    import grpc
+
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    details = " ".join(details.split())
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        why = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else details
+        return CliError(f"cannot reach the dashboard at {dashboard}: {why}", UNREACHABLE)
+    word = _STATUS_WORDS.get(code.name, code.name.lower().replace("_", " "))
+    hint = ""
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        hint = " (pass --token, set IKASCHED_TOKEN, or run next to `ikasched up`)"
+    return CliError(f"{word}: {details}{hint}", FAILED)
+
+
+class Client:
+    """Stubs over one channel; every call carries the bearer token and maps errors to CliError."""
+
+    def __init__(self, connection: Connection) -> None:
+        import grpc
+
+        self.connection = connection
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                   ("grpc.enable_retries", 0)]
+        if connection.tls_ca or connection.tls_cert:
+            from ikasched_common.tls import channel_credentials
+
+            try:
+                creds = channel_credentials(connection.tls_ca or None,
+                                            connection.tls_cert or None,
+                                            connection.tls_key or None)
+            except (OSError, ValueError) as exc:
+                raise CliError(f"TLS files: {exc}", USAGE) from None
+            self._channel = grpc.secure_channel(connection.dashboard, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(connection.dashboard, options=options)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {connection.token}"),) if connection.token else ())
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def stub(self, factory: Callable[[Any], T]) -> T:
+        return factory(self._channel)
+
+    def call(self, method: Callable[..., T], request: Any, *, timeout: float | None = None) -> T:
+        import grpc
+
+        try:
+            return method(request, metadata=self._metadata,
+                          timeout=timeout or self.connection.timeout)
+        except grpc.RpcError as exc:
+            raise rpc_error(exc, self.connection.dashboard) from None
+
+    def stream(self, method: Callable[..., Any], request: Any, *,
+               timeout: float | None = None) -> Iterator[Any]:
+        import grpc
+
+        call = method(request, metadata=self._metadata, timeout=timeout)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            if timeout is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return  # the caller's own time limit ended the stream
+            raise rpc_error(exc, self.connection.dashboard) from None
+        finally:
+            call.cancel()
+
+
+def connect(args: argparse.Namespace) -> Client:
+    return Client(resolve_connection(args))

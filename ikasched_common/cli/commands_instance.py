@@ -1,0 +1,233 @@
+"""`ikasched instance ...`: list, get, watch, create, end, reset, run-until-ended."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ikasched_common.cli import output
+from ikasched_common.cli.client import FAILED, USAGE, CliError, Client, connect
+
+ENDED_STATUSES = ("COMPLETE", "ERROR", "ENDED")
+
+
+def instances_stub(client: Client) -> Any:
+    from ikasched.v1 import instance_service_pb2_grpc
+
+    return client.stub(instance_service_pb2_grpc.InstanceServiceStub)
+
+
+def parse_params(items: list[str]) -> list[Any]:
+    from ikasched.v1 import common_pb2
+
+    params = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--param expects NAME=VALUE, got {item!r}", USAGE)
+        params.append(common_pb2.ContextParameterInstance(name=name.strip(), value=value))
+    return params
+
+
+def resolve_instance(client: Client, text: str) -> str:
+    """An instance id as given, or the newest live instance of the plan named `text`."""
+    from ikasched.v1 import instance_service_pb2
+
+    stub = instances_stub(client)
+    listed = client.call(stub.ListInstances,
+                         instance_service_pb2.ListInstancesRequest(context_name=text))
+    live = sorted(listed.instances, key=lambda i: i.created_date_time)
+    if live:
+        return str(live[-1].id)
+    return text
+
+
+def status_name(value: int) -> str:
+    from ikasched.v1 import common_pb2
+
+    return str(common_pb2.InstanceStatus.Name(value))
+
+
+def _instance_row(i: Any) -> list[str]:
+    return [i.id, i.context_name, status_name(i.status), output.time_text(i.start_time),
+            output.time_text(i.end_time), str(len(i.jobs))]
+
+
+def list_instances(args: argparse.Namespace) -> int:
+    from ikasched.v1 import common_pb2, instance_service_pb2
+
+    statuses = []
+    for name in args.status:
+        try:
+            statuses.append(common_pb2.InstanceStatus.Value(name.upper()))
+        except ValueError:
+            raise CliError(f"unknown status {name!r}", USAGE) from None
+    client = connect(args)
+    stub = instances_stub(client)
+    found: list[Any] = []
+    token = ""
+    while True:
+        response = client.call(stub.ListInstances, instance_service_pb2.ListInstancesRequest(
+            context_name=args.plan, statuses=statuses, include_ended=args.all,
+            include_prepared=args.all,
+            page=common_pb2.PageRequest(page_size=500, page_token=token)))
+        found.extend(response.instances)
+        token = response.next_page_token
+        if not token:
+            break
+    colour = output.use_colour(sys.stdout)
+    output.emit(args.output, [output.message_dict(i) for i in found],
+                output.table([_instance_row(i) for i in found],
+                             ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "JOBS"], colour=colour))
+    return 0
+
+
+def instance_text(i: Any, colour: bool) -> str:
+    head = output.kv_block({
+        "id": i.id, "plan": f"{i.context_name} (version {i.plan_version})",
+        "status": output.status_text(status_name(i.status), colour),
+        "started": output.time_text(i.start_time), "ended": output.time_text(i.end_time),
+        "parameters": ", ".join(f"{p.name}={p.value}" for p in i.context_parameters) or "-",
+    })
+    rows = [[j.identifier, j.child_context_name or "-", j.agent_name or "-",
+             status_name(j.status),
+             ",".join(f for f, on in (("held", j.held), ("skip", j.skip),
+                                      ("acked", j.error_acknowledged)) if on) or "-",
+             str(j.return_code) if j.end_time else "-"] for j in i.jobs]
+    jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"],
+                        colour=colour)
+    return f"{head}\n\n{jobs}"
+
+
+def get(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    client = connect(args)
+    iid = resolve_instance(client, args.instance)
+    found = client.call(instances_stub(client).GetInstance,
+                        instance_service_pb2.GetInstanceRequest(context_instance_id=iid))
+    output.emit(args.output, output.message_dict(found),
+                instance_text(found, output.use_colour(sys.stdout)))
+    return 0
+
+
+def change_line(change: Any, colour: bool) -> str:
+    stamp = output.time_text(change.time)
+    kind = change.WhichOneof("change")
+    if kind == "job":
+        job = change.job
+        where = f"{job.job_identifier}" + (f" [{job.child_context_name}]"
+                                           if job.child_context_name else "")
+        extra = f" ({job.cause})" if job.cause else ""
+        new = output.status_text(status_name(job.new_status), colour)
+        return (f"{stamp} {change.context_name} {change.context_instance_id} job {where}: "
+                f"{status_name(job.previous_status)} -> {new}{extra}")
+    ctx = change.context
+    new = output.status_text(status_name(ctx.new_status), colour)
+    return (f"{stamp} {change.context_name} {change.context_instance_id} context "
+            f"{ctx.context_name}: {status_name(ctx.previous_status)} -> {new}")
+
+
+def watch(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    client = connect(args)
+    iid = resolve_instance(client, args.instance) if args.instance else ""
+    if args.until_ended and not iid:
+        raise CliError("--until-ended needs an instance", USAGE)
+    colour = output.use_colour(sys.stdout)
+    request = instance_service_pb2.WatchInstancesRequest(context_instance_id=iid,
+                                                         send_initial=True)
+    stream = client.stream(instances_stub(client).WatchInstances, request,
+                           timeout=args.duration)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    for item in stream:
+        if item.WhichOneof("item") == "snapshot":
+            snap = item.snapshot
+            status = status_name(snap.status)
+            if args.output == "table":
+                print(f"{snap.context_name} {snap.id}: "
+                      f"{output.status_text(status, colour)}", flush=True)
+            else:
+                print(output.dump({"snapshot": output.message_dict(snap)}, args.output),
+                      flush=True)
+            if args.until_ended and snap.id == iid and status in ENDED_STATUSES:
+                return 0 if status == "COMPLETE" else FAILED
+            continue
+        change = item.change
+        if args.output == "table":
+            print(change_line(change, colour), flush=True)
+        else:
+            print(output.dump({"change": output.message_dict(change)}, args.output), flush=True)
+        if (args.until_ended and change.WhichOneof("change") == "context"
+                and change.context_instance_id == iid
+                and change.context.context_name == change.context_name):
+            status = status_name(change.context.new_status)
+            if status in ENDED_STATUSES:
+                return 0 if status == "COMPLETE" else FAILED
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    if args.until_ended:
+        raise CliError(f"instance {iid} had not ended when the watch stopped")
+    return 0
+
+
+def _show(args: argparse.Namespace, found: Any, verb: str) -> int:
+    output.emit(args.output, output.message_dict(found),
+                f"instance {found.id} of {found.context_name} {verb}: "
+                f"{status_name(found.status)}")
+    return 0
+
+
+def create(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    params = parse_params(args.param)
+    client = connect(args)
+    found = client.call(instances_stub(client).CreateInstance,
+                        instance_service_pb2.CreateInstanceRequest(
+                            context_name=args.plan, context_parameters=params,
+                            hold_command_jobs=args.hold, ignore_blackout=args.ignore_blackout))
+    if args.output == "table":
+        print(found.id)
+        return 0
+    return _show(args, found, "created")
+
+
+def end(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    client = connect(args)
+    iid = resolve_instance(client, args.instance)
+    found = client.call(instances_stub(client).EndInstance,
+                        instance_service_pb2.EndInstanceRequest(
+                            context_instance_id=iid, keep_running_jobs=args.keep_running_jobs))
+    return _show(args, found, "ended")
+
+
+def reset(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    params = parse_params(args.param)
+    client = connect(args)
+    iid = resolve_instance(client, args.instance)
+    found = client.call(instances_stub(client).ResetInstance,
+                        instance_service_pb2.ResetInstanceRequest(
+                            context_instance_id=iid, hold_command_jobs=args.hold,
+                            initiate_with_same_parameters=args.same_parameters,
+                            context_parameters=params))
+    return _show(args, found, "reset")
+
+
+def run_until_ended(args: argparse.Namespace) -> int:
+    from ikasched.v1 import instance_service_pb2
+
+    client = connect(args)
+    iid = resolve_instance(client, args.instance)
+    found = client.call(instances_stub(client).RunUntilManuallyEnded,
+                        instance_service_pb2.RunUntilManuallyEndedRequest(
+                            context_instance_id=iid, enabled=not args.off))
+    state = "off" if args.off else "on"
+    return _show(args, found, f"run-until-ended {state}")

@@ -1,0 +1,78 @@
+"""Process commands: version, dashboard, agent, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from ikasched_common.cli.client import USAGE, CliError
+
+
+def version(args: argparse.Namespace) -> int:
+    from ikasched_common import __version__
+
+    print(f"ikasched {__version__}")
+    return 0
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        from ikasched_agent.__main__ import _JsonFormatter
+
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    from ikasched_common.config import DashboardConfig, load_config
+    from ikasched_common.errors import IkaschedError
+
+    flags = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(DashboardConfig)}
+    try:
+        config = load_config(DashboardConfig, section="dashboard", flags=flags,
+                             file=Path(args.config) if args.config else None)
+    except IkaschedError as exc:
+        raise CliError(" ".join(str(exc).split()), USAGE) from None
+    _setup_logging(config.log_level, config.log_format)
+    import asyncio
+
+    from ikasched_common.cli.serve import serve
+
+    asyncio.run(serve(config, port_file=Path(args.port_file) if args.port_file else None))
+    return 0
+
+
+def agent_run(args: argparse.Namespace) -> int:
+    from ikasched_agent.__main__ import main as agent_main
+
+    return agent_main([])
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    from ikasched_common.config import DashboardConfig, load_config
+    from ikasched_common.errors import IkaschedError
+
+    flags = {"database_url": args.database_url, "data_dir": args.data_dir}
+    try:
+        config = load_config(DashboardConfig, section="dashboard", flags=flags,
+                             file=Path(args.config) if args.config else None)
+    except IkaschedError as exc:
+        raise CliError(" ".join(str(exc).split()), USAGE) from None
+    from ikasched_dashboard.store import db
+
+    url = config.effective_database_url
+    if not config.database_url:
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        revision = db.upgrade(url)
+    except Exception as exc:  # a driver or connection error: one line, not a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CliError(f"database upgrade failed: {first}") from None
+    print(f"database at revision {revision}", file=sys.stdout)
+    return 0

@@ -1,0 +1,396 @@
+"""The `ikasched` argument parser and dispatcher.
+
+Each leaf command names its handler as "module:function" (set_defaults(run=...)); the module is
+imported only when that command runs. Handlers take the parsed namespace and return the exit
+status: 0 ok, 1 failed or refused, 2 usage, 3 dashboard unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+PKG = "ikasched_common.cli."
+
+_EPILOG = """exit status: 0 ok, 1 failed or refused, 2 usage, 3 dashboard unreachable.
+Connection: --dashboard/--token flags, IKASCHED_DASHBOARD/IKASCHED_TOKEN, or the [cli] table of
+./ikasched-data/cli.toml (written by `ikasched up`) or ./ikasched.toml."""
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command accepts, before or after its name (SUPPRESS keeps a value given
+    before the command from being reset by the subcommand's default)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("connection")
+    s = argparse.SUPPRESS
+    g.add_argument("--dashboard", metavar="HOST:PORT", default=s,
+                   help="dashboard address (default 127.0.0.1:50051)")
+    g.add_argument("--token", default=s, help="access token (IKASCHED_TOKEN)")
+    g.add_argument("--token-file", default=s, help="file holding the access token")
+    g.add_argument("--tls-ca", default=s, help="CA bundle to trust the dashboard's certificate")
+    g.add_argument("--tls-cert", default=s, help="client certificate (mutual TLS)")
+    g.add_argument("--tls-key", default=s, help="client key (mutual TLS)")
+    g.add_argument("--timeout", type=float, default=s, help="seconds per call (default 30)")
+    g.add_argument("--config", default=s, help="TOML file with a [cli] table")
+    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default=s,
+                   help="output format (default table)")
+    return p
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.common = _common()
+
+    def group(self, sub: Any, name: str, help_text: str) -> Any:
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+    def leaf(self, sub: Any, name: str, help_text: str, run: str,
+             args: Callable[[argparse.ArgumentParser], None] | None = None,
+             *, connection: bool = True) -> argparse.ArgumentParser:
+        parents = [self.common] if connection else []
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=help_text, parents=parents, epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        if args is not None:
+            args(parser)
+        parser.set_defaults(run=run)
+        return parser
+
+
+def _job_ref(p: argparse.ArgumentParser) -> None:
+    p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+    p.add_argument("job", help="job identifier, e.g. local-say-hello")
+    p.add_argument("--child", default="", help="child context name (a job in several contexts)")
+    p.add_argument("--comment", default="", help="recorded in the audit trail")
+
+
+def _bulk_ref(p: argparse.ArgumentParser) -> None:
+    p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+    p.add_argument("job", nargs="?", help="job identifier (leave out with --all)")
+    p.add_argument("--child", default="", help="child context name")
+    p.add_argument("--all", action="store_true",
+                   help="every job of the instance, or of --child's context")
+    p.add_argument("--comment", default="", help="recorded in the audit trail")
+
+
+def _params(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="context parameter (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ikasched_common import __version__
+
+    b = _Builder()
+    parser = argparse.ArgumentParser(
+        prog="ikasched", parents=[b.common], epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="ikasched: an enterprise job scheduler (dashboard, agents, operator CLI).")
+    parser.add_argument("--version", action="version", version=f"ikasched {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # ---- processes ------------------------------------------------------------------------
+    srv = PKG + "commands_server:"
+    b.leaf(sub, "version", "print the version", srv + "version", connection=False)
+    b.leaf(sub, "dashboard", "run the dashboard (flags override IKASCHED_* and [dashboard])",
+           srv + "dashboard", _dashboard_args, connection=False)
+    agent = b.group(sub, "agent", "run an agent (`ikasched agent run ...`) or list agents")
+    # never parsed here: main() hands `agent run ...` to the agent's own parser
+    b.leaf(agent, "run", "run an agent on this host (`ikasched agent run --help`)",
+           srv + "agent_run", connection=False)
+    b.leaf(agent, "list", "list agents with presence", PKG + "commands_admin:agent_list",
+           lambda p: p.add_argument("--connected", action="store_true",
+                                    help="only connected agents"))
+    db = b.group(sub, "db", "database maintenance")
+    b.leaf(db, "upgrade", "apply migrations to the dashboard database", srv + "db_upgrade",
+           _db_args, connection=False)
+    b.leaf(sub, "up", "run a local stack: dashboard, agent 'local', the example plans",
+           PKG + "up:up", _up_args, connection=False)
+
+    # ---- plans ----------------------------------------------------------------------------
+    pl = PKG + "commands_plan:"
+    plan = b.group(sub, "plan", "job plans")
+
+    def files(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--file", required=True, action="append",
+                       help="plan file or directory (repeatable)")
+
+    def apply_args(p: argparse.ArgumentParser) -> None:
+        files(p)
+        p.add_argument("--dry-run", action="store_true", help="validate and diff, change nothing")
+
+    b.leaf(plan, "apply", "create or update plans from files", pl + "apply", apply_args)
+    b.leaf(plan, "validate", "check plan files locally (no dashboard needed)", pl + "validate",
+           files, connection=False).add_argument(
+        "-o", "--output", choices=("table", "json", "yaml"), default="table")
+
+    def name(p: argparse.ArgumentParser) -> None:
+        p.add_argument("name", help="plan name")
+
+    def versioned(p: argparse.ArgumentParser) -> None:
+        name(p)
+        p.add_argument("--version", type=int, default=0, dest="plan_version",
+                       help="a past version (default: current)")
+
+    b.leaf(plan, "get", "show a plan's summary", pl + "get", versioned)
+    b.leaf(plan, "list", "list plans", pl + "list_plans",
+           lambda p: p.add_argument("--name-contains", default=""))
+
+    def export_args(p: argparse.ArgumentParser) -> None:
+        versioned(p)
+        p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+
+    b.leaf(plan, "export", "print a plan as YAML or JSON", pl + "export", export_args)
+
+    def delete_args(p: argparse.ArgumentParser) -> None:
+        name(p)
+        p.add_argument("--force", action="store_true", help="also end its live instances")
+
+    b.leaf(plan, "delete", "delete a plan", pl + "delete", delete_args)
+    b.leaf(plan, "enable", "enable a plan's time window", pl + "enable", name)
+    b.leaf(plan, "disable", "disable a plan's time window", pl + "disable", name)
+
+    def graph_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("name", nargs="?", help="plan name (or -f FILE)")
+        p.add_argument("-f", "--file", help="read the plan from a file instead")
+        p.add_argument("--format", choices=("dot", "mermaid"), default="dot")
+
+    b.leaf(plan, "graph", "contexts, jobs and dependencies as Graphviz DOT or Mermaid",
+           pl + "graph", graph_args)
+
+    def fires_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("name", nargs="?", help="plan name (or --cron)")
+        p.add_argument("-n", "--count", type=int, default=5)
+        p.add_argument("--job", default="", help="a cron job of the plan instead of its window")
+        p.add_argument("--cron", help="a Quartz expression, computed locally")
+        p.add_argument("--tz", default="UTC", help="zone of --cron (default UTC)")
+
+    b.leaf(plan, "next-fires", "next fire times of a plan, a cron job, or --cron EXPR",
+           pl + "next_fires", fires_args)
+
+    # ---- instances ------------------------------------------------------------------------
+    ins = PKG + "commands_instance:"
+    inst = b.group(sub, "instance", "plan instances")
+
+    def list_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--plan", default="", help="only this plan")
+        p.add_argument("--all", action="store_true", help="include ended and prepared")
+        p.add_argument("--status", action="append", default=[], help="only these statuses")
+
+    b.leaf(inst, "list", "list instances", ins + "list_instances", list_args)
+
+    def ident(p: argparse.ArgumentParser) -> None:
+        p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+
+    b.leaf(inst, "get", "show an instance and its jobs", ins + "get", ident)
+
+    def watch_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("instance", nargs="?", help="instance id or plan name (default: all)")
+        p.add_argument("--until-ended", action="store_true",
+                       help="stop once the instance is COMPLETE, ERROR or ENDED "
+                            "(exit 0 only for COMPLETE)")
+        p.add_argument("--for", type=float, dest="duration", help="stop after SECONDS")
+
+    b.leaf(inst, "watch", "follow status changes as they happen", ins + "watch", watch_args)
+
+    def create_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("plan", help="plan name")
+        _params(p)
+        p.add_argument("--hold", action="store_true", help="hold its command jobs")
+        p.add_argument("--ignore-blackout", action="store_true")
+
+    b.leaf(inst, "create", "create an instance now", ins + "create", create_args)
+
+    def end_args(p: argparse.ArgumentParser) -> None:
+        ident(p)
+        p.add_argument("--keep-running-jobs", action="store_true")
+
+    b.leaf(inst, "end", "end an instance", ins + "end", end_args)
+
+    def reset_args(p: argparse.ArgumentParser) -> None:
+        ident(p)
+        _params(p)
+        p.add_argument("--hold", action="store_true", help="hold its command jobs")
+        p.add_argument("--same-parameters", action="store_true")
+
+    b.leaf(inst, "reset", "reset an instance to its start", ins + "reset", reset_args)
+
+    def until_args(p: argparse.ArgumentParser) -> None:
+        ident(p)
+        p.add_argument("--off", action="store_true", help="let it end on its own again")
+
+    b.leaf(inst, "run-until-ended", "keep an instance running until ended by hand",
+           ins + "run_until_ended", until_args)
+
+    # ---- jobs -----------------------------------------------------------------------------
+    jb = PKG + "commands_job:"
+    job = b.group(sub, "job", "job verbs")
+    for verb, text in (("hold", "hold a job (or --all)"), ("release", "release a job (or --all)"),
+                       ("skip", "skip a job (or --all)"), ("unskip", "unskip a job (or --all)")):
+        b.leaf(job, verb, text, jb + "verb", _bulk_ref)
+    for verb, text in (("reset", "reset a job to WAITING"),
+                       ("resubmit", "run a job again")):
+        b.leaf(job, verb, text, jb + "verb", _job_ref)
+
+    def ack_args(p: argparse.ArgumentParser) -> None:
+        _job_ref(p)
+        p.add_argument("--message", default="", help="acknowledgement message")
+        p.add_argument("--ticket", default="", help="ticket id")
+
+    b.leaf(job, "ack", "acknowledge a job's error", jb + "verb", ack_args)
+
+    def kill_args(p: argparse.ArgumentParser) -> None:
+        _job_ref(p)
+        p.add_argument("--destroy", action="store_true", help="SIGKILL at once")
+
+    b.leaf(job, "kill", "kill a running job", jb + "verb", kill_args)
+
+    def run_args(p: argparse.ArgumentParser) -> None:
+        _job_ref(p)
+        _params(p)
+
+    b.leaf(job, "run", "run a job now (manual start)", jb + "verb", run_args)
+
+    def logs_args(p: argparse.ArgumentParser) -> None:
+        _job_ref(p)
+        p.add_argument("--stderr", action="store_true", help="standard error instead of output")
+        p.add_argument("--follow", action="store_true", help="keep printing as the job writes")
+        p.add_argument("--initiation", default="", help="an earlier execution")
+
+    b.leaf(job, "logs", "print a job's output", jb + "logs", logs_args)
+
+    # ---- admin ----------------------------------------------------------------------------
+    adm = PKG + "commands_admin:"
+    event = b.group(sub, "event", "global events")
+
+    def raise_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("name", help="global event name")
+        p.add_argument("--environment-group", default="")
+        p.add_argument("--any-group", action="store_true", help="every environment group")
+
+    b.leaf(event, "raise", "raise a global event", adm + "event_raise", raise_args)
+
+    queue = b.group(sub, "queue", "dashboard journals and the dead-letter queue")
+    b.leaf(queue, "list", "list queues with sizes", adm + "queue_list",
+           lambda p: p.add_argument("--all", action="store_true", help="include empty queues"))
+
+    def peek_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("queue", help="queue name (see queue list)")
+        p.add_argument("-n", "--limit", type=int, default=20)
+
+    b.leaf(queue, "peek", "show the first messages of a queue", adm + "queue_peek", peek_args)
+    b.leaf(queue, "dlq", "show the dead-letter queue", adm + "queue_dlq",
+           lambda p: p.add_argument("-n", "--limit", type=int, default=20))
+
+    def message_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("queue")
+        p.add_argument("message_id")
+
+    b.leaf(queue, "resubmit", "move a dead letter back to the inbox", adm + "queue_resubmit",
+           message_args)
+
+    def qdelete_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("queue")
+        p.add_argument("message_id", nargs="?")
+        p.add_argument("--all", action="store_true", help="every message of the queue")
+        p.add_argument("--force", action="store_true", help="needed for a non-dead-letter queue")
+
+    b.leaf(queue, "delete", "delete a message (or --all)", adm + "queue_delete", qdelete_args)
+
+    token = b.group(sub, "token", "access tokens (admin)")
+
+    def token_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--subject", required=True, help="who or what uses it")
+        p.add_argument("--role", required=True,
+                       choices=("viewer", "operator", "admin", "agent"))
+        p.add_argument("--plan", action="append", default=[], help="limit to a plan")
+        p.add_argument("--agent", default="", help="agent name (AGENT tokens)")
+        p.add_argument("--ttl", type=int, default=0, help="seconds until it expires")
+
+    b.leaf(token, "create", "create a token (its secret is shown once)", adm + "token_create",
+           token_args)
+    b.leaf(token, "list", "list tokens", adm + "token_list",
+           lambda p: p.add_argument("--all", action="store_true", help="include inactive"))
+    b.leaf(token, "revoke", "revoke a token", adm + "token_revoke",
+           lambda p: p.add_argument("token_id"))
+
+    comp = b.leaf(sub, "completion", "print a shell completion script",
+                  PKG + "completion:completion", connection=False)
+    comp.add_argument("shell", choices=("bash",))
+    return parser
+
+
+def _dashboard_args(p: argparse.ArgumentParser) -> None:
+    import dataclasses
+
+    from ikasched_common.config import DashboardConfig
+
+    for f in dataclasses.fields(DashboardConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action="store_const", const=True, default=None)
+        else:
+            p.add_argument(flag, default=None, help=f"(default {f.default})")
+    p.add_argument("--config", help="TOML file with a [dashboard] table")
+    p.add_argument("--port-file", help=argparse.SUPPRESS)
+
+
+def _db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
+    p.add_argument("--data-dir", help="dashboard data dir (default ikasched-data)")
+    p.add_argument("--config", help="TOML file with a [dashboard] table")
+
+
+def _up_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default="ikasched-data", help="state kept between runs")
+    p.add_argument("--listen", default="127.0.0.1:50051", help="dashboard address")
+    p.add_argument("--examples", help="plan directory to provision (default: examples/)")
+    p.add_argument("--exit-when-complete", action="store_true",
+                   help="exit 0 once the hello instance is COMPLETE (non-zero on ERROR)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds --exit-when-complete waits")
+
+
+def _run(target: str, args: argparse.Namespace) -> int:
+    import importlib
+
+    module_name, _, func = target.partition(":")
+    handler: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(module_name), func)
+    return handler(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `ikasched agent [run] --name a1 ...` runs an agent: the agent owns its flags.
+    if argv and argv[0] == "agent" and not (len(argv) > 1 and argv[1] in ("list", "-h",
+                                                                          "--help")):
+        from ikasched_agent.__main__ import main as agent_main
+
+        return agent_main(argv[2:] if len(argv) > 1 and argv[1] == "run" else argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 0
+    if not hasattr(args, "output"):
+        args.output = "table"
+
+    from ikasched_common.cli.client import CliError
+    from ikasched_common.errors import IkaschedError
+
+    try:
+        return _run(args.run, args)
+    except CliError as exc:
+        print(f"ikasched: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except IkaschedError as exc:
+        print(f"ikasched: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
