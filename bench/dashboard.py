@@ -1,9 +1,13 @@
 """The dashboard core with simulated agents, each figure beside a floor measured in this run.
 
-    python bench/dashboard.py [--quick] [--durability crash|power]
+    python bench/dashboard.py [--quick] [--durability crash|power] [--agents subprocess|inproc]
+                              [--instances N] [--profile FILE]
 
-Everything runs in one process and one event loop (dashboard, gRPC on 127.0.0.1, simulated
-agents), so the agents' CPU is charged to the dashboard's figures too.
+The simulated agents (tests/dashboard/sim.py: the real link client over gRPC on 127.0.0.1)
+run in a child process by default, so the figures charge the dashboard's own CPU, not the
+agents'; `--agents inproc` puts them in the dashboard's event loop as before (figures then
+include the agents' work). Times across the two processes use CLOCK_MONOTONIC, which is
+system-wide on Linux.
 
 1. durable process events/s: many instances of a chain across agents run to COMPLETE; every
    starting/completion event is journaled, processed, committed with its effects (DESIGN §7
@@ -16,6 +20,9 @@ agents), so the agents' CPU is charged to the dashboard's figures too.
    (target <= 200 ms). Floor: 21 raw link round trips.
 4. restart with N live instances: DashboardProcess.start() (migrations + recovery) until
    serving. Floor: reading the same snapshot rows and parsing their JSON.
+
+`--profile FILE` runs the throughput measure under cProfile (dashboard side only) and
+writes the stats to FILE.
 """
 
 from __future__ import annotations
@@ -143,38 +150,158 @@ async def link_round_trips(rounds: int) -> list[float]:
     return out
 
 
+# ---- simulated agents, here or in a child process ------------------------------------------
+def _fire_message(agent: str, iid: str, context: str) -> bytes:
+    fire = events_pb2.ContextualisedScheduledProcessEvent(
+        id=f"fire:{iid}", agent_name=agent, job_name="start", job_identifier=f"{agent}-start",
+        context_name=context, context_instance_id=iid, successful=True,
+        fire_time=int(time.time() * 1000))  # fmt: skip
+    return agent_pb2.AgentMessage(id=fire.id, process_event=fire).SerializeToString()
+
+
+class _Agents:
+    """SimAgents in this process; also the body of the child process."""
+
+    def __init__(self, target: str, names: list[str], triggers: list[str]) -> None:
+        self.handed: dict[str, float] = {}  # initiation id -> answer handed to the link
+        self.agents = {
+            n: SimAgent(n, target, triggers=[t for t in triggers if t.startswith(f"{n}-")])
+            for n in names
+        }
+        for agent in self.agents.values():
+            agent.on_initiation = lambda init: self.handed.__setitem__(init.id, time.monotonic())
+
+    async def start(self) -> None:
+        for agent in self.agents.values():
+            await agent.start()
+        await wait_until(lambda: all(a.client.session is not None for a in self.agents.values()))
+
+    async def fire(self, agent: str, iid: str, context: str) -> float:
+        t0 = time.monotonic()
+        await self.agents[agent].outbox.add([_fire_message(agent, iid, context)])
+        return t0
+
+    async def stop(self) -> dict[str, Any]:
+        for agent in self.agents.values():
+            await agent.stop()
+        acked: dict[str, float] = {}
+        for agent in self.agents.values():
+            acked.update(agent.acked_at)
+        sample = b""
+        for agent in self.agents.values():
+            if agent.received:
+                sample = agent.received[-1].SerializeToString()
+        total = sum(a.initiations.total() for a in self.agents.values())
+        return {"handed": self.handed, "acked": acked, "sample_size": len(sample) or 300,
+                "initiations": total}  # fmt: skip
+
+
+class Fleet:
+    """The bench's view of its agents: same calls whether they run here or in a child."""
+
+    def __init__(self, mode: str, target: str, names: list[str], triggers: list[str]) -> None:
+        self._mode = mode
+        self._args = [target, ",".join(names), ",".join(triggers)]
+        self._local = _Agents(target, names, triggers) if mode == "inproc" else None
+        self._child: asyncio.subprocess.Process | None = None
+
+    async def _line(self, prefix: str) -> str:
+        assert self._child is not None and self._child.stdout is not None
+        while True:
+            raw = await asyncio.wait_for(self._child.stdout.readline(), 120)
+            if not raw:
+                raise RuntimeError(f"agent child exited before {prefix}")
+            line = raw.decode().strip()
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+
+    async def _say(self, line: str) -> None:
+        assert self._child is not None and self._child.stdin is not None
+        self._child.stdin.write(line.encode() + b"\n")
+        await self._child.stdin.drain()
+
+    async def start(self) -> None:
+        if self._local is not None:
+            await self._local.start()
+            return
+        self._child = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--sim-child", *self._args, limit=1 << 28,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)  # fmt: skip
+        await self._line("CONNECTED")
+
+    async def fire(self, agent: str, iid: str, context: str) -> float:
+        if self._local is not None:
+            return await self._local.fire(agent, iid, context)
+        await self._say(f"fire {agent} {iid} {context}")
+        return float(await self._line("FIRED"))
+
+    async def stop(self) -> dict[str, Any]:
+        if self._local is not None:
+            return await self._local.stop()
+        await self._say("stop")
+        report: dict[str, Any] = json.loads(await self._line("REPORT"))
+        assert self._child is not None
+        await self._child.wait()
+        return report
+
+
+async def sim_child(target: str, names: str, triggers: str) -> None:
+    agents = _Agents(target, names.split(","), [t for t in triggers.split(",") if t])
+    await agents.start()
+    print("CONNECTED", flush=True)
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        words = (await reader.readline()).decode().split()
+        if not words or words[0] == "stop":
+            break
+        if words[0] == "fire":
+            print(f"FIRED {await agents.fire(words[1], words[2], words[3])!r}", flush=True)
+    print("REPORT " + json.dumps(await agents.stop()), flush=True)
+
+
 # ---- measures -------------------------------------------------------------------------------
 async def throughput(root: Path, args: argparse.Namespace) -> None:
-    count, length, agents_n = (60, 10, 4) if args.quick else (300, 10, 8)
+    count = args.instances or (200 if args.quick else 1000)
+    length, agents_n = (10, 4) if args.quick else (10, 8)
     port = free_port()
     process = await start(root / "tput", port, args.durability)
     names = [f"a{n}" for n in range(agents_n)]
-    agents = [SimAgent(n, f"127.0.0.1:{port}", triggers=[f"{n}-start"]) for n in names]
+    fleet = Fleet(args.agents, f"127.0.0.1:{port}", names, [f"{n}-start" for n in names])
+    profile: Any = None
     try:
-        for agent in agents:
-            await agent.start()
+        await fleet.start()
         plans = [chain_plan(f"t{n}", [names[n], names[(n + 1) % agents_n]], length)
                  for n in range(agents_n)]  # fmt: skip
         for plan in plans:
             await provision(process, plan)
-        await wait_until(lambda: all(a.client.session is not None for a in agents))
         before = process.orchestrator.events_processed
+        if args.profile:
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
         started = time.perf_counter()
         ids = await asyncio.gather(*(
             process.orchestrator.create_instance(NewInstance(plans[n % agents_n].name, n + 1))
             for n in range(count)))  # fmt: skip
         await wait_until(lambda: all_complete(process, list(ids)), timeout=600)
         elapsed = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
         events = process.orchestrator.events_processed - before
+        batches = process.orchestrator.batches
     finally:
-        for agent in agents:
-            await agent.stop()
+        report = await fleet.stop()
         await process.stop()
     rate = events / elapsed
-    sample = agents[0].received[-1].SerializeToString() if agents[0].received else b"x" * 300
-    floor = journal_floor(root / "floor-journal", events, len(sample) + 60, args.durability)
+    floor = journal_floor(root / "floor-journal", events, report["sample_size"] + 60,
+                          args.durability)  # fmt: skip
     print(f"durable process events/s : {rate:10,.0f}   ({events} events, {count} instances x"
-          f" {length} jobs, {agents_n} agents; target >= 10,000)")  # fmt: skip
+          f" {length} jobs, {agents_n} agents ({args.agents}), {batches} batches;"
+          " target >= 10,000)")  # fmt: skip
     print(f"  floor: inbox journal append+peek+remove of {events} values: {floor:10,.0f}/s")
 
 
@@ -182,45 +309,33 @@ async def latency(root: Path, args: argparse.Namespace) -> None:
     chains, length = (3, 20) if args.quick else (10, 20)
     port = free_port()
     process = await start(root / "lat", port, args.durability)
-    a1 = SimAgent("a1", f"127.0.0.1:{port}", triggers=["a1-start"])
-    a2 = SimAgent("a2", f"127.0.0.1:{port}")
-    handed: dict[str, float] = {}  # initiation id -> completion handed to the link
-    for agent in (a1, a2):
-        agent.on_initiation = lambda init: handed.__setitem__(init.id, time.monotonic())
+    fleet = Fleet(args.agents, f"127.0.0.1:{port}", ["a1", "a2"], [])
     hops: list[float] = []
     chain_ms: list[float] = []
+    ids: list[str] = []
     try:
-        await a1.start()
-        await a2.start()
+        await fleet.start()
         plan = chain_plan("lat", ["a1", "a2"], length)
         await provision(process, plan)
-        await wait_until(lambda: a1.client.session is not None and a2.client.session is not None)
         for n in range(chains):
-            a1.triggers = set()  # fire by hand, timed
             iid = await process.orchestrator.create_instance(NewInstance("lat", n + 1))
+            ids.append(iid)
             await asyncio.sleep(0.05)
-            fire = events_pb2.ContextualisedScheduledProcessEvent(
-                id=f"fire:{iid}", agent_name="a1", job_name="start", job_identifier="a1-start",
-                context_name="lat", context_instance_id=iid, successful=True,
-                fire_time=int(time.time() * 1000))  # fmt: skip
-            t0 = time.monotonic()
-            await a1.outbox.add([agent_pb2.AgentMessage(id=fire.id, process_event=fire)
-                                 .SerializeToString()])  # fmt: skip
+            t0 = await fleet.fire("a1", iid, "lat")
             while not all_complete(process, [iid]):
                 await asyncio.sleep(0.0005)
             chain_ms.append((time.monotonic() - t0) * 1000)
-            order = sorted(
-                ((t, i) for i, t in handed.items() if i.startswith(iid)), key=lambda x: x[0]
-            )
-            acked = {**a1.acked_at, **a2.acked_at}
-            # hop: completion of job n handed to the link -> initiation n+1 journaled at agent
-            for (t_prev, _), (_, i_next) in itertools.pairwise(order):
-                hops.append((acked[i_next] - t_prev) * 1000)
             await asyncio.sleep(0.05)
     finally:
-        await a1.stop()
-        await a2.stop()
+        report = await fleet.stop()
         await process.stop()
+    handed: dict[str, float] = report["handed"]
+    acked: dict[str, float] = report["acked"]
+    for iid in ids:
+        order = sorted(((t, i) for i, t in handed.items() if i.startswith(iid)))
+        # hop: completion of job n handed to the link -> initiation n+1 journaled at agent
+        for (t_prev, _), (_, i_next) in itertools.pairwise(order):
+            hops.append((acked[i_next] - t_prev) * 1000)
     trips = await link_round_trips(200 if args.quick else 1000)
     print(f"dependency hop p50/p99   : {statistics.median(hops):7.2f} / {pct(hops, 0.99):7.2f} ms"
           f"   ({len(hops)} hops; targets 5 / 20)")  # fmt: skip
@@ -263,13 +378,26 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--durability", choices=["crash", "power"], default="crash")
+    parser.add_argument("--agents", choices=["subprocess", "inproc"], default="subprocess")
+    parser.add_argument("--instances", type=int, default=0, help="throughput instances")
+    parser.add_argument("--profile", default="", help="cProfile the throughput run to FILE")
+    parser.add_argument("--only", default="", help="comma list of: tput,latency,restart")
+    parser.add_argument("--sim-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"bench/dashboard.py  durability={args.durability}  quick={args.quick}")
+    if args.sim_child:
+        await sim_child(*args.sim_child)
+        return
+    print(f"bench/dashboard.py  durability={args.durability}  quick={args.quick}"
+          f"  agents={args.agents}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="ikasched-bench-") as tmp:
         root = Path(tmp)
-        await throughput(root, args)
-        await latency(root, args)
-        await restart(root, args)
+        only = set(args.only.split(",")) if args.only else {"tput", "latency", "restart"}
+        if "tput" in only:
+            await throughput(root, args)
+        if "latency" in only:
+            await latency(root, args)
+        if "restart" in only:
+            await restart(root, args)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """The link's `Outbox` Protocol on the dashboard's SQL outbox (one instance per agent).
 
 Rows are inserted by the orchestrator inside its batch transaction (transactional outbox,
-DESIGN.md §3.5); this class only moves them along: `pending` reads unsent rows, `assign` gives
-them link seqs in their own committed transaction before the frame is written (§3.2), `ack`
-deletes. Acks remove seq prefixes, so the last acknowledged seq is derived: one below the
-lowest seq still stored, or the last assigned seq when none is. Every database call runs on
-the shared executor, never on the event loop.
+DESIGN.md §3.5); this class only moves them along and deletes them on ack. Acks remove seq
+prefixes, so the last acknowledged seq is derived: one below the lowest seq still stored, or
+the last assigned seq when none is. Every database call runs on the shared executor, never on
+the event loop.
+
+One database round trip per frame: the link session asks `pending` then `assign`; here
+`pending` already claims the rows, giving them their link seqs in one committed write
+transaction (so seqs are still persisted before the frame is written, §3.2), and `assign`
+only hands those seqs over from memory. A claimed row the session never takes (it ended
+between the two calls) is assigned in the table, so the next session's resume resends it like
+any other unacknowledged row; `position`, `assigned_from` and `reset_sequence` (the calls of a
+resume) drop the in-memory claims for that reason.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
 
 from ikasched_common.errors import LinkError
 from ikasched_common.link.outbox import OutboxPosition, PendingItem, SequencedItem
 from ikasched_dashboard.store import messages
+from ikasched_dashboard.store._sql import executemany, insert_ignoring_duplicates
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 from ikasched_dashboard.store.schema import agent_links, outbox
 
@@ -38,6 +46,10 @@ class SqlOutbox:
         self._agent = agent_name
         self._executor = executor
         self._listeners: list[Listener] = []
+        self._claimed: list[tuple[int, int, bytes]] = []  # (row id, seq, message), in seq order
+        self._generation = 0  # bumped by a resume: claims made before it are void
+        self._link_known = False  # the agent_links row exists (created once)
+        self.sent_frames = 0  # metrics: pending() calls that handed rows over
 
     @property
     def agent_name(self) -> str:
@@ -68,34 +80,69 @@ class SqlOutbox:
             self.notify()
 
     async def pending(self, limit: int) -> list[PendingItem]:
-        def work(conn: Connection) -> list[PendingItem]:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.message)
-                .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_(None))
-                .order_by(outbox.c.id)
-                .limit(limit)
-            )
-            return [PendingItem(int(r.id), bytes(r.message)) for r in rows]
+        """The oldest unsent rows, already claimed with their link seqs (see the module doc)."""
+        room = limit - len(self._claimed)
+        if room > 0:
+            generation = self._generation
+            claimed = await self._run(self._write(lambda conn: self._claim(conn, room)))
+            if generation == self._generation:
+                self._claimed.extend(claimed)
+        if self._claimed:
+            self.sent_frames += 1
+        return [PendingItem(key, value) for key, _seq, value in self._claimed[:limit]]
 
-        return await self._run(self._read(work))
+    def _claim(self, conn: Connection, limit: int) -> list[tuple[int, int, bytes]]:
+        if not self._link_known:
+            insert_ignoring_duplicates(conn, agent_links, [{"agent_name": self._agent}])
+        last = conn.execute(
+            select(agent_links.c.last_assigned_seq)
+            .where(agent_links.c.agent_name == self._agent)
+            .with_for_update()
+        ).scalar_one()
+        self._link_known = True
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.message)
+            .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return []
+        out = [(int(r[0]), last + n, bytes(r[1])) for n, r in enumerate(rows, start=1)]
+        result = executemany(
+            conn,
+            "outbox-claim",
+            _claim_statement,
+            [{"b_id": key, "b_seq": seq} for key, seq, _ in out],
+        )
+        if 0 <= result.rowcount < len(out):
+            # only if the link row lock was bypassed: never hand out a seq twice
+            raise LinkError(f"outbox of {self._agent}: rows were assigned concurrently")
+        conn.execute(
+            update(agent_links)
+            .where(agent_links.c.agent_name == self._agent)
+            .values(last_assigned_seq=last + len(out))
+        )
+        return out
 
     async def assign(self, keys: Sequence[int]) -> list[int]:
         wanted = list(keys)
         if not wanted:
             return []
+        claimed = self._claimed[: len(wanted)]
+        if [key for key, _, _ in claimed] != wanted:
+            # the session asked for rows pending() did not give it: its view is stale
+            raise LinkError(f"outbox of {self._agent}: unsent rows changed under the sender")
+        del self._claimed[: len(wanted)]
+        return [seq for _, seq, _ in claimed]
 
-        def work(conn: Connection) -> list[int]:
-            rows = messages.assign_link_seqs(conn, self._agent, limit=len(wanted))
-            got = [r.id for r in rows]
-            if got != wanted:
-                # a row with a lower id committed after pending() read (PostgreSQL): the seqs
-                # are persisted as assigned, so the session's resend after reconnect covers it
-                raise LinkError(f"outbox of {self._agent}: unsent rows changed under the sender")
-            return [int(r.link_seq or 0) for r in rows]
-
-        return await self._run(self._write(work))
+    def _forget_claims(self) -> None:
+        self._generation += 1
+        self._claimed.clear()
 
     async def assigned_from(self, after_seq: int, limit: int) -> list[SequencedItem]:
+        self._forget_claims()
+
         def work(conn: Connection) -> list[SequencedItem]:
             rows = messages.outbox_after_seq(conn, self._agent, after_seq, limit)
             return [SequencedItem(int(r.link_seq or 0), r.message) for r in rows]
@@ -118,9 +165,12 @@ class SqlOutbox:
         return OutboxPosition(acked, state.last_assigned_seq)
 
     async def position(self) -> OutboxPosition:
+        self._forget_claims()
         return await self._run(self._read(self._position))
 
     async def reset_sequence(self, last_seq: int) -> int:
+        self._forget_claims()
+
         def work(conn: Connection) -> int:
             # rows lose their seqs and go back to pending, oldest (lowest id) first as before
             moved = conn.execute(
@@ -164,3 +214,11 @@ class SqlOutbox:
             )
 
         return await self._run(self._read(work))
+
+
+def _claim_statement() -> Update:
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_id"), outbox.c.link_seq.is_(None))
+        .values(link_seq=bindparam("b_seq"))
+    )
