@@ -47,6 +47,7 @@ from ikasched_agent.wrapper import (
     CLAIM_TAKEN_STATUS,
     MAX_INLINE_SCRIPT_BYTES,
     SHELL,
+    STOP_AT_ENV,
     wrapper_argv,
 )
 from ikasched_common.errors import InvalidArgument
@@ -75,6 +76,7 @@ RESERVED_ENV = (
     "IKASCHED_INITIATION_ID",
     "IKASCHED_CONTEXT_INSTANCE_ID",
     "IKASCHED_JOB_NAME",
+    STOP_AT_ENV,  # the wrapper's test hook: never set by a job parameter
 )
 _BASE_ENV_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR")
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -212,7 +214,8 @@ class Executor:
             raise InvalidArgument("must be >= 0 (0 = none)", field="default_timeout_seconds")
         if kill_grace_seconds < 0:
             raise InvalidArgument("must be >= 0", field="kill_grace_seconds")
-        self.data_dir = Path(data_dir)
+        # Absolute: the wrapper and the events use these paths after changing directory.
+        self.data_dir = Path(data_dir).absolute()
         (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
         self._emit = emit
         self._limit = max_concurrent_jobs
@@ -414,20 +417,27 @@ class Executor:
             self._reject(run, str(exc))
             return
         try:
-            inline: str | None = None
+            text: str | None = None
             if len(job.command_line) < MAX_INLINE_SCRIPT_BYTES // 4 and not job.run_as_user:
                 runs.make_run_dir(run.paths)
-                # printf in the wrapper adds the final newline.
-                inline = (
-                    job.command_line[:-1] if job.command_line.endswith("\n") else (job.command_line)
-                )
+                text = job.command_line
+                if interpreter and text.endswith("\n"):
+                    text = text[:-1]  # the wrapper's printf to job.sh adds the final newline
             else:
                 runs.write_script(run.paths, job.command_line)
             if job.run_as_user:
                 self._prepare_for_user(run.paths, job.run_as_user)
             # Empty working directory: the run directory, next to the job's logs.
             cwd = job.working_directory or str(run.paths.root)
-            argv = wrapper_argv(run.paths.root, cwd, interpreter, inline, ticks_on_fd3=True)
+            # Without an interpreter the wrapper evaluates the text itself: no job.sh inode.
+            argv = wrapper_argv(
+                run.paths.root,
+                cwd,
+                interpreter,
+                text,
+                ticks_on_fd3=True,
+                inline=text is not None and not interpreter,
+            )
             ticks_r, ticks_w = os.pipe2(os.O_CLOEXEC)
             try:
                 pid = os.posix_spawn(
@@ -650,8 +660,8 @@ class Executor:
                 child_status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
         self._unwatch(run)
         self._active -= 1
-        rc = runs.read_rc(run.paths)
-        record = runs.read_pid(run.paths)
+        claim = runs.read_claim(run.paths) or runs.ClaimRecord()
+        rc, record = claim.return_code, claim.pid
         if (
             rc is None
             and child_status == CLAIM_TAKEN_STATUS

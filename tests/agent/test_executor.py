@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ikasched.v1 import common_pb2
+from ikasched_agent import runs
 from ikasched_agent.executor import Disposition, quartz_day_of_week
 from ikasched_agent.runs import RunPaths
 
@@ -227,7 +228,7 @@ async def test_timeout_escalates_to_kill_after_grace(
     done = rec.completions()["stubborn"]
     assert not done.successful and done.outcome_reason == "timed out after 0.3 s"
     assert done.return_code == 128 + 15  # the wrapper's own end; the job ignored TERM
-    assert not (data_dir / "runs/stubborn/rc").exists()
+    assert runs.read_rc(RunPaths.of(data_dir, "stubborn")) is None  # no exit code was recorded
     # The job ignored TERM: only the KILL at the end of the grace can have ended it.
     assert process_gone(int(lines(stubborn_pid)[0]))
     assert process_gone(done.pid)

@@ -130,6 +130,8 @@ async def test_second_wrapper_never_runs_the_job_again(
         await ex.submit(make_initiation("once", f"echo run >> {count}"))
         await rec.wait_completed("once")
     run_dir = data_dir / "runs/once"
+    assert not (run_dir / "job.sh").exists()  # the command line travelled inline
+    runs.write_script(RunPaths(run_dir), f"echo run >> {count}")  # an operator's second try
     rerun = subprocess.run(
         [sys.executable, "-m", "ikasched_agent.wrapper", str(run_dir)], timeout=30, check=False
     )

@@ -24,13 +24,13 @@ def test_output_env_parsing() -> None:
 def test_rc_must_be_a_complete_record(tmp_path: Path) -> None:
     paths = RunPaths(tmp_path)
     assert runs.read_rc(paths) is None
-    paths.rc.write_text("")
+    paths.claim.write_text("")
     assert runs.read_rc(paths) is None
-    paths.rc.write_text("12")  # no newline: the writer has not finished
+    paths.claim.write_text("1 2\nrc 12")  # no newline: the writer has not finished
     assert runs.read_rc(paths) is None
-    paths.rc.write_text("12\n")
+    paths.claim.write_text("1 2\nrc 12\n")
     assert runs.read_rc(paths) == 12
-    paths.rc.write_text("x\n")
+    paths.claim.write_text("1 2\nrc x\n")
     assert runs.read_rc(paths) is None
 
 
@@ -50,24 +50,58 @@ def test_own_start_ticks_match_proc() -> None:
     assert 0 < epoch_ms <= time.time() * 1000 + 1000
 
 
+def test_claim_records_parse_only_complete_lines(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    assert runs.read_claim(paths) is None
+    paths.claim.write_text("")
+    assert runs.read_claim(paths) == runs.ClaimRecord()
+    paths.claim.write_text("12 345")  # the identity write has not finished
+    assert runs.read_claim(paths) == runs.ClaimRecord()
+    paths.claim.write_text("12 345\nrc 4")
+    assert runs.read_claim(paths) == runs.ClaimRecord(PidRecord(12, 345), None)
+    paths.claim.write_text("12 345\nrc 4\n")
+    assert runs.read_claim(paths) == runs.ClaimRecord(PidRecord(12, 345), 4)
+    assert runs.read_rc(paths) == 4 and runs.read_pid(paths) == PidRecord(12, 345)
+
+
 def test_inspect_states(tmp_path: Path) -> None:
     paths = RunPaths(tmp_path / "r")
     assert runs.inspect(paths).state is RunState.NOT_CLAIMED
     runs.write_script(paths, "true")
     assert runs.inspect(paths).state is RunState.NOT_CLAIMED
     paths.claim.touch()
-    assert runs.inspect(paths).state is RunState.UNKNOWN  # claimed, no pid, no rc
+    assert runs.inspect(paths).state is RunState.UNKNOWN  # claimed, no identity, no wrapper
     me = PidRecord(os.getpid(), runs.process_start_ticks(os.getpid()) or 0)
-    paths.pid.write_text(f"{me.pid} {me.start_ticks + 7}\n")  # our pid, someone else's start
+    paths.claim.write_text(f"{me.pid} {me.start_ticks + 7}\n")  # our pid, someone else's start
     assert runs.inspect(paths).state is RunState.UNKNOWN
-    paths.pid.write_text(f"{me.pid} {me.start_ticks}\n")
+    paths.claim.write_text(f"{me.pid} {me.start_ticks}\n")
     found = runs.inspect(paths)
     assert found.state is RunState.RUNNING and found.pid == me
-    paths.rc.write_text("4\n")
+    with open(paths.claim, "a") as f:
+        f.write("rc 4\n")
     found = runs.inspect(paths)
-    assert (found.state, found.return_code) == (RunState.FINISHED, 4)
+    assert (found.state, found.return_code, found.pid) == (RunState.FINISHED, 4, me)
     runs.mark_reported(paths)
     runs.mark_reported(paths)  # idempotent
+    assert runs.inspect(paths).state is RunState.REPORTED
+    # `rc` and `reported` are the claim under other names: no inode was created for them.
+    assert paths.rc.stat().st_ino == paths.reported.stat().st_ino == paths.claim.stat().st_ino
+    assert runs.read_rc(paths) == 4
+
+
+def test_hand_written_rc_file_is_read(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    paths.claim.touch()
+    paths.rc.write_text("12")  # no newline: the writer has not finished
+    assert runs.read_rc(paths) is None
+    paths.rc.write_text("12\n")
+    assert runs.read_rc(paths) == 12
+
+
+def test_unclaimed_run_is_marked_with_a_plain_file(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path)
+    runs.mark_reported(paths)
+    assert paths.reported.exists() and not paths.rc.exists()
     assert runs.inspect(paths).state is RunState.REPORTED
 
 
