@@ -180,7 +180,8 @@ class Registry:
                 p.context_name,
                 p.plan_version,
                 p.timezone,
-                {job.identifier: job for job in p.jobs},
+                # identifier defaults to <agent_name>-<job_name>, as plans may leave it out
+                {job.identifier or f"{job.agent_name}-{job.job_name}": job for job in p.jobs},
             )
             return RegistryChange(kind, plans_changed=(p.context_name,))
         if kind == "remove_plan_jobs":

@@ -1,0 +1,126 @@
+"""The whole dashboard: core process + security + lifecycle + operator services.
+
+`build_dashboard(config)` is what `ikasched dashboard` and `ikasched up` run. It wires:
+- the core `DashboardProcess` (store, journals, gateway, orchestrator, gRPC server);
+- security: the token interceptor on every RPC (health always open, reflection by setting),
+  the TokenService, agent tokens bound to the agent name in the link hello, and the refusal of a
+  non-loopback listen address without TLS unless `insecure` is set;
+- the lifecycle (time windows, TTL ends, restart rules) and the operator services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+
+from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
+from ikasched_common.config import DashboardConfig
+from ikasched_common.dispatch import Clock
+from ikasched_common.tls import check_listen_address
+from ikasched_dashboard.security import (
+    Authenticator,
+    AuthInterceptor,
+    check_agent_hello,
+    current_actor,
+    current_principal,
+)
+from ikasched_dashboard.server import DashboardProcess
+from ikasched_dashboard.services.context import LogFetcher
+from ikasched_dashboard.services.register import ProcessWiring
+from ikasched_dashboard.services.tokens import TokenServicer
+from ikasched_dashboard.store import db
+
+log = logging.getLogger(__name__)
+
+TOKEN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name
+
+
+class DashboardApp:
+    """A dashboard with every part wired; `start()`, `stop()`, `port`, and the parts."""
+
+    def __init__(
+        self,
+        config: DashboardConfig,
+        *,
+        clock: Clock | None = None,
+        log_fetcher: LogFetcher | None = None,
+        **process_options: Any,
+    ) -> None:
+        config.validate()
+        check_listen_address(config.listen, config.tls_enabled, config.insecure)
+        self.config = config
+        # Tokens are read through their own engine: the core's DB thread stays on the hot path.
+        self._auth_engine = db.create_engine_for(config.effective_database_url)
+        self.authenticator = Authenticator(self._auth_engine)
+        self.wiring = ProcessWiring(clock=clock, log_fetcher=log_fetcher,
+                                    actor=lambda: current_actor("anonymous"))
+        self.process = DashboardProcess(
+            config,
+            registrars=[self.wiring.registrar, self._register_tokens],
+            on_started=[self.wiring.on_started],
+            hello_check=_hello_check,
+            interceptors=[AuthInterceptor(self.authenticator,
+                                          reflection_open=config.reflection_open)],
+            **process_options,
+        )
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _register_tokens(self, server: grpc.aio.Server, process: DashboardProcess) -> None:
+        admin_service_pb2_grpc.add_TokenServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            TokenServicer(self._auth_engine, self.authenticator), server
+        )
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    async def start(self) -> None:
+        await self.process.start()
+        self._flusher = asyncio.create_task(self.authenticator.run_flusher())
+
+    async def stop(self, grace: float = 2.0) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await self.wiring.close()
+        await self.process.stop(grace)
+        self._auth_engine.dispose()
+
+    async def wait(self) -> None:
+        await self.process.wait()
+
+
+def _hello_check(hello: agent_pb2.AgentHello, _metadata: Mapping[str, str]) -> None:
+    check_agent_hello(current_principal(), hello)
+
+
+def build_dashboard(config: DashboardConfig, **options: Any) -> DashboardApp:
+    """The dashboard `ikasched dashboard` runs."""
+    return DashboardApp(config, **options)
+
+
+async def serve(config: DashboardConfig) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully (stop accepting, drain, flush)."""
+    app = build_dashboard(config)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping dashboard")
+        await app.stop()
+
+
+def run(config: DashboardConfig) -> None:
+    asyncio.run(serve(config))
