@@ -76,6 +76,7 @@ from ikasched_dashboard.engine.inputs import (
 )
 from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.model import Plan, Status
+from ikasched_dashboard.engine.snapshot import _job as snapshot_job
 from ikasched_dashboard.engine.snapshot import (
     coordinator_from_snapshot,
     coordinator_to_snapshot,
@@ -86,6 +87,7 @@ from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
 from ikasched_dashboard.gateway import decode_inbox_entry
 from ikasched_dashboard.interfaces import NewInstance, VerbResult
 from ikasched_dashboard.orchestrator import messages as out
+from ikasched_dashboard.orchestrator import writes
 from ikasched_dashboard.plans.convert import event_from_proto, plan_from_proto
 from ikasched_dashboard.store import changes, instances, locks, plans
 from ikasched_dashboard.store import messages as msg_store
@@ -104,6 +106,9 @@ _INSTANCE_DONE = frozenset({Status.COMPLETE, Status.ENDED})
 
 Notify = Callable[[Sequence[str]], None]
 Clock = Callable[[], int]
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _wall_ms() -> int:
@@ -971,17 +976,15 @@ class Orchestrator:
         for key, js in state.jobs.items():
             hit = cache.get(key)
             if hit is None or hit[0] is not js:
-                one = to_snapshot(
-                    state._replace(jobs={key: js}, held_initiations={}, lock_pending={})
-                )["jobs"][0]
-                hit = (js, json.dumps(one, separators=(",", ":")))
+                # the same [identifier, context, job] triple to_snapshot writes
+                hit = (js, _dumps([key[0], key[1], snapshot_job(js)]))
                 cache[key] = hit
             parts.append(hit[1])
         data = {
             "state": to_snapshot(state._replace(jobs={})),
             "retries": [[j, c, a, d] for (j, c), (a, d) in sorted(live.retries.items())],
         }
-        text = json.dumps(data, separators=(",", ":"))
+        text = _dumps(data)
         # "jobs" is the state's first list and the only '"jobs":[]' (every other value is a
         # string, a number or a dict of strings, whose quotes JSON escapes)
         text = text.replace('"jobs":[]', '"jobs":[' + ",".join(parts) + "]", 1)
@@ -990,10 +993,10 @@ class Orchestrator:
     def _commit(self, batch: _Batch) -> None:
         now = self._clock()
         new_rows: list[InstanceRow] = []
-        upd_rows: list[InstanceRow] = []
+        upd_rows: list[tuple[InstanceRow, bytes]] = []
         new_jobs: list[JobInstanceRow] = []
         upd_jobs: list[JobInstanceRow] = []
-        snaps: list[tuple[str, bytes]] = []
+        snaps: list[tuple[str, bytes]] = []  # new instances only
         with write_transaction(self._engine) as conn:
             wanted = len(set(batch.processed))
             if msg_store.record_processed(conn, batch.processed, now) != wanted:
@@ -1016,6 +1019,7 @@ class Orchestrator:
                 plan = live.compiled.plan
                 if iid in batch.new_ids:
                     new_rows.append(row)
+                    snaps.append((iid, self._snapshot(live)))
                     cache: dict[tuple[str, str], JobInstanceRow] = {}
                     for (ident, ctx), js in state.jobs.items():
                         jr = self._job_row(iid, plan, ident, ctx, js, None, batch)
@@ -1023,7 +1027,7 @@ class Orchestrator:
                         new_jobs.append(jr)
                     self._job_rows[iid] = cache
                 else:
-                    upd_rows.append(row)
+                    upd_rows.append((row, self._snapshot(live)))
                     base = self._lives[iid].state
                     cache = self._job_rows.get(iid) or self._load_jobs(conn, iid)
                     for key, js in state.jobs.items():
@@ -1035,11 +1039,10 @@ class Orchestrator:
                         )
                         cache[(ctx, ident)] = jr
                         upd_jobs.append(jr)
-                snaps.append((iid, self._snapshot(live)))
             instances.insert_instances(conn, new_rows)
             instances.insert_job_instances(conn, new_jobs)
-            instances.update_instances(conn, upd_rows)
-            instances.update_job_instances(conn, upd_jobs)
+            writes.update_instances_and_snapshots(conn, upd_rows)
+            writes.update_job_states(conn, upd_jobs)
             instances.write_snapshots(conn, snaps)
             forget = [i for i in batch.forget if i not in batch.new_ids]
             if forget:
@@ -1072,32 +1075,45 @@ class Orchestrator:
         old: JobInstanceRow | None,
         batch: _Batch,
     ) -> JobInstanceRow:
-        jdef = plan.jobs[ident]
         init = js.initiation
         start, end, code = batch.facts.get((iid, ident, ctx)) or (0, 0, None)
-        base = old or JobInstanceRow(
-            iid,
-            ctx,
-            ident,
-            jdef.kind.value,
-            js.status.value,
-            job_name=jdef.job_name,
-            agent_name=jdef.agent_name,
-        )
-        return replace(
-            base,
+        if old is None:
+            jdef = plan.jobs[ident]
+            job_type, job_name, agent_name = jdef.kind.value, jdef.job_name, jdef.agent_name
+            old_start = old_end = old_rc = old_attempts = 0
+            old_init = ack_message = ack_ticket = ack_user = reason = ""
+            ack_time = 0
+        else:
+            job_type, job_name, agent_name = old.job_type, old.job_name, old.agent_name
+            old_start, old_end, old_rc = old.start_time, old.end_time, old.return_code
+            old_attempts, old_init = old.attempts, old.initiation_id
+            ack_message, ack_ticket = old.error_ack_message, old.error_ack_ticket
+            ack_user, ack_time, reason = old.error_ack_user, old.error_ack_time, old.status_reason
+        # keywords, not dataclasses.replace: this runs for every changed job of every batch
+        return JobInstanceRow(
+            instance_id=iid,
+            child_context=ctx,
+            job_identifier=ident,
+            job_type=job_type,
             status=js.status.value,
+            job_name=job_name,
+            agent_name=agent_name,
             held=js.held,
             skip=js.skip,
             initiation_raised=js.raised,
             killed=js.killed,
             pid=js.pid,
+            return_code=old_rc if code is None else code,
+            start_time=start or old_start,
+            end_time=end if start or end else old_end,
+            attempts=init.attempt if init is not None else old_attempts,
+            initiation_id=init.initiation_id if init is not None else old_init,
             error_acknowledged=js.error_acknowledged,
-            initiation_id=init.initiation_id if init is not None else base.initiation_id,
-            attempts=init.attempt if init is not None else base.attempts,
-            start_time=start or base.start_time,
-            end_time=end if start or end else base.end_time,
-            return_code=base.return_code if code is None else code,
+            error_ack_message=ack_message,
+            error_ack_ticket=ack_ticket,
+            error_ack_user=ack_user,
+            error_ack_time=ack_time,
+            status_reason=reason,
         )
 
     def _after_commit(self, batch: _Batch) -> None:
