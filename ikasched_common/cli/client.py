@@ -119,6 +119,11 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
                       tls_cert=pick("tls_cert"), tls_key=pick("tls_key"), timeout=timeout)
 
 
+_TRANSPORT_MARKERS = ("failed to connect", "connection refused", "dns resolution",
+                      "socket closed", "connection reset", "broken pipe", "handshake",
+                      "ssl", "tls", "no route", "timeout", "deadline", "end of tcp stream",
+                      "connections to all backends", "network is unreachable")
+
 _STATUS_WORDS = {
     "INVALID_ARGUMENT": "invalid",
     "NOT_FOUND": "not found",
@@ -129,6 +134,7 @@ _STATUS_WORDS = {
     "RESOURCE_EXHAUSTED": "too much",
     "UNIMPLEMENTED": "not supported by this dashboard",
     "OUT_OF_RANGE": "out of range",
+    "UNAVAILABLE": "unavailable",
 }
 
 
@@ -139,7 +145,12 @@ def rpc_error(exc: Any, dashboard: str) -> CliError:
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else "") or ""
     details = " ".join(details.split())
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    # UNAVAILABLE is also a service's answer ("no agent gateway"): only transport failures
+    # mean the dashboard is out of reach.
+    unreachable = code == grpc.StatusCode.DEADLINE_EXCEEDED or (
+        code == grpc.StatusCode.UNAVAILABLE
+        and any(m in details.lower() for m in _TRANSPORT_MARKERS))
+    if unreachable:
         why = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else details
         return CliError(f"cannot reach the dashboard at {dashboard}: {why}", UNREACHABLE)
     word = _STATUS_WORDS.get(code.name, code.name.lower().replace("_", " "))

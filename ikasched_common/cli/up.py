@@ -1,0 +1,324 @@
+"""`ikasched up`: a dashboard on SQLite in ./ikasched-data, one local agent named "local", the
+example plans provisioned and an instance of the hello plan, with a live status view.
+
+The dashboard and the agent run as child processes (`python -m ikasched_common.cli ...`), so
+each keeps its own event loop, logs (data dir) and signal handling; Ctrl-C stops the agent,
+then the dashboard, and the data dir keeps the state for the next `up`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ikasched_common.cli import output
+from ikasched_common.cli.client import (
+    CLI_CONFIG_NAME,
+    FAILED,
+    USAGE,
+    CliError,
+    Client,
+    Connection,
+)
+
+AGENT_NAME = "local"
+HELLO_PLAN = "hello"
+HELLO_FIRST_JOB = "local-morning"
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTokens:
+    admin: str
+    agent: str
+    admin_file: Path
+
+
+def find_examples(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_dir():
+            raise CliError(f"--examples: not a directory: {path}", USAGE)
+        return path
+    import ikasched_common
+
+    for candidate in (Path(ikasched_common.__file__).resolve().parent.parent / "examples",
+                      Path("examples")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def prepare_tokens(data_dir: Path) -> LocalTokens:
+    """Migrate the database, then make sure the admin token and the local agent's token in the
+    data dir are valid ones (kept across runs)."""
+    from ikasched_common.auth import Role, read_token_file, token_id_of, write_token_file
+    from ikasched_common.config import DashboardConfig
+    from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token, create_token
+    from ikasched_dashboard.store import db
+    from ikasched_dashboard.store import tokens as token_store
+
+    url = DashboardConfig(data_dir=data_dir).effective_database_url
+    db.upgrade(url)
+    engine = db.create_engine_for(url)
+    try:
+        admin = bootstrap_admin_token(engine, data_dir / "admin.token")
+        agent_file = data_dir / f"agent-{AGENT_NAME}.token"
+        agent_secret = ""
+        if agent_file.exists():
+            with contextlib.suppress(Exception):
+                secret = read_token_file(agent_file)
+                with db.read_transaction(engine) as conn:
+                    record = token_store.get_token(conn, token_id_of(secret))
+                if (record is not None and record.role == Role.AGENT.value
+                        and record.agent_name == AGENT_NAME
+                        and record.active(int(time.time() * 1000))):
+                    agent_secret = secret
+        if not agent_secret:
+            _record, agent_secret = create_token(
+                engine, TokenSpec(f"agent {AGENT_NAME}", Role.AGENT, agent_name=AGENT_NAME))
+            write_token_file(agent_file, agent_secret)
+        return LocalTokens(read_token_file(admin.path), agent_secret, admin.path)
+    finally:
+        engine.dispose()
+
+
+class Stack:
+    """The two child processes."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.dashboard: subprocess.Popen[bytes] | None = None
+        self.agent: subprocess.Popen[bytes] | None = None
+        self._logs: list[IO[bytes]] = []
+
+    def _spawn(self, argv: list[str], log_name: str,
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        # Own process group: the terminal's Ctrl-C reaches only us, and we stop them in order.
+        return subprocess.Popen([sys.executable, "-m", "ikasched_common.cli", *argv],
+                                stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+
+    def start_dashboard(self, listen: str) -> int:
+        port_file = self.data_dir / "dashboard.port"
+        port_file.unlink(missing_ok=True)
+        self.dashboard = self._spawn(
+            ["dashboard", "--data-dir", str(self.data_dir), "--listen", listen,
+             "--port-file", str(port_file)], "dashboard.log")
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if port_file.exists():
+                return int(port_file.read_text().strip())
+            if self.dashboard.poll() is not None:
+                raise CliError(f"the dashboard did not start (exit {self.dashboard.returncode});"
+                               f" see {self.data_dir / 'dashboard.log'}")
+            time.sleep(0.05)
+        raise CliError(f"the dashboard did not start within {START_TIMEOUT:.0f}s; see "
+                       f"{self.data_dir / 'dashboard.log'}")
+
+    def start_agent(self, dashboard: str, token: str) -> None:
+        env = dict(os.environ, IKASCHED_TOKEN=token)
+        self.agent = self._spawn(
+            ["agent", "--name", AGENT_NAME, "--dashboard", dashboard,
+             "--data-dir", str(self.data_dir / "agent")], "agent.log", env)
+
+    def check(self) -> None:
+        for name, proc in (("dashboard", self.dashboard), ("agent", self.agent)):
+            if proc is not None and proc.poll() is not None:
+                raise CliError(f"the {name} stopped (exit {proc.returncode}); see "
+                               f"{self.data_dir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for proc in (self.agent, self.dashboard):
+            if proc is None or proc.poll() is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self._logs:
+            log.close()
+
+
+def write_cli_config(data_dir: Path, dashboard: str, token_file: Path) -> Path:
+    path = data_dir / CLI_CONFIG_NAME
+    path.write_text(
+        "# Written by `ikasched up`: commands run in the directory above need no flags.\n"
+        "[cli]\n"
+        f'dashboard = "{dashboard}"\n'
+        f'token_file = "{token_file.name}"\n')
+    return path
+
+
+def provision(client: Client, examples: Path) -> list[str]:
+    from ikasched.v1 import plan_service_pb2, plan_service_pb2_grpc
+
+    from ikasched_common.cli.commands_plan import load_files
+
+    stub = client.stub(plan_service_pb2_grpc.PlanServiceStub)
+    lines = []
+    for source, plan in load_files([str(examples)]):
+        r = client.call(stub.ProvisionPlan, plan_service_pb2.ProvisionPlanRequest(plan=plan))
+        verb = "unchanged" if r.unchanged else "created" if r.created else "updated"
+        lines.append(f"  plan {r.plan.name:<16} {verb} (version {r.plan.version}, "
+                     f"{Path(source).name})")
+    return lines
+
+
+def wait_for_agent(client: Client, stack: Stack, timeout: float = START_TIMEOUT) -> None:
+    """Until the local agent's link is up (so its plans reach it before the hello chain)."""
+    from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc
+
+    stub = client.stub(admin_service_pb2_grpc.AgentServiceStub)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check()
+        listed = client.call(stub.ListAgents,
+                             admin_service_pb2.ListAgentsRequest(connected_only=True))
+        if any(a.agent_name == AGENT_NAME for a in listed.agents):
+            return
+        time.sleep(0.05)
+    raise CliError(f"agent {AGENT_NAME} did not connect within {timeout:.0f}s; see "
+                   f"{stack.data_dir / 'agent.log'}")
+
+
+def start_hello(client: Client) -> tuple[Any, bool]:
+    """The live hello instance if there is one (a plan that does not run concurrently has at
+    most one), else a new one with its chain started by running its first (time) job now.
+    Returns (instance, created)."""
+    from ikasched.v1 import (
+        common_pb2,
+        instance_service_pb2,
+        instance_service_pb2_grpc,
+        job_service_pb2,
+        job_service_pb2_grpc,
+    )
+
+    instances = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
+    live = client.call(instances.ListInstances,
+                       instance_service_pb2.ListInstancesRequest(context_name=HELLO_PLAN))
+    if live.instances:
+        return max(live.instances, key=lambda i: i.created_date_time), False
+    created = client.call(instances.CreateInstance,
+                          instance_service_pb2.CreateInstanceRequest(context_name=HELLO_PLAN))
+    jobs = client.stub(job_service_pb2_grpc.JobServiceStub)
+    client.call(jobs.RunJob, job_service_pb2.RunJobRequest(
+        job=common_pb2.JobRef(context_instance_id=created.id, job_identifier=HELLO_FIRST_JOB),
+        comment="ikasched up"))
+    return created, True
+
+
+def _connect_help(dashboard: str, data_dir: Path) -> str:
+    return "\n".join([
+        f"Dashboard on {dashboard}; data in {data_dir}/ (logs: dashboard.log, agent.log).",
+        "In another terminal in this directory (no flags needed):",
+        "  ikasched plan list | ikasched instance list | ikasched instance watch hello",
+        "  ikasched job logs hello local-say-done",
+        "Another agent: make it a token, then start it with that token:",
+        "  ikasched token create --subject 'agent a2' --role agent --agent a2",
+        f"  IKASCHED_TOKEN=<secret> ikasched agent --name a2 --dashboard {dashboard}",
+        "Ctrl-C stops the stack; the next `ikasched up` carries on from the same state.",
+    ])
+
+
+def watch_status(client: Client, iid: str, stop: threading.Event,
+                 exit_when_complete: bool, deadline: float | None) -> Iterator[tuple[str, str]]:
+    """(line, hello status) per change of any instance, from the WatchInstances stream."""
+    from ikasched.v1 import instance_service_pb2, instance_service_pb2_grpc
+
+    from ikasched_common.cli.commands_instance import change_line, status_name
+
+    stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
+    colour = output.use_colour(sys.stdout)
+    hello_status = ""
+    request = instance_service_pb2.WatchInstancesRequest(send_initial=True)
+    remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+    for item in client.stream(stub.WatchInstances, request, timeout=remaining):
+        if stop.is_set():
+            return
+        if item.WhichOneof("item") == "snapshot":
+            snap = item.snapshot
+            if snap.id == iid:
+                hello_status = status_name(snap.status)
+            line = (f"{snap.context_name:<16} {snap.id}  "
+                    f"{output.status_text(status_name(snap.status), colour)}")
+            yield line, hello_status
+            continue
+        change = item.change
+        if (change.context_instance_id == iid and change.WhichOneof("change") == "context"
+                and change.context.context_name == change.context_name):
+            hello_status = status_name(change.context.new_status)
+        yield change_line(change, colour), hello_status
+
+
+def up(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    examples = find_examples(args.examples)
+    print(f"ikasched up: data in {data_dir}", flush=True)
+    tokens = prepare_tokens(data_dir)
+    stack = Stack(data_dir)
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    client: Client | None = None
+    try:
+        port = stack.start_dashboard(args.listen)
+        host = args.listen.rpartition(":")[0] or "127.0.0.1"
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        dashboard = f"{host}:{port}"
+        write_cli_config(data_dir, dashboard, tokens.admin_file)
+        stack.start_agent(dashboard, tokens.agent)
+        client = Client(Connection(dashboard=dashboard, token=tokens.admin))
+        wait_for_agent(client, stack)
+        if examples is not None:
+            print(f"provisioning the plans of {examples}:", flush=True)
+            for line in provision(client, examples):
+                print(line, flush=True)
+        hello, created = start_hello(client)
+        if created:
+            print(f"hello instance {hello.id} started\n", flush=True)
+        else:
+            from ikasched_common.cli.commands_instance import status_name
+
+            print(f"hello instance {hello.id} is still live "
+                  f"({status_name(hello.status)}); following it\n", flush=True)
+        print(_connect_help(dashboard, data_dir) + "\n", flush=True)
+        deadline = time.monotonic() + args.timeout if args.exit_when_complete else None
+        for line, status in watch_status(client, hello.id, interrupted, args.exit_when_complete,
+                                         deadline):
+            print(line, flush=True)
+            stack.check()
+            if args.exit_when_complete and status in ("COMPLETE", "ERROR", "ENDED"):
+                print(f"hello instance {hello.id}: {status}", flush=True)
+                return 0 if status == "COMPLETE" else FAILED
+        if args.exit_when_complete:
+            raise CliError(f"hello instance {hello.id} not COMPLETE within {args.timeout:.0f}s")
+        return 0
+    except KeyboardInterrupt:
+        print("\nstopping the agent and the dashboard ...", flush=True)
+        return 0
+    finally:
+        if client is not None:
+            client.close()
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)
