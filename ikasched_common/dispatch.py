@@ -15,6 +15,7 @@ down) use the pure ``catch_up`` with the clock's "now" instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
@@ -253,7 +255,9 @@ class Dispatcher:
     def remove_job(self, job_id: str) -> None:
         if self._jobs.pop(job_id, None) is None:
             raise NotFound(f"dispatch job {job_id!r} does not exist")
-        self._scheduler.remove_job(job_id)
+        # a one-shot trigger that has fired is already gone from APScheduler
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(job_id)
 
     def job_ids(self) -> list[str]:
         return sorted(self._jobs)

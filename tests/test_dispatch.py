@@ -217,3 +217,23 @@ def test_job_management() -> None:
     asyncio.run(scenario())
     with pytest.raises(InvalidArgument):
         Dispatcher(lambda fire: None, misfire_grace=timedelta(seconds=-1))
+
+
+def test_removing_a_one_shot_job_after_it_fired_is_quiet() -> None:
+    fired: list[Fire] = []
+
+    async def scenario() -> list[str]:
+        dispatcher = Dispatcher(fired.append)
+        dispatcher.start()
+        soon = datetime.now(UTC) + timedelta(seconds=1)
+        once = CronTrigger(f"{soon.second} {soon.minute} {soon.hour} {soon.day} {soon.month} ? "
+                           f"{soon.year}")
+        dispatcher.add_job("once", once, fired.append)
+        await asyncio.sleep(1.6)
+        dispatcher.remove_job("once")  # APScheduler dropped it when it fired
+        left = dispatcher.job_ids()
+        await dispatcher.close()
+        return left
+
+    assert asyncio.run(scenario()) == []
+    assert [f.job_id for f in fired] == ["once"]
