@@ -7,6 +7,9 @@ snapshots, coordinator) -> gateway -> gRPC server; health turns SERVING only aft
 Stop order: stop accepting RPCs, close agent links (inbox writes flushed), drain the
 orchestrator (everything journaled is committed), close the journals.
 
+Observability: `metrics_listen="host:port"` (port 0: any free one; None: off) serves
+Prometheus text on GET /metrics (ikasched_dashboard.metrics); `metrics_port` tells the port.
+
 Extension point for the operator services and the lifecycle (written elsewhere): pass
 `registrars`, callables `register(server, process)` run before the server starts, and/or
 `on_started` hooks `async hook(process)` run once recovery is done. They reach the parts
@@ -25,13 +28,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ikasched.v1 import agent_pb2_grpc
 from ikasched_common.config import DashboardConfig
@@ -39,12 +42,14 @@ from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
 from ikasched_dashboard.gateway import Gateway, HelloCheck
+from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
 from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
 from ikasched_dashboard.store import db
 
 log = logging.getLogger(__name__)
 
 GC_THRESHOLDS = (50_000, 20, 100)
+T = TypeVar("T")
 
 Registrar = Callable[[grpc.aio.Server, "DashboardProcess"], None]
 StartedHook = Callable[["DashboardProcess"], Awaitable[None]]
@@ -63,6 +68,7 @@ class DashboardProcess:
         orchestrator_settings: OrchestratorSettings | None = None,
         link_settings: LinkSettings | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        metrics_listen: str | None = None,
     ) -> None:
         self._config = config
         self._registrars = list(registrars)
@@ -81,6 +87,9 @@ class DashboardProcess:
         self._server: grpc.aio.Server | None = None
         self._db: ThreadPoolExecutor | None = None
         self._health = HealthServicer()
+        self._metrics_listen = metrics_listen
+        self._metrics: DashboardMetrics | None = None
+        self._metrics_server: MetricsServer | None = None
         self.port = 0
         self.dashboard_id = ""
         self.recovery_seconds = 0.0
@@ -109,6 +118,27 @@ class DashboardProcess:
     def inbox(self) -> DiskJournal:
         assert self._journal is not None, "not started"
         return self._journal
+
+    @property
+    def metrics(self) -> DashboardMetrics | None:
+        """The metric families (None until started)."""
+        return self._metrics
+
+    @property
+    def metrics_port(self) -> int:
+        """The port of the metrics endpoint (0: not serving)."""
+        return self._metrics_server.port if self._metrics_server is not None else 0
+
+    async def db_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(conn)` in a read transaction on the dashboard's DB thread."""
+        assert self._db is not None and self._engine is not None, "not started"
+        engine = self._engine
+
+        def work() -> T:
+            with db.read_transaction(engine) as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, work)
 
     @staticmethod
     def clock_ms() -> int:
@@ -153,6 +183,8 @@ class DashboardProcess:
             db_executor=self._db,
             settings=self._orch_settings,
         )
+        self._metrics = DashboardMetrics(self)
+        self._orchestrator.set_batch_observer(self._metrics.observe_batch)
         self._gateway.set_sync_source(self._orchestrator.sync_for_agent)
         self._gateway.set_on_inbox(self._orchestrator.wake)
         await self._orchestrator.start()
@@ -176,6 +208,9 @@ class DashboardProcess:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
         self._server = server
+        if self._metrics_listen is not None:
+            self._metrics_server = MetricsServer(self._metrics.registry, self._metrics_listen)
+            await self._metrics_server.start()
         for hook in self._on_started:
             await hook(self)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -193,6 +228,9 @@ class DashboardProcess:
     async def stop(self, grace: float = 2.0) -> None:
         with contextlib.suppress(Exception):
             await self._health.enter_graceful_shutdown()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+            self._metrics_server = None
         if self._gateway is not None:
             await self._gateway.stop()
         if self._server is not None:

@@ -105,6 +105,7 @@ _FINISHED = frozenset({Status.COMPLETE, Status.SKIPPED_COMPLETE, Status.ERROR, S
 _INSTANCE_DONE = frozenset({Status.COMPLETE, Status.ENDED})
 
 Notify = Callable[[Sequence[str]], None]
+BatchObserver = Callable[[float, int], None]  # (seconds to process + commit, events)
 Clock = Callable[[], int]
 
 
@@ -244,6 +245,7 @@ class Orchestrator:
         self.duplicate_redos = 0  # batches redone after the commit met a processed id
         self.events_processed = 0
         self.dropped: list[tuple[str, str]] = []  # (message id, why), recent, for tests/metrics
+        self._observe: BatchObserver | None = None
 
     # ---- start / stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -277,6 +279,10 @@ class Orchestrator:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def set_batch_observer(self, observer: BatchObserver | None) -> None:
+        """Called after each committed batch (metrics)."""
+        self._observe = observer
 
     async def _db_call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn)
@@ -614,6 +620,7 @@ class Orchestrator:
         return self._inbox.peek(self._settings.batch_max)
 
     async def _process(self, items: list[JournalItem], reqs: list[_Request]) -> None:
+        began = time.perf_counter()
         batch = _Batch()
         decoded: list[tuple[JournalItem, str, agent_pb2.AgentMessage]] = []
         poison: list[tuple[JournalItem, str]] = []
@@ -664,6 +671,8 @@ class Orchestrator:
         self._batch = _Batch()
         self.batches += 1
         self.events_processed += len(batch.processed)
+        if self._observe is not None:
+            self._observe(time.perf_counter() - began, len(batch.processed))
         self._done_keys = batch.done_keys
         for item, reason in poison:
             moved = await self._jcall(lambda i=item, r=reason: self._guard.failed(i, r))  # type: ignore[misc]
