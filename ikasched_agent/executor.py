@@ -564,7 +564,7 @@ class Executor:
                 handle.cancel()
         run.timeout_handle = run.grace_handle = None
 
-    def _reattach(self, run: _Run, record: runs.PidRecord) -> bool:
+    def _reattach(self, run: _Run, record: runs.PidRecord, *, announce: bool = True) -> bool:
         try:
             pidfd = os.pidfd_open(record.pid)
         except ProcessLookupError:
@@ -586,8 +586,9 @@ class Executor:
             run.timeout_handle = asyncio.get_running_loop().call_later(
                 left, self._on_timeout, run, timeout
             )
-        # The dashboard may never have seen it start; the repeated id makes this harmless.
-        self._queue_report(self._starting_event(run), None)
+        if announce:
+            # The dashboard may never have seen it start; the repeated id makes this harmless.
+            self._queue_report(self._starting_event(run), None)
         return True
 
     def _on_timeout(self, run: _Run, timeout: float) -> None:
@@ -667,8 +668,17 @@ class Executor:
             and child_status == CLAIM_TAKEN_STATUS
             and (record is None or record.pid != run.pid)
         ):
-            # Another wrapper holds the claim (it should not happen: we checked first).
-            log.error("initiation %s: claim held by another wrapper", run.init.id)
+            # Another wrapper holds the claim: one an earlier agent spawned that was held up
+            # until after our check. It runs the job; watch it instead of ours.
+            other = record if record is not None else runs.find_wrapper(run.paths)
+            log.warning("initiation %s: claim held by another wrapper %s", run.init.id, other)
+            if other is not None and other.pid != run.pid:
+                run.child = False
+                run.wrapper_exited = False
+                if self._reattach(run, other, announce=False):
+                    return
+            claim = runs.read_claim(run.paths) or claim
+            rc, record = claim.return_code, claim.pid or other
         self._report_end(run, rc, record, child_status)
         self._pump()
 
