@@ -1,0 +1,96 @@
+"""`ikasched up`: the local stack in a temp directory."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .conftest import cli_command, clean_env, run
+
+UP_TIMEOUT = 90.0
+
+
+def test_up_exit_when_complete(tmp_path: Path) -> None:
+    done = subprocess.run(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
+                                      "--timeout", "60"),
+                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                          timeout=UP_TIMEOUT)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "plan hello" in done.stdout and "created" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].endswith(": COMPLETE")
+    data = tmp_path / "ikasched-data"
+    token = data / "admin.token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert token.read_text().startswith("iks_")
+    config = (data / "cli.toml").read_text()
+    assert "[cli]" in config and 'token_file = "admin.token"' in config
+
+
+class _Lines:
+    """The stdout lines of a process, read on a thread so waits can have deadlines."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert proc.stdout is not None
+        stream = proc.stdout
+
+        def pump() -> None:
+            for line in stream:
+                self._queue.put(line.rstrip("\n"))
+            self._queue.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not printed; got:\n" + "\n".join(self.seen))
+
+
+def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(cli_command("up", "--listen", "127.0.0.1:0"), cwd=tmp_path,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        lines = _Lines(proc)
+        lines.wait_for("hello instance")
+        lines.wait_for("context hello: RUNNING -> COMPLETE")
+        # another terminal in the same directory: no flags, no environment
+        listed = run(["instance", "list", "-o", "json"], cwd=tmp_path, env=clean_env())
+        assert listed.rc == 0, listed.err
+        assert "hello" in [i["context_name"] for i in listed.json()]
+        agents = run(["agent", "list", "-o", "json"], cwd=tmp_path, env=clean_env())
+        assert [a["agent_name"] for a in agents.json() if a.get("connected")] == ["local"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        lines.wait_for("stopping the agent and the dashboard")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # the dashboard is gone: a command now says so
+    gone = run(["plan", "list"], cwd=tmp_path, env=clean_env())
+    assert gone.rc == 3 and "cannot reach the dashboard" in gone.err
+    # state kept: the next `up` finds the plans unchanged and the hello instance COMPLETE
+    again = subprocess.run(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
+                                       "--timeout", "60"),
+                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                           timeout=UP_TIMEOUT)
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert "plan hello            unchanged" in again.stdout
+    assert "still live (COMPLETE)" in again.stdout
