@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ikasched_common.cli import output
-from ikasched_common.cli.client import USAGE, CliError, Client, connect
+from ikasched_common.cli.client import USAGE, Client, CliError, connect
 
 
 def _admin(client: Client, service: str) -> Any:
@@ -139,11 +139,12 @@ def _role_name(value: int) -> str:
 def token_create(args: argparse.Namespace) -> int:
     from ikasched.v1 import admin_service_pb2
 
+    role: Any = admin_service_pb2.Role.Value(args.role.upper())
     client = connect(args)
     response = client.call(_admin(client, "TokenService").CreateToken,
                            admin_service_pb2.CreateTokenRequest(
                                subject=args.subject,
-                               role=admin_service_pb2.Role.Value(args.role.upper()),
+                               role=role,
                                plan_names=args.plan, agent_name=args.agent,
                                ttl_seconds=args.ttl))
     data = {"token": output.message_dict(response.token), "secret": response.secret}

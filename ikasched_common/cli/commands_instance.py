@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ikasched_common.cli import output
-from ikasched_common.cli.client import FAILED, USAGE, CliError, Client, connect
+from ikasched_common.cli.client import FAILED, USAGE, Client, CliError, connect
 
 ENDED_STATUSES = ("COMPLETE", "ERROR", "ENDED")
 
@@ -58,7 +58,7 @@ def _instance_row(i: Any) -> list[str]:
 def list_instances(args: argparse.Namespace) -> int:
     from ikasched.v1 import common_pb2, instance_service_pb2
 
-    statuses = []
+    statuses: list[Any] = []
     for name in args.status:
         try:
             statuses.append(common_pb2.InstanceStatus.Value(name.upper()))

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ikasched_common.cli import output
-from ikasched_common.cli.client import USAGE, CliError, Client, connect
+from ikasched_common.cli.client import USAGE, Client, CliError, connect
 from ikasched_common.cli.commands_instance import parse_params, resolve_instance, status_name
 
 # verb -> JobService method of the one-job form

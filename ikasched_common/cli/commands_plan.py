@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ikasched_common.cli import output
-from ikasched_common.cli.client import FAILED, USAGE, CliError, Client, connect
+from ikasched_common.cli.client import FAILED, USAGE, Client, CliError, connect
 
 
 def _plans_stub(client: Client) -> Any:

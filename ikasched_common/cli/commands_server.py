@@ -44,7 +44,10 @@ def dashboard(args: argparse.Namespace) -> int:
 
     from ikasched_common.cli.serve import serve
 
-    asyncio.run(serve(config, port_file=Path(args.port_file) if args.port_file else None))
+    try:
+        asyncio.run(serve(config, port_file=Path(args.port_file) if args.port_file else None))
+    except OSError as exc:  # e.g. the listen address is taken
+        raise CliError(f"dashboard: {exc}") from None
     return 0
 
 

@@ -48,7 +48,7 @@ class _Builder:
         return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
     def leaf(self, sub: Any, name: str, help_text: str, run: str,
-             args: Callable[[argparse.ArgumentParser], None] | None = None,
+             args: Callable[[argparse.ArgumentParser], object] | None = None,
              *, connection: bool = True) -> argparse.ArgumentParser:
         parents = [self.common] if connection else []
         parser: argparse.ArgumentParser = sub.add_parser(

@@ -26,8 +26,8 @@ from ikasched_common.cli.client import (
     CLI_CONFIG_NAME,
     FAILED,
     USAGE,
-    CliError,
     Client,
+    CliError,
     Connection,
 )
 
@@ -167,7 +167,6 @@ def write_cli_config(data_dir: Path, dashboard: str, token_file: Path) -> Path:
 
 def provision(client: Client, examples: Path) -> list[str]:
     from ikasched.v1 import plan_service_pb2, plan_service_pb2_grpc
-
     from ikasched_common.cli.commands_plan import load_files
 
     stub = client.stub(plan_service_pb2_grpc.PlanServiceStub)
@@ -240,7 +239,6 @@ def watch_status(client: Client, iid: str, stop: threading.Event,
                  exit_when_complete: bool, deadline: float | None) -> Iterator[tuple[str, str]]:
     """(line, hello status) per change of any instance, from the WatchInstances stream."""
     from ikasched.v1 import instance_service_pb2, instance_service_pb2_grpc
-
     from ikasched_common.cli.commands_instance import change_line, status_name
 
     stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)

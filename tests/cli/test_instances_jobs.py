@@ -18,15 +18,25 @@ timezone: UTC
 contextParameters:
   - {{name: GREETING, defaultValue: hi}}
 scheduledJobs:
-  - {{agentName: local, jobName: tick, quartzScheduleDrivenJob: {{cronExpression: "0 0 6 ? * * *"}}}}
+  - agentName: local
+    jobName: tick
+    quartzScheduleDrivenJob: {{cronExpression: "0 0 6 ? * * *"}}
   - agentName: local
     jobName: a
     internalEventDrivenJob: {{commandLine: "echo a-$GREETING", timeoutSeconds: 30,
                               contextParameters: [{{name: GREETING}}]}}
-  - {{agentName: local, jobName: b, internalEventDrivenJob: {{commandLine: "echo b", timeoutSeconds: 30}}}}
-  - {{agentName: local, jobName: fail, internalEventDrivenJob: {{commandLine: "exit 3", timeoutSeconds: 30}}}}
-  - {{agentName: local, jobName: after, internalEventDrivenJob: {{commandLine: "echo after", timeoutSeconds: 30}}}}
-  - {{agentName: local, jobName: slow, internalEventDrivenJob: {{commandLine: "sleep 60", timeoutSeconds: 120}}}}
+  - agentName: local
+    jobName: b
+    internalEventDrivenJob: {{commandLine: "echo b", timeoutSeconds: 30}}
+  - agentName: local
+    jobName: fail
+    internalEventDrivenJob: {{commandLine: "exit 3", timeoutSeconds: 30}}
+  - agentName: local
+    jobName: after
+    internalEventDrivenJob: {{commandLine: "echo after", timeoutSeconds: 30}}
+  - agentName: local
+    jobName: slow
+    internalEventDrivenJob: {{commandLine: "sleep 60", timeoutSeconds: 120}}
 jobDependencies:
   - jobIdentifier: local-tick
   - {{jobIdentifier: local-a, logicalGrouping: {{and: [local-tick]}}}}

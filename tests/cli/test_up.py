@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import cli_command, clean_env, run
+from .conftest import clean_env, cli_command, run
 
 UP_TIMEOUT = 90.0
 
