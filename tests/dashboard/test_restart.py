@@ -100,8 +100,9 @@ async def _line(proc: subprocess.Popen[str], prefix: str) -> str:
 
 
 def test_sigkill_at_random_moments_nothing_lost_nothing_twice(tmp_path: Path) -> None:
-    kills = 20 if LONG else 6
-    count, length = (8, 80) if LONG else (4, 40)
+    # 20 kills fit the default size (about 30 s here); the long size kills more, on more work
+    kills = 40 if LONG else 20
+    count, length = (8, 200) if LONG else (4, 150)
 
     async def scenario() -> None:
         rng = random.Random(7)
@@ -133,8 +134,9 @@ def test_sigkill_at_random_moments_nothing_lost_nothing_twice(tmp_path: Path) ->
             await wait_until(
                 lambda: set(_statuses(engine, ids).values()) == {"COMPLETE"}, timeout=120
             )
-            # the kills fell inside the run: work had started and was not finished
-            assert any(0 < p < count * length for p in progress), progress
+            # the kills fell inside the run (most of them): work had started, was not finished
+            inside = [p for p in progress if 0 < p < count * length]
+            assert len(inside) >= kills * 3 // 4, progress
             # no job raised twice, none lost
             raised: Counter[tuple[str, str]] = Counter()
             for agent in agents:
