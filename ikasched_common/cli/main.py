@@ -39,17 +39,43 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+_SKIP = object()
+
+
 class _Builder:
-    def __init__(self) -> None:
+    """Builds only the commands named in `wanted` (None: all) in full; the others get just
+    their one-line help, so start-up does not pay for fifty parsers it will not use."""
+
+    def __init__(self, wanted: set[str] | None) -> None:
         self.common = _common()
+        self.wanted = wanted
+        self.top: Any = None
+        self._dummy: argparse.ArgumentParser | None = None
+
+    def _want(self, name: str) -> bool:
+        return self.wanted is None or name in self.wanted
+
+    def dummy(self) -> argparse.ArgumentParser:
+        if self._dummy is None:
+            self._dummy = argparse.ArgumentParser(add_help=False)
+        return self._dummy
 
     def group(self, sub: Any, name: str, help_text: str) -> Any:
+        if sub is _SKIP:
+            return _SKIP
         parser = sub.add_parser(name, help=help_text, description=help_text)
+        if not self._want(name):
+            return _SKIP
         return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
     def leaf(self, sub: Any, name: str, help_text: str, run: str,
              args: Callable[[argparse.ArgumentParser], object] | None = None,
              *, connection: bool = True) -> argparse.ArgumentParser:
+        if sub is _SKIP:
+            return self.dummy()
+        if sub is self.top and not self._want(name):
+            sub.add_parser(name, help=help_text)
+            return self.dummy()
         parents = [self.common] if connection else []
         parser: argparse.ArgumentParser = sub.add_parser(
             name, help=help_text, description=help_text, parents=parents, epilog=_EPILOG,
@@ -81,16 +107,18 @@ def _params(p: argparse.ArgumentParser) -> None:
                    help="context parameter (repeatable)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv`, only the commands it names are built in full."""
     from ikasched_common import __version__
 
-    b = _Builder()
+    b = _Builder(None if argv is None else set(argv))
     parser = argparse.ArgumentParser(
         prog="ikasched", parents=[b.common], epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="ikasched: an enterprise job scheduler (dashboard, agents, operator CLI).")
     parser.add_argument("--version", action="version", version=f"ikasched {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    b.top = sub
 
     # ---- processes ------------------------------------------------------------------------
     srv = PKG + "commands_server:"
@@ -371,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ikasched_agent.__main__ import main as agent_main
 
         return agent_main(argv[2:] if len(argv) > 1 and argv[1] == "run" else argv[1:])
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help()
