@@ -296,6 +296,7 @@ class Agent:
         self.executor = Executor(
             self.data_dir,
             emit=self._emit,
+            emit_many=self._emit_many,
             max_concurrent_jobs=self.config.max_concurrent_jobs,
             default_timeout_seconds=self.config.default_timeout_seconds,
             kill_grace_seconds=self.config.kill_grace_seconds,
@@ -465,6 +466,26 @@ class Agent:
         await self.outbox.add([message.SerializeToString()])
         if not event.job_starting and event.initiation_id and event.initiation_id in self.held:
             await self._aj.run(self.held.release, [event.initiation_id])
+
+    async def _emit_many(self, events: Sequence[ProcessEvent]) -> None:
+        """Journal the executor's batch of process events in one outbox transaction, then
+        release the initiations they complete."""
+        now = _now_ms()
+        await self.outbox.add(
+            [
+                agent_pb2.AgentMessage(
+                    id=e.id or uuid.uuid4().hex, created_time=now, process_event=e
+                ).SerializeToString()
+                for e in events
+            ]
+        )
+        done = [
+            e.initiation_id
+            for e in events
+            if not e.job_starting and e.initiation_id and e.initiation_id in self.held
+        ]
+        if done:
+            await self._aj.run(self.held.release, done)
 
     async def send_alert(self, alert: agent_pb2.AgentAlert) -> None:
         """Journal an operator alert in the outbox."""

@@ -12,11 +12,13 @@ and `recover(initiations)` after an agent restart, never start a second process:
 wrapper (same pid and start time) is re-attached through a pidfd, a recorded `rc` is reported,
 and a claimed run with neither is reported as ERROR "exit status unknown", never re-run.
 
-Ordering with the agent's outbox: the completion event is passed to `emit`, which must have
-made it durable (journaled) when it returns; only then is the `reported` marker written. A
-crash in between reports the run again with the same event id, which the dashboard's
-processed-id record absorbs. Event ids are deterministic: "<initiation id>:starting" and
-"<initiation id>:completed".
+Events are handed over in the order they happened, in batches: to `emit_many` when given (one
+call per batch, so the agent can journal a batch in one transaction), else to `emit` one by
+one. Ordering with the agent's outbox: the completion event is passed to `emit` (or
+`emit_many`), which must have made it durable (journaled) when it returns; only then is the
+`reported` marker written. A crash in between reports the run again with the same event id,
+which the dashboard's processed-id record absorbs. Event ids are deterministic:
+"<initiation id>:starting" and "<initiation id>:completed".
 
 Monitoring uses one pidfd per running job registered with the event loop (no thread per job);
 wrappers started by this process are reaped with waitid(P_PIDFD).
@@ -37,7 +39,7 @@ import random
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ikasched.v1 import common_pb2, events_pb2, plan_pb2
@@ -57,6 +59,8 @@ log = logging.getLogger(__name__)
 Initiation = events_pb2.SchedulerJobInitiationEvent
 ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
 Emit = Callable[[ProcessEvent], Awaitable[None]]
+#: Takes several events at once (in order), e.g. to journal them in one transaction.
+EmitMany = Callable[[Sequence[ProcessEvent]], Awaitable[None]]
 
 #: Ikasan's agent-wide job timeout (job.monitoring.broker.timeout.minutes = 240).
 DEFAULT_TIMEOUT_SECONDS = 240 * 60
@@ -198,6 +202,7 @@ class Executor:
         data_dir: Path | str,
         *,
         emit: Emit,
+        emit_many: EmitMany | None = None,
         max_concurrent_jobs: int = 0,
         default_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
@@ -218,6 +223,7 @@ class Executor:
         self.data_dir = Path(data_dir).absolute()
         (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
         self._emit = emit
+        self._emit_many = emit_many
         self._limit = max_concurrent_jobs
         self._default_timeout = default_timeout_seconds
         self._grace = kill_grace_seconds
@@ -867,8 +873,11 @@ class Executor:
             batch = [await self._outbox.get()]
             while len(batch) < REPORT_BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
-            for event, _ in batch:
-                await self._emit_until_taken(event)
+            if self._emit_many is not None:
+                await self._emit_until_taken([event for event, _ in batch])
+            else:
+                for event, _ in batch:
+                    await self._emit_until_taken(event)
             # Only after emit returned: a crash before the markers re-reports (same event id).
             done = [run for _, run in batch if run is not None]
             to_mark = [run.paths for run in done if run.on_disk]
@@ -882,17 +891,22 @@ class Executor:
             if not self._runs and not self._pending_reports:
                 self._idle.set()
 
-    async def _emit_until_taken(self, event: ProcessEvent) -> None:
+    async def _emit_until_taken(self, event: ProcessEvent | list[ProcessEvent]) -> None:
         delay = 0.05
         while True:
             try:
-                await self._emit(event)
+                if isinstance(event, list):
+                    assert self._emit_many is not None
+                    await self._emit_many(event)
+                else:
+                    await self._emit(event)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # The outbox is the agent's; keep the event until it takes it.
-                log.exception("emit of %s failed; retrying in %.2f s", event.id, delay)
+                first = event[0] if isinstance(event, list) else event
+                log.exception("emit of %s failed; retrying in %.2f s", first.id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
