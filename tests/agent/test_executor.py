@@ -372,3 +372,42 @@ async def test_run_as_user_needs_root(
     assert not done.successful
     assert "needs an agent running as root" in done.outcome_reason
     assert not RunPaths.of(data_dir, "as-x").claim.exists()
+
+
+async def test_command_line_forms(
+    data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path
+) -> None:
+    """Inline (evaluated by the wrapper, no job.sh), too long for argv (job.sh), and with an
+    interpreter (job.sh): each runs as a script would."""
+    script = (
+        'greet() { echo "hello $1"; }\n'
+        "greet world\n"
+        'echo "args=$#"\n'
+        "cat <<END\n"
+        "here $IKASCHED_JOB_NAME\n"
+        "END\n"
+        "env | grep -c __ik_ || true\n"
+        "exit 7\n"
+        "echo never\n"
+    )
+    long_line = "# " + "x" * 40_000 + "\necho long\n"
+    bash = make_initiation("bash", 'echo "${BASH_VERSION:+bash}"; exit 3')
+    bash.internal_event_driven_job.execution_environment_properties = "/bin/bash"
+    async with open_executor(data_dir) as (ex, rec):
+        await ex.submit(make_initiation("inline", script))
+        await ex.submit(make_initiation("long", long_line))
+        await ex.submit(bash)
+        await rec.wait_completed("inline", "long", "bash")
+    done = rec.completions()
+    assert done["inline"].return_code == 7
+    assert lines(Path(done["inline"].result_output)) == [
+        "hello world",
+        "args=0",
+        "here job-inline",
+        "0",  # the wrapper's own variables are not exported to the job
+    ]
+    assert not (data_dir / "runs/inline/job.sh").exists()
+    assert (done["long"].return_code, lines(Path(done["long"].result_output))) == (0, ["long"])
+    assert (data_dir / "runs/long/job.sh").read_text() == long_line
+    assert (done["bash"].return_code, lines(Path(done["bash"].result_output))) == (3, ["bash"])
+    assert (data_dir / "runs/bash/job.sh").exists()
