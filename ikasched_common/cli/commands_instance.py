@@ -52,7 +52,7 @@ def status_name(value: int) -> str:
 
 def _instance_row(i: Any) -> list[str]:
     return [i.id, i.context_name, status_name(i.status), output.time_text(i.start_time),
-            output.time_text(i.end_time), str(len(i.jobs))]
+            output.time_text(i.end_time), i.created_by or "-"]
 
 
 def list_instances(args: argparse.Namespace) -> int:
@@ -80,7 +80,7 @@ def list_instances(args: argparse.Namespace) -> int:
     colour = output.use_colour(sys.stdout)
     output.emit(args.output, [output.message_dict(i) for i in found],
                 output.table([_instance_row(i) for i in found],
-                             ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "JOBS"], colour=colour))
+                             ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "BY"], colour=colour))
     return 0
 
 
