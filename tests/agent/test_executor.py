@@ -6,13 +6,14 @@ import datetime as dt
 import os
 import random
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from ikasched.v1 import common_pb2
 from ikasched_agent import runs
-from ikasched_agent.executor import Disposition, quartz_day_of_week
+from ikasched_agent.executor import Disposition, Executor, ProcessEvent, quartz_day_of_week
 from ikasched_agent.runs import RunPaths
 
 from .conftest import MakeInitiation
@@ -411,3 +412,33 @@ async def test_command_line_forms(
     assert (data_dir / "runs/long/job.sh").read_text() == long_line
     assert (done["bash"].return_code, lines(Path(done["bash"].result_output))) == (3, ["bash"])
     assert (data_dir / "runs/bash/job.sh").exists()
+
+
+async def test_emit_many_gets_every_event_in_order_in_batches(
+    data_dir: Path, make_initiation: MakeInitiation
+) -> None:
+    batches: list[list[str]] = []
+
+    async def one(_event: ProcessEvent) -> None:
+        raise AssertionError("emit_many is given: emit is not used")
+
+    async def many(events: Sequence[ProcessEvent]) -> None:
+        # Nothing is marked reported before the batch is taken.
+        assert not any(RunPaths.of(data_dir, e.initiation_id).reported.exists() for e in events)
+        batches.append([e.id for e in events])
+
+    ex = Executor(data_dir, emit=one, emit_many=many, kill_grace_seconds=0.5)
+    try:
+        for n in range(20):
+            await ex.submit(make_initiation(f"b{n}", "true"))
+        await ex.drain()
+    finally:
+        await ex.aclose()
+    ids = [i for batch in batches for i in batch]
+    assert sorted(ids) == sorted(
+        [f"b{n}:starting" for n in range(20)] + [f"b{n}:completed" for n in range(20)]
+    )
+    for n in range(20):
+        assert ids.index(f"b{n}:starting") < ids.index(f"b{n}:completed")
+        assert RunPaths.of(data_dir, f"b{n}").reported.exists()
+    assert len(batches) < len(ids)  # at least one batch carried several events
