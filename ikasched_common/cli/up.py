@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -222,6 +223,10 @@ def start_hello(client: Client) -> tuple[Any, bool]:
     return created, True
 
 
+def _ended_stream() -> tuple[str, str]:
+    raise CliError("the dashboard ended the status stream")
+
+
 def _connect_help(dashboard: str, data_dir: Path) -> str:
     return "\n".join([
         f"Dashboard on {dashboard}; data in {data_dir}/ (logs: dashboard.log, agent.log).",
@@ -235,33 +240,95 @@ def _connect_help(dashboard: str, data_dir: Path) -> str:
     ])
 
 
-def watch_status(client: Client, iid: str, stop: threading.Event,
-                 exit_when_complete: bool, deadline: float | None) -> Iterator[tuple[str, str]]:
-    """(line, hello status) per change of any instance, from the WatchInstances stream."""
+def watch_lines(client: Client, iid: str, colour: bool) -> Iterator[tuple[str, str]]:
+    """(line, hello status or "") per item of the WatchInstances stream of every instance."""
     from ikasched.v1 import instance_service_pb2, instance_service_pb2_grpc
     from ikasched_common.cli.commands_instance import change_line, status_name
 
     stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
-    colour = output.use_colour(sys.stdout)
-    hello_status = ""
     request = instance_service_pb2.WatchInstancesRequest(send_initial=True)
-    remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
-    for item in client.stream(stub.WatchInstances, request, timeout=remaining):
-        if stop.is_set():
-            return
+    for item in client.stream(stub.WatchInstances, request):
         if item.WhichOneof("item") == "snapshot":
             snap = item.snapshot
-            if snap.id == iid:
-                hello_status = status_name(snap.status)
-            line = (f"{snap.context_name:<16} {snap.id}  "
-                    f"{output.status_text(status_name(snap.status), colour)}")
-            yield line, hello_status
+            status = status_name(snap.status)
+            yield (f"{snap.context_name:<16} {snap.id}  {output.status_text(status, colour)}",
+                   status if snap.id == iid else "")
             continue
         change = item.change
+        hello = ""
         if (change.context_instance_id == iid and change.WhichOneof("change") == "context"
                 and change.context.context_name == change.context_name):
-            hello_status = status_name(change.context.new_status)
-        yield change_line(change, colour), hello_status
+            hello = status_name(change.context.new_status)
+        yield change_line(change, colour), hello
+
+
+class StatusFeed:
+    """The watch stream read on a thread, so the foreground can wait with a timeout: redraw,
+    notice a child that stopped, and keep a deadline even when no event arrives."""
+
+    def __init__(self, client: Client, iid: str, colour: bool) -> None:
+        self._queue: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(client, iid, colour),
+                                        name="status-feed", daemon=True)
+        self._thread.start()
+
+    def _pump(self, client: Client, iid: str, colour: bool) -> None:
+        try:
+            for item in watch_lines(client, iid, colour):
+                self._queue.put(item)
+            self._queue.put(None)
+        except BaseException as exc:  # handed to the foreground, which reports it
+            self._queue.put(exc)
+
+    def get(self, timeout: float) -> tuple[str, str] | None:
+        """The next (line, hello status); ("", "") when nothing came within `timeout`."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return "", ""
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def render_screen(client: Client, iid: str, footer: str, colour: bool) -> str:
+    """Plans, live instances and the jobs of each (the hello instance first)."""
+    from ikasched.v1 import (
+        common_pb2,
+        instance_service_pb2,
+        instance_service_pb2_grpc,
+        plan_service_pb2,
+        plan_service_pb2_grpc,
+    )
+    from ikasched_common.cli.commands_instance import status_name
+
+    plans = client.call(client.stub(plan_service_pb2_grpc.PlanServiceStub).ListPlans,
+                        plan_service_pb2.ListPlansRequest(
+                            page=common_pb2.PageRequest(page_size=20))).plans
+    stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
+    live = list(client.call(stub.ListInstances, instance_service_pb2.ListInstancesRequest(
+        page=common_pb2.PageRequest(page_size=20))).instances)
+    live.sort(key=lambda i: (i.id != iid, -i.created_date_time))
+    parts = [f"ikasched up  {time.strftime('%H:%M:%S')}", "",
+             output.table([[p.name, str(p.version), "yes" if p.enabled else "no",
+                            str(p.live_instances), output.time_text(p.next_fire_time)]
+                           for p in plans], ["PLAN", "VERSION", "ENABLED", "LIVE", "NEXT FIRE"])]
+    for brief in live[:4]:
+        inst = client.call(stub.GetInstance, instance_service_pb2.GetInstanceRequest(
+            context_instance_id=brief.id))
+        parts += ["", f"{inst.context_name} {inst.id}  "
+                      f"{output.status_text(status_name(inst.status), colour)}",
+                  _indent(output.table([[j.identifier, j.child_context_name or "-",
+                                         status_name(j.status)] for j in inst.jobs],
+                                       ["JOB", "CONTEXT", "STATUS"], colour=colour))]
+    if len(live) > 4:
+        parts.append(f"... and {len(live) - 4} more live instance(s): ikasched instance list")
+    parts += ["", footer]
+    return "\n".join(parts)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -271,10 +338,7 @@ def up(args: argparse.Namespace) -> int:
     print(f"ikasched up: data in {data_dir}", flush=True)
     tokens = prepare_tokens(data_dir)
     stack = Stack(data_dir)
-    interrupted = threading.Event()
-
     def on_signal(signum: int, _frame: Any) -> None:
-        interrupted.set()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_signal)
@@ -300,18 +364,33 @@ def up(args: argparse.Namespace) -> int:
 
             print(f"hello instance {hello.id} is still live "
                   f"({status_name(hello.status)}); following it\n", flush=True)
-        print(_connect_help(dashboard, data_dir) + "\n", flush=True)
         deadline = time.monotonic() + args.timeout if args.exit_when_complete else None
-        for line, status in watch_status(client, hello.id, interrupted, args.exit_when_complete,
-                                         deadline):
-            print(line, flush=True)
+        footer = _connect_help(dashboard, data_dir)
+        screen = output.use_colour(sys.stdout)  # a terminal: redraw a status screen
+        if not screen:
+            print(footer + "\n", flush=True)
+        feed = StatusFeed(client, hello.id, screen)
+        status, dirty, drawn = "", True, 0.0
+        while True:
+            line, seen = feed.get(timeout=0.25) or _ended_stream()
             stack.check()
-            if args.exit_when_complete and status in ("COMPLETE", "ERROR", "ENDED"):
-                print(f"hello instance {hello.id}: {status}", flush=True)
-                return 0 if status == "COMPLETE" else FAILED
-        if args.exit_when_complete:
-            raise CliError(f"hello instance {hello.id} not COMPLETE within {args.timeout:.0f}s")
-        return 0
+            status = seen or status
+            if line and not screen:
+                print(line, flush=True)
+            dirty = dirty or bool(line)
+            finished = args.exit_when_complete and status in ("COMPLETE", "ERROR", "ENDED")
+            if screen and dirty and (finished or time.monotonic() - drawn >= 0.2):
+                text = render_screen(client, hello.id, footer, colour=True)
+                sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
+                sys.stdout.flush()
+                dirty, drawn = False, time.monotonic()
+            if args.exit_when_complete:
+                if finished:
+                    print(f"hello instance {hello.id}: {status}", flush=True)
+                    return 0 if status == "COMPLETE" else FAILED
+                if deadline is not None and time.monotonic() > deadline:
+                    raise CliError(f"hello instance {hello.id} not COMPLETE within "
+                                   f"{args.timeout:.0f}s")
     except KeyboardInterrupt:
         print("\nstopping the agent and the dashboard ...", flush=True)
         return 0

@@ -186,3 +186,19 @@ def test_end_reset_run_until_ended(stack: Cli, verbs_instance: str) -> None:
     assert_one_line_error(stack.run("job", "hold", new_id, "local-b"), rc=1)
     assert new_id not in [i["id"] for i in stack.json("instance", "list")]
     assert new_id in [i["id"] for i in stack.json("instance", "list", "--all")]
+
+
+def test_watch_everything_for_a_while(stack: Cli, verbs_instance: str) -> None:
+    result = stack.ok("instance", "watch", "--for", "1")
+    assert verbs_instance in result.out  # the initial snapshot of every live instance
+    as_json = stack.ok("instance", "watch", verbs_instance, "--for", "1", "-o", "json")
+    assert '"snapshot"' in as_json.out
+    assert_one_line_error(stack.run("instance", "watch", "--until-ended"), rc=2,
+                          contains="needs an instance")
+
+
+def test_cron_job_next_fires(stack: Cli, verbs_instance: str) -> None:
+    plan = stack.json("instance", "get", verbs_instance)["context_name"]
+    fires = stack.json("plan", "next-fires", plan, "--job", "local-tick", "-n", "3")
+    assert len(fires["fire_times"]) == 3
+    assert_one_line_error(stack.run("plan", "next-fires", plan, "--job", "local-nope"))

@@ -94,3 +94,40 @@ def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -
     assert again.returncode == 0, (again.stdout, again.stderr)
     assert "plan hello            unchanged" in again.stdout
     assert "still live (COMPLETE)" in again.stdout
+
+
+def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    env = clean_env()
+    env.pop("NO_COLOR")
+    proc = subprocess.Popen(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
+                                        "--timeout", "60"),
+                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(UP_TIMEOUT) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[H\x1b[2J" in text  # the screen is redrawn, not scrolled
+    last = text.rsplit("\x1b[H\x1b[2J", 1)[1]
+    assert "PLAN" in last and "NEXT FIRE" in last
+    assert "\x1b[32mCOMPLETE\x1b[0m" in last  # statuses in colour
+    assert "local-say-done" in last
+    assert last.rstrip().endswith(": COMPLETE")
