@@ -6,7 +6,7 @@ Data directory layout (under `AgentConfig.data_dir`):
             without a reported completion), "registry" (provisioning/instance log), "dead"
             (poison messages);
   outbox/   the process-event outbox (agent -> dashboard), kept until the dashboard acks;
-  runs/     the executor's run directories (claim/pid/rc, logs).
+  runs/     the executor's run directories (claim with pid and rc records, logs).
 
 Inbox consumer: peek a batch, process in order, then remove the processed keys together with
 the registry records they produced, in one transaction. Processing is idempotent by message

@@ -270,8 +270,10 @@ class Executor:
         if initiation.skipped:
             self._finish_without_process(run, common_pb2.EXECUTION_INVOKED, skipped=True)
             return Disposition.SKIPPED
-        today = quartz_day_of_week(self._today())
-        if job.days_of_week_to_run and today not in job.days_of_week_to_run:
+        if (
+            job.days_of_week_to_run
+            and quartz_day_of_week(self._today()) not in job.days_of_week_to_run
+        ):
             self._finish_without_process(run, common_pb2.EXECUTION_INVOKED_IGNORED_DAY_OF_WEEK)
             return Disposition.IGNORED_DAY_OF_WEEK
         if initiation.dry_run:
