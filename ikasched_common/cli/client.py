@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
+from ikasched_common.cli.exits import FAILED, OK, UNREACHABLE, USAGE, CliError
+
+__all__ = ["FAILED", "OK", "UNREACHABLE", "USAGE", "CliError", "Client", "Connection",
+           "connect", "resolve_connection"]
 
 DEFAULT_DASHBOARD = "127.0.0.1:50051"
 LOCAL_DATA_DIR = Path("ikasched-data")
@@ -24,14 +27,6 @@ CLI_CONFIG_NAME = "cli.toml"
 SETTINGS = ("dashboard", "token", "token_file", "tls_ca", "tls_cert", "tls_key", "timeout")
 
 T = TypeVar("T")
-
-
-class CliError(Exception):
-    """Ends a command with one line on stderr and `exit_code`."""
-
-    def __init__(self, message: str, exit_code: int = FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import logging
 import sys
 from pathlib import Path
 
-from ikasched_common.cli.client import USAGE, CliError
+# `version` must start fast: everything else is imported by the commands that need it.
 
 
 def version(args: argparse.Namespace) -> int:
@@ -19,6 +17,8 @@ def version(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(level: str, fmt: str) -> None:
+    import logging
+
     handler = logging.StreamHandler()
     if fmt == "json":
         from ikasched_agent.__main__ import _JsonFormatter
@@ -30,6 +30,9 @@ def _setup_logging(level: str, fmt: str) -> None:
 
 
 def dashboard(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ikasched_common.cli.exits import USAGE, CliError
     from ikasched_common.config import DashboardConfig, load_config
     from ikasched_common.errors import IkaschedError
 
@@ -58,6 +61,7 @@ def agent_run(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
+    from ikasched_common.cli.exits import USAGE, CliError
     from ikasched_common.config import DashboardConfig, load_config
     from ikasched_common.errors import IkaschedError
 

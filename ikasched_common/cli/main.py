@@ -407,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "output"):
         args.output = "table"
 
-    from ikasched_common.cli.client import CliError
+    from ikasched_common.cli.exits import CliError
     from ikasched_common.errors import IkaschedError
 
     try:
