@@ -31,13 +31,14 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import shlex
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,6 +248,37 @@ async def linked_agent(
 
 
 # ---- measures --------------------------------------------------------------------------------
+class CpuMeter:
+    """CPU time of this process (agent, stand-in dashboard, bench) and of its reaped children
+    (wrappers and the jobs they waited for): a figure less shaken by other load than rates."""
+
+    def __init__(self) -> None:
+        self.own = 0.0
+        self.children = 0.0
+        self.jobs = 0
+
+    @contextlib.contextmanager
+    def measure(self, jobs: int) -> Iterator[None]:
+        own, children = _cpu()
+        yield
+        own2, children2 = _cpu()
+        self.own += own2 - own
+        self.children += children2 - children
+        self.jobs += jobs
+
+    def __str__(self) -> str:
+        per = 1000 / max(1, self.jobs)
+        return (
+            f"CPU/job: this process {self.own * per:.2f} ms, children {self.children * per:.2f} ms"
+        )
+
+
+def _cpu() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -374,9 +406,12 @@ async def variant(args: argparse.Namespace, base: Path, runs_dir: Path | None, l
             print(f"  ours   agent (inbox journaled -> running):  {quantiles(ours)}")
             raw_rates: list[float] = []
             our_rates: list[float] = []
+            raw_cpu, our_cpu = CpuMeter(), CpuMeter()
             for _ in range(args.rounds):
-                raw_rates.append(await raw_sustained(args.jobs, args.concurrency))
-                our_rates.append(await agent_sustained(linked, args.jobs))
+                with raw_cpu.measure(args.jobs):
+                    raw_rates.append(await raw_sustained(args.jobs, args.concurrency))
+                with our_cpu.measure(args.jobs):
+                    our_rates.append(await agent_sustained(linked, args.jobs))
         ratio = statistics.median(our_rates) / statistics.median(raw_rates)
         verdict = "ok" if ratio >= SUSTAINED_TARGET else "BELOW TARGET"
         print(
@@ -385,6 +420,8 @@ async def variant(args: argparse.Namespace, base: Path, runs_dir: Path | None, l
         )
         print(f"  floor  raw spawner (asyncio, {SHELL} -c true):  {rates(raw_rates)}")
         print(f"  ours   agent (link, journals, wrapper, events): {rates(our_rates)}")
+        print(f"  floor  {raw_cpu}")
+        print(f"  ours   {our_cpu} (the process includes the stand-in dashboard)")
         print(f"  ratio  {ratio:.2f} (target >= {SUSTAINED_TARGET:.2f}) {verdict}")
         async with linked_agent(base, runs_dir, 0, label + "-burst") as linked:
             raw_b = await raw_burst(fifo, args.burst)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import resource
 import shutil
 import statistics
 import sys
@@ -135,9 +136,16 @@ async def main(args: argparse.Namespace) -> int:
     )
     raw: list[float] = []
     ours: list[float] = []
+    raw_cpu, our_cpu = [0.0, 0.0], [0.0, 0.0]
     for _ in range(args.rounds):
+        before = cpu()
         raw.append(await raw_spawner(args.jobs, args.concurrency))
+        middle = cpu()
         ours.append(await through_executor(args.jobs, args.concurrency, args.data_dir))
+        after = cpu()
+        for i in (0, 1):
+            raw_cpu[i] += middle[i] - before[i]
+            our_cpu[i] += after[i] - middle[i]
     raw_median, ours_median = statistics.median(raw), statistics.median(ours)
     ratio = ours_median / raw_median
     print(
@@ -152,6 +160,11 @@ async def main(args: argparse.Namespace) -> int:
         f"  ours   executor (wrapper, run records, events): {ours_median:8.0f} /s  "
         f"(rounds: {', '.join(f'{r:.0f}' for r in ours)})"
     )
+    per = 1000 / (args.jobs * args.rounds)
+    for label, (own, children) in (("floor", raw_cpu), ("ours ", our_cpu)):
+        print(
+            f"  {label}  CPU/job: this process {own * per:.2f} ms, children {children * per:.2f} ms"
+        )
     verdict = "ok" if ratio >= SUSTAINED_TARGET else "BELOW TARGET"
     print(f"  ratio  {ratio:.2f} (target >= {SUSTAINED_TARGET:.2f}) {verdict}")
     started, completed = await burst(args.burst, args.burst_command, args.data_dir)
@@ -162,6 +175,13 @@ async def main(args: argparse.Namespace) -> int:
         f"all completed in {completed:.2f} s"
     )
     return 0
+
+
+def cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its reaped children (wrappers, shells, jobs)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def file_create_cost_us(base: str | None, dirs: int = 200) -> float:
