@@ -244,7 +244,8 @@ def test_self_dependency_is_a_cycle_but_not_operands_are_not_edges() -> None:
       - job_identifier: a-one
         logical_grouping: {and: [a-tick], not: [a-two]}
 """
-    assert found(through_not) == []
+    # no cycle; only the warning that the context cannot complete once a-two has run
+    assert paths(through_not) == [(W, "contexts[0].jobDependencies[2].logicalGrouping.not[0]")]
 
 
 def test_invalid_crons_and_timezones_everywhere() -> None:
@@ -684,3 +685,18 @@ def test_plans_without_errors_are_exactly_the_plans_the_engine_compiles(
         stricter = [p for p in problems if p.severity is Severity.ERROR and not (
             p.message.startswith("dependency cycle") or p.message.startswith("lock name"))]
         assert stricter == [], [str(p) for p in problems]
+
+
+def test_not_over_a_job_the_context_runs_warns_that_it_cannot_complete() -> None:
+    text = BASE.replace(
+        "        logical_grouping: {and: [a-one]}\n",
+        "        logical_grouping: {and: [a-tick], not: [a-one]}\n",
+    )
+    assert found(text) == [
+        (W, "contexts[0].jobDependencies[1].logicalGrouping.not[0]",
+         "'a-one' is raised in context 'child' too: once it completes this dependency stays "
+         "false, so the context can never become COMPLETE (every dependency's logic must hold "
+         "for a context to complete)"),
+    ]
+    # a `not` over a job nothing in the context raises (e.g. a global event) is fine
+    assert found(BASE.replace("{and: [a-one]}", "{and: [a-one], not: [a-tick]}")) == []

@@ -309,6 +309,7 @@ class _Checker:
             self.context(at)
         self.cycles()
         self.reachability()
+        self.completion_blockers()
         return self.out
 
     def context(self, at: _ContextAt) -> None:
@@ -643,6 +644,36 @@ class _Checker:
                              f"command job {ident!r} is raised by no event (it is not the target "
                              "of a dependency whose logic can fire, in a context where it "
                              "resides): it runs only by a manual run")
+
+
+    def completion_blockers(self) -> None:
+        """A `not` over a job the engine raises in the same context turns that dependency false
+        for good once the job completes; Ikasan's context rule needs every dependency's logic
+        true, so the context (and the plan) never becomes COMPLETE."""
+        raised: dict[str, set[str]] = {}
+        for _, context, dependency in self._dependencies():
+            if dependency.HasField("logical_grouping") and _can_fire(dependency.logical_grouping):
+                raised.setdefault(context, set()).add(dependency.job_identifier)
+        for path, context, dependency in self._dependencies():
+            # a grouping that never fires has its own warning already
+            if not (dependency.HasField("logical_grouping")
+                    and _can_fire(dependency.logical_grouping)):
+                continue
+            for where, ident in _not_operands(_at(path, "logicalGrouping"),
+                                              dependency.logical_grouping):
+                if ident in raised.get(context, set()):
+                    self.warning(where, f"{ident!r} is raised in context {context!r} too: once it "
+                                        "completes this dependency stays false, so the context "
+                                        "can never become COMPLETE (every dependency's logic "
+                                        "must hold for a context to complete)")
+
+
+def _not_operands(path: str, grouping: plan_pb2.LogicalGrouping) -> Iterator[tuple[str, str]]:
+    for i, operand in enumerate(grouping.none_of):
+        if operand.WhichOneof("operand") == "identifier":
+            yield _at(path, f"not[{i}]"), operand.identifier
+    if grouping.HasField("logical_grouping"):
+        yield from _not_operands(_at(path, "logicalGrouping"), grouping.logical_grouping)
 
 
 def _not_here(ident: str) -> str:
