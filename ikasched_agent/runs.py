@@ -23,7 +23,8 @@ reads them, live and after an agent restart:
 Records share one file because creating an inode is the dominant cost of a short job on some
 file systems (here, ext4: ~0.8 ms a file against ~20 us a link or ~5 us a write).
 
-Pure file reading and writing; no processes are started here.
+File reading and writing, and reading /proc to tell a live wrapper; no process is started
+or signalled here.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class RunState(enum.Enum):
     """What a run directory says about an initiation (DESIGN §3 rule 6)."""
 
     NOT_CLAIMED = "not_claimed"  # no directory or no claim: the job never started
-    RUNNING = "running"  # claimed, and the recorded pid is alive with the same start time
+    # claimed, and the recorded pid is alive with the same start time (or, before the record,
+    # the run's wrapper is found among the processes)
+    RUNNING = "running"
     FINISHED = "finished"  # rc present, completion not yet reported
     REPORTED = "reported"  # completion already handed to the outbox
     UNKNOWN = "unknown"  # claimed, no rc, process gone or pid reused

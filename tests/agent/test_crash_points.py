@@ -192,3 +192,16 @@ async def test_held_wrapper_wins_the_claim_over_the_recovery(
     done = rec.completions()["contested"]
     assert (done.return_code, done.pid, done.outcome_reason) == (6, first, "")
     assert lines(count) == ["run"]
+
+
+async def test_a_job_parameter_cannot_set_the_hook(
+    data_dir: Path, make_initiation: MakeInitiation
+) -> None:
+    init = make_initiation(
+        "plain", 'echo "${IKASCHED_TEST_STOP_AT-unset}"', parameters={STOP_AT_ENV: "spawned"}
+    )
+    async with open_executor(data_dir) as (ex, rec):
+        await ex.submit(init)
+        await rec.wait_completed("plain")
+    done = rec.completions()["plain"]
+    assert done.successful and lines(Path(done.result_output)) == ["unset"]
