@@ -283,11 +283,13 @@ async def throughput(root: Path, args: argparse.Namespace) -> None:
             profile = cProfile.Profile()
             profile.enable()
         started = time.perf_counter()
+        cpu0 = time.process_time()
         ids = await asyncio.gather(*(
             process.orchestrator.create_instance(NewInstance(plans[n % agents_n].name, n + 1))
             for n in range(count)))  # fmt: skip
         await wait_until(lambda: all_complete(process, list(ids)), timeout=600)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
         if profile is not None:
             profile.disable()
             profile.dump_stats(args.profile)
@@ -303,6 +305,9 @@ async def throughput(root: Path, args: argparse.Namespace) -> None:
           f" {length} jobs, {agents_n} agents ({args.agents}), {batches} batches;"
           " target >= 10,000)")  # fmt: skip
     print(f"  floor: inbox journal append+peek+remove of {events} values: {floor:10,.0f}/s")
+    # CPU of this process per event: steadier than the rate on a shared machine
+    print(f"  dashboard CPU (all threads): {cpu / events * 1e6:7.1f} us/event"
+          f" = {events / cpu:10,.0f} events per CPU-second")  # fmt: skip
 
 
 async def latency(root: Path, args: argparse.Namespace) -> None:

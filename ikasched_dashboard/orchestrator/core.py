@@ -188,6 +188,14 @@ class _Batch:
         self.done_keys: list[int] = []
         self.facts: dict[tuple[str, str, str], tuple[int, int, int | None]] = {}
         self.answers: list[tuple[asyncio.Future[Any], Any]] = []
+        self.refusals: list[tuple[asyncio.Future[Any], BaseException]] = []
+        self.poison: list[tuple[JournalItem, str]] = []
+        self.reqs: list[_Request] = []
+        self.processed_set: frozenset[str] = frozenset()
+        self.last_key = 0  # its newest journal key (0: no items)
+        self.pipelinable = False
+        self.began = 0.0
+        self.commit: asyncio.Future[None] | None = None
 
 
 class _DuplicateSeen(Exception):
@@ -237,7 +245,8 @@ class Orchestrator:
         self._task: asyncio.Task[None] | None = None
         self._timers: dict[tuple[str, JobKey, int], asyncio.TimerHandle] = {}
         self._stopping = False
-        self._batch = _Batch()
+        self._batch = _Batch()  # the batch being built
+        self._inflight: _Batch | None = None  # built, its commit running
         self._done_keys: list[int] = []
         self._verify_ids = True
         self.ready = asyncio.Event()
@@ -582,48 +591,119 @@ class Orchestrator:
     # ---- the consumer --------------------------------------------------------------------------
     async def _loop(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while True:
-                items = await self._jcall(self._take)
-                reqs: list[_Request] = []
-                while self._requests and len(reqs) < self._settings.batch_max:
-                    reqs.append(self._requests.popleft())
-                if not items and not reqs:
-                    break
-                try:
-                    await self._process(items, reqs)
-                except _DuplicateSeen:
-                    # rolled back: redo the same work with the processed-ids check
-                    self._verify_ids = True
-                    self.duplicate_redos += 1
-                    self._job_rows.clear()
-                    again = [r for r in reqs if r.future is None or not r.future.done()]
-                    self._requests.extendleft(reversed(again))
-                except Exception as exc:  # the commit failed: nothing was applied
-                    log.exception("orchestrator batch failed")
-                    self._job_rows.clear()  # may hold rows of the rolled-back batch
-                    for req in reqs:
-                        if req.future is not None and not req.future.done():
-                            req.future.set_exception(exc)
-                    await asyncio.sleep(self._settings.retry_backoff)
-            if self._stopping:
-                await self._jcall(self._take)  # the last batch's removals
-                return
+            if self._inflight is None and not self._done_keys:
+                await self._wake.wait()
+                self._wake.clear()
+            flying = self._inflight
+            # pipelining: while batch N commits, build N+1 on top of N's (uncommitted) states;
+            # N+1 is committed only after N, and dropped (its work redone) if N fails
+            after: int | None = None
+            if flying is not None:
+                if not flying.pipelinable:
+                    await self._settle()
+                    continue
+                after = flying.last_key
+            items = await self._jcall(lambda a=after: self._take(a))  # type: ignore[misc]
+            reqs: list[_Request] = []
+            while self._requests and len(reqs) < self._settings.batch_max:
+                reqs.append(self._requests.popleft())
+            if not items and not reqs:
+                if self._inflight is not None:
+                    await self._settle()
+                    continue
+                if self._stopping:
+                    await self._jcall(lambda: self._take(None))  # the last batch's removals
+                    return
+                continue
+            began = time.perf_counter()
+            try:
+                batch = await self._build(items, reqs)
+            except Exception:  # only the dedupe read can fail here
+                log.exception("orchestrator batch could not be built")
+                self._requests.extendleft(reversed(reqs))
+                await asyncio.sleep(self._settings.retry_backoff)
+                continue
+            finally:
+                self._batch = _Batch()
+            batch.began = began
+            batch.reqs = reqs
+            if self._inflight is not None:
+                if not await self._settle():
+                    # N failed: N+1 was built on states that never were; redo its work later
+                    self._discard(batch)
+                    continue
+                # let the senders woken by N queue their outbox claims before N+1's commit
+                await asyncio.sleep(0)
+            batch.commit = asyncio.get_running_loop().run_in_executor(
+                self._db,
+                lambda b=batch: self._commit(b),  # type: ignore[misc]
+            )
+            self._inflight = batch
 
-    def _take(self) -> list[JournalItem]:
+    def _discard(self, batch: _Batch) -> None:
+        again = [r for r in batch.reqs if r.future is None or not r.future.done()]
+        self._requests.extendleft(reversed(again))
+
+    async def _settle(self) -> bool:
+        """Wait for the in-flight batch's commit and apply its outcome; True if committed."""
+        batch = self._inflight
+        assert batch is not None and batch.commit is not None
+        try:
+            await batch.commit
+        except _DuplicateSeen:
+            # rolled back: redo the same work with the processed-ids check
+            self._inflight = None
+            self._verify_ids = True
+            self.duplicate_redos += 1
+            self._job_rows.clear()
+            self._discard(batch)
+            self._wake.set()  # redo at once
+            return False
+        except Exception as exc:  # the commit failed: nothing was applied
+            self._inflight = None
+            log.exception("orchestrator batch failed")
+            self._job_rows.clear()  # may hold rows of the rolled-back batch
+            for req in batch.reqs:
+                if req.future is not None and not req.future.done():
+                    req.future.set_exception(exc)
+            await asyncio.sleep(self._settings.retry_backoff)
+            self._wake.set()  # its journal items are still there: retry them
+            return False
+        self._inflight = None
+        self._after_commit(batch)
+        self.batches += 1
+        self.events_processed += len(batch.processed)
+        if self._observe is not None:
+            self._observe(time.perf_counter() - batch.began, len(batch.processed))
+        self._done_keys = batch.done_keys
+        for future, refusal in batch.refusals:
+            if not future.done():
+                future.set_exception(refusal)
+        if batch.poison:
+            self._wake.set()  # a failed item is retried with the next batch, now
+        for item, reason in batch.poison:
+            moved = await self._jcall(lambda i=item, r=reason: self._guard.failed(i, r))  # type: ignore[misc]
+            if moved:
+                log.error("inbox item %d moved to the dead letters: %s", item.key, reason)
+        return True
+
+    def _take(self, after: int | None) -> list[JournalItem]:
         """Journal thread: remove what the last commit covered, then peek the next batch
-        (one hop instead of two; a crash before the removal only replays processed ids)."""
+        (one hop instead of two; a crash before the removal only replays processed ids).
+        `after`: the in-flight batch's last key (its items are still in the journal)."""
         if self._done_keys:
             self._inbox.remove(self._done_keys)
             self._done_keys = []
-        return self._inbox.peek(self._settings.batch_max)
+        return self._inbox.peek(self._settings.batch_max, after)
 
-    async def _process(self, items: list[JournalItem], reqs: list[_Request]) -> None:
-        began = time.perf_counter()
+    async def _build(self, items: list[JournalItem], reqs: list[_Request]) -> _Batch:
+        """Apply a batch's inputs in memory (nothing is answered or written yet)."""
         batch = _Batch()
+        self._batch = batch
+        if items:
+            batch.last_key = items[-1].key
         decoded: list[tuple[JournalItem, str, agent_pb2.AgentMessage]] = []
-        poison: list[tuple[JournalItem, str]] = []
+        poison = batch.poison
         for item in items:
             try:
                 agent, raw = decode_inbox_entry(item.value)
@@ -632,6 +712,9 @@ class Orchestrator:
                 poison.append((item, f"undecodable: {exc!r}"))
         ids = [m.id for _, _, m in decoded]
         seen: set[str] = set()
+        flying = self._inflight
+        if flying is not None:
+            seen.update(i for i in ids if i in flying.processed_set)
         # Optimistic dedupe: only while replays are likely (after start, after a duplicate)
         # is the DB asked first; otherwise the commit's insert of processed ids detects a
         # duplicate and the batch is redone with the check (_DuplicateSeen).
@@ -643,6 +726,7 @@ class Orchestrator:
                     return msg_store.processed_among(conn, ids)
 
             seen.update(await self._db_call(already))
+            self._batch = batch
             self._verify_ids = bool(seen)
         for item, agent, message in decoded:
             if message.id in seen:
@@ -657,27 +741,19 @@ class Orchestrator:
             seen.add(message.id)
             batch.processed.append(message.id)
             batch.done_keys.append(item.key)
+        batch.processed_set = frozenset(batch.processed)
         for req in reqs:
             try:
                 result = self._run_step(batch, req.run)
             except Exception as exc:
-                if req.future is not None and not req.future.done():
-                    req.future.set_exception(exc)
+                if req.future is not None:
+                    batch.refusals.append((req.future, exc))  # answered once N is settled
                 continue
             if req.future is not None:
                 batch.answers.append((req.future, result))
-        await self._db_call(lambda: self._commit(batch))
-        self._after_commit(batch)
-        self._batch = _Batch()
-        self.batches += 1
-        self.events_processed += len(batch.processed)
-        if self._observe is not None:
-            self._observe(time.perf_counter() - began, len(batch.processed))
-        self._done_keys = batch.done_keys
-        for item, reason in poison:
-            moved = await self._jcall(lambda i=item, r=reason: self._guard.failed(i, r))  # type: ignore[misc]
-            if moved:
-                log.error("inbox item %d moved to the dead letters: %s", item.key, reason)
+        # a failed item stays in the journal: the next batch must start from the oldest key
+        batch.pipelinable = not poison
+        return batch
 
     def _run_step(self, batch: _Batch, fn: Callable[[_Step], T]) -> T:
         step = _Step()
@@ -701,19 +777,38 @@ class Orchestrator:
         if found is not None:
             return found
         # copies: the batch's and the committed records change only when a step succeeds
-        base = self._batch.lives.get(instance_id)
-        if base is None and instance_id not in self._batch.forget:
-            base = self._lives.get(instance_id)
+        base = self._base_live(instance_id)
         if base is None:
             raise NotFound(f"instance {instance_id!r} is not live")
         found = _Live(base.state, base.compiled, base.row, dict(base.retries))
         step.lives[instance_id] = found
         return found
 
+    def _base_live(self, instance_id: str) -> _Live | None:
+        """An instance as the batch being built sees it: its own change, else the in-flight
+        batch's (ended or dropped there: gone), else the committed one."""
+        batch = self._batch
+        found = batch.lives.get(instance_id)
+        if found is not None or instance_id in batch.forget:
+            return found
+        flying = self._inflight
+        if flying is not None:
+            if instance_id in flying.forget or instance_id in flying.ended:
+                return None
+            found = flying.lives.get(instance_id)
+            if found is not None:
+                return found
+        return self._lives.get(instance_id)
+
     def _coord_state(self, step: _Step) -> CoordinatorState:
         if step.coord is not None:
             return step.coord
-        return self._batch.coord if self._batch.coord is not None else self._coord
+        if self._batch.coord is not None:
+            return self._batch.coord
+        flying = self._inflight
+        if flying is not None and flying.coord is not None:
+            return flying.coord
+        return self._coord
 
     def _create(self, step: _Step, spec: NewInstance, compiled: CompiledPlan, iid: str) -> str:
         plan = compiled.plan
@@ -935,8 +1030,7 @@ class Orchestrator:
         pe = message.process_event
         iid = pe.context_instance_id
         why = ""
-        live = self._lives.get(iid) if iid not in self._batch.forget else None
-        live = step.lives.get(iid) or self._batch.lives.get(iid) or live
+        live = step.lives.get(iid) or self._base_live(iid)
         if pe.agent_name != agent:
             why = f"event names agent {pe.agent_name!r} but came over {agent!r}'s link"
         elif live is None:
@@ -1170,5 +1264,5 @@ class Orchestrator:
 
     async def idle(self) -> None:
         """Wait until queued work is done (tests)."""
-        while self._requests or self._wake.is_set():
+        while self._requests or self._wake.is_set() or self._inflight is not None:
             await asyncio.sleep(0.005)
