@@ -49,6 +49,9 @@ class SqlOutbox:
         self._claimed: list[tuple[int, int, bytes]] = []  # (row id, seq, message), in seq order
         self._generation = 0  # bumped by a resume: claims made before it are void
         self._link_known = False  # the agent_links row exists (created once)
+        # rows may have been added since the last claim (notify, a resume): else a second
+        # pending() in the same round (the session's linger) needs no database call
+        self._dirty = True
         self.sent_frames = 0  # metrics: pending() calls that handed rows over
 
     @property
@@ -82,9 +85,14 @@ class SqlOutbox:
     async def pending(self, limit: int) -> list[PendingItem]:
         """The oldest unsent rows, already claimed with their link seqs (see the module doc)."""
         room = limit - len(self._claimed)
-        if room > 0:
+        if room > 0 and (self._dirty or not self._claimed):
+            self._dirty = False
             generation = self._generation
-            claimed = await self._run(self._write(lambda conn: self._claim(conn, room)))
+            try:
+                claimed = await self._run(self._write(lambda conn: self._claim(conn, room)))
+            except BaseException:
+                self._dirty = True
+                raise
             if generation == self._generation:
                 self._claimed.extend(claimed)
         if self._claimed:
@@ -139,6 +147,7 @@ class SqlOutbox:
     def _forget_claims(self) -> None:
         self._generation += 1
         self._claimed.clear()
+        self._dirty = True
 
     async def assigned_from(self, after_seq: int, limit: int) -> list[SequencedItem]:
         self._forget_claims()
@@ -199,6 +208,7 @@ class SqlOutbox:
 
     def notify(self) -> None:
         """New rows were committed for this agent: wake its sender (call on the event loop)."""
+        self._dirty = True
         for callback in list(self._listeners):
             try:
                 callback()
