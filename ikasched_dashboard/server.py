@@ -41,6 +41,7 @@ from ikasched_common.config import DashboardConfig
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
+from ikasched_common.logging import configure_logging
 from ikasched_dashboard.gateway import Gateway, HelloCheck
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
 from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
@@ -264,8 +265,11 @@ def _dashboard_id(data: Path) -> str:
 
 
 async def serve(config: DashboardConfig, *, registrars: Sequence[Registrar] = ()) -> None:
-    """Run until SIGTERM/SIGINT, then stop gracefully."""
-    process = DashboardProcess(config, registrars=registrars)
+    """Run until SIGTERM/SIGINT, then stop gracefully. Logs as the config says; metrics on
+    `config.metrics_listen` once the config has that setting (empty: off)."""
+    configure_logging(config.log_level, config.log_format)
+    metrics_listen = str(getattr(config, "metrics_listen", "") or "") or None
+    process = DashboardProcess(config, registrars=registrars, metrics_listen=metrics_listen)
     await process.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
