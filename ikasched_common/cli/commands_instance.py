@@ -138,7 +138,10 @@ def watch(args: argparse.Namespace) -> int:
     if args.until_ended and not iid:
         raise CliError("--until-ended needs an instance", USAGE)
     colour = output.use_colour(sys.stdout)
+    if args.after < 0:
+        raise CliError("--after expects a position >= 0", USAGE)
     request = instance_service_pb2.WatchInstancesRequest(context_instance_id=iid,
+                                                         after_position=args.after,
                                                          send_initial=True)
     stream = client.stream(instances_stub(client).WatchInstances, request,
                            timeout=args.duration)

@@ -221,6 +221,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                        help="stop once the instance is COMPLETE, ERROR or ENDED "
                             "(exit 0 only for COMPLETE)")
         p.add_argument("--for", type=float, dest="duration", help="stop after SECONDS")
+        p.add_argument("--after", type=int, default=0, metavar="POSITION",
+                       help="replay the changes after this change-log position (a change's "
+                            "`position` in -o json), then follow; 0: from now")
 
     b.leaf(inst, "watch", "follow status changes as they happen", ins + "watch", watch_args)
 
