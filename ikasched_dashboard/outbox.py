@@ -49,8 +49,10 @@ class SqlOutbox:
         self._claimed: list[tuple[int, int, bytes]] = []  # (row id, seq, message), in seq order
         self._generation = 0  # bumped by a resume: claims made before it are void
         self._link_known = False  # the agent_links row exists (created once)
-        # rows may have been added since the last claim (notify, a resume): else a second
-        # pending() in the same round (the session's linger) needs no database call
+        # rows may have been added since the last claim began (notify, a resume); else the
+        # session's next pending() (its drain check, its linger) needs no database call.
+        # So rows must be announced: whoever commits outbox rows calls notify() (the
+        # orchestrator and add() do; the gateway's reconnect sync lands before the resume).
         self._dirty = True
         self.sent_frames = 0  # metrics: pending() calls that handed rows over
 
@@ -85,7 +87,7 @@ class SqlOutbox:
     async def pending(self, limit: int) -> list[PendingItem]:
         """The oldest unsent rows, already claimed with their link seqs (see the module doc)."""
         room = limit - len(self._claimed)
-        if room > 0 and (self._dirty or not self._claimed):
+        if room > 0 and self._dirty:
             self._dirty = False
             generation = self._generation
             try:

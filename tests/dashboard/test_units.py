@@ -107,9 +107,18 @@ def test_sql_outbox_follows_the_link_outbox_contract(tmp_path: Path) -> None:
         assert await box.assign([p.key for p in pending]) == [6, 7]
         assert await box.acknowledge(7) == 2
         assert await box.size() == 0 and await other.size() == 1
+        # nothing announced: no database call, nothing pending
+        assert await box.pending(5) == []
         with write_transaction(engine) as conn:
             msg_store.insert_outbox(conn, [msg_store.OutboxMessage("a1", b"late")])
+        box.notify()  # committed rows are announced
         assert [p.value for p in await box.pending(5)] == [b"late"]
+        # a resume (position) claims afresh even without an announcement
+        with write_transaction(engine) as conn:
+            msg_store.insert_outbox(conn, [msg_store.OutboxMessage("a1", b"later")])
+        assert [p.value for p in await box.pending(5)] == [b"late"]  # still the claimed one
+        await box.position()
+        assert [p.value for p in await box.pending(5)] == [b"later"]
 
     try:
         asyncio.run(scenario())
