@@ -10,12 +10,14 @@ any job wrapper still running from the agents' run directories.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,31 @@ def run_count(marks: Path, name: str) -> int:
     """How many times the job writing `marks/name` has run (one line per run)."""
     path = marks / name
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def job_changes(changes: list[dict[str, Any]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(job identifier, child context) -> its (from, to) transitions in order."""
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for c in changes:
+        if "job" in c:
+            j = c["job"]
+            out.setdefault((j["job_identifier"], j.get("child_context_name", "")), []).append(
+                (j.get("previous_status", "INSTANCE_STATUS_UNSPECIFIED"), j["new_status"]))
+    return out
+
+
+def assert_transitions_once(changes: list[dict[str, Any]]) -> None:
+    """Each transition is recorded once: no process event (cause id) moves a job twice, and
+    each job's transitions chain (one's `to` is the next one's `from`). Verb causes are
+    "verb:<name>", the same for every use, so an operator's repeated verb is not a replay."""
+    keys = Counter(
+        (c["job"]["job_identifier"], c["job"].get("child_context_name", ""),
+         c["job"].get("cause", ""), c["job"].get("previous_status", ""), c["job"]["new_status"])
+        for c in changes if "job" in c and not c["job"].get("cause", "").startswith("verb:"))
+    assert [k for k, n in keys.items() if n > 1] == [], keys
+    for job, steps in job_changes(changes).items():
+        for (_, to), (after_from, _) in itertools.pairwise(steps):
+            assert to == after_from, (job, steps)
 
 
 class E2EStack:

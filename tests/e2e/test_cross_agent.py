@@ -4,11 +4,16 @@ long job to kill and a job to hold. Side-effect files count the runs of every jo
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
-from .conftest import E2EStack, assert_one_line_error, run_count, write_plan
+from .conftest import (
+    E2EStack,
+    assert_one_line_error,
+    assert_transitions_once,
+    job_changes,
+    run_count,
+    write_plan,
+)
 
 # {marks}: the directory where each command job appends one line per run.
 CROSS = """
@@ -90,31 +95,6 @@ COMMAND_JOBS = (("local-extract", "cross"), ("remote-transform", "cross"),
                 ("local-gated", "cross"), ("remote-flaky", "cross"),
                 ("local-after-flaky", "cross"), ("remote-long", "cross"),
                 ("local-load-a", "load"), ("remote-load-b", "load"), ("remote-report", "load"))
-
-
-def job_changes(changes: list[dict[str, Any]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(job identifier, child context) -> its (from, to) transitions in order."""
-    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for c in changes:
-        if "job" in c:
-            j = c["job"]
-            out.setdefault((j["job_identifier"], j.get("child_context_name", "")), []).append(
-                (j.get("previous_status", "INSTANCE_STATUS_UNSPECIFIED"), j["new_status"]))
-    return out
-
-
-def assert_transitions_once(changes: list[dict[str, Any]]) -> None:
-    """Each transition is recorded once: no process event (cause id) moves a job twice, and
-    each job's transitions chain (one's `to` is the next one's `from`). Verb causes are
-    "verb:<name>", the same for every use, so an operator's repeated verb is not a replay."""
-    keys = Counter(
-        (c["job"]["job_identifier"], c["job"].get("child_context_name", ""),
-         c["job"].get("cause", ""), c["job"].get("previous_status", ""), c["job"]["new_status"])
-        for c in changes if "job" in c and not c["job"].get("cause", "").startswith("verb:"))
-    assert [k for k, n in keys.items() if n > 1] == [], keys
-    for job, steps in job_changes(changes).items():
-        for (_, to), (after_from, _) in zip(steps, steps[1:], strict=False):
-            assert to == after_from, (job, steps)
 
 
 def test_every_verb_across_two_agents(module_stack: E2EStack) -> None:
