@@ -42,6 +42,7 @@ from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
 from ikasched_common.logging import configure_logging
+from ikasched_common.tls import server_credentials
 from ikasched_dashboard.gateway import Gateway, HelloCheck
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
 from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
@@ -204,7 +205,11 @@ class DashboardProcess:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         for register in self._registrars:
             register(server, self)
-        self.port = server.add_insecure_port(cfg.listen)
+        if cfg.tls_enabled:  # mutual TLS when a client CA is configured
+            self.port = server.add_secure_port(cfg.listen, server_credentials(
+                cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None))
+        else:
+            self.port = server.add_insecure_port(cfg.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
