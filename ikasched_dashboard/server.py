@@ -206,8 +206,12 @@ class DashboardProcess:
         for register in self._registrars:
             register(server, self)
         if cfg.tls_enabled:  # mutual TLS when a client CA is configured
-            self.port = server.add_secure_port(cfg.listen, server_credentials(
-                cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None))
+            self.port = server.add_secure_port(
+                cfg.listen,
+                server_credentials(
+                    cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None
+                ),
+            )
         else:
             self.port = server.add_insecure_port(cfg.listen)
         if self.port == 0:

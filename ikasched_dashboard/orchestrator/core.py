@@ -594,7 +594,7 @@ class Orchestrator:
         while True:
             if self._inflight is None and not self._done_keys:
                 await self._wake.wait()
-                self._wake.clear()
+            self._wake.clear()  # before the peek: anything later wakes the next round
             flying = self._inflight
             # pipelining: while batch N commits, build N+1 on top of N's (uncommitted) states;
             # N+1 is committed only after N, and dropped (its work redone) if N fails
@@ -609,7 +609,16 @@ class Orchestrator:
             while self._requests and len(reqs) < self._settings.batch_max:
                 reqs.append(self._requests.popleft())
             if not items and not reqs:
-                if self._inflight is not None:
+                if flying is not None:
+                    assert flying.commit is not None
+                    if not flying.commit.done():
+                        # whichever first: N's commit, or new work to build on top of N
+                        woken = asyncio.ensure_future(self._wake.wait())
+                        either: list[asyncio.Future[Any]] = [flying.commit, woken]
+                        await asyncio.wait(either, return_when="FIRST_COMPLETED")
+                        woken.cancel()
+                        if not flying.commit.done():
+                            continue
                     await self._settle()
                     continue
                 if self._stopping:
@@ -629,10 +638,8 @@ class Orchestrator:
             batch.began = began
             batch.reqs = reqs
             if self._inflight is not None:
-                if not await self._settle():
-                    # N failed: N+1 was built on states that never were; redo its work later
-                    self._discard(batch)
-                    continue
+                if not await self._settle(batch):
+                    continue  # N failed: N+1 was built on states that never were
                 # let the senders woken by N queue their outbox claims before N+1's commit
                 await asyncio.sleep(0)
             batch.commit = asyncio.get_running_loop().run_in_executor(
@@ -641,12 +648,20 @@ class Orchestrator:
             )
             self._inflight = batch
 
-    def _discard(self, batch: _Batch) -> None:
-        again = [r for r in batch.reqs if r.future is None or not r.future.done()]
+    def _discard(self, *batches: _Batch | None) -> None:
+        """Put the unanswered requests of dropped batches back in front, in their order."""
+        again = [
+            r
+            for b in batches
+            if b is not None
+            for r in b.reqs
+            if r.future is None or not r.future.done()
+        ]
         self._requests.extendleft(reversed(again))
 
-    async def _settle(self) -> bool:
-        """Wait for the in-flight batch's commit and apply its outcome; True if committed."""
+    async def _settle(self, built: _Batch | None = None) -> bool:
+        """Wait for the in-flight batch's commit and apply its outcome; True if committed.
+        `built`: the batch built on top of it, dropped (its requests redone) if it failed."""
         batch = self._inflight
         assert batch is not None and batch.commit is not None
         try:
@@ -657,7 +672,7 @@ class Orchestrator:
             self._verify_ids = True
             self.duplicate_redos += 1
             self._job_rows.clear()
-            self._discard(batch)
+            self._discard(batch, built)
             self._wake.set()  # redo at once
             return False
         except Exception as exc:  # the commit failed: nothing was applied
@@ -667,6 +682,7 @@ class Orchestrator:
             for req in batch.reqs:
                 if req.future is not None and not req.future.done():
                     req.future.set_exception(exc)
+            self._discard(built)
             await asyncio.sleep(self._settings.retry_backoff)
             self._wake.set()  # its journal items are still there: retry them
             return False
