@@ -34,8 +34,16 @@ from sqlalchemy import Engine
 from ikasched.v1 import agent_pb2
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_common.journal import Journal, JournalItem, MetaValue
-from ikasched_common.link import AgentEndpoint, LinkGateway, LinkRefused, LinkSettings, Receiver
+from ikasched_common.link import (
+    AgentEndpoint,
+    LinkGateway,
+    LinkRefused,
+    LinkSettings,
+    Outbox,
+    Receiver,
+)
 from ikasched_common.link import AgentPresence as LinkPresence
+from ikasched_dashboard.logstream import LaneRouter
 from ikasched_dashboard.outbox import SqlOutbox
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store import messages as message_store
@@ -147,6 +155,8 @@ class Gateway:
         self._outboxes: dict[str, SqlOutbox] = {}
         self._hellos: dict[str, HelloInfo] = {}
         self._presence_tasks: set[asyncio.Task[None]] = set()
+        # How an agent's outbox reaches its link (e.g. sealing.SecretOpeningOutbox).
+        self._link_outbox: Callable[[SqlOutbox], Outbox] = lambda box: box
         self.link = LinkGateway(
             self._on_hello,
             dashboard_id=dashboard_id,
@@ -158,6 +168,9 @@ class Gateway:
         self._flush_interval = presence_flush_interval or s.heartbeat_interval
         self._flusher: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
+        # lane traffic (log chunks, agent load): never journaled (DESIGN.md §3.3)
+        self.lanes = LaneRouter()
+        self.lanes.bind(self.link)
 
     # ---- wiring -----------------------------------------------------------------------------
     def set_sync_source(self, source: SyncSource) -> None:
@@ -169,6 +182,10 @@ class Gateway:
 
     def set_on_inbox(self, callback: Callable[[], None]) -> None:
         self._on_inbox = callback
+
+    def set_link_outbox(self, adapter: Callable[[SqlOutbox], Outbox]) -> None:
+        """Wrap what each agent's link reads from its outbox (before any agent connects)."""
+        self._link_outbox = adapter
 
     @property
     def inbox(self) -> Journal:
@@ -198,7 +215,8 @@ class Gateway:
             if self._on_inbox is not None:
                 on_inbox = self._on_inbox
                 receiver.listen(lambda _seq: on_inbox())
-            found = AgentEndpoint(receiver, self.outbox(agent_name))
+            found = AgentEndpoint(receiver, self._link_outbox(self.outbox(agent_name)),
+                                  on_lane=self.lanes.handler(agent_name))
             self._endpoints[agent_name] = found
         return found
 
@@ -284,6 +302,8 @@ class Gateway:
             await self._db_write(lambda conn: message_store.insert_outbox(conn, rows))
 
     def _on_presence(self, presence: LinkPresence) -> None:
+        if not presence.connected:
+            self.lanes.forget_agent(presence.agent_name)
         info = self._hellos.get(presence.agent_name)
         record = agent_store.AgentPresence(
             name=presence.agent_name,
