@@ -5,7 +5,10 @@
 - security: the token interceptor on every RPC (health always open, reflection by setting),
   the TokenService, agent tokens bound to the agent name in the link hello, and the refusal of a
   non-loopback listen address without TLS unless `insecure` is set;
-- the lifecycle (time windows, TTL ends, restart rules) and the operator services.
+- the lifecycle (time windows, TTL ends, restart rules) and the operator services;
+- job logs streamed from the agents over the link's lane (logstream), agent load in presence;
+- secret parameters sealed at rest with the config's key (or a generated 0600 key file) and
+  opened only in what the link sends to agents (sealing).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,7 +26,10 @@ import grpc
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
 from ikasched_common.config import DashboardConfig
 from ikasched_common.dispatch import Clock
+from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address
+from ikasched_dashboard.logstream import GatewayLogFetcher
+from ikasched_dashboard.sealing import SecretOpeningOutbox
 from ikasched_dashboard.security import (
     Authenticator,
     AuthInterceptor,
@@ -58,11 +65,19 @@ class DashboardApp:
         # Tokens are read through their own engine: the core's DB thread stays on the hot path.
         self._auth_engine = db.create_engine_for(config.effective_database_url)
         self.authenticator = Authenticator(self._auth_engine)
-        self.wiring = ProcessWiring(clock=clock, log_fetcher=log_fetcher,
-                                    actor=lambda: current_actor("anonymous"))
+        # secret parameter values are sealed with this key at rest, opened for the agents only
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        self.secret_box = SecretBox.from_config(config.secret_key,
+                                                config.effective_secret_key_file)
+        # the gateway (and its lane router) exists only once the process started
+        self.log_fetcher = log_fetcher or GatewayLogFetcher(lambda: self.process.gateway.lanes)
+        self.wiring = ProcessWiring(clock=clock, log_fetcher=self.log_fetcher,
+                                    actor=lambda: current_actor("anonymous"),
+                                    secret_box=self.secret_box)
         self.process = DashboardProcess(
             config,
-            registrars=[self.wiring.registrar, self._register_tokens],
+            registrars=[self._open_secrets_for_agents, self.wiring.registrar,
+                        self._register_tokens],
             on_started=[self.wiring.on_started],
             hello_check=_hello_check,
             interceptors=[AuthInterceptor(self.authenticator,
@@ -70,6 +85,11 @@ class DashboardApp:
             **process_options,
         )
         self._flusher: asyncio.Task[None] | None = None
+
+    def _open_secrets_for_agents(self, _server: grpc.aio.Server,
+                                 process: DashboardProcess) -> None:
+        box = self.secret_box
+        process.gateway.set_link_outbox(lambda outbox: SecretOpeningOutbox(outbox, box))
 
     def _register_tokens(self, server: grpc.aio.Server, process: DashboardProcess) -> None:
         admin_service_pb2_grpc.add_TokenServiceServicer_to_server(  # type: ignore[no-untyped-call]

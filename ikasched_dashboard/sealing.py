@@ -178,3 +178,11 @@ class SecretOpeningOutbox:
     def __getattr__(self, name: str) -> Any:
         # size(), notify(), agent_name ... of the concrete outbox
         return getattr(self._inner, name)
+
+
+def seal_for_plan(box: SecretBox | None, plan: bytes, pairs: Iterable[tuple[str, str]]) -> Pairs:
+    """`seal_pairs` with the secret names of a stored plan (its serialized Context)."""
+    out = tuple(pairs)
+    if box is None or not out:
+        return out
+    return seal_pairs(out, secret_names(plan_pb2.Context.FromString(plan)), box)

@@ -249,14 +249,17 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
 
     def _info(self, conn: Connection, agent: agent_store.AgentPresence,
               stats: dict[str, message_store.OutboxStats]) -> admin_service_pb2.AgentInfo:
-        running = instance_store.jobs_on_agent(conn, agent.name, ("RUNNING",))
+        # the agent's own report (lane status) when it has one, else the job rows
+        load = self.ctx.agent_load(agent.name)
+        running = (load.running_jobs if load is not None
+                   else len(instance_store.jobs_on_agent(conn, agent.name, ("RUNNING",))))
         s = stats.get(agent.name)
         return admin_service_pb2.AgentInfo(
             agent_name=agent.name, connected=agent.connected, last_seen=agent.last_seen,
             agent_version=agent.version, agent_hostname=agent.hostname,
             connected_since=agent.connected_since, outbox_size=s.size if s else 0,
-            running_jobs=len(running), plan_names=plan_store.plans_on_agent(conn, agent.name),
-            labels=dict(agent.labels))
+            running_jobs=running, queued_jobs=load.queued_jobs if load is not None else 0,
+            plan_names=plan_store.plans_on_agent(conn, agent.name), labels=dict(agent.labels))
 
     @unary
     async def ListAgents(self, request: admin_service_pb2.ListAgentsRequest,

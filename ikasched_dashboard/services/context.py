@@ -18,6 +18,7 @@ from ikasched_common.blackout import epoch_ms
 from ikasched_common.dispatch import Clock, SystemClock
 from ikasched_common.errors import InvalidArgument, NotFound
 from ikasched_common.journal import DeadLetterJournal, Journal
+from ikasched_common.secrets import SecretBox
 from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.errors import ResourceExhausted
@@ -81,6 +82,16 @@ class LogFetcher(Protocol):
     def fetch(self, request: LogRequest) -> AsyncIterator[agent_pb2.LogChunk]: ...
 
 
+class AgentLoadView(Protocol):
+    """What AgentService shows of an agent's reported load (logstream.AgentLoad)."""
+
+    @property
+    def running_jobs(self) -> int: ...
+
+    @property
+    def queued_jobs(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
     """Everything the operator services need; built once by the dashboard process."""
@@ -99,6 +110,10 @@ class ServiceContext:
     inbox_type: str = "ikasched.v1.AgentMessage"
     dead_letters: DeadLetterJournal | None = None
     log_fetcher: LogFetcher | None = None
+    # Seals values of secret parameters before they reach the orchestrator (None: stored as given).
+    secret_box: SecretBox | None = None
+    # An agent's load as it last reported it on the lane (None: not reported / not connected).
+    agent_load: Callable[[str], AgentLoadView | None] = lambda _name: None
     snapshot_decoder: Callable[[bytes], Mapping[str, Any]] = json_snapshot
     # How often a watch polls the change log for new commits.
     watch_poll_seconds: float = 0.05

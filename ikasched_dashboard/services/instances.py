@@ -24,6 +24,7 @@ from ikasched.v1 import (
 from ikasched_common.errors import InvalidArgument, NotFound
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.plans.convert import dry_run_from_proto, initiation_to_proto
+from ikasched_dashboard.sealing import seal_for_plan
 from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
@@ -188,7 +189,8 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         record = await self.ctx.plan_record(request.context_name, field_name="context_name")
         instance_id = await self.ctx.lifecycle.create_manual(
             record.name, actor=self.ctx.actor(),
-            parameters=parameter_pairs(request.context_parameters),
+            parameters=seal_for_plan(self.ctx.secret_box, record.plan,
+                                     parameter_pairs(request.context_parameters)),
             hold_command_jobs=request.hold_command_jobs,
             ignore_blackout=request.ignore_blackout)
         return await self.full(instance_id)
@@ -214,6 +216,9 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             if isinstance(old, dict):
                 values.update({str(k): str(v) for k, v in old.items()})
         values.update(given)
+        if given and self.ctx.secret_box is not None:
+            plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
+            values.update(seal_for_plan(self.ctx.secret_box, plan.plan, given))
         new_id = await self.ctx.lifecycle.reset_instance(
             row.id, actor=self.ctx.actor(), parameters=tuple(values.items()),
             hold_command_jobs=request.hold_command_jobs)
@@ -248,6 +253,9 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             if name not in known:
                 raise InvalidArgument(f"unknown parameter {name!r} (known: {sorted(known)})",
                                       field=f"context_parameters[{n}].name")
+        if self.ctx.secret_box is not None:
+            plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
+            pairs = seal_for_plan(self.ctx.secret_box, plan.plan, pairs)
         return await self._verb(row.id, verbs.UpdateParameters(
             pairs, actor=self.ctx.actor(), time_ms=self.ctx.now_ms(),
             id="verb:update-parameters"))

@@ -11,6 +11,7 @@ from ikasched.v1 import agent_pb2, common_pb2, job_service_pb2, job_service_pb2_
 from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.interfaces import VerbResult
+from ikasched_dashboard.sealing import seal_for_plan
 from ikasched_dashboard.services.context import (
     LogRequest,
     ServiceContext,
@@ -183,9 +184,14 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def RunJob(self, request: job_service_pb2.RunJobRequest,
                      context: Ctx) -> job_service_pb2.JobVerbResponse:
         target = await self._target(request.job)
+        given = parameter_pairs(request.context_parameters)
+        if given and self.ctx.secret_box is not None:
+            plan = await self.ctx.plan_record(target.instance.plan_name,
+                                              target.instance.plan_version)
+            given = seal_for_plan(self.ctx.secret_box, plan.plan, given)
         verb = verbs.ManualRun(
             target.job_identifier, target.child_context_name, actor=self.ctx.actor(),
-            parameters=parameter_pairs(request.context_parameters),
+            parameters=given,
             time_ms=self.ctx.now_ms(), id="verb:run")
         result = await self.ctx.orchestration.apply(target.instance.id, verb)
         return await self._answer(target.instance.id, result, _keys(target))

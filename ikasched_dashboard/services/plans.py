@@ -24,6 +24,7 @@ from ikasched_dashboard.plans.validation import (
     problems_to_proto,
     validate_plan,
 )
+from ikasched_dashboard.sealing import seal_plan
 from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
@@ -164,6 +165,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             if plan.name else None
         old = plan_pb2.Context.FromString(previous.plan) if previous is not None else None
         unmask_secrets(plan, old)
+        if self.ctx.secret_box is not None:  # at rest, secret defaults are only ever sealed
+            seal_plan(plan, old, self.ctx.secret_box)
         problems = await asyncio.to_thread(check_plan, plan)
         warnings = problems_to_proto(p for p in problems if p.severity is Severity.WARNING)
         data, digest = plan_bytes(plan)

@@ -30,6 +30,7 @@ from ikasched.v1 import (
     plan_service_pb2_grpc,
 )
 from ikasched_common.dispatch import Clock
+from ikasched_common.secrets import SecretBox
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
 from ikasched_dashboard.services.context import LogFetcher, ServiceContext
@@ -108,8 +109,10 @@ class ProcessWiring:
     """
 
     def __init__(self, *, clock: Clock | None = None, log_fetcher: LogFetcher | None = None,
-                 actor: Callable[[], str] | None = None) -> None:
+                 actor: Callable[[], str] | None = None,
+                 secret_box: SecretBox | None = None) -> None:
         self._clock = clock
+        self._secret_box = secret_box
         self._log_fetcher = log_fetcher
         self._actor = actor
         self.lifecycle: Lifecycle | None = None
@@ -123,10 +126,13 @@ class ProcessWiring:
             extra["clock"] = self._clock
         if self._actor is not None:
             extra["actor"] = self._actor
+        lanes = getattr(getattr(process, "gateway", None), "lanes", None)
+        if lanes is not None:
+            extra["agent_load"] = lanes.load
         ctx = ServiceContext(
             engine=process.engine, orchestration=process.orchestrator, lifecycle=lifecycle,
             inbox=process.inbox, dead_letters=process.orchestrator.dead_letters,
-            log_fetcher=self._log_fetcher, **extra,
+            log_fetcher=self._log_fetcher, secret_box=self._secret_box, **extra,
         )
         self.lifecycle, self.context = lifecycle, ctx
         self.registered = register_services(server, ctx,
