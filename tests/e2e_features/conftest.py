@@ -29,7 +29,7 @@ from ikasched.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
-from ikasched_agent.agent import Agent, AgentOptions
+from ikasched_agent.agent import Agent, AgentOptions, real_log_server
 from ikasched_common.auth import Role, bearer_metadata
 from ikasched_common.config import AgentConfig, DashboardConfig
 from ikasched_common.link import Backoff
@@ -106,6 +106,7 @@ class Stack:
                    "tls_key_file": str(self.pki.client_key)}
         config = AgentConfig(name=name, dashboard=f"127.0.0.1:{self.app.port}",
                              data_dir=self.tmp / "agents" / name, token=secret, **tls)
+        options.setdefault("log_factory", real_log_server)  # as `ikasched agent` runs it
         opts = AgentOptions(backoff=Backoff(initial=0.05, maximum=0.2),
                             status_interval=options.pop("status_interval", 0.2), **options)
         return Agent(config, options=opts)
