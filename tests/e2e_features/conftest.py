@@ -99,7 +99,7 @@ class Stack:
     def agent(self, name: str, **options: Any) -> Agent:
         _record, secret = create_token(self.app.process.engine, TokenSpec(
             subject=f"agent {name}", role=Role.AGENT, agent_name=name))
-        tls: dict[str, str] = {}
+        tls: dict[str, Any] = {}
         if self.pki is not None:
             tls = {"tls_ca_file": str(self.pki.ca_cert),
                    "tls_cert_file": str(self.pki.client_cert),
@@ -173,7 +173,7 @@ def command_plan(name: str, agent: str, commands: Mapping[str, str], *,
             job["contextParameters"] = [{"name": p} for p in job_parameters]
         jobs.append({"agentName": agent, "jobName": job_name, "internalEventDrivenJob": job})
     doc: dict[str, Any] = {
-        "name": name, "timezone": "UTC", "scheduledJobs": jobs,
+        "name": name, "timezone": "UTC", "scheduledJobs": jobs, "ableToRunConcurrently": True,
         "jobDependencies": [{"jobIdentifier": f"{agent}-{j}"} for j in commands],
     }
     if parameters:
@@ -184,7 +184,7 @@ def command_plan(name: str, agent: str, commands: Mapping[str, str], *,
 @contextlib.asynccontextmanager
 async def wired(tmp: Path, *, pki: Pki | None = None, mutual: bool = True,
                 **config: Any) -> AsyncIterator[Stack]:
-    tls: dict[str, str] = {}
+    tls: dict[str, Any] = {}
     if pki is not None:
         tls = {"tls_cert_file": str(pki.server_cert), "tls_key_file": str(pki.server_key)}
         if mutual:
