@@ -3,7 +3,7 @@ real stack."""
 
 from __future__ import annotations
 
-from .conftest import REPO, E2EStack
+from .conftest import REPO, E2EStack, assert_one_line_error
 
 
 def _create(stack: E2EStack, plan: str, *params: str) -> str:
@@ -35,6 +35,14 @@ def test_apply_examples_and_run_hello(module_stack: E2EStack) -> None:
         job = jobs[(ident, "hello")]
         assert job["status"] == "COMPLETE", jobs
         assert job.get("return_code", 0) == 0 and job.get("attempts") == 1, job
+    # the trail replays from a position; a position past the log's end is refused
+    trail = stack.audit(iid)
+    assert trail[-1]["context"]["new_status"] == "COMPLETE", trail[-1]
+    beyond = str(int(trail[-1]["position"]) + 1000)
+    assert_one_line_error(stack.run("instance", "watch", iid, "--after", beyond, "--for", "5"),
+                          contains="after_position")
+    assert_one_line_error(stack.run("instance", "watch", iid, "--after", "-1"), rc=2,
+                          contains="--after")
 
 
 def test_nightly_batch_runs_through_nested_contexts(module_stack: E2EStack) -> None:
