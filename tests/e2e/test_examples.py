@@ -35,6 +35,9 @@ def test_apply_examples_and_run_hello(module_stack: E2EStack) -> None:
         job = jobs[(ident, "hello")]
         assert job["status"] == "COMPLETE", jobs
         assert job.get("return_code", 0) == 0 and job.get("attempts") == 1, job
+    # the README tour: what a job printed, fetched from its agent through the dashboard
+    assert stack.ok("job", "logs", iid, "local-say-world").out == "world\n"
+    assert_one_line_error(stack.run("job", "logs", iid, "local-nope"), contains="not found")
     # the trail replays from a position; a position past the log's end is refused
     trail = stack.audit(iid)
     assert trail[-1]["context"]["new_status"] == "COMPLETE", trail[-1]
