@@ -7,12 +7,10 @@ SIGTERM or SIGINT stops it gracefully (running jobs keep running, detached); exi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,19 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast-reconnect", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--status-interval", type=float, default=5.0, help=argparse.SUPPRESS)
     return p
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,12 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ikasched agent: {exc}", file=sys.stderr)
         return 2
 
-    handler = logging.StreamHandler()
-    if config.log_format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
+    from ikasched_common.logging import configure_logging
+
+    configure_logging(config.log_level, config.log_format)
 
     from ikasched_agent.agent import AgentOptions, default_options, run_agent
     from ikasched_common.link import Backoff

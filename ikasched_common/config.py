@@ -47,6 +47,8 @@ class DashboardConfig:
     secret_key_file: str = ""
     log_format: str = "text"
     log_level: str = "info"
+    # Prometheus metrics over plain HTTP (GET /metrics) on HOST:PORT; empty = off.
+    metrics_listen: str = ""
     heartbeat_interval_ms: int = 5_000
     liveness_timeout_ms: int = 20_000
     max_message_bytes: int = 16 * 1024 * 1024
@@ -56,6 +58,8 @@ class DashboardConfig:
         _choice("log_format", self.log_format, ("text", "json"))
         _choice("log_level", self.log_level, ("debug", "info", "warning", "error"))
         _host_port("listen", self.listen)
+        if self.metrics_listen:
+            _host_port("metrics_listen", self.metrics_listen)
         _positive("heartbeat_interval_ms", self.heartbeat_interval_ms)
         _positive("liveness_timeout_ms", self.liveness_timeout_ms)
         _positive("max_message_bytes", self.max_message_bytes)

@@ -82,6 +82,7 @@ class DashboardApp:
             hello_check=_hello_check,
             interceptors=[AuthInterceptor(self.authenticator,
                                           reflection_open=config.reflection_open)],
+            metrics_listen=config.metrics_listen or None,
             **process_options,
         )
         self._flusher: asyncio.Task[None] | None = None

@@ -17,16 +17,9 @@ def version(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(level: str, fmt: str) -> None:
-    import logging
+    from ikasched_common.logging import configure_logging
 
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        from ikasched_agent.__main__ import _JsonFormatter
-
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    configure_logging(level, "json" if fmt == "json" else "text")
 
 
 def dashboard(args: argparse.Namespace) -> int:
