@@ -129,3 +129,12 @@ def test_agent_sigkill_mid_run(fresh_stack: E2EStack) -> None:
     stack.start_agent("remote")
     _check_completed_once(stack, iid)
     assert _ended(stack.marks, "two")
+
+
+def test_dashboard_sigkill_right_after_a_verb(fresh_stack: E2EStack) -> None:
+    # the verb's effects were committed before it answered: the kill loses none of them
+    stack = fresh_stack
+    iid = _start_relay(stack)
+    assert stack.signal("dashboard", signal.SIGKILL) == -signal.SIGKILL
+    stack.start_dashboard()
+    _check_completed_once(stack, iid)
