@@ -65,6 +65,7 @@ from ikasched_dashboard.engine.effects import (
     ScheduleRetry,
 )
 from ikasched_dashboard.engine.inputs import (
+    AcknowledgeError,
     Activate,
     End,
     Input,
@@ -146,6 +147,7 @@ class _Step:
     """One input's changes, merged into the batch only if the whole input succeeds."""
 
     __slots__ = (
+        "acks",
         "audits",
         "changed",
         "coord",
@@ -171,6 +173,8 @@ class _Step:
         self.jobs_changed: dict[str, list[tuple[str, str]]] = {}
         # (instance, job, context) -> (start, end, return code) learned in this step
         self.facts: dict[tuple[str, str, str], tuple[int, int, int | None]] = {}
+        # (instance, job, child) -> (message, ticket, user, time) of an error acknowledgement
+        self.acks: dict[tuple[str, str, str], tuple[str, str, str, int]] = {}
         self.result: Any = None
 
 
@@ -187,6 +191,8 @@ class _Batch:
         self.processed: list[str] = []
         self.done_keys: list[int] = []
         self.facts: dict[tuple[str, str, str], tuple[int, int, int | None]] = {}
+        # (instance, job, child) -> (message, ticket, user, time) of an error acknowledgement
+        self.acks: dict[tuple[str, str, str], tuple[str, str, str, int]] = {}
         self.answers: list[tuple[asyncio.Future[Any], Any]] = []
         self.refusals: list[tuple[asyncio.Future[Any], BaseException]] = []
         self.poison: list[tuple[JournalItem, str]] = []
@@ -786,6 +792,7 @@ class Orchestrator:
         batch.ended |= step.ended
         batch.forget |= step.forget
         batch.facts.update(step.facts)
+        batch.acks.update(step.acks)
         return result
 
     # ---- step helpers --------------------------------------------------------------------------
@@ -983,6 +990,9 @@ class Orchestrator:
                     )
                 )
             elif isinstance(e, Audit):
+                if isinstance(first, AcknowledgeError) and e.job_identifier:
+                    step.acks[(instance_id, e.job_identifier, e.child_context_name)] = (
+                        first.message, first.ticket_id, e.actor or actor, e.time_ms or now)
                 step.audits.append(
                     AuditEntry(
                         e.time_ms or now,
@@ -1234,6 +1244,12 @@ class Orchestrator:
             old_attempts, old_init = old.attempts, old.initiation_id
             ack_message, ack_ticket = old.error_ack_message, old.error_ack_ticket
             ack_user, ack_time, reason = old.error_ack_user, old.error_ack_time, old.status_reason
+        ack = batch.acks.get((iid, ident, ctx))
+        if ack is not None:
+            ack_message, ack_ticket, ack_user, ack_time = ack
+        elif not js.error_acknowledged:
+            ack_message = ack_ticket = ack_user = ""
+            ack_time = 0
         # keywords, not dataclasses.replace: this runs for every changed job of every batch
         return JobInstanceRow(
             instance_id=iid,

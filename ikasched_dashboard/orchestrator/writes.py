@@ -43,6 +43,10 @@ _JOB_MUTABLE = (
     "attempts",
     "initiation_id",
     "error_acknowledged",
+    "error_ack_message",
+    "error_ack_ticket",
+    "error_ack_user",
+    "error_ack_time",
 )
 _JOB_KEY = ("instance_id", "child_context", "job_identifier")
 
@@ -106,6 +110,10 @@ def update_job_states(conn: Connection, rows: Sequence[JobInstanceRow]) -> None:
             "b_attempts": r.attempts,
             "b_initiation_id": r.initiation_id,
             "b_error_acknowledged": r.error_acknowledged,
+            "b_error_ack_message": r.error_ack_message,
+            "b_error_ack_ticket": r.error_ack_ticket,
+            "b_error_ack_user": r.error_ack_user,
+            "b_error_ack_time": r.error_ack_time,
         }
         for r in rows
     ]

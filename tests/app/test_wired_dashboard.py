@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -158,3 +159,66 @@ async def test_an_agent_token_cannot_speak_for_another_agent(tmp_path: Path) -> 
 def test_non_loopback_listen_without_tls_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="--insecure"):
         DashboardApp(DashboardConfig(data_dir=tmp_path, listen="0.0.0.0:0"))
+
+
+FAILING_PLAN = """
+name: failing
+scheduledJobs:
+  - agentName: local
+    jobName: breaks
+    internalEventDrivenJob: {commandLine: "exit 3"}
+  - agentName: local
+    jobName: after
+    internalEventDrivenJob: {commandLine: "true"}
+jobDependencies:
+  - jobIdentifier: local-breaks
+  - jobIdentifier: local-after
+    logicalGrouping: {and: [local-breaks]}
+"""
+
+
+async def test_acknowledged_error_shows_who_why_and_when(tmp_path: Path) -> None:
+    from ikasched_dashboard.plans.loader import load_plan_text
+
+    async with wired(tmp_path) as (app, token):
+        md = bearer_metadata(token)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        plans = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
+        instances = instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
+            channel)
+        jobs = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[no-untyped-call]
+        agent = start_agent(tmp_path, app.port, "local", agent_token(app, "local"))
+        await agent.start()
+        try:
+            await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(
+                plan=load_plan_text(FAILING_PLAN)), metadata=md)
+            created = await instances.CreateInstance(
+                instance_service_pb2.CreateInstanceRequest(context_name="failing"), metadata=md)
+            ref = common_pb2.JobRef(context_instance_id=created.id, job_identifier="local-breaks")
+            await jobs.RunJob(job_service_pb2.RunJobRequest(job=ref), metadata=md)
+
+            async def job(ident: str) -> Any:
+                got = await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
+                    context_instance_id=created.id), metadata=md)
+                return {j.identifier: j for j in got.jobs}[ident]
+
+            async def failed() -> bool:
+                return bool((await job("local-breaks")).status == common_pb2.ERROR)
+
+            await until(failed)
+            await jobs.AcknowledgeError(job_service_pb2.AcknowledgeErrorRequest(
+                job=ref, message="known flaky source", ticket_id="OPS-42"), metadata=md)
+            acked = await job("local-breaks")
+            assert acked.error_acknowledged
+            assert acked.error_acknowledged_message == "known flaky source"
+            assert acked.error_acknowledgment_ticket_id == "OPS-42"
+            assert acked.error_acknowledge_user == "local-admin"
+            assert acked.error_acknowledge_timestamp > 0
+            # a reset clears the acknowledgement
+            await jobs.ResetJob(job_service_pb2.JobVerbRequest(job=ref), metadata=md)
+            reset = await job("local-breaks")
+            assert not reset.error_acknowledged
+            assert reset.error_acknowledged_message == ""
+        finally:
+            await agent.stop()
+            await channel.close(None)
