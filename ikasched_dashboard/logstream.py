@@ -112,12 +112,9 @@ class LaneRouter:
             async with asyncio.timeout(self._stall_timeout):
                 await transfer.queue.put(chunk)
         except TimeoutError:
-            transfer.failed = "log consumer stopped reading"
             self._transfers.pop(chunk.request_id, None)
+            _abort(transfer, chunk.request_id, "log consumer stopped reading")
             await self._cancel(agent_name, chunk.request_id)
-            with contextlib.suppress(asyncio.QueueFull):
-                transfer.queue.put_nowait(agent_pb2.LogChunk(request_id=chunk.request_id,
-                                                             eof=True))
 
     async def _cancel(self, agent_name: str, request_id: str) -> None:
         if self._sender is not None:
@@ -132,11 +129,9 @@ class LaneRouter:
         self._loads.pop(agent_name, None)
         for request_id, transfer in list(self._transfers.items()):
             if transfer.agent_name == agent_name:
-                transfer.failed = f"agent {agent_name} disconnected during the transfer"
                 self._transfers.pop(request_id, None)
-                with contextlib.suppress(asyncio.QueueFull):
-                    transfer.queue.put_nowait(agent_pb2.LogChunk(request_id=request_id,
-                                                                 eof=True))
+                _abort(transfer, request_id, f"agent {agent_name} disconnected during the "
+                                             f"transfer")
 
     def active_transfers(self) -> int:
         return len(self._transfers)
@@ -172,9 +167,20 @@ class LaneRouter:
                     return
         finally:
             self._transfers.pop(request_id, None)
+            # a link reader blocked on this full queue moves on at once (later chunks drop)
+            while not transfer.queue.empty():
+                transfer.queue.get_nowait()
             if not finished:  # the consumer went away early: the agent stops sending
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._cancel(request.agent_name, request_id))
+
+
+def _abort(transfer: _Transfer, request_id: str, reason: str) -> None:
+    """The consumer's next read fails with `reason` (chunks still queued are dropped)."""
+    transfer.failed = reason
+    while not transfer.queue.empty():
+        transfer.queue.get_nowait()
+    transfer.queue.put_nowait(agent_pb2.LogChunk(request_id=request_id, eof=True))
 
 
 class GatewayLogFetcher:
