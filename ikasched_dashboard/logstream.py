@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -136,7 +136,7 @@ class LaneRouter:
     def active_transfers(self) -> int:
         return len(self._transfers)
 
-    async def stream(self, request: LogRequest) -> AsyncIterator[agent_pb2.LogChunk]:
+    async def stream(self, request: LogRequest) -> AsyncGenerator[agent_pb2.LogChunk, None]:
         """Ask the agent for a log and yield its chunks until eof (see the module doc)."""
         if self._sender is None:
             raise LogUnavailable("job logs are not available: no agent gateway")
