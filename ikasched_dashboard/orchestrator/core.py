@@ -78,10 +78,11 @@ from ikasched_dashboard.engine.inputs import (
 from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import (
+    Scope,
+    compact_job,
     coordinator_from_snapshot,
     coordinator_to_snapshot,
     from_snapshot,
-    initiation_to_data,
     to_snapshot,
 )
 from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
@@ -246,7 +247,7 @@ class Orchestrator:
         self._plans: dict[tuple[str, int], CompiledPlan] = {}
         self._job_rows: dict[str, dict[tuple[str, str], JobInstanceRow]] = {}
         # instance -> job -> (JobState, its JSON, its initiation, the initiation's JSON)
-        self._job_json: dict[str, dict[JobKey, tuple[JobState, str, Any, str]]] = {}
+        self._job_json: dict[str, dict[JobKey, tuple[JobState, str]]] = {}
         self._requests: deque[_Request] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -1099,40 +1100,15 @@ class Orchestrator:
 
     # ---- commit --------------------------------------------------------------------------------
     def _snapshot(self, live: _Live) -> bytes:
-        """The stored snapshot; each job's JSON is reused while its JobState object is, and
-        an initiation's JSON while its object is (a status change keeps the initiation)."""
+        """The stored snapshot; each job's JSON is reused while its JobState object is."""
         state = live.state
         cache = self._job_json.setdefault(state.instance_id, {})
+        scope = Scope(state.instance_id, state.plan_name)
         parts: list[str] = []
         for key, js in state.jobs.items():
             hit = cache.get(key)
             if hit is None or hit[0] is not js:
-                init = js.initiation
-                init_text = "null"
-                if init is not None:
-                    if hit is not None and hit[2] is init:
-                        init_text = hit[3]
-                    else:
-                        init_text = _dumps(initiation_to_data(init))
-                # the [identifier, context, job] triple to_snapshot writes (snapshot._job's
-                # list, its last item the initiation, spliced in as text)
-                head = _dumps(
-                    [
-                        key[0],
-                        key[1],
-                        [
-                            js.status.value,
-                            js.held,
-                            js.skip,
-                            js.raised,
-                            js.error_acknowledged,
-                            js.killed,
-                            js.pid,
-                            js.last_event_id,
-                        ],
-                    ]
-                )
-                hit = (js, head[:-2] + "," + init_text + "]]", init, init_text)
+                hit = (js, _dumps(compact_job(scope, key, js)))
                 cache[key] = hit
             parts.append(hit[1])
         data = {

@@ -50,14 +50,16 @@ def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_jobs() -> 
     after = owner._job_json["i1"]
     assert after[("a1-j1", "p")] is cached[("a1-j1", "p")]  # unchanged job: same text
     assert after[("a2-j2", "p")] is not cached[("a2-j2", "p")]
-    # a status change keeps the initiation object: its JSON is reused, the result still equal
+    # a status change keeps the initiation object; the job's text is rebuilt and still equal
     done = ProcessEvent("e3", "a1", "j1", "a1-j1", successful=True, initiation_id="i1:1")
     state, _ = machine.apply(state, done)
     text = Orchestrator._snapshot(owner, _Live(state, None, row))  # type: ignore[arg-type]
     assert json.loads(text)["state"] == to_snapshot(state)
     running, finished = cached[("a1-j1", "p")], owner._job_json["i1"][("a1-j1", "p")]
-    assert running[0].status != finished[0].status and finished[2] is running[2] is not None
-    assert finished[3] is running[3]
+    assert running[0].status != finished[0].status
+    assert finished[0].initiation is running[0].initiation is not None
+    assert finished[1] != running[1]
+    assert from_snapshot(plan, json.loads(text)["state"]) == state
 
 
 def test_inbox_envelope_and_per_agent_meta() -> None:
