@@ -158,6 +158,18 @@ class KillRunningJobs:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkKilled:
+    """An operator asked the agent to kill this running job: it is marked killed, so its coming
+    failure reads as a kill and no automatic retry follows (the agent's event sets ERROR)."""
+
+    job_identifier: str
+    child_context_name: str
+    actor: str = ""
+    time_ms: int = 0
+    id: str = "kill-job"
+
+
+@dataclass(frozen=True, slots=True)
 class DisableQuartzJobs:
     actor: str = ""
     time_ms: int = 0
@@ -260,6 +272,7 @@ Verb = (
     | ResetJob
     | AcknowledgeError
     | KillRunningJobs
+    | MarkKilled
     | DisableQuartzJobs
     | EnableQuartzJobs
     | RunUntilManuallyEnded

@@ -60,6 +60,7 @@ from ikasched_dashboard.engine.inputs import (
     LockGranted,
     LockQueued,
     ManualRun,
+    MarkKilled,
     Pairs,
     ProcessEvent,
     Release,
@@ -309,6 +310,8 @@ class _Work:
             self.acknowledge(event)
         elif isinstance(event, KillRunningJobs):
             self.kill(event.actor)
+        elif isinstance(event, MarkKilled):
+            self.mark_killed(event)
         elif isinstance(event, DisableQuartzJobs):
             self.set_quartz(disabled=True, actor=event.actor)
         elif isinstance(event, EnableQuartzJobs):
@@ -850,6 +853,17 @@ class _Work:
                 )
             self.set_job(key, js.but(status=Status.ERROR, killed=True), self.cause)
             self.audit("kill", actor=actor, key=key)
+
+    def mark_killed(self, ev: MarkKilled) -> None:
+        key = (ev.job_identifier, ev.child_context_name)
+        js = self.jobs.get(key)
+        if js is None:
+            raise NotFound(f"job {ev.job_identifier!r} in child context {ev.child_context_name!r}")
+        if js.status is not Status.RUNNING:
+            raise self.refuse("kill", key, js.status)
+        self.jobs[key] = js.but(killed=True)
+        self.dirty.add(key[1])
+        self.audit("kill", actor=ev.actor, key=key)
 
     def set_quartz(self, *, disabled: bool, actor: str) -> None:
         self.quartz_disabled = disabled

@@ -72,6 +72,7 @@ from ikasched_dashboard.engine.inputs import (
     KillRunningJobs,
     LockGranted,
     LockQueued,
+    MarkKilled,
     ProcessEvent,
     RetryDue,
 )
@@ -457,21 +458,20 @@ class Orchestrator:
                     k, instance_id, now, destroy=destroy, user=actor, reason=f"killed by {actor}"
                 )
             )
-            step.audits.append(
-                AuditEntry(
-                    now,
-                    instance_id,
-                    live.state.plan_name,
-                    "",
-                    "",
+            # the engine marks it killed (and audits); the agent's event will set ERROR
+            self._feed(
+                step,
+                instance_id,
+                MarkKilled(
                     job_identifier,
                     child_context_name,
-                    "verb:kill",
                     actor,
-                    "kill" + (" (destroy)" if destroy else ""),
-                )
+                    now,
+                    id="verb:kill" + (":destroy" if destroy else ""),
+                ),
+                actor,
             )
-            return VerbResult(instance_id, ())
+            return VerbResult(instance_id, ((job_identifier, child_context_name),))
 
         result: VerbResult = await self._submit(run)
         return result
@@ -948,9 +948,11 @@ class Orchestrator:
         if isinstance(first, RetryDue):
             live.retries.pop((first.job_identifier, first.child_context_name), None)
         changed = step.jobs_changed.setdefault(instance_id, [])
+        status_changed = False
         for e in effects:
             if isinstance(e, JobStatusChanged):
                 changed.append((e.job_identifier, e.child_context_name))
+                status_changed = True
                 step.audits.append(
                     AuditEntry(
                         e.time_ms or now,
@@ -1027,6 +1029,8 @@ class Orchestrator:
                     End(first.time_ms or now, "engine", id=f"complete:{instance_id}"),
                     "engine",
                 )
+        if isinstance(first, ProcessEvent) and not status_changed:
+            self._repeat_run_facts(step, instance_id, first, old, new, now)
         live = self._live(step, instance_id)
         if live.state.ended and not old.ended:
             live.retries.clear()
@@ -1036,6 +1040,30 @@ class Orchestrator:
                 step.outbox.append(
                     out.remove(instance_id, agent, now, kill_running_jobs=kill_running_jobs)
                 )
+
+    def _repeat_run_facts(
+        self,
+        step: _Step,
+        instance_id: str,
+        ev: ProcessEvent,
+        old: InstanceState,
+        new: InstanceState,
+        now: int,
+    ) -> None:
+        """A repeat run of a COMPLETE job changes no status, so its start, end and return code
+        come from the event itself (rare: only repeatable jobs and late duplicates get here)."""
+        ident = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
+        t = ev.time_ms or now
+        for key, js in new.jobs.items():
+            if key[0] != ident or old.jobs.get(key) is js:
+                continue
+            fkey = (instance_id, key[0], key[1])
+            start, end, code = step.facts.get(fkey) or self._batch.facts.get(fkey) or (0, 0, None)
+            if ev.job_starting:
+                start, end = t, 0
+            else:
+                end, code = t, ev.return_code
+            step.facts[fkey] = (start, end, code)
 
     def _on_message(self, step: _Step, agent: str, message: agent_pb2.AgentMessage) -> None:
         kind = message.WhichOneof("body")
@@ -1243,7 +1271,8 @@ class Orchestrator:
             return_code=old_rc if code is None else code,
             start_time=start or old_start,
             end_time=end if start or end else old_end,
-            attempts=init.attempt if init is not None else old_attempts,
+            # runs started in this instance: a new start time is one more run
+            attempts=old_attempts + 1 if start and start != old_start else old_attempts,
             initiation_id=init.initiation_id if init is not None else old_init,
             error_acknowledged=js.error_acknowledged,
             error_ack_message=ack_message,
