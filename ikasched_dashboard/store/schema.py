@@ -142,10 +142,9 @@ job_instances = Table(
     Column("error_ack_user", String(NAME), nullable=False, server_default=""),
     _millis("error_ack_time"),
     Column("status_reason", Text, nullable=False, server_default=""),
-    # "What is running on agent X", and the process event -> job lookup.
+    # "What is running on agent X". Nothing else: every index here is rewritten on each job
+    # status change inside the orchestrator's batch (migration 0002 dropped two unused ones).
     Index(None, "agent_name", "status"),
-    Index(None, "initiation_id"),
-    Index(None, "status"),
 )
 
 # One row per transition; `position` orders the change log that watch streams resume from.
