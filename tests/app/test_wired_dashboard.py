@@ -222,3 +222,60 @@ async def test_acknowledged_error_shows_who_why_and_when(tmp_path: Path) -> None
         finally:
             await agent.stop()
             await channel.close(None)
+
+
+async def test_nightly_batch_stop_quick_stats_keeps_the_warehouse_from_completing(
+        tmp_path: Path) -> None:
+    """examples/README.md: after the operator's global event stop-quick-stats, quick-stats never
+    runs, and (Ikasan's rule) the warehouse never completes, even with quick-stats skipped; the
+    instance is ended by hand."""
+    async with wired(tmp_path) as (app, token):
+        md = bearer_metadata(token)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        plans = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
+        instances = instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
+            channel)
+        jobs = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[no-untyped-call]
+        events = admin_service_pb2_grpc.GlobalEventServiceStub(  # type: ignore[no-untyped-call]
+            channel)
+        agent = start_agent(tmp_path, app.port, "local", agent_token(app, "local"))
+        await agent.start()
+        try:
+            plan = load_plan_file(EXAMPLES / "nightly-batch.yaml")
+            await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan),
+                                      metadata=md)
+            created = await instances.CreateInstance(
+                instance_service_pb2.CreateInstanceRequest(context_name="nightly-batch"),
+                metadata=md)
+            reached = await events.RaiseGlobalEvent(admin_service_pb2.RaiseGlobalEventRequest(
+                job_name="stop-quick-stats", environment_group="prod-batch"), metadata=md)
+            assert list(reached.context_instance_ids) == [created.id]
+            await jobs.RunJob(job_service_pb2.RunJobRequest(job=common_pb2.JobRef(
+                context_instance_id=created.id, job_identifier="local-kickoff")), metadata=md)
+
+            async def get() -> Any:
+                return await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
+                    context_instance_id=created.id), metadata=md)
+
+            async def indexes_rebuilt() -> bool:
+                got = {j.identifier: j.status for j in (await get()).jobs}
+                return bool(got["local-rebuild-indexes"] == common_pb2.COMPLETE)
+
+            await until(indexes_rebuilt)
+            got = await get()
+            assert got.status == common_pb2.RUNNING
+            assert {j.identifier: j.status for j in got.jobs}["local-quick-stats"] == (
+                common_pb2.WAITING)
+            await jobs.SkipJob(job_service_pb2.JobVerbRequest(job=common_pb2.JobRef(
+                context_instance_id=created.id, job_identifier="local-quick-stats",
+                child_context_name="warehouse")), metadata=md)
+            got = await get()
+            assert {c.context_name: c.status for c in got.contexts}["warehouse"] == (
+                common_pb2.RUNNING)
+            assert got.status == common_pb2.RUNNING
+            ended = await instances.EndInstance(instance_service_pb2.EndInstanceRequest(
+                context_instance_id=created.id), metadata=md)
+            assert ended.status == common_pb2.ENDED
+        finally:
+            await agent.stop()
+            await channel.close(None)
