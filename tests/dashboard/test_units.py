@@ -13,7 +13,7 @@ import pytest
 
 from ikasched_common.errors import InvalidArgument
 from ikasched_common.journal import MemoryJournal
-from ikasched_dashboard.engine.inputs import Hold, ProcessEvent
+from ikasched_dashboard.engine.inputs import End, Hold, ProcessEvent
 from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot
 from ikasched_dashboard.gateway import AgentInboxView, decode_inbox_entry, encode_inbox_entry
@@ -31,7 +31,7 @@ def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_jobs() -> 
     plan = plan_from_proto(chain_plan("p", ["a1", "a2"], 4), version="1")
     machine = ContextMachine(plan)
     state = machine.new_instance("i1", parameters=(("x", '"jobs":[]'),))
-    owner = SimpleNamespace(_job_json={})
+    owner = SimpleNamespace(_job_json={}, _tail_json={})
     row = InstanceRow("i1", "p", 1, "WAITING")
     events = [
         ProcessEvent("e1", "a1", "start", "a1-start", successful=True, time_ms=5),
@@ -60,6 +60,16 @@ def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_jobs() -> 
     assert finished[0].initiation is running[0].initiation is not None
     assert finished[1] != running[1]
     assert from_snapshot(plan, json.loads(text)["state"]) == state
+    # the part outside the jobs is reused while nothing in it changed, rebuilt when it did
+    tail = owner._tail_json["i1"]
+    assert Orchestrator._snapshot(owner, _Live(state, None, row)) == text  # type: ignore[arg-type]
+    assert owner._tail_json["i1"] is tail
+    retried = Orchestrator._snapshot(owner, _Live(state, None, row, {("a2-j2", "p"): (3, 7)}))  # type: ignore[arg-type]
+    assert json.loads(retried)["retries"] == [["a2-j2", "p", 3, 7]]
+    ended, _ = machine.apply(state, End(9, "ops"))
+    data = json.loads(Orchestrator._snapshot(owner, _Live(ended, None, row)))  # type: ignore[arg-type]
+    assert data["state"] == to_snapshot(ended) and data["state"]["ended"] is True
+    assert from_snapshot(plan, data["state"]) == ended
 
 
 def test_inbox_envelope_and_per_agent_meta() -> None:
