@@ -248,13 +248,14 @@ def expand_initiation(scope: Scope, plan: Plan, key: JobKey, d: Json) -> RaiseIn
     )
 
 
-def _flags(js: JobState) -> int:
+def job_flags(js: JobState) -> int:
+    """held, skip, raised, error acknowledged, killed as bits 0-4."""
     return js.held | js.skip << 1 | js.raised << 2 | js.error_acknowledged << 3 | js.killed << 4
 
 
 def compact_job(scope: Scope, key: JobKey, js: JobState) -> list[Any]:
     """[identifier, context, status, flags, pid, last event id(, initiation)]."""
-    out: list[Any] = [key[0], key[1], js.status.value, _flags(js), js.pid]
+    out: list[Any] = [key[0], key[1], js.status.value, job_flags(js), js.pid]
     out.append(scope.rel(js.last_event_id))
     if js.initiation is not None:
         out.append(compact_initiation(scope, key, js.initiation))
@@ -272,6 +273,29 @@ def expand_job(scope: Scope, plan: Plan, d: list[Any]) -> tuple[JobKey, JobState
     return key, js
 
 
+def settled_fields(state: InstanceState) -> Json:
+    """The format 2 fields between "contexts" and "seq": the ones that change rarely."""
+    scope = Scope(state.instance_id, state.plan_name)
+    return {
+        "parameters": dict(state.parameters),
+        "held": [
+            [i, c, compact_initiation(scope, (i, c), v)]
+            for (i, c), v in state.held_initiations.items()
+        ],
+        "pending": [
+            [i, c, compact_initiation(scope, (i, c), v)]
+            for (i, c), v in state.lock_pending.items()
+        ],
+        "holding": sorted([i, c] for i, c in state.lock_holding),
+        "quartz_disabled": state.quartz_disabled,
+        "run_until_manually_ended": state.run_until_manually_ended,
+        "dry_run": state.dry_run,
+        "dry_run_parameters": _dry(state.dry_run_parameters),
+        "prepared": state.prepared,
+        "ended": state.ended,
+    }
+
+
 def to_snapshot(state: InstanceState) -> Json:
     """Plain JSON-able data for one instance (format 2)."""
     scope = Scope(state.instance_id, state.plan_name)
@@ -282,20 +306,9 @@ def to_snapshot(state: InstanceState) -> Json:
         "plan_version": state.plan_version,
         "jobs": [compact_job(scope, k, js) for k, js in state.jobs.items()],
         "contexts": {k: v.value for k, v in state.contexts.items()},
-        "parameters": dict(state.parameters),
-        "held": [[i, c, compact_initiation(scope, (i, c), v)]
-                 for (i, c), v in state.held_initiations.items()],
-        "pending": [[i, c, compact_initiation(scope, (i, c), v)]
-                    for (i, c), v in state.lock_pending.items()],
-        "holding": sorted([i, c] for i, c in state.lock_holding),
-        "quartz_disabled": state.quartz_disabled,
-        "run_until_manually_ended": state.run_until_manually_ended,
-        "dry_run": state.dry_run,
-        "dry_run_parameters": _dry(state.dry_run_parameters),
-        "prepared": state.prepared,
-        "ended": state.ended,
+        **settled_fields(state),
         "seq": state.seq,
-    }  # fmt: skip
+    }
 
 
 def from_snapshot(plan: Plan, data: Json) -> InstanceState:

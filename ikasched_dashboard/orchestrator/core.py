@@ -79,18 +79,16 @@ from ikasched_dashboard.engine.inputs import (
 from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import (
-    Scope,
-    compact_job,
     coordinator_from_snapshot,
     coordinator_to_snapshot,
     from_snapshot,
-    to_snapshot,
 )
-from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
+from ikasched_dashboard.engine.state import InstanceState, JobKey
 from ikasched_dashboard.gateway import decode_inbox_entry
 from ikasched_dashboard.interfaces import NewInstance, VerbResult
 from ikasched_dashboard.orchestrator import messages as out
 from ikasched_dashboard.orchestrator import writes
+from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.plans.convert import event_from_proto, plan_from_proto
 from ikasched_dashboard.store import changes, instances, locks, plans
 from ikasched_dashboard.store import messages as msg_store
@@ -247,9 +245,7 @@ class Orchestrator:
         self._lives: dict[str, _Live] = {}
         self._plans: dict[tuple[str, int], CompiledPlan] = {}
         self._job_rows: dict[str, dict[tuple[str, str], JobInstanceRow]] = {}
-        # instance -> job -> (JobState, its compact JSON); instance -> (tail key, JSON around jobs)
-        self._job_json: dict[str, dict[JobKey, tuple[JobState, str]]] = {}
-        self._tail_json: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], str, str]] = {}
+        self._snapshots = SnapshotWriter()
         self._requests: deque[_Request] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -1129,52 +1125,7 @@ class Orchestrator:
 
     # ---- commit --------------------------------------------------------------------------------
     def _snapshot(self, live: _Live) -> bytes:
-        """The stored snapshot; each job's JSON is reused while its JobState object is, and the
-        rest (contexts, parameters, held, flags, retries) while nothing in it changed."""
-        state = live.state
-        iid = state.instance_id
-        cache = self._job_json.get(iid)
-        if cache is None:
-            cache = self._job_json[iid] = {}
-        scope = Scope(iid, state.plan_name)
-        parts: list[str] = []
-        for key, js in state.jobs.items():
-            hit = cache.get(key)
-            if hit is None or hit[0] is not js:
-                hit = (js, _dumps(compact_job(scope, key, js)))
-                cache[key] = hit
-            parts.append(hit[1])
-        retries = tuple(sorted(live.retries.items()))
-        # the contexts dict is new after every apply, so it is compared by value; the maps the
-        # machine copies only on write are compared by identity (the cache entry keeps them)
-        values = (
-            tuple(state.contexts.values()),
-            state.quartz_disabled,
-            state.run_until_manually_ended,
-            state.dry_run,
-            state.dry_run_parameters,
-            state.prepared,
-            state.ended,
-            state.seq,
-            retries,
-        )
-        shared = (state.parameters, state.held_initiations, state.lock_pending, state.lock_holding)
-        tail = self._tail_json.get(iid)
-        if (
-            tail is None
-            or tail[0] != values
-            or not all(a is b for a, b in zip(tail[1], shared, strict=True))
-        ):
-            data = {
-                "state": to_snapshot(state._replace(jobs={})),
-                "retries": [[j, c, a, d] for (j, c), (a, d) in retries],
-            }
-            # "jobs" is the state's first list and the only '"jobs":[]' (every other value is
-            # a string, a number or a dict of strings, whose quotes JSON escapes)
-            head, _, rest = _dumps(data).partition('"jobs":[]')
-            tail = (values, shared, head + '"jobs":[', "]" + rest)
-            self._tail_json[iid] = tail
-        return (tail[2] + ",".join(parts) + tail[3]).encode()
+        return self._snapshots.text(live.state, live.retries)
 
     def _commit(self, batch: _Batch) -> None:
         now = self._clock()
@@ -1314,8 +1265,7 @@ class Orchestrator:
             if iid in batch.forget or iid in batch.ended:
                 self._lives.pop(iid, None)
                 self._job_rows.pop(iid, None)
-                self._job_json.pop(iid, None)
-                self._tail_json.pop(iid, None)
+                self._snapshots.forget(iid)
                 for tkey in [k for k in self._timers if k[0] == iid]:
                     self._timers.pop(tkey).cancel()
             else:

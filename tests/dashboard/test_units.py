@@ -7,9 +7,10 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ikasched_common.errors import InvalidArgument
 from ikasched_common.journal import MemoryJournal
@@ -17,59 +18,75 @@ from ikasched_dashboard.engine.inputs import End, Hold, ProcessEvent
 from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot
 from ikasched_dashboard.gateway import AgentInboxView, decode_inbox_entry, encode_inbox_entry
-from ikasched_dashboard.orchestrator.core import Orchestrator, _Live
+from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.outbox import SqlOutbox
 from ikasched_dashboard.plans.convert import plan_from_proto
 from ikasched_dashboard.store import db
 from ikasched_dashboard.store import messages as msg_store
 from ikasched_dashboard.store.db import write_transaction
-from ikasched_dashboard.store.instances import InstanceRow
 from tests.dashboard.sim import chain_plan
+from tests.engine.test_properties import Driver, item_stream, plans, step
 
 
-def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_jobs() -> None:
+def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_pieces() -> None:
     plan = plan_from_proto(chain_plan("p", ["a1", "a2"], 4), version="1")
     machine = ContextMachine(plan)
     state = machine.new_instance("i1", parameters=(("x", '"jobs":[]'),))
-    owner = SimpleNamespace(_job_json={}, _tail_json={})
-    row = InstanceRow("i1", "p", 1, "WAITING")
+    writer = SnapshotWriter()
     events = [
         ProcessEvent("e1", "a1", "start", "a1-start", successful=True, time_ms=5),
         ProcessEvent("e2", "a1", "j1", "a1-j1", job_starting=True, initiation_id="i1:1"),
     ]
     for ev in events:
         state, _ = machine.apply(state, ev)
-        text = Orchestrator._snapshot(owner, _Live(state, None, row, {("a2-j2", "p"): (2, 9)}))  # type: ignore[arg-type]
-        data = json.loads(text)
+        data = json.loads(writer.text(state, {("a2-j2", "p"): (2, 9)}))
         assert data["state"] == to_snapshot(state)
         assert data["retries"] == [["a2-j2", "p", 2, 9]]
         assert from_snapshot(plan, data["state"]) == state
-    cached = dict(owner._job_json["i1"])
+    pieces = writer._pieces["i1"]
+    cached = dict(pieces.jobs)
     state, _ = machine.apply(state, Hold("a2-j2", "p", actor="ops"))
-    Orchestrator._snapshot(owner, _Live(state, None, row))  # type: ignore[arg-type]
-    after = owner._job_json["i1"]
-    assert after[("a1-j1", "p")] is cached[("a1-j1", "p")]  # unchanged job: same text
-    assert after[("a2-j2", "p")] is not cached[("a2-j2", "p")]
-    # a status change keeps the initiation object; the job's text is rebuilt and still equal
+    writer.text(state, {})
+    assert pieces.jobs[("a1-j1", "p")] is cached[("a1-j1", "p")]  # unchanged job: same text
+    assert pieces.jobs[("a2-j2", "p")] is not cached[("a2-j2", "p")]
+    # a status change keeps the initiation object: its text is reused inside the new job text
+    init_text = pieces.inits[("a1-j1", "p")]
     done = ProcessEvent("e3", "a1", "j1", "a1-j1", successful=True, initiation_id="i1:1")
     state, _ = machine.apply(state, done)
-    text = Orchestrator._snapshot(owner, _Live(state, None, row))  # type: ignore[arg-type]
-    assert json.loads(text)["state"] == to_snapshot(state)
-    running, finished = cached[("a1-j1", "p")], owner._job_json["i1"][("a1-j1", "p")]
-    assert running[0].status != finished[0].status
-    assert finished[0].initiation is running[0].initiation is not None
-    assert finished[1] != running[1]
+    text = writer.text(state, {})
+    assert json.loads(text) == {"state": to_snapshot(state), "retries": []}
+    assert pieces.inits[("a1-j1", "p")] is init_text
+    assert pieces.jobs[("a1-j1", "p")][1] != cached[("a1-j1", "p")][1]
     assert from_snapshot(plan, json.loads(text)["state"]) == state
-    # the part outside the jobs is reused while nothing in it changed, rebuilt when it did
-    tail = owner._tail_json["i1"]
-    assert Orchestrator._snapshot(owner, _Live(state, None, row)) == text  # type: ignore[arg-type]
-    assert owner._tail_json["i1"] is tail
-    retried = Orchestrator._snapshot(owner, _Live(state, None, row, {("a2-j2", "p"): (3, 7)}))  # type: ignore[arg-type]
+    # the settled part is reused while nothing in it changed, rebuilt when it did
+    settled = pieces.settled
+    assert writer.text(state, {}) == text and pieces.settled is settled
+    retried = writer.text(state, {("a2-j2", "p"): (3, 7)})
     assert json.loads(retried)["retries"] == [["a2-j2", "p", 3, 7]]
     ended, _ = machine.apply(state, End(9, "ops"))
-    data = json.loads(Orchestrator._snapshot(owner, _Live(ended, None, row)))  # type: ignore[arg-type]
+    data = json.loads(writer.text(ended, {}))
     assert data["state"] == to_snapshot(ended) and data["state"]["ended"] is True
     assert from_snapshot(plan, data["state"]) == ended
+    writer.forget("i1")
+    assert writer.cached("i1") == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_spliced_snapshot_matches_the_engine_after_every_step(data: st.DataObject) -> None:
+    plan = data.draw(plans(with_locks=data.draw(st.booleans())))
+    items = data.draw(item_stream(plan, verbs=True))
+    machine = ContextMachine(plan)
+    state = machine.new_instance("i", parameters=(("p", "v"),))
+    writer, driver = SnapshotWriter(), Driver()
+    for n, item in enumerate(items):
+        state, effects = step(machine, state, driver.convert(item))
+        driver.saw(effects)
+        retries = {("J0", "R"): (n, n * 10)} if n % 3 == 0 else {}
+        loaded = json.loads(writer.text(state, retries))
+        assert loaded["state"] == to_snapshot(state)
+        assert loaded["retries"] == [[j, c, a, d] for (j, c), (a, d) in retries.items()]
+        assert from_snapshot(plan, loaded["state"]) == state
 
 
 def test_inbox_envelope_and_per_agent_meta() -> None:
