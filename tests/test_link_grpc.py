@@ -216,7 +216,7 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
 
         kills = 0
         sent = 0
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # hang guard only
         try:
             while True:
                 if sent < count:
@@ -236,7 +236,7 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
                     ) -> bool:
                         return mark() != old or child.poll() is not None
 
-                    await wait_until(progressed, 30)
+                    await wait_until(progressed, 120)
                     await asyncio.sleep(rng.uniform(0.0, 0.15))
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(10)
