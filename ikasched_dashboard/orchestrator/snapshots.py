@@ -12,8 +12,9 @@ write) and its flags are equal. The result parses to {"state": to_snapshot(state
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from ikasched_dashboard.engine.effects import RaiseInitiation
@@ -28,6 +29,7 @@ from ikasched_dashboard.engine.snapshot import (
 from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_str: Callable[[str], str] = encode_basestring_ascii  # a JSON string literal, as _dumps writes it
 
 Retries = Mapping[JobKey, tuple[int, int]]  # job -> (attempt, due ms)
 
@@ -110,15 +112,21 @@ class SnapshotWriter:
 
     @staticmethod
     def _job(p: _Pieces, key: JobKey, js: JobState) -> str:
-        # snapshot.compact_job's list, its initiation spliced in from the cache
-        scope = p.scope
-        base = _dumps(
-            [key[0], key[1], js.status.value, job_flags(js), js.pid, scope.rel(js.last_event_id)]
+        # snapshot.compact_job's list written directly (the encoder's setup costs more than
+        # these six values), its initiation spliced in from the cache
+        last = js.last_event_id
+        prefix = p.scope.instance_id + ":"
+        last_text = (
+            "[" + _str(last[len(prefix) :]) + "]" if last.startswith(prefix) else _str(last)
+        )
+        base = (
+            f"[{_str(key[0])},{_str(key[1])},{_str(js.status.value)},{job_flags(js)},"
+            f"{int(js.pid)},{last_text}"
         )
         init = js.initiation
         if init is None:
-            return base
+            return base + "]"
         hit = p.inits.get(key)
         if hit is None or hit[0] is not init:
-            hit = p.inits[key] = (init, _dumps(compact_initiation(scope, key, init)))
-        return base[:-1] + "," + hit[1] + "]"
+            hit = p.inits[key] = (init, _dumps(compact_initiation(p.scope, key, init)))
+        return base + "," + hit[1] + "]"

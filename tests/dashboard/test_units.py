@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from ikasched_dashboard.store import db
 from ikasched_dashboard.store import messages as msg_store
 from ikasched_dashboard.store.db import write_transaction
 from tests.dashboard.sim import chain_plan
+from tests.engine.builder import AGENT, AND, build, cmd, ctx
 from tests.engine.test_properties import Driver, item_stream, plans, step
 
 
@@ -154,3 +156,16 @@ def test_sql_outbox_follows_the_link_outbox_contract(tmp_path: Path) -> None:
     finally:
         pool.shutdown()
         engine.dispose()
+
+
+def test_spliced_snapshot_escapes_names_and_ids_like_json() -> None:
+    odd = 'J"\\é\n'
+    plan = build(ctx("R", [odd, "K"], deps={"K": AND(odd)}), [cmd(odd), cmd("K")])
+    machine = ContextMachine(plan)
+    state = machine.new_instance('i"d')
+    started = ProcessEvent('i"d:x', AGENT, odd, odd, job_starting=True, initiation_id='i"d:1')
+    for ev in (started, replace(started, id='ev"\\', job_starting=False, successful=True)):
+        state, _ = machine.apply(state, ev)
+        loaded = json.loads(SnapshotWriter().text(state, {}))
+        assert loaded["state"] == to_snapshot(state)
+        assert from_snapshot(plan, loaded["state"]) == state
