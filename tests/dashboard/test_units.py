@@ -8,6 +8,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +26,7 @@ from ikasched_dashboard.plans.convert import plan_from_proto
 from ikasched_dashboard.store import db
 from ikasched_dashboard.store import messages as msg_store
 from ikasched_dashboard.store.db import write_transaction
+from ikasched_dashboard.store.instances import InstanceRow
 from tests.dashboard.sim import chain_plan
 from tests.engine.builder import AGENT, AND, build, cmd, ctx
 from tests.engine.test_properties import Driver, item_stream, plans, step
@@ -169,3 +171,41 @@ def test_spliced_snapshot_escapes_names_and_ids_like_json() -> None:
         loaded = json.loads(SnapshotWriter().text(state, {}))
         assert loaded["state"] == to_snapshot(state)
         assert from_snapshot(plan, loaded["state"]) == state
+
+
+def test_hot_path_writes_bind_by_position_on_sqlite_and_by_name_elsewhere() -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from ikasched_dashboard.orchestrator import writes
+    from ikasched_dashboard.store.instances import JobInstanceRow
+
+    class Recorder:
+        def __init__(self, dialect: object) -> None:
+            self.dialect = dialect
+            self.calls: list[tuple[str, list[object]]] = []
+
+        def exec_driver_sql(self, sql: str, params: list[object]) -> SimpleNamespace:
+            self.calls.append((sql, params))
+            return SimpleNamespace(rowcount=len(params))
+
+    row = InstanceRow("i1", "p", 1, "RUNNING", updated_time=7, quartz_disabled=True)
+    job = JobInstanceRow("i1", "p", "J1", "COMMAND_EXECUTION_JOB", "ERROR", pid=3,
+                         error_ack_message="m")  # fmt: skip
+    for dialect in (sqlite.dialect(), postgresql.psycopg.dialect()):  # type: ignore[no-untyped-call]
+        conn = Recorder(dialect)
+        writes.update_instances_and_snapshots(conn, [(row, b"{}")])  # type: ignore[arg-type]
+        writes.update_job_states(conn, [job])  # type: ignore[arg-type]
+        (inst_sql, [inst]), (job_sql, [jp]) = conn.calls
+        assert job_sql.startswith("UPDATE job_instances SET")
+        if dialect.name == "sqlite":
+            assert isinstance(inst, tuple) and isinstance(jp, tuple)
+            assert inst_sql.startswith("UPDATE instances SET status=?")
+            assert inst == ("RUNNING", 7, 0, 0, 0, False, False, True, b"{}", "i1")
+            assert jp[0] == "ERROR" and jp[-3:] == ("i1", "p", "J1")
+            assert "m" in jp
+        else:
+            assert isinstance(inst, dict) and isinstance(jp, dict)
+            assert inst["b_snapshot"] == b"{}" and inst["b_id"] == "i1"
+            assert inst["b_quartz_disabled"] is True and inst["b_updated_time"] == 7
+            assert jp["b_status"] == "ERROR" and jp["b_pid"] == 3
+            assert jp["b_error_ack_message"] == "m" and jp["b_job_identifier"] == "J1"
