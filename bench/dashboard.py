@@ -296,6 +296,8 @@ async def throughput(root: Path, args: argparse.Namespace) -> None:
             profile.dump_stats(args.profile)
         events = process.orchestrator.events_processed - before
         batches = process.orchestrator.batches
+        with read_transaction(process.engine) as conn:
+            sizes = [len(s.snapshot) for s in instances.load_snapshots(conn, excluding_statuses=())]
     finally:
         report = await fleet.stop()
         await process.stop()
@@ -309,6 +311,10 @@ async def throughput(root: Path, args: argparse.Namespace) -> None:
     # CPU of this process per event: steadier than the rate on a shared machine
     print(f"  dashboard CPU (all threads): {cpu / events * 1e6:7.1f} us/event"
           f" = {events / cpu:10,.0f} events per CPU-second")  # fmt: skip
+    # each touched instance's snapshot is rewritten every batch: its size drives the writes
+    if sizes:
+        print(f"  stored snapshot at the end: {sum(sizes) / len(sizes):7,.0f} bytes mean,"
+              f" {max(sizes):,} max ({len(sizes)} instances)")  # fmt: skip
 
 
 async def latency(root: Path, args: argparse.Namespace) -> None:
