@@ -169,3 +169,49 @@ def test_sigkill_at_random_moments_nothing_lost_nothing_twice(tmp_path: Path) ->
                 await agent.stop()
 
     asyncio.run(scenario())
+
+
+def test_restart_from_format_1_snapshots_carries_on(tmp_path: Path) -> None:
+    """Snapshots stored before format 2 (as the old orchestrator wrote them) still recover."""
+    import json
+
+    from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot_v1
+    from ikasched_dashboard.plans.convert import plan_from_proto
+
+    async def scenario() -> None:
+        port = free_port()
+        a1 = SimAgent("a1", f"127.0.0.1:{port}", auto=False, triggers=["a1-start"])
+        await a1.start()
+        proto = chain_plan("p", ["a1"], 3)
+        try:
+            async with running_dashboard(tmp_path, port) as proc:
+                await provision(proc, proto)
+                iid = await proc.orchestrator.create_instance(NewInstance("p", 1))
+                await wait_until(lambda: len(a1.queued) == 1)
+                (first,) = a1.queued
+                engine = proc.engine
+                with read_transaction(engine) as conn:
+                    (stored,) = [s for s in instances.load_snapshots(conn) if s.id == iid]
+                data = json.loads(stored.snapshot)
+                assert data["state"]["format"] == 2
+                plan = plan_from_proto(proto, version=data["state"]["plan_version"])
+                state = from_snapshot(plan, data["state"])
+                old = {"state": to_snapshot_v1(state), "retries": data["retries"]}
+            # rewrite it as format 1 while the dashboard is down
+            with db.write_transaction(engine) as conn:
+                instances.write_snapshots(conn, [(iid, json.dumps(old).encode())])
+            with read_transaction(engine) as conn:
+                (again,) = [s for s in instances.load_snapshots(conn) if s.id == iid]
+            assert json.loads(again.snapshot)["state"]["format"] == 1
+            await a1.release(first)
+            a1.auto = True
+            async with running_dashboard(tmp_path, port) as proc:
+                assert proc.orchestrator.live_instance_ids() == [iid]
+                await wait_until(lambda: _statuses(proc.engine, [iid])[iid] == "COMPLETE")
+                assert a1.initiations == Counter(
+                    {(iid, "a1-j1"): 1, (iid, "a1-j2"): 1, (iid, "a1-j3"): 1}
+                )
+        finally:
+            await a1.stop()
+
+    asyncio.run(scenario())
