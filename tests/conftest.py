@@ -1,9 +1,16 @@
-"""Suite-wide settings. Property tests run on a shared 2-core box next to subprocess-heavy
-tests: timing-based Hypothesis checks (deadlines, "generation too slow") would fail on load,
-not on behaviour, so they are off everywhere; each test still sets its own example counts."""
+"""Suite-wide settings and the async test runner.
+
+Property tests run on a shared 2-core box next to subprocess-heavy tests: timing-based
+Hypothesis checks (deadlines, "generation too slow") would fail on load, not on behaviour, so
+they are off everywhere; each test still sets its own example counts."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -12,3 +19,17 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 settings.load_profile("ikasched")
+
+#: Upper bound of any one async test: a hang guard (tests wait on events, not on durations).
+ASYNC_TEST_LIMIT_SECONDS = 180
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests on a fresh event loop each (no plugin needed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs: dict[str, Any] = {n: pyfuncitem.funcargs[n] for n in names}
+    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_LIMIT_SECONDS))
+    return True

@@ -1,21 +1,19 @@
 """The fully wired dashboard (DashboardApp) with a real in-process agent on 127.0.0.1, for the
 cross-cutting features: TLS, job logs through the dashboard, agent load, secret parameters.
 
-Async tests run on a fresh loop each, bounded by ASYNC_TEST_LIMIT_SECONDS.
+Async tests run on a fresh loop each (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
 
 from ikasched.v1 import (
     admin_service_pb2_grpc,
@@ -38,18 +36,7 @@ from ikasched_dashboard.app import DashboardApp
 from ikasched_dashboard.plans.loader import plan_from_dict
 from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token, create_token
 
-ASYNC_TEST_LIMIT_SECONDS = 120
 WAIT_SECONDS = 60.0
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs: dict[str, Any] = {n: pyfuncitem.funcargs[n] for n in names}
-    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_LIMIT_SECONDS))
-    return True
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str,

@@ -3,33 +3,16 @@ ManualClock, manual timers and the fake orchestrator over the real engine."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from ikasched_common.dispatch import ManualClock
 from ikasched_dashboard.store import db
-
-#: Upper bound of any one async test; tests wait on events, never on wall-clock figures.
-ASYNC_TEST_LIMIT_SECONDS = 60
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests in a fresh event loop (no plugin needed)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs: dict[str, Any] = {n: pyfuncitem.funcargs[n] for n in names}
-    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_LIMIT_SECONDS))
-    return True
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ real lifecycle with manual timers, in-memory journals and a fake log fetcher."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,20 +30,6 @@ from ikasched_dashboard.services.context import LogRequest, ServiceContext
 from ikasched_dashboard.services.register import RegisteredServices, register_services
 from ikasched_dashboard.store import db
 from tests.lifecycle.fakes import FakeOrchestration, ManualTimers
-
-#: Upper bound of any one async test; tests wait on events, never on wall-clock figures.
-ASYNC_TEST_LIMIT_SECONDS = 60
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests in a fresh event loop (no plugin needed)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs: dict[str, Any] = {n: pyfuncitem.funcargs[n] for n in names}
-    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_LIMIT_SECONDS))
-    return True
 
 
 @pytest.fixture(scope="session")
