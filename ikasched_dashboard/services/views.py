@@ -167,6 +167,17 @@ def _operands(g: plan_pb2.LogicalGrouping) -> Iterator[str]:
         yield from _operands(g.logical_grouping)
 
 
+def _negated(g: plan_pb2.LogicalGrouping) -> Iterator[str]:
+    for op in g.none_of:
+        if op.WhichOneof("operand") == "identifier":
+            yield op.identifier
+    for op in (*g.all_of, *g.any_of):
+        if op.HasField("logical_grouping"):
+            yield from _negated(op.logical_grouping)
+    if g.HasField("logical_grouping"):
+        yield from _negated(g.logical_grouping)
+
+
 def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
                   statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow]) -> str:
     """Why a job occurrence is where it is, in words (cheap: one look at its grouping)."""
@@ -189,6 +200,14 @@ def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
     grouping = index.groupings.get((row.child_context, row.job_identifier))
     if grouping is None:
         return "root job: waits for its trigger or a manual run"
+    def satisfied(ident: str) -> bool:
+        other = statuses.get((row.child_context, ident))
+        return other is not None and (other.status in _SATISFIED or (
+            other.status == "ERROR" and other.error_acknowledged))
+
+    blocking = [ident for ident in dict.fromkeys(_negated(grouping)) if satisfied(ident)]
+    if blocking:
+        return f"blocked: {', '.join(blocking)} happened (a 'not' operand)"
     waiting = []
     for ident in dict.fromkeys(_operands(grouping)):
         other = statuses.get((row.child_context, ident))

@@ -264,8 +264,10 @@ async def test_nightly_batch_stop_quick_stats_keeps_the_warehouse_from_completin
             await until(indexes_rebuilt)
             got = await get()
             assert got.status == common_pb2.RUNNING
-            assert {j.identifier: j.status for j in got.jobs}["local-quick-stats"] == (
-                common_pb2.WAITING)
+            stats = {j.identifier: j for j in got.jobs}["local-quick-stats"]
+            assert stats.status == common_pb2.WAITING
+            assert stats.status_reason == (
+                "blocked: GLOBAL_EVENT-stop-quick-stats happened (a 'not' operand)")
             await jobs.SkipJob(job_service_pb2.JobVerbRequest(job=common_pb2.JobRef(
                 context_instance_id=created.id, job_identifier="local-quick-stats",
                 child_context_name="warehouse")), metadata=md)
