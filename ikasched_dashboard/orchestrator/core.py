@@ -261,6 +261,7 @@ class Orchestrator:
         self.events_processed = 0
         self.dropped: list[tuple[str, str]] = []  # (message id, why), recent, for tests/metrics
         self._observe: BatchObserver | None = None
+        self._commit_listeners: list[Callable[[], None]] = []
 
     # ---- start / stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -298,6 +299,10 @@ class Orchestrator:
     def set_batch_observer(self, observer: BatchObserver | None) -> None:
         """Called after each committed batch (metrics)."""
         self._observe = observer
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Called on the event loop after each committed batch (e.g. to wake watch streams)."""
+        self._commit_listeners.append(listener)
 
     async def _db_call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn)
@@ -696,6 +701,8 @@ class Orchestrator:
         self.events_processed += len(batch.processed)
         if self._observe is not None:
             self._observe(time.perf_counter() - batch.began, len(batch.processed))
+        for listener in self._commit_listeners:
+            listener()
         self._done_keys = batch.done_keys
         for future, refusal in batch.refusals:
             if not future.done():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,30 @@ class AgentLoadView(Protocol):
     def queued_jobs(self) -> int: ...
 
 
+class CommitSignal:
+    """Wakes watch streams when the orchestrator commits a batch, so a change reaches a watcher
+    at once instead of on its next poll (the poll stays as a fallback)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Called on the event loop after a commit."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def mark(self) -> asyncio.Event:
+        """Take before reading the change log; `wait(mark)` then returns at once if a commit
+        came in between (no wake-up is lost to the read)."""
+        return self._event
+
+    @staticmethod
+    async def wait(mark: asyncio.Event, timeout: float) -> None:
+        """Return once a commit happened after `mark` was taken, or after `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(mark.wait(), timeout)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
     """Everything the operator services need; built once by the dashboard process."""
@@ -115,8 +140,10 @@ class ServiceContext:
     # An agent's load as it last reported it on the lane (None: not reported / not connected).
     agent_load: Callable[[str], AgentLoadView | None] = lambda _name: None
     snapshot_decoder: Callable[[bytes], Mapping[str, Any]] = json_snapshot
-    # How often a watch polls the change log for new commits.
+    # How often a watch polls the change log for new commits (without a commit signal, or as
+    # the fallback when one is set).
     watch_poll_seconds: float = 0.05
+    commit_signal: CommitSignal | None = None
 
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())

@@ -40,6 +40,9 @@ from ikasched_dashboard.store import changes as change_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import missed_runs as missed_store
 
+# With a commit signal, a watch still looks at the change log this often (commits made by
+# another process, or a missed wake-up).
+WATCH_FALLBACK_POLL_SECONDS = 1.0
 WATCH_BATCH = 500
 _ALL = 1_000_000
 
@@ -169,7 +172,9 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             except NotFound:
                 continue
             yield instance_service_pb2.WatchInstancesResponse(snapshot=snapshot)
+        signal = self.ctx.commit_signal
         while True:
+            mark = signal.mark() if signal is not None else None
             changes = await self.ctx.read(functools.partial(
                 change_store.changes_after, position=position, plan_name=plan_name,
                 instance_id=instance_id, limit=WATCH_BATCH))
@@ -181,7 +186,10 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 if item is not None:
                     yield instance_service_pb2.WatchInstancesResponse(change=item)
             if len(changes) < WATCH_BATCH:
-                await asyncio.sleep(self.ctx.watch_poll_seconds)
+                if signal is None or mark is None:
+                    await asyncio.sleep(self.ctx.watch_poll_seconds)
+                else:
+                    await signal.wait(mark, WATCH_FALLBACK_POLL_SECONDS)
 
     @unary
     async def CreateInstance(self, request: instance_service_pb2.CreateInstanceRequest,

@@ -33,7 +33,7 @@ from ikasched_common.dispatch import Clock
 from ikasched_common.secrets import SecretBox
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
-from ikasched_dashboard.services.context import LogFetcher, ServiceContext
+from ikasched_dashboard.services.context import CommitSignal, LogFetcher, ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.plans import PlanServicer
@@ -129,10 +129,13 @@ class ProcessWiring:
         lanes = getattr(getattr(process, "gateway", None), "lanes", None)
         if lanes is not None:
             extra["agent_load"] = lanes.load
+        signal = CommitSignal()
+        process.orchestrator.add_commit_listener(signal.notify)
         ctx = ServiceContext(
             engine=process.engine, orchestration=process.orchestrator, lifecycle=lifecycle,
             inbox=process.inbox, dead_letters=process.orchestrator.dead_letters,
-            log_fetcher=self._log_fetcher, secret_box=self._secret_box, **extra,
+            log_fetcher=self._log_fetcher, secret_box=self._secret_box,
+            commit_signal=signal, **extra,
         )
         self.lifecycle, self.context = lifecycle, ctx
         self.registered = register_services(server, ctx,
