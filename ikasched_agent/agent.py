@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from google.protobuf.message import DecodeError
 
@@ -75,6 +75,7 @@ ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
 DashboardMessage = agent_pb2.DashboardMessage
 Emit = Callable[[ProcessEvent], Awaitable[None]]
 AlertSink = Callable[[agent_pb2.AgentAlert], Awaitable[None]]
+BatchOutcome = Literal["drained", "partial", "failed"]
 
 META_INSTANCE_ID = "agent.instance_id"
 
@@ -498,12 +499,18 @@ class Agent:
         while not self._stopping:
             self._wake.clear()
             try:
-                items = await self._aj.peek(self.options.consume_batch)
+                limit = self.options.consume_batch
+                items = await self._aj.peek(limit)
                 if not items:
                     await self._wake.wait()
                     continue
-                if not await self._process_batch(items):
+                outcome = await self._process_batch(items)
+                if outcome == "failed":
                     await asyncio.sleep(delay)
+                elif outcome == "drained" and len(items) < limit and not self._wake.is_set():
+                    # the peek saw the whole inbox and nothing was journaled since the wake
+                    # was cleared: wait for the receiver instead of reading an empty inbox
+                    await self._wake.wait()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -511,8 +518,10 @@ class Agent:
                 log.exception("inbox consumer failed; retrying")
                 await asyncio.sleep(delay)
 
-    async def _process_batch(self, items: Sequence[JournalItem]) -> bool:
-        """Process items in order; False when one failed (it was counted or dead-lettered)."""
+    async def _process_batch(self, items: Sequence[JournalItem]) -> BatchOutcome:
+        """Process items in order: "drained" when every item was handled, "partial" when the
+        rest of the batch is left for the next peek, "failed" when an item failed (it was
+        counted or dead-lettered)."""
         done: list[int] = []
         records: list[DashboardMessage] = []
         group: list[tuple[JournalItem, Initiation]] = []
@@ -522,16 +531,16 @@ class Agent:
             try:
                 message = DashboardMessage.FromString(item.value)
             except DecodeError as exc:
-                await self._flush_initiations(group, done)
+                await self._flush_initiations(group, done, records)
                 await self._commit(done, records)
                 await self._aj.run(self._dead_now, item, f"undecodable message: {exc}")
-                return True
+                return "partial"
             kind = message.WhichOneof("body")
             if kind == "initiation":
                 group.append((item, message.initiation))
                 continue
             try:
-                await self._flush_initiations(group, done)
+                await self._flush_initiations(group, done, records)
                 await self._handle(message)
             except asyncio.CancelledError:
                 raise
@@ -545,13 +554,14 @@ class Agent:
                     if kind in REGISTRY_BODIES:
                         # the registry took it before the failure; keep disk equal to memory
                         await self._aj.run(self._registry_log.record, [message])
-                return moved
+                return "partial" if moved else "failed"
             done.append(item.key)
             if kind in REGISTRY_BODIES:
                 records.append(message)
-        await self._flush_initiations(group, done)
+        stopped = self._stopping
+        await self._flush_initiations(group, done, records)
         await self._commit(done, records)
-        return True
+        return "partial" if stopped else "drained"
 
     def _dead_now(self, item: JournalItem, reason: str) -> None:
         with one_transaction(self._store, self._dead_journal):
@@ -575,14 +585,25 @@ class Agent:
         await self._aj.run(work)
         self.processed += len(keys)
         if recs:
-            snapshot = self.registry.snapshot()
-            if await self._aj.run(self._registry_log.needs_compaction, len(snapshot)):
-                await self._aj.run(self._registry_log.compact, snapshot)
+            await self._compact_registry()
+
+    async def _compact_registry(self) -> None:
+        snapshot = self.registry.snapshot()
+        if await self._aj.run(self._registry_log.needs_compaction, len(snapshot)):
+            await self._aj.run(self._registry_log.compact, snapshot)
 
     async def _flush_initiations(
-        self, group: list[tuple[JournalItem, Initiation]], done: list[int]
+        self,
+        group: list[tuple[JournalItem, Initiation]],
+        done: list[int],
+        records: list[DashboardMessage],
     ) -> None:
-        """Hold (durably) the acceptable initiations of a run of them, then submit them."""
+        """Hold (durably) the acceptable initiations of a run of them, then submit them.
+
+        One transaction holds them, records the registry changes processed before them and
+        removes all those items from the inbox: a crash after it leaves them held, and held
+        initiations are settled on start before anything new is taken.
+        """
         if not group:
             return
         batch = list(group)
@@ -592,6 +613,7 @@ class Agent:
             refusal = self.registry.check(init)
             if refusal is not None:
                 log.warning("initiation %s refused: %s", init.id, refusal.reason)
+                # journaled in the outbox before its inbox item goes
                 await self._emit(
                     refusal_event(
                         init,
@@ -603,7 +625,15 @@ class Agent:
                 )
             elif init.id not in self.held:
                 accepted.append(self.registry.prepare(init))
-        new = await self._aj.run(self.held.add, accepted) if accepted else []
+        keys = [*done, *(item.key for item, _ in batch)]
+        recs = list(records)
+        done.clear()
+        records.clear()
+        new = await self._aj.run(self._hold_and_take, accepted, keys, recs)
+        self.processed += len(keys)
+        if recs:
+            await self._compact_registry()
+        duplicates: list[str] = []
         for init in new:
             try:
                 disposition = await self.executor.submit(init)
@@ -620,8 +650,30 @@ class Agent:
                 continue
             if disposition is Disposition.DUPLICATE:
                 # a redelivery of a run already reported: nothing more will come for it
-                await self._aj.run(self.held.release, [init.id])
-        done.extend(item.key for item, _ in batch)
+                duplicates.append(init.id)
+        if duplicates:
+            await self._aj.run(self.held.release, duplicates)
+
+    def _hold_and_take(
+        self, accepted: list[Initiation], keys: list[int], recs: list[DashboardMessage]
+    ) -> list[Initiation]:
+        """On the journal thread: hold `accepted`, record `recs`, remove `keys` from the inbox,
+        in one transaction; returns the newly held initiations."""
+        new: list[Initiation] = []
+        try:
+            with one_transaction(self._store, self._held_journal, self._registry_journal):
+                self._registry_log.record(recs)
+                if accepted:
+                    new = self.held.add(accepted)
+                self._store.remove(keys)
+        except BaseException:
+            # rolled back: the held index in memory must not claim what the disk lost, or
+            # the replay would skip these initiations
+            if new:
+                with contextlib.suppress(Exception):
+                    self.held.release(i.id for i in new)
+            raise
+        return new
 
     async def _handle(self, message: DashboardMessage) -> None:
         """One non-initiation message."""

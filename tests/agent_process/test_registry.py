@@ -144,3 +144,50 @@ def test_held_initiations_survive_reopen_and_drop_duplicates(tmp_path: Path) -> 
     got = again.get("n2")
     assert got is not None and got.internal_event_driven_job.command_line == "true"
     assert "n4" in again and "n1" not in again
+
+
+def test_hold_and_take_is_one_transaction_and_a_failed_one_leaves_nothing_held(
+    tmp_path: Path,
+) -> None:
+    """The consumer holds initiations, records registry changes and removes their inbox items
+    together; when that transaction fails, neither the disk nor the in-memory index keeps the
+    hold (else the replay would skip the initiation and it would never run)."""
+    from ikasched_agent.agent import Agent
+    from ikasched_common.config import AgentConfig
+
+    store = DiskJournal(tmp_path / "journal", prefix="inbox")
+    try:
+        agent = Agent(AgentConfig(name=AGENT, data_dir=tmp_path))
+        agent._store = store
+        agent._held_journal = store.sibling("held")
+        agent._registry_journal = store.sibling("registry")
+        agent.held = HeldInitiations(agent._held_journal)
+        agent._registry_log = RegistryLog(agent._registry_journal)
+        job = command_job("j")
+        first, second = initiation("i-1", job).initiation, initiation("i-2", job).initiation
+        keys = store.append([b"provision", first.SerializeToString(), second.SerializeToString()])
+
+        def broken_remove(_keys: object, _meta: object = None) -> int:
+            raise OSError("disk gone")
+
+        real_remove = store.remove
+        store.remove = broken_remove  # type: ignore[method-assign,assignment]
+        try:
+            agent._hold_and_take([first], keys[:2], [provision(job)])
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the failure must propagate")
+        store.remove = real_remove  # type: ignore[method-assign]
+        assert "i-1" not in agent.held
+        assert HeldInitiations(agent._held_journal).load() == []
+        assert len(agent._registry_journal) == 0
+        assert len(store) == 3
+
+        new = agent._hold_and_take([first, second], keys, [provision(job)])
+        assert [i.id for i in new] == ["i-1", "i-2"]
+        assert len(store) == 0
+        assert len(agent._registry_journal) == 1
+        assert sorted(i.id for i in HeldInitiations(agent._held_journal).load()) == ["i-1", "i-2"]
+    finally:
+        store.close()
