@@ -4,16 +4,13 @@ real lifecycle with manual timers, in-memory journals and a fake log fetcher."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
 from sqlalchemy import Engine
 
 from ikasched.v1 import (
@@ -28,23 +25,7 @@ from ikasched_common.journal import DeadLetterJournal, MemoryJournal
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.context import LogRequest, ServiceContext
 from ikasched_dashboard.services.register import RegisteredServices, register_services
-from ikasched_dashboard.store import db
 from tests.lifecycle.fakes import FakeOrchestration, ManualTimers
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("services-template") / "ikasched.db"
-    db.upgrade(db.default_url(path.parent))
-    return path
-
-
-@pytest.fixture
-def engine(template_db: Path, tmp_path: Path) -> Iterator[Engine]:
-    shutil.copyfile(template_db, tmp_path / "ikasched.db")
-    engine = db.create_engine_for(db.default_url(tmp_path))
-    yield engine
-    engine.dispose()
 
 
 @dataclass
