@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -126,22 +125,3 @@ def _hello_check(hello: agent_pb2.AgentHello, _metadata: Mapping[str, str]) -> N
 def build_dashboard(config: DashboardConfig, **options: Any) -> DashboardApp:
     """The dashboard `ikasched dashboard` runs."""
     return DashboardApp(config, **options)
-
-
-async def serve(config: DashboardConfig) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully (stop accepting, drain, flush)."""
-    app = build_dashboard(config)
-    await app.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping dashboard")
-        await app.stop()
-
-
-def run(config: DashboardConfig) -> None:
-    asyncio.run(serve(config))

@@ -1,6 +1,6 @@
 """Process assembly: store, journals, gateway, orchestrator and the grpc.aio server.
 
-`DashboardProcess(config)` is usable in-process (tests) and by `run_dashboard(config)` (the
+`DashboardProcess(config)` is usable in-process (tests) and through `app.DashboardApp` (the
 `ikasched dashboard` command). Start order: migrations -> journals (inbox + dead letters as
 siblings of one diskcache store under data_dir/inbox) -> orchestrator recovery (machines from
 snapshots, coordinator) -> gateway -> gRPC server; health turns SERVING only after recovery.
@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +40,6 @@ from ikasched_common.config import DashboardConfig
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
-from ikasched_common.logging import configure_logging
 from ikasched_common.tls import server_credentials
 from ikasched_dashboard.gateway import Gateway, HelloCheck
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
@@ -271,24 +269,3 @@ def _dashboard_id(data: Path) -> str:
     value = uuid.uuid4().hex
     path.write_text(value)
     return value
-
-
-async def serve(config: DashboardConfig, *, registrars: Sequence[Registrar] = ()) -> None:
-    """Run until SIGTERM/SIGINT, then stop gracefully. Logs as the config says; metrics on
-    `config.metrics_listen` once the config has that setting (empty: off)."""
-    configure_logging(config.log_level, config.log_format)
-    metrics_listen = str(getattr(config, "metrics_listen", "") or "") or None
-    process = DashboardProcess(config, registrars=registrars, metrics_listen=metrics_listen)
-    await process.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await process.stop()
-
-
-def run_dashboard(config: DashboardConfig, *, registrars: Sequence[Registrar] = ()) -> None:
-    """Blocking entry point of `ikasched dashboard`."""
-    asyncio.run(serve(config, registrars=registrars))
