@@ -138,13 +138,16 @@ class Registry:
                 f"job {initiation.job_identifier!r} is a {job.WhichOneof('job_type')}, not a"
                 " command job"
             )
+        # An initiation for an instance this registry does not hold is still run: the
+        # dashboard raised it for an instance it holds active, and the link is ordered (a
+        # RemoveInstance would come after it). It carries the job, parameters and dry-run flag
+        # it needs; refusing it would fail a job the dashboard considers due.
         instance = self._instances.get(initiation.context_instance_id)
-        if instance is None:
-            return Refusal(
-                f"instance {initiation.context_instance_id!r} is not active on agent"
-                f" {self.agent_name!r}"
-            )
-        if instance.job_identifiers and initiation.job_identifier not in instance.job_identifiers:
+        if (
+            instance is not None
+            and instance.job_identifiers
+            and initiation.job_identifier not in instance.job_identifiers
+        ):
             return Refusal(
                 f"job {initiation.job_identifier!r} takes no part in instance"
                 f" {initiation.context_instance_id!r} on agent {self.agent_name!r}"
@@ -176,6 +179,10 @@ class Registry:
         kind = message.WhichOneof("body") or ""
         if kind == "provision_jobs":
             p = message.provision_jobs
+            have = self._plans.get(p.context_name)
+            if have is not None and p.plan_version and p.plan_version < have.plan_version:
+                # a sync's provisioning read before a newer version was queued: keep the newer
+                return RegistryChange(kind)
             self._plans[p.context_name] = ProvisionedPlan(
                 p.context_name,
                 p.plan_version,

@@ -46,7 +46,6 @@ from ikasched_common.link import AgentPresence as LinkPresence
 from ikasched_dashboard.logstream import LaneRouter
 from ikasched_dashboard.outbox import SqlOutbox
 from ikasched_dashboard.store import agents as agent_store
-from ikasched_dashboard.store import messages as message_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,9 @@ _MAGIC = b"IKIN"
 
 HelloCheck = Callable[[agent_pb2.AgentHello, Mapping[str, str]], None]
 # Messages (DashboardMessage) an agent must get on every (re)connect.
-SyncSource = Callable[[str], Awaitable[Sequence[agent_pb2.DashboardMessage]]]
+# Queues a (re)connecting agent's provisioning and live instances in its outbox, as one
+# consistent cut of it (the orchestrator commits them in one of its batches).
+SyncSource = Callable[[str], Awaitable[int]]
 
 
 def encode_inbox_entry(agent_name: str, message: bytes) -> bytes:
@@ -167,7 +168,6 @@ class Gateway:
         s = self.link.settings
         self._flush_interval = presence_flush_interval or s.heartbeat_interval
         self._flusher: asyncio.Task[None] | None = None
-        self._sync_lock = asyncio.Lock()
         # lane traffic (log chunks, agent load): never journaled (DESIGN.md §3.3)
         self.lanes = LaneRouter()
         self.lanes.bind(self.link)
@@ -284,22 +284,7 @@ class Gateway:
         """Provisioning and live instances for a (re)connecting agent, via its outbox."""
         if self._sync_source is None:
             return
-        async with self._sync_lock:
-            found = await self._sync_source(agent_name)
-            if not found:
-                return
-            now = _now_ms()
-            rows = [
-                message_store.OutboxMessage(
-                    agent_name=agent_name,
-                    message=m.SerializeToString(),
-                    message_id=m.id,
-                    type_name=m.WhichOneof("body") or "",
-                    created_time=now,
-                )
-                for m in found
-            ]
-            await self._db_write(lambda conn: message_store.insert_outbox(conn, rows))
+        await self._sync_source(agent_name)
 
     def _on_presence(self, presence: LinkPresence) -> None:
         if not presence.connected:

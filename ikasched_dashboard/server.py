@@ -185,7 +185,7 @@ class DashboardProcess:
         )
         self._metrics = DashboardMetrics(self)
         self._orchestrator.set_batch_observer(self._metrics.observe_batch)
-        self._gateway.set_sync_source(self._orchestrator.sync_for_agent)
+        self._gateway.set_sync_source(self._orchestrator.sync_agent)
         self._gateway.set_on_inbox(self._orchestrator.wake)
         await self._orchestrator.start()
         await self._gateway.start()

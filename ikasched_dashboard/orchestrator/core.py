@@ -570,32 +570,60 @@ class Orchestrator:
     def dead_letters(self) -> DeadLetterJournal:
         return self._dead
 
-    async def sync_for_agent(self, agent_name: str) -> list[agent_pb2.DashboardMessage]:
-        """Gateway SyncSource: provisioning of the agent's plans and its live instances."""
+    async def sync_agent(self, agent_name: str) -> int:
+        """Queue a (re)connecting agent's provisioning and its live instances in its outbox;
+        returns how many messages were queued.
+
+        The sync is a consistent cut of the outbox: its rows are built inside a step and
+        committed in that batch's transaction, from the states as of that batch. An
+        activation committed earlier is both before the sync in the outbox and in it; one
+        committed later comes after it. (Built outside the batch, a snapshot taken before an
+        activation's commit but written after it made the agent drop that instance.)"""
 
         def load() -> list[CompiledPlan]:
             with read_transaction(self._engine) as conn:
                 return [self._compile(conn, n) for n in plans.plans_on_agent(conn, agent_name)]
 
-        now = self._clock()
-        found: list[agent_pb2.DashboardMessage] = [
-            out.provision(c.proto, c.version, agent_name, now) for c in await self._db_call(load)
-        ]
-        acts = [
-            out.activation(
-                live.state,
-                live.compiled.plan,
-                agent_name,
-                start_time=live.row.start_time,
-                projected_end_time=live.row.projected_end_time,
-                timezone=live.row.timezone,
-            )
-            for live in self._lives.values()
-            if agent_name in live.compiled.agents
-            and not live.state.prepared
-            and not live.state.ended
-        ]
-        found.append(out.sync(acts, now))
+        loaded = await self._db_call(load)
+
+        def run(step: _Step) -> int:
+            now = self._clock()
+            rows = [
+                out.as_row(agent_name, out.provision(c.proto, c.version, agent_name, now))
+                for c in loaded
+            ]
+            acts = [
+                out.activation(
+                    live.state,
+                    live.compiled.plan,
+                    agent_name,
+                    start_time=live.row.start_time,
+                    projected_end_time=live.row.projected_end_time,
+                    timezone=live.row.timezone,
+                )
+                for live in self._visible_lives(step)
+                if agent_name in live.compiled.agents
+            ]
+            rows.append(out.as_row(agent_name, out.sync(acts, now)))
+            step.outbox.extend(rows)
+            return len(rows)
+
+        queued: int = await self._submit(run)
+        return queued
+
+    def _visible_lives(self, step: _Step) -> list[_Live]:
+        """Every live, non-PREPARED instance as this step sees it (committed, in flight, and
+        changed earlier in the batch being built)."""
+        ids: set[str] = set(self._lives)
+        if self._inflight is not None:
+            ids.update(self._inflight.lives)
+        ids.update(self._batch.lives)
+        ids.update(step.lives)
+        found: list[_Live] = []
+        for iid in sorted(ids):
+            live = step.lives.get(iid) or self._base_live(iid)
+            if live is not None and not live.state.prepared and not live.state.ended:
+                found.append(live)
         return found
 
     # ---- the consumer --------------------------------------------------------------------------

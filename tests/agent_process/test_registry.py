@@ -37,12 +37,14 @@ def test_check_refuses_what_this_agent_must_not_run() -> None:
     cases = {
         "not provisioned": initiation("x", command_job("nope")).initiation,
         "not a command job": initiation("x", timer).initiation,
-        "not active": initiation("x", job, instance="i9").initiation,
         "takes no part": initiation("x", job, instance="i2").initiation,
     }
     for words, init in cases.items():
         refusal = reg.check(init)
         assert refusal is not None and words in refusal.reason, (words, refusal)
+    # an instance the registry does not hold: the initiation is the dashboard's word (the link
+    # is ordered), so it runs rather than failing a job the dashboard considers due
+    assert reg.check(initiation("x", job, instance="i9").initiation) is None
     foreign = initiation("x", job).initiation
     foreign.agent_name = "a2"
     refusal = reg.check(foreign)
@@ -191,3 +193,21 @@ def test_hold_and_take_is_one_transaction_and_a_failed_one_leaves_nothing_held(
         assert sorted(i.id for i in HeldInitiations(agent._held_journal).load()) == ["i-1", "i-2"]
     finally:
         store.close()
+
+
+def test_an_older_plan_version_never_replaces_a_newer_one() -> None:
+    """A reconnect's provisioning can be read before a newer version was queued and land after
+    it; the agent keeps the newer jobs."""
+    reg = Registry(AGENT)
+    newer = provision(command_job("j"), command_job("k"))
+    newer.provision_jobs.plan_version = 3
+    older = provision(command_job("j"))
+    older.provision_jobs.plan_version = 2
+    reg.apply(newer)
+    reg.apply(older)
+    assert reg.plans["plan1"].plan_version == 3
+    assert sorted(reg.plans["plan1"].jobs) == ["a1-j", "a1-k"]
+    newest = provision(command_job("j"))
+    newest.provision_jobs.plan_version = 4
+    reg.apply(newest)
+    assert reg.plans["plan1"].plan_version == 4 and sorted(reg.plans["plan1"].jobs) == ["a1-j"]
