@@ -293,11 +293,21 @@ class Executor:
             if self._reattach(run, found.pid):
                 return Disposition.REATTACHED
             found = runs.inspect(paths)
-        if found.state is RunState.FINISHED and found.return_code is not None:
-            self._register(run)
-            self._report_end(run, found.return_code, found.pid, child_status=None)
-            return Disposition.REPORTED_FINISHED
         self._register(run)
+        # It started while no agent watched, or its starting event died with the last agent
+        # before it was journaled: report the start first (the same event id, so a dashboard
+        # that has it drops the copy), then the end at the time the wrapper recorded it.
+        if found.pid is not None:
+            run.pid = found.pid.pid
+            run.start_ticks = found.pid.start_ticks
+            run.fire_time = runs.ticks_to_epoch_ms(found.pid.start_ticks)
+            self._queue_report(self._starting_event(run), None)
+        if found.state is RunState.FINISHED and found.return_code is not None:
+            ended = runs.claim_changed_ms(paths)
+            self._report_end(
+                run, found.return_code, found.pid, child_status=None, completion_time=ended
+            )
+            return Disposition.REPORTED_FINISHED
         self._report_end(run, None, found.pid, child_status=None)
         return Disposition.REPORTED_UNKNOWN
 
@@ -698,6 +708,8 @@ class Executor:
         rc: int | None,
         record: runs.PidRecord | None,
         child_status: int | None,
+        *,
+        completion_time: int | None = None,
     ) -> None:
         run.phase = _Phase.ENDED
         job = run.init.internal_event_driven_job
@@ -728,7 +740,7 @@ class Executor:
             return_code=code,
             successful=successful,
             outcome_reason=reason,
-            completion_time=self._clock_ms(),
+            completion_time=completion_time or self._clock_ms(),
             execution_details=details,
             pid=run.pid,
             fire_time=run.fire_time,

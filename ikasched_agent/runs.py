@@ -165,6 +165,15 @@ def read_claim(paths: RunPaths) -> ClaimRecord | None:
     return None if text is None else _parse_claim(text)
 
 
+def claim_changed_ms(paths: RunPaths) -> int | None:
+    """When the claim was last written, epoch ms: once it holds the rc record, the time the
+    job ended (the wrapper appends that record as the job exits). None without a claim."""
+    try:
+        return os.stat(paths.claim).st_mtime_ns // 1_000_000
+    except OSError:
+        return None
+
+
 def read_pid(paths: RunPaths) -> PidRecord | None:
     """The wrapper's pid record, or None if absent or incomplete."""
     record = read_claim(paths)

@@ -423,7 +423,8 @@ class _Work:
             new_status = Status.SKIPPED_COMPLETE if skip or ignored_day else Status.COMPLETE
         else:
             new_status = Status.ERROR
-        pid = ev.pid if ev.job_starting and ev.pid else js.pid
+        # a completion carries the pid too: the only word of it when no start was reported
+        pid = ev.pid or js.pid
         self.set_job(key, js.but(status=new_status, pid=pid, last_event_id=ev.id), ev.id)
 
     def select_candidates(

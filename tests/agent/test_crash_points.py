@@ -7,11 +7,13 @@ The only acceptable outcomes are the job's real exit code, reported once, or an 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +207,36 @@ async def test_a_job_parameter_cannot_set_the_hook(
         await rec.wait_completed("plain")
     done = rec.completions()["plain"]
     assert done.successful and lines(Path(done.result_output)) == ["unset"]
+
+
+async def test_run_that_ended_while_no_agent_watched_reports_its_true_start_and_end(
+    data_dir: Path, make_initiation: MakeInitiation, tmp_path: Path, wrappers: list[int]
+) -> None:
+    """The agent dies right after the spawn, before its starting event is journaled; the job
+    ends while no agent runs. The recovery reports the start (pid, process start time) and
+    then the end at the time the wrapper recorded it, not the restart's time."""
+    count = tmp_path / "count"
+    init = make_initiation("lost-start", f"echo run >> {count}; exit 0")
+    held = await crash_host_at("recorded", init, data_dir, tmp_path)
+    wrappers.append(held)
+    os.kill(held, signal.SIGCONT)  # the job runs and ends with the agent gone
+    await wait_until(lambda: process_gone(held))
+    paths = RunPaths.of(data_dir, "lost-start")
+    assert runs.inspect(paths).state is RunState.FINISHED
+    ended_ms = os.stat(paths.claim).st_mtime_ns // 1_000_000
+    await asyncio.sleep(0.3)  # the restart comes visibly later than the end
+    restart_ms = int(time.time() * 1000)
+
+    async with open_executor(data_dir) as (ex, rec):
+        outcome = await ex.recover([init])
+        await rec.wait_completed("lost-start")
+        await ex.drain()
+    assert outcome == {"lost-start": Disposition.REPORTED_FINISHED}
+    assert [e.id for e in rec.events] == ["lost-start:starting", "lost-start:completed"]
+    start, done = rec.events
+    assert start.job_starting and start.pid == held
+    assert 0 < start.fire_time <= ended_ms
+    assert start.process_start_time == start.fire_time
+    assert done.successful and done.return_code == 0 and done.pid == held
+    assert done.completion_time == ended_ms < restart_ms
+    assert lines(count) == ["run"]

@@ -716,3 +716,14 @@ def test_snapshot_round_trip_keeps_parked_pending_and_flags() -> None:
     other = build(ctx("Q", ["A"], {"A": None}), [cmd("A")])
     with pytest.raises(ValueError, match="does not match"):
         from_snapshot(other, data)
+
+
+def test_a_completion_records_its_pid_when_no_start_was_seen() -> None:
+    """A run recovered after an agent loss may reach the dashboard as its completion only."""
+    run = Run(chain())
+    run(ev("A"))
+    run(ev("B", pid=777))
+    assert run.status("B", "P") is C and run.state.job("B", "P").pid == 777
+    run(ev("C", starting=True, pid=5))
+    run(ev("C", pid=0))  # a completion without a pid keeps the started one
+    assert run.state.job("C", "P").pid == 5
