@@ -270,10 +270,12 @@ class E2EStack:
         self.agent_tokens[name] = secret
         return secret
 
-    def start_agent(self, name: str) -> None:
+    def start_agent(self, name: str, *, dashboard: str = "") -> None:
+        """`dashboard`: the address the agent dials (default: the dashboard's own; e.g. a
+        fault-injecting proxy in front of it)."""
         token = self.agent_tokens.get(name) or self.create_agent_token(name)
         self._spawn(f"agent-{name}",
-                    ["agent", "--name", name, "--dashboard", self.dashboard,
+                    ["agent", "--name", name, "--dashboard", dashboard or self.dashboard,
                      "--data-dir", str(self.base / f"agent-{name}")],
                     clean_env(IKASCHED_TOKEN=token))
 
