@@ -31,8 +31,10 @@ def _time(argv: list[str], runs: int, env: dict[str, str], cwd: Path) -> list[fl
         done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
         times.append((time.perf_counter() - start) * 1000)
         if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): "
-                             f"{done.stderr.decode(errors='replace').strip()}")
+            raise SystemExit(
+                f"{' '.join(argv)} failed ({done.returncode}): "
+                f"{done.stderr.decode(errors='replace').strip()}"
+            )
     return times
 
 
@@ -46,7 +48,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IKASCHED_")}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        from ikasched_common.cli.up import Stack, prepare_tokens
+        from ikasched_cli.up import Stack, prepare_tokens
 
         data = work / "data"
         data.mkdir()
@@ -54,8 +56,7 @@ def main() -> int:
         stack = Stack(data)
         try:
             port = stack.start_dashboard("127.0.0.1:0")
-            rpc_env = dict(env, IKASCHED_DASHBOARD=f"127.0.0.1:{port}",
-                           IKASCHED_TOKEN=tokens.admin)
+            rpc_env = dict(env, IKASCHED_DASHBOARD=f"127.0.0.1:{port}", IKASCHED_TOKEN=tokens.admin)
             rows = [
                 ("floor: python -c pass", [python, "-c", "pass"], env),
                 ("ikasched --help", [script, "--help"], env),

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ikasched_common.cli.up import Stack, prepare_tokens
+from ikasched_cli.up import Stack, prepare_tokens
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -46,8 +46,12 @@ def wait_connected(data_dir: Path, port: int, token: str, deadline: float) -> No
     env = dict(os.environ, IKASCHED_DASHBOARD=f"127.0.0.1:{port}", IKASCHED_TOKEN=token)
     while time.monotonic() < deadline:
         out = subprocess.run(
-            [sys.executable, "-m", "ikasched_common.cli", "agent", "list", "-o", "json"],
-            capture_output=True, text=True, env=env, cwd=data_dir, check=False,
+            [sys.executable, "-m", "ikasched_cli", "agent", "list", "-o", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=data_dir,
+            check=False,
         )
         if out.returncode == 0 and '"connected": true' in out.stdout:
             return

@@ -139,8 +139,7 @@ def measure(base: Path, durability: Durability, single: int, batched: int, size:
         rows.append(Row(f"peek {BATCH} + remove, per commit", durability, mine, floor))
 
         grouped, commits = group_commit(journal, value, single * 2, callers=100)
-        rows.append(Row(f"append_one, 100 callers ({commits} commits)", durability, grouped,
-                        None))
+        rows.append(Row(f"append_one, 100 callers ({commits} commits)", durability, grouped, None))
     finally:
         con.close()
         journal.close()
@@ -161,12 +160,13 @@ def main() -> None:
     single, batched = (300, 5_000) if args.quick else (2_000, 50_000)
     base = Path(tempfile.mkdtemp(prefix="ikasched-bench-", dir=args.dir))
     try:
-        rows = [r for d in ("crash", "power") for r in measure(base, d, single, batched,
-                                                              args.size)]
+        rows = [r for d in ("crash", "power") for r in measure(base, d, single, batched, args.size)]
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"journal bench: {args.size}-byte values, {single} single commits, "
-          f"{batched} batched items, on {base.parent}")
+    print(
+        f"journal bench: {args.size}-byte values, {single} single commits, "
+        f"{batched} batched items, on {base.parent}"
+    )
     header = f"{'measure':<42} {'durability':<10} {'journal/s':>11} {'sqlite3/s':>11} {'ratio':>6}"
     print(header)
     print("-" * len(header))

@@ -49,13 +49,24 @@ from ikasched_common.link.grpc_transport import GrpcDialer, start_server
 
 # a typical process event (about 300 bytes)
 PAYLOAD = agent_pb2.AgentMessage(
-    id="0" * 32, created_time=1_700_000_000_000,
+    id="0" * 32,
+    created_time=1_700_000_000_000,
     process_event=events_pb2.ContextualisedScheduledProcessEvent(
-        id="1" * 32, agent_name="agent-01", agent_hostname="host-01.example.com",
-        job_name="load_customer_accounts", job_group="etl", command_line="/opt/etl/load.sh -x",
-        return_code=0, successful=True, pid=12345, user="etl", fire_time=1_700_000_000_000,
-        completion_time=1_700_000_001_000, context_name="nightly_batch",
-        child_context_names=["nightly_batch", "loads"], context_instance_id="2" * 32,
+        id="1" * 32,
+        agent_name="agent-01",
+        agent_hostname="host-01.example.com",
+        job_name="load_customer_accounts",
+        job_group="etl",
+        command_line="/opt/etl/load.sh -x",
+        return_code=0,
+        successful=True,
+        pid=12345,
+        user="etl",
+        fire_time=1_700_000_000_000,
+        completion_time=1_700_000_001_000,
+        context_name="nightly_batch",
+        child_context_names=["nightly_batch", "loads"],
+        context_instance_id="2" * 32,
         result_output="loaded 1234 rows",
     ),
 ).SerializeToString()
@@ -173,8 +184,12 @@ def _journal(kind: str, root: Path, name: str) -> Journal:
 
 
 async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) -> Row:
-    settings = LinkSettings(heartbeat_interval=1.0, liveness_timeout=10.0,
-                            max_batch_messages=batch, window_messages=5000)
+    settings = LinkSettings(
+        heartbeat_interval=1.0,
+        liveness_timeout=10.0,
+        max_batch_messages=batch,
+        window_messages=5000,
+    )
     inbox = _journal(kind, root, f"in-{kind}-{batch}")
     receiver = Receiver(inbox)
 
@@ -186,8 +201,9 @@ async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) ->
     out_journal = _journal(kind, root, f"out-{kind}-{batch}")
     outbox = TimedOutbox(out_journal)
     dialer = GrpcDialer(f"127.0.0.1:{port}", settings=settings)
-    client = AgentLinkClient(dialer, AgentIdentity("bench", "b"), Receiver(MemoryJournal()),
-                             outbox, settings=settings)
+    client = AgentLinkClient(
+        dialer, AgentIdentity("bench", "b"), Receiver(MemoryJournal()), outbox, settings=settings
+    )
     task = asyncio.get_running_loop().create_task(client.run())
     await client.wait_connected()
 
@@ -226,8 +242,9 @@ async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) ->
     for start_at in range(0, count, 1000):
         await outbox.add([PAYLOAD] * min(1000, count - start_at))
     base = len(outbox.acked_at)
-    client = AgentLinkClient(dialer, AgentIdentity("bench", "b"), Receiver(MemoryJournal()),
-                             outbox, settings=settings)
+    client = AgentLinkClient(
+        dialer, AgentIdentity("bench", "b"), Receiver(MemoryJournal()), outbox, settings=settings
+    )
     start = time.perf_counter()
     task = asyncio.get_running_loop().create_task(client.run())
     while len(outbox.acked_at) < base + count:
@@ -246,9 +263,13 @@ async def link_run(kind: str, batch: int, count: int, pings: int, root: Path) ->
     out_journal.close()
     label = "memory" if kind == "memory" else f"disk/{kind}"
     mode = f"batched ≤{batch}" if batch > 1 else "unbatched (1)"
-    return Row(f"link {mode}, {label}", count / elapsed,
-               (pct(lat, 0.5), pct(lat, 0.99)),
-               (pct(idle, 0.5), pct(idle, 0.99)) if idle else None, backlog)
+    return Row(
+        f"link {mode}, {label}",
+        count / elapsed,
+        (pct(lat, 0.5), pct(lat, 0.99)),
+        (pct(idle, 0.5), pct(idle, 0.99)) if idle else None,
+        backlog,
+    )
 
 
 def fmt(pair: tuple[float, float] | None) -> str:

@@ -45,8 +45,8 @@ from ikasched_agent.registry import (
     RegistryChange,
     RegistryLog,
 )
+from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import AgentConfig
-from ikasched_common.dispatch import Clock, SystemClock
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_common.journal import (
     AsyncJournal,

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from ikasched.v1 import agent_pb2
 from ikasched_agent.runs import RunPaths, read_rc, safe_dir_name
-from ikasched_common.dispatch import Clock
+from ikasched_common.clock import Clock
 from ikasched_common.errors import InvalidArgument
 from ikasched_common.quartz import CronTrigger
 

@@ -72,7 +72,8 @@ from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
 from ikasched_agent import filewatch
 from ikasched_agent.filewatch import DirectoryWatcher, FileSeen, FileSpec, StabilityTracker
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
-from ikasched_common.dispatch import Clock, catch_up
+from ikasched_common.clock import Clock
+from ikasched_common.dispatch import catch_up
 from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
 

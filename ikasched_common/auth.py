@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ikasched_common.errors import IkaschedError
+from ikasched_common.errors import TokenFormatError
 
 TOKEN_PREFIX = "iks_"
 # 32 random bytes: 256 bits of entropy, 43 url-safe characters.
@@ -29,10 +29,6 @@ HASH_SCHEME = "sha256:"
 # Written by `ikasched up` in its data dir; later CLI commands in that directory read it.
 TOKEN_FILE_NAME = "admin.token"
 AUTHORIZATION = "authorization"
-
-
-class TokenFormatError(IkaschedError):
-    """A presented token is not of the `iks_<id>_<secret>` form."""
 
 
 class Role(enum.Enum):

@@ -64,11 +64,13 @@ class DashboardConfig:
         _positive("liveness_timeout_ms", self.liveness_timeout_ms)
         _positive("max_message_bytes", self.max_message_bytes)
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
-            raise InvalidArgument("set both tls_cert_file and tls_key_file, or neither",
-                                  field="tls_cert_file")
+            raise InvalidArgument(
+                "set both tls_cert_file and tls_key_file, or neither", field="tls_cert_file"
+            )
         if self.tls_client_ca_file and not self.tls_cert_file:
-            raise InvalidArgument("mutual TLS needs tls_cert_file and tls_key_file too",
-                                  field="tls_client_ca_file")
+            raise InvalidArgument(
+                "mutual TLS needs tls_cert_file and tls_key_file too", field="tls_client_ca_file"
+            )
 
     @property
     def tls_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""Clocks, catch-up of missed fires, and the thin APScheduler edge that dispatches fires.
+"""Catch-up of missed fires, and the thin APScheduler edge that dispatches fires.
 
 Fire times are computed only by quartz.CronTrigger (pure); APScheduler (>= 3.11.1, < 4) merely
 wakes the event loop at those times. Its own misfire handling is switched off
@@ -21,69 +21,28 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.errors import AlreadyExists, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger
 
 __all__ = [
     "CatchUp",
-    "Clock",
     "Dispatcher",
     "Fire",
     "FireCallback",
-    "ManualClock",
     "QuartzTrigger",
-    "SystemClock",
     "catch_up",
 ]
 
 _log = logging.getLogger(__name__)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-# --------------------------------------------------------------------------- clocks
-
-
-class Clock(Protocol):
-    """Where "now" comes from; aware UTC datetimes."""
-
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    """The real wall clock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that moves only when told to, for tests of lifecycle and cron code."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = _aware_utc(start, "start")
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, at: datetime) -> None:
-        self._now = _aware_utc(at, "at")
-
-    def advance(self, delta: timedelta) -> datetime:
-        self._now += delta
-        return self._now
-
-
-def _aware_utc(at: datetime, name: str) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidArgument("must be a timezone-aware datetime", field=name)
-    return at.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- pure catch-up

@@ -147,8 +147,9 @@ def _as_bytes(value: object, field: str) -> bytes:
     # bytes(5) would quietly be five zero bytes: only byte strings are messages
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    raise InvalidArgument(f"must be bytes (a serialized message), not {type(value).__name__}",
-                          field=field)
+    raise InvalidArgument(
+        f"must be bytes (a serialized message), not {type(value).__name__}", field=field
+    )
 
 
 def _check_meta(meta: Mapping[str, MetaValue] | None) -> dict[str, MetaValue]:
@@ -164,8 +165,9 @@ def _check_meta(meta: Mapping[str, MetaValue] | None) -> dict[str, MetaValue]:
             if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
                 raise InvalidArgument("integer does not fit in 64 bits", field=f"meta.{name}")
         elif kind is not str and kind is not bytes:
-            raise InvalidArgument(f"must be int, str or bytes, not {kind.__name__}",
-                                  field=f"meta.{name}")
+            raise InvalidArgument(
+                f"must be int, str or bytes, not {kind.__name__}", field=f"meta.{name}"
+            )
         out[name] = value
     return out
 
@@ -194,9 +196,7 @@ _UPSERT_VALUE = (
 )
 _SELECT_VALUE = "SELECT value FROM Cache WHERE key = ? AND raw = 1"
 _DELETE_ITEM = "DELETE FROM Cache WHERE key = ? AND raw = 1"
-_PEEK = (
-    "SELECT key, value FROM Cache WHERE key > ? AND key <= ? AND raw = 1 ORDER BY key LIMIT ?"
-)
+_PEEK = "SELECT key, value FROM Cache WHERE key > ? AND key <= ? AND raw = 1 ORDER BY key LIMIT ?"
 _LAST = "SELECT key FROM Cache WHERE key > ? AND key <= ? AND raw = 1 ORDER BY key DESC LIMIT 1"
 _COUNT = "SELECT COUNT(*) FROM Cache WHERE key > ? AND key <= ? AND raw = 1"
 
@@ -329,7 +329,7 @@ class DiskJournal:
             return int(row[0])
         # no counter yet: a store written by someone else's push(), or a fresh one
         last = con.execute(_LAST, (self._low, self._high)).fetchone()
-        return 1 if last is None else int(last[0][len(self._low):]) + 1
+        return 1 if last is None else int(last[0][len(self._low) :]) + 1
 
     def _put_meta(self, con: sqlite3.Connection, meta: Mapping[str, MetaValue], now: float) -> None:
         if meta:
@@ -465,8 +465,9 @@ class DeadLetter:
 
 def encode_dead_letter(value: bytes, reason: str, attempts: int, dead_at: float) -> bytes:
     text = reason[:_MAX_REASON].encode("utf-8", errors="replace")
-    header = _DL_HEADER.pack(_DL_MAGIC, _DL_VERSION, max(0, min(attempts, 2**32 - 1)),
-                             dead_at, len(text))
+    header = _DL_HEADER.pack(
+        _DL_MAGIC, _DL_VERSION, max(0, min(attempts, 2**32 - 1)), dead_at, len(text)
+    )
     return header + text + _as_bytes(value, "value")
 
 
@@ -479,8 +480,8 @@ def decode_dead_letter(key: int, raw: bytes) -> DeadLetter:
     start = _DL_HEADER.size
     if start + size > len(raw):
         raise JournalError(f"dead letter {key}: reason runs past the end")
-    reason = raw[start:start + size].decode("utf-8", errors="replace")
-    return DeadLetter(key, raw[start + size:], reason, attempts, dead_at)
+    reason = raw[start : start + size].decode("utf-8", errors="replace")
+    return DeadLetter(key, raw[start + size :], reason, attempts, dead_at)
 
 
 class DeadLetterJournal:
@@ -651,9 +652,7 @@ class AsyncJournal:
     async def peek(self, limit: int = 1, after: int | None = None) -> list[JournalItem]:
         return await self.run(self._journal.peek, limit, after)
 
-    async def remove(
-        self, keys: Iterable[int], meta: Mapping[str, MetaValue] | None = None
-    ) -> int:
+    async def remove(self, keys: Iterable[int], meta: Mapping[str, MetaValue] | None = None) -> int:
         return await self.run(self._journal.remove, list(keys), meta)
 
     async def get_meta(self, name: str, default: MetaValue | None = None) -> MetaValue | None:
@@ -722,8 +721,9 @@ class AsyncJournal:
         self._executor.shutdown(wait=False)
 
 
-def _fail(batch: Sequence[tuple[bytes, dict[str, MetaValue], asyncio.Future[int]]],
-          exc: BaseException) -> None:
+def _fail(
+    batch: Sequence[tuple[bytes, dict[str, MetaValue], asyncio.Future[int]]], exc: BaseException
+) -> None:
     for _, _, future in batch:
         if not future.done():
             future.set_exception(exc)

@@ -325,8 +325,9 @@ class _Parser:
             step = int(step_text)
             if step > spec.high - spec.low + 1:
                 raise self.error(
-                    spec, f"{item!r}: step {step} is larger than the field's range "
-                    f"{spec.low}-{spec.high}"
+                    spec,
+                    f"{item!r}: step {step} is larger than the field's range "
+                    f"{spec.low}-{spec.high}",
                 )
         if body == "*":
             start, end = spec.low, spec.high
@@ -394,8 +395,8 @@ class _Parser:
                 nearest.add(int(n))
             elif "L" in item or "W" in item or "#" in item:
                 raise self.error(
-                    spec, f"{raw!r} is not valid here (use L, L-n, nW or LW; '#' belongs "
-                    "to day-of-week)"
+                    spec,
+                    f"{raw!r} is not valid here (use L, L-n, nW or LW; '#' belongs to day-of-week)",
                 )
             else:
                 if any(c.isalpha() for c in item):
@@ -444,13 +445,15 @@ class _Parser:
         )
         if dom is None and dow is None:
             raise self.error(
-                "day-of-week", "'?' cannot be in both day-of-month and day-of-week; put '*' "
-                "(or the days) in one of them"
+                "day-of-week",
+                "'?' cannot be in both day-of-month and day-of-week; put '*' "
+                "(or the days) in one of them",
             )
         if dom is not None and dow is not None:
             raise self.error(
-                "day-of-month", "day-of-month and day-of-week cannot both be given; write '?' "
-                "in the one you do not use (e.g. '0 0 12 * * ?' or '0 0 12 ? * MON')"
+                "day-of-month",
+                "day-of-month and day-of-week cannot both be given; write '?' "
+                "in the one you do not use (e.g. '0 0 12 * * ?' or '0 0 12 ? * MON')",
             )
         expr = CronExpression(
             text=" ".join(fields),
@@ -722,9 +725,7 @@ class CronTrigger:
             return None
         if last.replace(tzinfo=UTC) >= before.astimezone(UTC):  # whole second: exclude it
             last -= _SECOND
-        return _aware(
-            _previous_fire(self.expression, self.tz, self.custom_week_day_of_month, last)
-        )
+        return _aware(_previous_fire(self.expression, self.tz, self.custom_week_day_of_month, last))
 
     def fires_at(self, at: datetime) -> bool:
         """Whether ``at`` (to the second) is one of the trigger's fire times."""

@@ -21,7 +21,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ikasched_common.auth import write_private_file
-from ikasched_common.errors import FailedPrecondition, IkaschedError, InvalidArgument
+from ikasched_common.errors import FailedPrecondition, InvalidArgument, SecretError
 
 MASK = "***"
 SEALED_PREFIX = "enc:v1:"
@@ -34,10 +34,6 @@ _PARAMETER_TYPES = {
 }
 
 M = TypeVar("M", bound=Message)
-
-
-class SecretError(IkaschedError):
-    """A sealed value cannot be opened (wrong key, or altered)."""
 
 
 def mask(value: str) -> str:
@@ -59,8 +55,9 @@ def decode_key(text: str) -> bytes:
     except (ValueError, UnicodeEncodeError) as exc:
         raise InvalidArgument("not url-safe base64", field="secret_key") from exc
     if len(key) != KEY_BYTES:
-        raise InvalidArgument(f"must decode to {KEY_BYTES} bytes, not {len(key)}",
-                              field="secret_key")
+        raise InvalidArgument(
+            f"must decode to {KEY_BYTES} bytes, not {len(key)}", field="secret_key"
+        )
     return key
 
 
@@ -123,8 +120,7 @@ class SecretBox:
         if len(blob) < NONCE_BYTES + 16:
             raise SecretError("sealed value is truncated")
         try:
-            plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                                       aad.encode("utf-8"))
+            plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode("utf-8"))
         except InvalidTag as exc:
             raise SecretError("sealed value does not open: wrong key or altered") from exc
         return plain.decode("utf-8")
@@ -144,14 +140,15 @@ def mask_secret_parameters(message: M) -> M:
 
 def seal_secret_parameters(message: Message, box: SecretBox) -> None:
     """Encrypt, in place, every secret parameter value not sealed yet (aad: its name)."""
-    _rewrite(message, lambda name, value: value if not value or is_sealed(value)
-             else box.seal(value, aad=name))
+    _rewrite(
+        message,
+        lambda name, value: value if not value or is_sealed(value) else box.seal(value, aad=name),
+    )
 
 
 def open_secret_parameters(message: Message, box: SecretBox) -> None:
     """Decrypt, in place, every sealed secret parameter value (for the agent-bound copy)."""
-    _rewrite(message, lambda name, value: box.open(value, aad=name) if is_sealed(value)
-             else value)
+    _rewrite(message, lambda name, value: box.open(value, aad=name) if is_sealed(value) else value)
 
 
 def _rewrite(message: Message, change: Callable[[str, str], str]) -> None:

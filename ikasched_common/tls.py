@@ -52,8 +52,10 @@ def channel_credentials(
     """TLS credentials for a client trusting `ca` (None: the system roots); `cert` and `key`
     identify the client under mutual TLS."""
     if (cert is None) != (key is None):
-        raise InvalidArgument("a client certificate needs its key and the key its certificate",
-                              field="tls_cert_file" if cert is None else "tls_key_file")
+        raise InvalidArgument(
+            "a client certificate needs its key and the key its certificate",
+            field="tls_cert_file" if cert is None else "tls_key_file",
+        )
     return grpc.ssl_channel_credentials(
         root_certificates=None if ca is None else read_pem(ca),
         private_key=None if key is None else read_pem(key),
@@ -76,11 +78,12 @@ def client_credentials(
     sent in clear text across the network (for a remote `--insecure` dashboard, pass
     `auth.bearer_metadata(token)` per call on an insecure channel instead).
     """
-    transport = (channel_credentials(ca, cert, key) if tls
-                 else grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP))
-    return grpc.composite_channel_credentials(
-        transport, grpc.access_token_call_credentials(token)
+    transport = (
+        channel_credentials(ca, cert, key)
+        if tls
+        else grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP)
     )
+    return grpc.composite_channel_credentials(transport, grpc.access_token_call_credentials(token))
 
 
 def is_loopback_address(address: str) -> bool:
@@ -155,14 +158,21 @@ def generate_pki(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
 
@@ -186,30 +196,45 @@ def generate_pki(
             )
         )
         if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(list(names)),
-                                            critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(list(names)), critical=False
+            )
         return builder.sign(ca_key, hashes.SHA256()), key
 
     server_cert, server_key = leaf(
-        hosts[0] if hosts else "ikasched", ExtendedKeyUsageOID.SERVER_AUTH,
+        hosts[0] if hosts else "ikasched",
+        ExtendedKeyUsageOID.SERVER_AUTH,
         [_general_name(h) for h in hosts],
     )
     client_cert, client_key = leaf(client_name, ExtendedKeyUsageOID.CLIENT_AUTH, [])
 
     pki = Pki(
-        ca_cert=out / "ca.pem", ca_key=out / "ca-key.pem",
-        server_cert=out / "server.pem", server_key=out / "server-key.pem",
-        client_cert=out / "client.pem", client_key=out / "client-key.pem",
+        ca_cert=out / "ca.pem",
+        ca_key=out / "ca-key.pem",
+        server_cert=out / "server.pem",
+        server_key=out / "server-key.pem",
+        client_cert=out / "client.pem",
+        client_key=out / "client-key.pem",
     )
-    for path, cert in ((pki.ca_cert, ca_cert), (pki.server_cert, server_cert),
-                       (pki.client_cert, client_cert)):
+    for path, cert in (
+        (pki.ca_cert, ca_cert),
+        (pki.server_cert, server_cert),
+        (pki.client_cert, client_cert),
+    ):
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    for path, key in ((pki.ca_key, ca_key), (pki.server_key, server_key),
-                      (pki.client_key, client_key)):
-        write_private_file(path, key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ))
+    for path, key in (
+        (pki.ca_key, ca_key),
+        (pki.server_key, server_key),
+        (pki.client_key, client_key),
+    ):
+        write_private_file(
+            path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
     return pki
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import grpc
 
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
+from ikasched_common.clock import Clock
 from ikasched_common.config import DashboardConfig
-from ikasched_common.dispatch import Clock
 from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address
 from ikasched_dashboard.logstream import GatewayLogFetcher
@@ -66,28 +66,33 @@ class DashboardApp:
         self.authenticator = Authenticator(self._auth_engine)
         # secret parameter values are sealed with this key at rest, opened for the agents only
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-        self.secret_box = SecretBox.from_config(config.secret_key,
-                                                config.effective_secret_key_file)
+        self.secret_box = SecretBox.from_config(config.secret_key, config.effective_secret_key_file)
         # the gateway (and its lane router) exists only once the process started
         self.log_fetcher = log_fetcher or GatewayLogFetcher(lambda: self.process.gateway.lanes)
-        self.wiring = ProcessWiring(clock=clock, log_fetcher=self.log_fetcher,
-                                    actor=lambda: current_actor("anonymous"),
-                                    secret_box=self.secret_box)
+        self.wiring = ProcessWiring(
+            clock=clock,
+            log_fetcher=self.log_fetcher,
+            actor=lambda: current_actor("anonymous"),
+            secret_box=self.secret_box,
+        )
         self.process = DashboardProcess(
             config,
-            registrars=[self._open_secrets_for_agents, self.wiring.registrar,
-                        self._register_tokens],
+            registrars=[
+                self._open_secrets_for_agents,
+                self.wiring.registrar,
+                self._register_tokens,
+            ],
             on_started=[self.wiring.on_started],
             hello_check=_hello_check,
-            interceptors=[AuthInterceptor(self.authenticator,
-                                          reflection_open=config.reflection_open)],
+            interceptors=[
+                AuthInterceptor(self.authenticator, reflection_open=config.reflection_open)
+            ],
             metrics_listen=config.metrics_listen or None,
             **process_options,
         )
         self._flusher: asyncio.Task[None] | None = None
 
-    def _open_secrets_for_agents(self, _server: grpc.aio.Server,
-                                 process: DashboardProcess) -> None:
+    def _open_secrets_for_agents(self, _server: grpc.aio.Server, process: DashboardProcess) -> None:
         box = self.secret_box
         process.gateway.set_link_outbox(lambda outbox: SecretOpeningOutbox(outbox, box))
 

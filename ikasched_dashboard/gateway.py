@@ -32,16 +32,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ikasched.v1 import agent_pb2
-from ikasched_common.errors import IkaschedError, InvalidArgument
+from ikasched_common.errors import IkaschedError, InvalidArgument, LinkRefused
 from ikasched_common.journal import Journal, JournalItem, MetaValue
-from ikasched_common.link import (
-    AgentEndpoint,
-    LinkGateway,
-    LinkRefused,
-    LinkSettings,
-    Outbox,
-    Receiver,
-)
+from ikasched_common.link import AgentEndpoint, LinkGateway, LinkSettings, Outbox, Receiver
 from ikasched_common.link import AgentPresence as LinkPresence
 from ikasched_dashboard.logstream import LaneRouter
 from ikasched_dashboard.outbox import SqlOutbox
@@ -215,8 +208,11 @@ class Gateway:
             if self._on_inbox is not None:
                 on_inbox = self._on_inbox
                 receiver.listen(lambda _seq: on_inbox())
-            found = AgentEndpoint(receiver, self._link_outbox(self.outbox(agent_name)),
-                                  on_lane=self.lanes.handler(agent_name))
+            found = AgentEndpoint(
+                receiver,
+                self._link_outbox(self.outbox(agent_name)),
+                on_lane=self.lanes.handler(agent_name),
+            )
             self._endpoints[agent_name] = found
         return found
 
@@ -259,15 +255,8 @@ class Gateway:
         if self._hello_check is not None:  # AUTH HOOK: security.check_agent_hello plugs in here
             try:
                 self._hello_check(hello, metadata)
-            except LinkRefused:
-                raise
             except IkaschedError as exc:
-                status = (
-                    "unauthenticated"
-                    if "Unauthenticated" in type(exc).__name__
-                    else ("permission_denied")
-                )
-                raise LinkRefused(str(exc), status=status) from exc
+                raise LinkRefused.of(exc) from exc
         name = hello.agent_name
         self._hellos[name] = HelloInfo(
             name,

@@ -54,8 +54,9 @@ class Orchestration(Protocol):
         """Create (and, unless prepared, activate and publish to agents) an instance; its id."""
         ...
 
-    async def activate_instance(self, instance_id: str, *, time_ms: int,
-                                projected_end_time_ms: int = 0) -> None:
+    async def activate_instance(
+        self, instance_id: str, *, time_ms: int, projected_end_time_ms: int = 0
+    ) -> None:
         """A PREPARED instance goes live (WAITING) and is published to its agents."""
         ...
 
@@ -63,8 +64,9 @@ class Orchestration(Protocol):
         """Run an operator verb (engine input) through the instance's serial queue."""
         ...
 
-    async def end_instance(self, instance_id: str, *, actor: str, time_ms: int,
-                           kill_running_jobs: bool = True) -> None:
+    async def end_instance(
+        self, instance_id: str, *, actor: str, time_ms: int, kill_running_jobs: bool = True
+    ) -> None:
         """End an instance: kill its running jobs, remove it from agents, ENDED."""
         ...
 
@@ -72,14 +74,27 @@ class Orchestration(Protocol):
         """Forget a PREPARED instance (plan disabled or rescheduled)."""
         ...
 
-    async def kill_job(self, instance_id: str, job_identifier: str, child_context_name: str,
-                       *, destroy: bool, actor: str) -> VerbResult:
+    async def kill_job(
+        self,
+        instance_id: str,
+        job_identifier: str,
+        child_context_name: str,
+        *,
+        destroy: bool,
+        actor: str,
+    ) -> VerbResult:
         """Ask the job's agent to kill its running process (state follows the agent's event)."""
         ...
 
-    async def raise_global_event(self, job_name: str, *, environment_group: str,
-                                 ignore_environment_group: bool, actor: str,
-                                 time_ms: int) -> list[str]:
+    async def raise_global_event(
+        self,
+        job_name: str,
+        *,
+        environment_group: str,
+        ignore_environment_group: bool,
+        actor: str,
+        time_ms: int,
+    ) -> list[str]:
         """Deliver a global event to every live instance of the group; the ids reached."""
         ...
 
@@ -91,8 +106,9 @@ class Orchestration(Protocol):
         """A plan was deleted: remove its jobs from its agents."""
         ...
 
-    def events_that_can_run(self, instance_id: str, job_identifier: str,
-                            child_context_name: str) -> Sequence[RaiseInitiation]:
+    def events_that_can_run(
+        self, instance_id: str, job_identifier: str, child_context_name: str
+    ) -> Sequence[RaiseInitiation]:
         """Read-only: what would be raised if this job completed now."""
         ...
 

@@ -35,7 +35,8 @@ from sqlalchemy import Connection, Engine
 
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
-from ikasched_common.dispatch import Clock, Dispatcher, Fire, FireCallback, SystemClock, catch_up
+from ikasched_common.clock import Clock, SystemClock
+from ikasched_common.dispatch import Dispatcher, Fire, FireCallback, catch_up
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.quartz import CronTrigger
 from ikasched_dashboard.engine.inputs import Pairs
@@ -93,9 +94,7 @@ def one_shot_trigger(at_ms: int) -> CronTrigger:
     at = from_epoch_ms(at_ms)
     if at.microsecond:
         at = at.replace(microsecond=0) + timedelta(seconds=1)
-    return CronTrigger(
-        f"{at.second} {at.minute} {at.hour} {at.day} {at.month} ? {at.year}", "UTC"
-    )
+    return CronTrigger(f"{at.second} {at.minute} {at.hour} {at.day} {at.month} ? {at.year}", "UTC")
 
 
 # --------------------------------------------------------------------------- pure plan timing
@@ -119,12 +118,19 @@ class PlanWindow:
     environment_group: str = ""
 
     @classmethod
-    def of(cls, plan: plan_pb2.Context, *, version: int = 0, enabled: bool = True,
-           created_time_ms: int = 0) -> PlanWindow:
+    def of(
+        cls,
+        plan: plan_pb2.Context,
+        *,
+        version: int = 0,
+        enabled: bool = True,
+        created_time_ms: int = 0,
+    ) -> PlanWindow:
         tz = plan.timezone or "UTC"
         trigger = (
-            CronTrigger(plan.time_window_start, tz,
-                        custom_week_day_of_month=plan.custom_week_day_of_month)
+            CronTrigger(
+                plan.time_window_start, tz, custom_week_day_of_month=plan.custom_week_day_of_month
+            )
             if plan.time_window_start
             else None
         )
@@ -147,8 +153,12 @@ class PlanWindow:
     @classmethod
     def of_record(cls, record: plan_store.PlanRecord) -> PlanWindow:
         plan = plan_pb2.Context.FromString(record.plan)
-        return cls.of(plan, version=record.version, enabled=record.enabled,
-                      created_time_ms=record.created_time)
+        return cls.of(
+            plan,
+            version=record.version,
+            enabled=record.enabled,
+            created_time_ms=record.created_time,
+        )
 
     def next_start(self, after: datetime) -> datetime | None:
         """The next window start strictly after `after`, skipping blackout windows."""
@@ -309,12 +319,18 @@ class Lifecycle:
             return None
         return window.next_start(self._now())
 
-    async def _instances(self, plan_name: str, statuses: Iterable[str] = (),
-                         excluding: Iterable[str] = ()) -> list[instance_store.InstanceRow]:
-        return await self._read(lambda c: instance_store.list_instances(
-            c, plan_name=plan_name, statuses=tuple(statuses),
-            excluding_statuses=tuple(excluding), limit=_ALL,
-        ))
+    async def _instances(
+        self, plan_name: str, statuses: Iterable[str] = (), excluding: Iterable[str] = ()
+    ) -> list[instance_store.InstanceRow]:
+        return await self._read(
+            lambda c: instance_store.list_instances(
+                c,
+                plan_name=plan_name,
+                statuses=tuple(statuses),
+                excluding_statuses=tuple(excluding),
+                limit=_ALL,
+            )
+        )
 
     async def _row(self, instance_id: str) -> instance_store.InstanceRow | None:
         return await self._read(lambda c: instance_store.get_instance(c, instance_id))
@@ -323,13 +339,20 @@ class Lifecycle:
         """A decision without a status change: logged and kept in the audit trail."""
         log.info("plan %s: %s", plan_name, detail)
         entry = change_store.AuditEntry(
-            time=self._now_ms(), instance_id="", plan_name=plan_name, from_status="",
-            to_status="", cause=cause, actor=actor, detail=detail,
+            time=self._now_ms(),
+            instance_id="",
+            plan_name=plan_name,
+            from_status="",
+            to_status="",
+            cause=cause,
+            actor=actor,
+            detail=detail,
         )
         await self._write(lambda c: change_store.append_audit(c, [entry]))
 
-    def _add_timer(self, job_id: str, trigger: CronTrigger, callback: FireCallback,
-                   grace: timedelta) -> None:
+    def _add_timer(
+        self, job_id: str, trigger: CronTrigger, callback: FireCallback, grace: timedelta
+    ) -> None:
         self._remove_timer(job_id)
         self._timers.add_job(job_id, trigger, callback, misfire_grace=grace)
 
@@ -367,8 +390,9 @@ class Lifecycle:
         async def fire(_f: Fire) -> None:
             await self.on_end_due(instance_id)
 
-        self._add_timer(end_job_id(instance_id), one_shot_trigger(projected_end_ms), fire,
-                        _END_GRACE)
+        self._add_timer(
+            end_job_id(instance_id), one_shot_trigger(projected_end_ms), fire, _END_GRACE
+        )
 
     async def on_misfire(self, fire: Fire) -> None:
         """The Dispatcher's misfire route: a start beyond its grace is a missed run; an end is
@@ -379,23 +403,39 @@ class Lifecycle:
             plan_name = fire.job_id[6:]
             window = await self.window(plan_name)
             grace = window.grace if window is not None else timedelta(0)
-            await self._record_missed(plan_name, [fire.scheduled], fire.actual,
-                                f"window start fired {_seconds(fire.lateness)} late, beyond the "
-                                f"misfire grace of {_seconds(grace)}")
+            await self._record_missed(
+                plan_name,
+                [fire.scheduled],
+                fire.actual,
+                f"window start fired {_seconds(fire.lateness)} late, beyond the "
+                f"misfire grace of {_seconds(grace)}",
+            )
         else:
             log.warning("misfire of unknown timer %s", fire.job_id)
 
-    async def _record_missed(self, plan_name: str, fires: Iterable[datetime], now: datetime,
-                             reason: str) -> list[missed_store.MissedRunRecord]:
-        records = [missed_store.MissedRunRecord(plan_name, epoch_ms(f), epoch_ms(now), reason)
-                   for f in fires]
+    async def _record_missed(
+        self, plan_name: str, fires: Iterable[datetime], now: datetime, reason: str
+    ) -> list[missed_store.MissedRunRecord]:
+        records = [
+            missed_store.MissedRunRecord(plan_name, epoch_ms(f), epoch_ms(now), reason)
+            for f in fires
+        ]
         if not records:
             return records
-        notes = [change_store.AuditEntry(
-            time=epoch_ms(now), instance_id="", plan_name=plan_name, from_status="",
-            to_status="", cause="missed-run", actor=SCHEDULE_ACTOR,
-            detail=f"missed window start at {from_epoch_ms(r.scheduled_time).isoformat()}: "
-                   f"{reason}") for r in records]
+        notes = [
+            change_store.AuditEntry(
+                time=epoch_ms(now),
+                instance_id="",
+                plan_name=plan_name,
+                from_status="",
+                to_status="",
+                cause="missed-run",
+                actor=SCHEDULE_ACTOR,
+                detail=f"missed window start at {from_epoch_ms(r.scheduled_time).isoformat()}: "
+                f"{reason}",
+            )
+            for r in records
+        ]
 
         def record(c: Connection) -> None:
             # a restart that notices the same gap again adds neither a row nor a note
@@ -404,36 +444,52 @@ class Lifecycle:
 
         await self._write(record)
         for r in records:
-            log.warning("plan %s: missed window start at %s: %s", plan_name,
-                        from_epoch_ms(r.scheduled_time).isoformat(), reason)
+            log.warning(
+                "plan %s: missed window start at %s: %s",
+                plan_name,
+                from_epoch_ms(r.scheduled_time).isoformat(),
+                reason,
+            )
         return records
 
     # -- window start (reference §5.1) --------------------------------------------------------
 
-    async def on_window_start(self, plan_name: str, scheduled: datetime, *,
-                              actor: str = SCHEDULE_ACTOR) -> WindowOutcome:
+    async def on_window_start(
+        self, plan_name: str, scheduled: datetime, *, actor: str = SCHEDULE_ACTOR
+    ) -> WindowOutcome:
         """Create (or activate the PREPARED) instance for the window start at `scheduled`."""
         async with self._lock(plan_name):
             return await self._window_start(plan_name, scheduled, actor)
 
-    async def _window_start(self, plan_name: str, scheduled: datetime,
-                            actor: str) -> WindowOutcome:
+    async def _window_start(self, plan_name: str, scheduled: datetime, actor: str) -> WindowOutcome:
         scheduled_ms = epoch_ms(scheduled)
         window = await self._load_window(plan_name)
         if window is None or not window.enabled:
-            return WindowOutcome(plan_name, scheduled_ms, "disabled",
-                                 reason="plan missing or disabled")
+            return WindowOutcome(
+                plan_name, scheduled_ms, "disabled", reason="plan missing or disabled"
+            )
         if window.blackout.contains(scheduled):
-            await self._note(plan_name, f"instance not created: window start "
-                             f"{scheduled.isoformat()} is inside a blackout window",
-                             cause="window-start", actor=actor)
+            await self._note(
+                plan_name,
+                f"instance not created: window start "
+                f"{scheduled.isoformat()} is inside a blackout window",
+                cause="window-start",
+                actor=actor,
+            )
             prepared_id = await self._prepare_next(window, scheduled)
-            return WindowOutcome(plan_name, scheduled_ms, "blackout",
-                                 reason="inside a blackout window", prepared_id=prepared_id)
+            return WindowOutcome(
+                plan_name,
+                scheduled_ms,
+                "blackout",
+                reason="inside a blackout window",
+                prepared_id=prepared_id,
+            )
         live = self._orch.live_instance_ids(plan_name)
         if not window.concurrent and live:
-            reason = (f"instance not created: plan is not able to run concurrently and "
-                      f"instance(s) {', '.join(sorted(live))} are live")
+            reason = (
+                f"instance not created: plan is not able to run concurrently and "
+                f"instance(s) {', '.join(sorted(live))} are live"
+            )
             await self._note(plan_name, reason, cause="window-start", actor=actor)
             return WindowOutcome(plan_name, scheduled_ms, "skipped", reason=reason)
         end_ms = window.projected_end_ms(scheduled_ms)
@@ -443,19 +499,23 @@ class Lifecycle:
             if stale is not match and stale.start_time <= scheduled_ms:
                 await self._orch.drop_prepared(stale.id)
         if match is not None:
-            await self._orch.activate_instance(match.id, time_ms=self._now_ms(),
-                                               projected_end_time_ms=end_ms)
+            await self._orch.activate_instance(
+                match.id, time_ms=self._now_ms(), projected_end_time_ms=end_ms
+            )
             instance_id, action = match.id, "activated"
         else:
-            instance_id = await self._orch.create_instance(NewInstance(
-                plan_name=plan_name, start_time_ms=scheduled_ms, projected_end_time_ms=end_ms,
-                created_by=actor,
-            ))
+            instance_id = await self._orch.create_instance(
+                NewInstance(
+                    plan_name=plan_name,
+                    start_time_ms=scheduled_ms,
+                    projected_end_time_ms=end_ms,
+                    created_by=actor,
+                )
+            )
             action = "created"
         self._register_end(instance_id, end_ms)
         prepared_id = await self._prepare_next(window, scheduled)
-        return WindowOutcome(plan_name, scheduled_ms, action, instance_id,
-                             prepared_id=prepared_id)
+        return WindowOutcome(plan_name, scheduled_ms, action, instance_id, prepared_id=prepared_id)
 
     async def _prepare_next(self, window: PlanWindow, after: datetime) -> str:
         """Make sure the next window start has its PREPARED instance; its id (or "")."""
@@ -469,11 +529,15 @@ class Lifecycle:
         for p in existing:
             if p.start_time == start_ms:
                 return p.id
-        return await self._orch.create_instance(NewInstance(
-            plan_name=window.name, start_time_ms=start_ms,
-            projected_end_time_ms=window.projected_end_ms(start_ms),
-            created_by=SCHEDULE_ACTOR, prepared=True,
-        ))
+        return await self._orch.create_instance(
+            NewInstance(
+                plan_name=window.name,
+                start_time_ms=start_ms,
+                projected_end_time_ms=window.projected_end_ms(start_ms),
+                created_by=SCHEDULE_ACTOR,
+                prepared=True,
+            )
+        )
 
     # -- ends (reference §5.2) ----------------------------------------------------------------
 
@@ -484,8 +548,9 @@ class Lifecycle:
         if row is None or row.status in _NOT_LIVE:
             return False
         if row.run_until_manually_ended:
-            log.info("instance %s reached its projected end but runs until manually ended",
-                     instance_id)
+            log.info(
+                "instance %s reached its projected end but runs until manually ended", instance_id
+            )
             return False
         await self._end(instance_id, TTL_ACTOR, kill_running_jobs=True)
         return True
@@ -496,13 +561,18 @@ class Lifecycle:
             return
         self._ending.add(instance_id)
         try:
-            await self._orch.end_instance(instance_id, actor=actor, time_ms=self._now_ms(),
-                                          kill_running_jobs=kill_running_jobs)
+            await self._orch.end_instance(
+                instance_id,
+                actor=actor,
+                time_ms=self._now_ms(),
+                kill_running_jobs=kill_running_jobs,
+            )
         finally:
             self._ending.discard(instance_id)
 
-    async def end_instance(self, instance_id: str, *, actor: str,
-                           kill_running_jobs: bool = True) -> None:
+    async def end_instance(
+        self, instance_id: str, *, actor: str, kill_running_jobs: bool = True
+    ) -> None:
         """A manual end (ignores run-until-manually-ended)."""
         row = await self._row(instance_id)
         if row is None:
@@ -540,9 +610,16 @@ class Lifecycle:
 
     # -- manual creation and reset ------------------------------------------------------------
 
-    async def create_manual(self, plan_name: str, *, actor: str, parameters: Pairs = (),
-                            hold_command_jobs: bool = False, ignore_blackout: bool = False,
-                            reset_from_instance_id: str = "") -> str:
+    async def create_manual(
+        self,
+        plan_name: str,
+        *,
+        actor: str,
+        parameters: Pairs = (),
+        hold_command_jobs: bool = False,
+        ignore_blackout: bool = False,
+        reset_from_instance_id: str = "",
+    ) -> str:
         """Create an instance now (reference §5.1 manual creation); its id."""
         async with self._lock(plan_name):
             window = await self._load_window(plan_name)
@@ -553,24 +630,37 @@ class Lifecycle:
             now = self._now()
             if not ignore_blackout and window.blackout.contains(now):
                 raise FailedPrecondition(f"plan {plan_name} is inside a blackout window now")
-            live = [i for i in self._orch.live_instance_ids(plan_name)
-                    if i != reset_from_instance_id]
+            live = [
+                i for i in self._orch.live_instance_ids(plan_name) if i != reset_from_instance_id
+            ]
             if not window.concurrent and live:
                 raise FailedPrecondition(
                     f"plan {plan_name} is not able to run concurrently and instance(s) "
                     f"{', '.join(sorted(live))} are live"
                 )
             end_ms = manual_end_time_ms(window, now)
-            instance_id = await self._orch.create_instance(NewInstance(
-                plan_name=plan_name, start_time_ms=epoch_ms(now), projected_end_time_ms=end_ms,
-                parameters=parameters, hold_command_jobs=hold_command_jobs, created_by=actor,
-                reset_from_instance_id=reset_from_instance_id,
-            ))
+            instance_id = await self._orch.create_instance(
+                NewInstance(
+                    plan_name=plan_name,
+                    start_time_ms=epoch_ms(now),
+                    projected_end_time_ms=end_ms,
+                    parameters=parameters,
+                    hold_command_jobs=hold_command_jobs,
+                    created_by=actor,
+                    reset_from_instance_id=reset_from_instance_id,
+                )
+            )
             self._register_end(instance_id, end_ms)
             return instance_id
 
-    async def reset_instance(self, instance_id: str, *, actor: str, parameters: Pairs = (),
-                             hold_command_jobs: bool = False) -> str:
+    async def reset_instance(
+        self,
+        instance_id: str,
+        *,
+        actor: str,
+        parameters: Pairs = (),
+        hold_command_jobs: bool = False,
+    ) -> str:
         """Replace an instance by a new one from the current plan; the old one ENDS first
         (its running jobs killed, reference §4.2 resetContextInstance)."""
         row = await self._row(instance_id)
@@ -580,8 +670,11 @@ class Lifecycle:
             raise FailedPrecondition(f"instance {instance_id} is {row.status}: not live")
         await self._end(instance_id, actor, kill_running_jobs=True)
         return await self.create_manual(
-            row.plan_name, actor=actor, parameters=parameters,
-            hold_command_jobs=hold_command_jobs, ignore_blackout=True,
+            row.plan_name,
+            actor=actor,
+            parameters=parameters,
+            hold_command_jobs=hold_command_jobs,
+            ignore_blackout=True,
             reset_from_instance_id=instance_id,
         )
 
@@ -629,9 +722,12 @@ class Lifecycle:
         if self._own_dispatcher is not None and not self._own_dispatcher.running:
             self._own_dispatcher.start()
         return RecoveryReport(
-            resumed=tuple(acc.resumed), ended=tuple(acc.ended),
-            dropped_prepared=tuple(acc.dropped), created_late=tuple(acc.late),
-            missed=tuple(acc.missed), prepared=tuple(acc.prepared),
+            resumed=tuple(acc.resumed),
+            ended=tuple(acc.ended),
+            dropped_prepared=tuple(acc.dropped),
+            created_late=tuple(acc.late),
+            missed=tuple(acc.missed),
+            prepared=tuple(acc.prepared),
         )
 
     async def _recover_plan(self, window: PlanWindow, acc: _Recovery) -> None:
@@ -657,16 +753,18 @@ class Lifecycle:
         if prepared:
             acc.prepared.append(prepared)
 
-    async def _recover_live(self, row: instance_store.InstanceRow, window: PlanWindow | None,
-                            acc: _Recovery) -> None:
+    async def _recover_live(
+        self, row: instance_store.InstanceRow, window: PlanWindow | None, acc: _Recovery
+    ) -> None:
         verdict = self._recover_instance(row, window, acc)
         if verdict:
             await self._end(row.id, RECOVERY_ACTOR, kill_running_jobs=True)
             acc.ended.append(row.id)
             log.info("recovery: instance %s of %s ENDED (%s)", row.id, row.plan_name, verdict)
 
-    def _recover_instance(self, row: instance_store.InstanceRow, window: PlanWindow | None,
-                          acc: _Recovery) -> str:
+    def _recover_instance(
+        self, row: instance_store.InstanceRow, window: PlanWindow | None, acc: _Recovery
+    ) -> str:
         """Resume (re-arm the end timer) or say why the instance must end."""
         now = self._now()
         now_ms = epoch_ms(now)
@@ -683,16 +781,25 @@ class Lifecycle:
             return ""
         return "outside its operating window"
 
-    async def _catch_up(self, window: PlanWindow, rows: list[instance_store.InstanceRow],
-                        now: datetime, acc: _Recovery) -> None:
+    async def _catch_up(
+        self,
+        window: PlanWindow,
+        rows: list[instance_store.InstanceRow],
+        now: datetime,
+        acc: _Recovery,
+    ) -> None:
         assert window.trigger is not None
         missed = await self._read(
-            lambda c: missed_store.list_missed_runs(c, plan_name=window.name, limit=_ALL))
+            lambda c: missed_store.list_missed_runs(c, plan_name=window.name, limit=_ALL)
+        )
         marks = [window.created_time_ms]
         marks += [r.start_time for r in rows if r.status != "PREPARED"]
         marks += [m.scheduled_time for m in missed]
-        ended = await self._read(lambda c: instance_store.list_instances(
-            c, plan_name=window.name, statuses=("ENDED",), limit=1))
+        ended = await self._read(
+            lambda c: instance_store.list_instances(
+                c, plan_name=window.name, statuses=("ENDED",), limit=1
+            )
+        )
         marks += [r.start_time for r in ended]
         last = from_epoch_ms(max(marks))
         if last >= now:
@@ -701,14 +808,24 @@ class Lifecycle:
         late = [f for f in due.late if not window.blackout.contains(f)]
         gone = [f for f in due.missed if not window.blackout.contains(f)]
         if gone:
-            acc.missed.extend(await self._record_missed(
-                window.name, gone, now,
-                f"dashboard was down; more than the misfire grace of {_seconds(window.grace)} late",
-            ))
+            acc.missed.extend(
+                await self._record_missed(
+                    window.name,
+                    gone,
+                    now,
+                    "dashboard was down; more than the misfire grace of"
+                    f" {_seconds(window.grace)} late",
+                )
+            )
         if late:
-            acc.missed.extend(await self._record_missed(
-                window.name, late[:-1], now, "dashboard was down; superseded by a later window "
-                "start that was created late"))
+            acc.missed.extend(
+                await self._record_missed(
+                    window.name,
+                    late[:-1],
+                    now,
+                    "dashboard was down; superseded by a later window start that was created late",
+                )
+            )
             outcome = await self._window_start(window.name, late[-1], RECOVERY_ACTOR)
             acc.late.append(outcome)
 
@@ -719,7 +836,6 @@ class Lifecycle:
 
 def _seconds(delta: timedelta) -> str:
     return f"{delta.total_seconds():g} s"
-
 
 
 __all__ = [

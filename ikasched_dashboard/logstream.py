@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ikasched.v1 import agent_pb2
+from ikasched_common.errors import Unavailable
 from ikasched_dashboard.services.context import LogRequest
-from ikasched_dashboard.services.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ class AgentLoad:
 class LaneSender(Protocol):
     """Sends on an agent's lane; False when the agent is not connected (LinkGateway)."""
 
-    async def send_lane(self, agent_name: str,
-                        message: agent_pb2.DashboardLaneMessage) -> bool: ...
+    async def send_lane(self, agent_name: str, message: agent_pb2.DashboardLaneMessage) -> bool: ...
 
 
 class _Transfer:
@@ -73,8 +72,12 @@ class _Transfer:
 class LaneRouter:
     """Routes every agent's lane messages (see the module doc)."""
 
-    def __init__(self, *, queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
-                 stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+    ) -> None:
         self._queue_chunks = queue_chunks
         self._stall_timeout = stall_timeout
         self._transfers: dict[str, _Transfer] = {}
@@ -84,9 +87,7 @@ class LaneRouter:
     def bind(self, sender: LaneSender) -> None:
         self._sender = sender
 
-    def handler(
-        self, agent_name: str
-    ) -> Callable[[agent_pb2.AgentLaneMessage], Awaitable[None]]:
+    def handler(self, agent_name: str) -> Callable[[agent_pb2.AgentLaneMessage], Awaitable[None]]:
         """The endpoint's `on_lane` for one agent's link."""
 
         async def on_lane(message: agent_pb2.AgentLaneMessage) -> None:
@@ -98,9 +99,13 @@ class LaneRouter:
         kind = message.WhichOneof("body")
         if kind == "status":
             s = message.status
-            self._loads[agent_name] = AgentLoad(s.running_jobs, s.queued_jobs,
-                                                s.active_instances, s.outbox_size,
-                                                int(time.time() * 1000))
+            self._loads[agent_name] = AgentLoad(
+                s.running_jobs,
+                s.queued_jobs,
+                s.active_instances,
+                s.outbox_size,
+                int(time.time() * 1000),
+            )
         elif kind == "log_chunk":
             await self._deliver(agent_name, message.log_chunk)
 
@@ -118,8 +123,12 @@ class LaneRouter:
 
     async def _cancel(self, agent_name: str, request_id: str) -> None:
         if self._sender is not None:
-            await self._sender.send_lane(agent_name, agent_pb2.DashboardLaneMessage(
-                log_cancel=agent_pb2.LogCancel(request_id=request_id)))
+            await self._sender.send_lane(
+                agent_name,
+                agent_pb2.DashboardLaneMessage(
+                    log_cancel=agent_pb2.LogCancel(request_id=request_id)
+                ),
+            )
 
     def load(self, agent_name: str) -> AgentLoad | None:
         return self._loads.get(agent_name)
@@ -130,8 +139,7 @@ class LaneRouter:
         for request_id, transfer in list(self._transfers.items()):
             if transfer.agent_name == agent_name:
                 self._transfers.pop(request_id, None)
-                _abort(transfer, request_id, f"agent {agent_name} disconnected during the "
-                                             f"transfer")
+                _abort(transfer, request_id, f"agent {agent_name} disconnected during the transfer")
 
     def active_transfers(self) -> int:
         return len(self._transfers)
@@ -145,21 +153,31 @@ class LaneRouter:
         self._transfers[request_id] = transfer
         finished = False
         try:
-            sent = await self._sender.send_lane(request.agent_name, agent_pb2.DashboardLaneMessage(
-                log_request=agent_pb2.LogRequest(
-                    request_id=request_id, initiation_id=request.initiation_id,
-                    stream=agent_pb2.LogStream.Name(request.stream), offset=request.offset,
-                    follow=request.follow, max_bytes=request.max_bytes)))
+            sent = await self._sender.send_lane(
+                request.agent_name,
+                agent_pb2.DashboardLaneMessage(
+                    log_request=agent_pb2.LogRequest(
+                        request_id=request_id,
+                        initiation_id=request.initiation_id,
+                        stream=agent_pb2.LogStream.Name(request.stream),
+                        offset=request.offset,
+                        follow=request.follow,
+                        max_bytes=request.max_bytes,
+                    )
+                ),
+            )
             if not sent:
                 finished = True
-                raise LogUnavailable(f"agent {request.agent_name} is not connected: its job "
-                                     f"logs cannot be read now")
+                raise LogUnavailable(
+                    f"agent {request.agent_name} is not connected: its job logs cannot be read now"
+                )
             while True:
                 chunk = await transfer.queue.get()
                 if transfer.failed and chunk.eof and not chunk.data and not chunk.error:
                     finished = True
-                    raise LogTransferAborted(f"log transfer from agent {request.agent_name} "
-                                             f"stopped: {transfer.failed}")
+                    raise LogTransferAborted(
+                        f"log transfer from agent {request.agent_name} stopped: {transfer.failed}"
+                    )
                 if chunk.eof:
                     finished = True
                 yield chunk

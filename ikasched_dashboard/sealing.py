@@ -20,8 +20,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ikasched.v1 import agent_pb2, plan_pb2
+from ikasched_common.errors import SecretError
 from ikasched_common.link import Outbox, OutboxPosition, PendingItem, SequencedItem
-from ikasched_common.secrets import SecretBox, SecretError, is_sealed
+from ikasched_common.secrets import SecretBox, is_sealed
 from ikasched_dashboard.plans.validation import job_identifier
 
 SEALED_MARK = b"enc:v1:"
@@ -51,14 +52,16 @@ def secret_names(plan: plan_pb2.Context) -> frozenset[str]:
     return frozenset(p.name for _key, p in _plan_parameters(plan) if p.secret)
 
 
-def seal_plan(plan: plan_pb2.Context, previous: plan_pb2.Context | None,
-              box: SecretBox) -> None:
+def seal_plan(plan: plan_pb2.Context, previous: plan_pb2.Context | None, box: SecretBox) -> None:
     """Seal, in place, every secret default. A value equal to the previous version's keeps
     that sealed text, so provisioning the same plan again changes nothing."""
     old: dict[str, str] = {}
     if previous is not None:
-        old = {k: p.default_value for k, p in _plan_parameters(previous)
-               if p.secret and is_sealed(p.default_value)}
+        old = {
+            k: p.default_value
+            for k, p in _plan_parameters(previous)
+            if p.secret and is_sealed(p.default_value)
+        }
     for key, p in _plan_parameters(plan):
         value = p.default_value
         if not p.secret or not value or is_sealed(value):
@@ -77,14 +80,16 @@ def _opens_to(box: SecretBox, sealed: str, name: str, value: str) -> bool:
         return False
 
 
-def seal_pairs(pairs: Iterable[tuple[str, str]], secrets: frozenset[str],
-               box: SecretBox | None) -> Pairs:
+def seal_pairs(
+    pairs: Iterable[tuple[str, str]], secrets: frozenset[str], box: SecretBox | None
+) -> Pairs:
     """(name, value) pairs with the values of secret names sealed (aad: the name)."""
     out = tuple(pairs)
     if box is None or not secrets:
         return out
-    return tuple((n, box.seal(v, aad=n) if n in secrets and v and not is_sealed(v) else v)
-                 for n, v in out)
+    return tuple(
+        (n, box.seal(v, aad=n) if n in secrets and v and not is_sealed(v) else v) for n, v in out
+    )
 
 
 def open_message(message: Message, box: SecretBox) -> bool:

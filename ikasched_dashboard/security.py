@@ -34,15 +34,8 @@ from ikasched.v1 import (
     job_service_pb2,
     plan_service_pb2,
 )
-from ikasched_common.auth import (
-    Principal,
-    Role,
-    TokenFormatError,
-    bearer_from_metadata,
-    secret_matches,
-    token_id_of,
-)
-from ikasched_common.errors import IkaschedError
+from ikasched_common.auth import Principal, Role, bearer_from_metadata, secret_matches, token_id_of
+from ikasched_common.errors import PermissionDenied, TokenFormatError, Unauthenticated
 from ikasched_dashboard.store import tokens as token_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
@@ -68,27 +61,34 @@ HEALTH_PREFIX = "/grpc.health.v1.Health/"
 REFLECTION_PREFIX = "/grpc.reflection."
 
 # Every service of protos/, for the method table.
-SERVICE_FILES = (admin_service_pb2, agent_pb2, instance_service_pb2, job_service_pb2,
-                 plan_service_pb2)
+SERVICE_FILES = (
+    admin_service_pb2,
+    agent_pb2,
+    instance_service_pb2,
+    job_service_pb2,
+    plan_service_pb2,
+)
 
 _V1 = "ikasched.v1."
 
 # Methods that only read (viewer and up), by "Service/Method".
-READ_METHODS: frozenset[str] = frozenset({
-    "PlanService/ValidatePlan",
-    "PlanService/GetPlan",
-    "PlanService/ListPlans",
-    "PlanService/ExportPlan",
-    "PlanService/GetNextFireTimes",
-    "InstanceService/ListInstances",
-    "InstanceService/GetInstance",
-    "InstanceService/WatchInstances",
-    "InstanceService/GetEventsThatCanRun",
-    "InstanceService/ListMissedRuns",
-    "JobService/GetJobLogs",
-    "AgentService/ListAgents",
-    "AgentService/GetAgent",
-})
+READ_METHODS: frozenset[str] = frozenset(
+    {
+        "PlanService/ValidatePlan",
+        "PlanService/GetPlan",
+        "PlanService/ListPlans",
+        "PlanService/ExportPlan",
+        "PlanService/GetNextFireTimes",
+        "InstanceService/ListInstances",
+        "InstanceService/GetInstance",
+        "InstanceService/WatchInstances",
+        "InstanceService/GetEventsThatCanRun",
+        "InstanceService/ListMissedRuns",
+        "JobService/GetJobLogs",
+        "AgentService/ListAgents",
+        "AgentService/GetAgent",
+    }
+)
 
 # Every other method with the role it needs.
 PRIVILEGED_METHODS: Mapping[str, Role] = {
@@ -137,7 +137,7 @@ GLOBAL_SERVICES: frozenset[str] = frozenset({"QueueService", "TokenService"})
 
 
 def rpc_path(short: str) -> str:
-    """"Service/Method" -> the gRPC method path "/ikasched.v1.Service/Method"."""
+    """ "Service/Method" -> the gRPC method path "/ikasched.v1.Service/Method"."""
     return f"/{_V1}{short}"
 
 
@@ -172,14 +172,6 @@ def required_role(method: str) -> Role | None:
     return METHOD_ROLES.get(method)
 
 
-class Unauthenticated(IkaschedError):
-    """No valid token (gRPC UNAUTHENTICATED)."""
-
-
-class PermissionDenied(IkaschedError):
-    """The token may not do this (gRPC PERMISSION_DENIED)."""
-
-
 # ---------------------------------------------------------------------------------------------
 # The principal of the running RPC
 
@@ -209,8 +201,9 @@ def require_plan_access(principal: Principal | None, plan_name: str) -> None:
     """
     if principal is None or principal.may_touch_plan(plan_name):
         return
-    raise PermissionDenied(f"token {principal.token_id} ({principal.subject}) may not touch "
-                           f"plan {plan_name!r}")
+    raise PermissionDenied(
+        f"token {principal.token_id} ({principal.subject}) may not touch plan {plan_name!r}"
+    )
 
 
 def visible_plans(principal: Principal | None) -> frozenset[str] | None:
@@ -251,8 +244,11 @@ class _Cached:
 
 def principal_of(record: token_store.TokenRecord) -> Principal:
     return Principal(
-        token_id=record.id, subject=record.subject, role=Role(record.role),
-        plan_names=frozenset(record.plan_names), agent_name=record.agent_name,
+        token_id=record.id,
+        subject=record.subject,
+        role=Role(record.role),
+        plan_names=frozenset(record.plan_names),
+        agent_name=record.agent_name,
     )
 
 
@@ -290,8 +286,10 @@ class Authenticator:
         if cached is None or self._clock() - cached.fetched_at >= self._ttl:
             cached = await asyncio.to_thread(self._load, token_id)
         record = cached.record
-        if record is None or cached.principal is None or not secret_matches(
-            secret, record.secret_hash
+        if (
+            record is None
+            or cached.principal is None
+            or not secret_matches(secret, record.secret_hash)
         ):
             raise Unauthenticated("invalid token")
         now = self._now_ms()
@@ -425,13 +423,13 @@ def authorize(principal: Principal, method: str) -> None:
         )
     service = method.rsplit("/", 2)[-2].removeprefix(_V1)
     if service in GLOBAL_SERVICES and principal.plan_limited:
-        raise PermissionDenied(f"{method} acts across plans; token {principal.token_id} is "
-                               f"limited to plans {sorted(principal.plan_names)}")
+        raise PermissionDenied(
+            f"{method} acts across plans; token {principal.token_id} is "
+            f"limited to plans {sorted(principal.plan_names)}"
+        )
 
 
-def _refusal(
-    handler: Handler | None, code: grpc.StatusCode, details: str
-) -> Handler:
+def _refusal(handler: Handler | None, code: grpc.StatusCode, details: str) -> Handler:
     """A handler of the same shape as `handler` that ends the call with `code`."""
 
     async def unary(_request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

@@ -41,12 +41,16 @@ async def main(target: str, data_dir: Path, count: int) -> None:
         outbox_journal.set_meta({INSTANCE: instance})
     outbox = JournalOutbox(outbox_journal)
     receiver = Receiver(inbox_journal)
-    settings = LinkSettings(heartbeat_interval=0.1, liveness_timeout=2.0, window_messages=400,
-                            max_batch_messages=100)
+    settings = LinkSettings(
+        heartbeat_interval=0.1, liveness_timeout=2.0, window_messages=400, max_batch_messages=100
+    )
     client = AgentLinkClient(
         GrpcDialer(target, token="agent-token", settings=settings),
-        AgentIdentity("proc", instance), receiver, outbox,
-        settings=settings, backoff=Backoff(initial=0.01, maximum=0.2),
+        AgentIdentity("proc", instance),
+        receiver,
+        outbox,
+        settings=settings,
+        backoff=Backoff(initial=0.01, maximum=0.2),
     )
     link = asyncio.get_running_loop().create_task(client.run())
     rng = random.Random()

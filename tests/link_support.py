@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ikasched.v1 import agent_pb2
+from ikasched_common.errors import LinkRefused
 from ikasched_common.journal import Journal, JournalItem, MemoryJournal, MetaValue
 from ikasched_common.link import (
     AgentEndpoint,
     AgentPresence,
     LinkGateway,
-    LinkRefused,
     LinkSettings,
     MemoryOutbox,
     Outbox,
@@ -23,7 +23,10 @@ from ikasched_common.link import (
 )
 
 FAST = LinkSettings(
-    heartbeat_interval=0.05, liveness_timeout=2.0, max_batch_messages=100, window_messages=400,
+    heartbeat_interval=0.05,
+    liveness_timeout=2.0,
+    max_batch_messages=100,
+    window_messages=400,
     handshake_timeout=2.0,
 )
 
@@ -134,7 +137,9 @@ class TestDashboard:
         # (agent, messages journaled, sequenced items offered) when each lane message arrived
         self.lane_events: list[tuple[str, int, int]] = []
         self.gateway = LinkGateway(
-            self.on_hello, dashboard_id="dash-1", settings=settings,
+            self.on_hello,
+            dashboard_id="dash-1",
+            settings=settings,
             on_presence=self.presence_log.append,
         )
 

@@ -30,8 +30,11 @@ def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
     )
     env = {"IKASCHED_LISTEN": "127.0.0.1:8000", "IKASCHED_LOG_LEVEL": "warning"}
     config = load_config(
-        DashboardConfig, section="dashboard", flags={"listen": "127.0.0.1:9000", "log_level": None},
-        env=env, file=file,
+        DashboardConfig,
+        section="dashboard",
+        flags={"listen": "127.0.0.1:9000", "log_level": None},
+        env=env,
+        file=file,
     )
     assert config.listen == "127.0.0.1:9000"  # flag
     assert config.log_level == "warning"  # env, the flag was not given
@@ -42,8 +45,10 @@ def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
 
 def test_env_values_are_coerced_to_the_field_type(tmp_path: Path) -> None:
     env = {
-        "IKASCHED_NAME": "a1", "IKASCHED_MAX_CONCURRENT_JOBS": "4",
-        "IKASCHED_LABELS": "site=ldn, os=linux", "IKASCHED_DATA_DIR": "/var/lib/x",
+        "IKASCHED_NAME": "a1",
+        "IKASCHED_MAX_CONCURRENT_JOBS": "4",
+        "IKASCHED_LABELS": "site=ldn, os=linux",
+        "IKASCHED_DATA_DIR": "/var/lib/x",
     }
     config = load_config(AgentConfig, section="agent", env=env, file=write(tmp_path, ""))
     assert config.max_concurrent_jobs == 4
@@ -55,12 +60,14 @@ def test_env_values_are_coerced_to_the_field_type(tmp_path: Path) -> None:
     ("env", "file_text", "expected"),
     [
         (
-            {"IKASCHED_MAX_CONCURRENT_JOBS": "many"}, "",
+            {"IKASCHED_MAX_CONCURRENT_JOBS": "many"},
+            "",
             "IKASCHED_MAX_CONCURRENT_JOBS: expected an integer",
         ),
         ({}, "[agent]\nmax_concurrent_jobs = -1\n", "max_concurrent_jobs: must not be negative"),
         (
-            {}, "[agent]\njournal_durability = 'disk'\n",
+            {},
+            "[agent]\njournal_durability = 'disk'\n",
             "journal_durability: must be one of crash, power",
         ),
         ({}, "[agent]\ndashboard = 'nohost'\n", "dashboard: expected HOST:PORT"),

@@ -11,14 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ikasched_common.dispatch import (
-    Dispatcher,
-    Fire,
-    ManualClock,
-    QuartzTrigger,
-    SystemClock,
-    catch_up,
-)
+from ikasched_common.clock import ManualClock, SystemClock
+from ikasched_common.dispatch import Dispatcher, Fire, QuartzTrigger, catch_up
 from ikasched_common.errors import AlreadyExists, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger
 
@@ -68,8 +62,7 @@ def test_catch_up_splits_late_from_missed_by_grace() -> None:
 
 def test_catch_up_limit_keeps_the_latest_fires() -> None:
     hourly = CronTrigger("0 0 * * * ?")
-    result = catch_up(hourly, U(2026, 1, 1, 0), U(2026, 1, 1, 5, 30), timedelta(hours=2),
-                      limit=2)
+    result = catch_up(hourly, U(2026, 1, 1, 0), U(2026, 1, 1, 5, 30), timedelta(hours=2), limit=2)
     assert result.late == (U(2026, 1, 1, 4), U(2026, 1, 1, 5))
     assert result.missed == ()
     assert result.truncated
@@ -226,8 +219,9 @@ def test_removing_a_one_shot_job_after_it_fired_is_quiet() -> None:
         dispatcher = Dispatcher(fired.append)
         dispatcher.start()
         soon = datetime.now(UTC) + timedelta(seconds=1)
-        once = CronTrigger(f"{soon.second} {soon.minute} {soon.hour} {soon.day} {soon.month} ? "
-                           f"{soon.year}")
+        once = CronTrigger(
+            f"{soon.second} {soon.minute} {soon.hour} {soon.day} {soon.month} ? {soon.year}"
+        )
         dispatcher.add_job("once", once, fired.append)
         await asyncio.sleep(1.6)
         dispatcher.remove_job("once")  # APScheduler dropped it when it fired

@@ -207,10 +207,12 @@ def test_threads_append_and_consume_each_message_exactly_once(opener: Opener) ->
 @given(
     st.lists(
         st.one_of(
-            st.tuples(st.just("append"), st.lists(st.binary(max_size=40), max_size=8),
-                      st.integers(0, 5)),
-            st.tuples(st.just("remove"), st.lists(st.integers(0, 40), max_size=6),
-                      st.integers(0, 5)),
+            st.tuples(
+                st.just("append"), st.lists(st.binary(max_size=40), max_size=8), st.integers(0, 5)
+            ),
+            st.tuples(
+                st.just("remove"), st.lists(st.integers(0, 40), max_size=6), st.integers(0, 5)
+            ),
             st.tuples(st.just("peek"), st.integers(0, 10), st.integers(-1, 40)),
             st.tuples(st.just("reopen"), st.just(0), st.just(0)),
         ),
@@ -265,9 +267,7 @@ def _settings(directory: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("durability", "synchronous"), [("crash", 1), ("power", 2)])
-def test_disk_settings_follow_the_design(
-    tmp_path: Path, durability: str, synchronous: int
-) -> None:
+def test_disk_settings_follow_the_design(tmp_path: Path, durability: str, synchronous: int) -> None:
     with DiskJournal(tmp_path, durability=durability) as journal:  # type: ignore[arg-type]
         journal.append([b"x"])
         assert journal.durability == durability
@@ -287,7 +287,7 @@ def test_values_stay_raw_inside_sqlite_even_when_large(tmp_path: Path) -> None:
         assert journal.peek(2)[1].value == big
     rows = _rows(tmp_path)
     assert {(key[:2], mode, filename, kind) for key, mode, filename, kind in rows} == {
-        ("j-", 1, None, "blob"),   # items: raw bytes, no pickle, no file
+        ("j-", 1, None, "blob"),  # items: raw bytes, no pickle, no file
         ("j:", 1, None, "integer"),  # next key and meta "last"
         ("j:", 1, None, "text"),
     }
@@ -383,9 +383,21 @@ def test_processes_appending_to_one_directory_lose_nothing(tmp_path: Path) -> No
     writers, batches, size = 3, 40, 10
     procs = [
         subprocess.Popen(
-            [sys.executable, str(CHILD), str(tmp_path), "--mode", "writer", "--name", f"w{w}",
-             "--batches", str(batches), "--batch", str(size)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                str(CHILD),
+                str(tmp_path),
+                "--mode",
+                "writer",
+                "--name",
+                f"w{w}",
+                "--batches",
+                str(batches),
+                "--batch",
+                str(size),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for w in range(writers)
     ]
@@ -409,7 +421,12 @@ def test_dead_letter_encoding_round_trips_and_rejects_garbage() -> None:
     raw = encode_dead_letter(b"\x00payload", "bad plan: naïve ✓", 3, 1700000000.5)
     letter = decode_dead_letter(7, raw)
     assert (letter.key, letter.value, letter.reason, letter.attempts, letter.dead_at) == (
-        7, b"\x00payload", "bad plan: naïve ✓", 3, 1700000000.5)
+        7,
+        b"\x00payload",
+        "bad plan: naïve ✓",
+        3,
+        1700000000.5,
+    )
     for garbage in [b"", b"IKDL", b"XXXX" + raw[4:], raw[:22]]:
         with pytest.raises(JournalError):
             decode_dead_letter(1, garbage)
@@ -423,7 +440,10 @@ def test_dead_letters_list_resubmit_and_delete(opener: Opener) -> None:
     assert len(dead) == 3
     listed = dead.peek(10)
     assert [(d.key, d.value, d.reason, d.attempts) for d in listed] == [
-        (first, b"m1", "parse error", 5), (second, b"m2", "timeout", 2), (third, b"m3", "x", 1)]
+        (first, b"m1", "parse error", 5),
+        (second, b"m2", "timeout", 2),
+        (third, b"m3", "x", 1),
+    ]
     assert listed[0].dead_at == 100.0
     assert [d.key for d in dead.peek(10, after=first)] == [second, third]
     assert dead.get(second).reason == "timeout"
@@ -444,9 +464,7 @@ def _guard_pair(kind: str, directory: Path) -> tuple[Journal, DeadLetterJournal]
 
 
 @pytest.mark.parametrize("kind", ["memory", "disk"])
-def test_poison_message_moves_to_dead_letters_after_max_attempts(
-    kind: str, tmp_path: Path
-) -> None:
+def test_poison_message_moves_to_dead_letters_after_max_attempts(kind: str, tmp_path: Path) -> None:
     inbox, dead = _guard_pair(kind, tmp_path)
     guard = PoisonGuard(inbox, dead, max_attempts=3)
     good, bad = inbox.append([b"good", b"bad"])
@@ -544,8 +562,9 @@ def test_appends_made_while_a_commit_is_in_flight_share_the_next_one() -> None:
         inner.gate.clear()
         first = asyncio.ensure_future(journal.append_one(b"v0", {"last": 0}))
         await asyncio.to_thread(inner.entered.wait, 30)  # commit 1 is now in flight
-        rest = [asyncio.ensure_future(journal.append_one(b"v%d" % n, {"last": n}))
-                for n in range(1, 51)]
+        rest = [
+            asyncio.ensure_future(journal.append_one(b"v%d" % n, {"last": n})) for n in range(1, 51)
+        ]
         for _ in range(3):
             await asyncio.sleep(0)
         inner.gate.set()
@@ -566,7 +585,8 @@ def test_group_commit_failure_reaches_every_waiter_and_the_next_commit_works() -
         journal = AsyncJournal(inner, max_batch=4)
         inner.fail_next = True
         results = await asyncio.gather(
-            *(journal.append_one(b"x%d" % n) for n in range(3)), return_exceptions=True)
+            *(journal.append_one(b"x%d" % n) for n in range(3)), return_exceptions=True
+        )
         assert all(isinstance(r, JournalError) for r in results)
         with pytest.raises(InvalidArgument):
             await journal.append_one("not bytes")  # type: ignore[arg-type]
@@ -583,7 +603,8 @@ def test_group_commit_on_disk_persists_every_acknowledged_append(tmp_path: Path)
     async def main() -> list[int]:
         journal = AsyncJournal(DiskJournal(tmp_path))
         keys = await asyncio.gather(
-            *(journal.append_one(b"m%d" % n, {"last": n}) for n in range(300)))
+            *(journal.append_one(b"m%d" % n, {"last": n}) for n in range(300))
+        )
         assert journal.commits < 300
         await journal.aclose()
         return list(keys)
@@ -624,7 +645,8 @@ def _crash_cycles(directory: Path, durability: str, cycles: int, seed: int) -> i
     for _ in range(cycles):
         proc = subprocess.Popen(
             [sys.executable, str(CHILD), str(directory), "--durability", durability],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert proc.stdout is not None and proc.stderr is not None
         lines: list[bytes] = []

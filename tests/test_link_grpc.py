@@ -16,13 +16,13 @@ import grpc
 import pytest
 
 from ikasched.v1 import agent_pb2
+from ikasched_common.errors import LinkRefused
 from ikasched_common.journal import DiskJournal, Journal
 from ikasched_common.link import (
     AgentIdentity,
     AgentLinkClient,
     Backoff,
     JournalOutbox,
-    LinkRefused,
     MemoryOutbox,
     Receiver,
 )
@@ -63,8 +63,13 @@ class DiskAgent:
             self.lanes.append(message)
 
         self.client = AgentLinkClient(
-            self.dialer, AgentIdentity("a1", "inst-1"), self.receiver, self.outbox,
-            settings=FAST, backoff=Backoff(initial=0.01, maximum=0.1), on_lane=on_lane,
+            self.dialer,
+            AgentIdentity("a1", "inst-1"),
+            self.receiver,
+            self.outbox,
+            settings=FAST,
+            backoff=Backoff(initial=0.01, maximum=0.1),
+            on_lane=on_lane,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -188,7 +193,8 @@ def test_grpc_lane_frames_pass_next_to_work(tmp_path: Path) -> None:
 def _spawn(target: str, data: Path, count: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(HERE / "link_agent_proc.py"), target, str(data), str(count)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -256,8 +262,9 @@ def test_agent_process_killed_with_sigkill_loses_and_repeats_nothing(tmp_path: P
         agent_inbox.close()
         # everything the dashboard acknowledged is gone from the agent's outbox, nothing else
         agent_outbox = DiskJournal(data / "outbox")
-        assert len(agent_outbox) == count - int(agent_outbox.get_meta(
-            "link.out.last_acked_seq", 0) or 0)
+        assert len(agent_outbox) == count - int(
+            agent_outbox.get_meta("link.out.last_acked_seq", 0) or 0
+        )
         agent_outbox.close()
         dash.close()
         dash_journal.close()

@@ -54,7 +54,10 @@ class Agent:
     """An agent-side link with its own journals."""
 
     def __init__(
-        self, dialer: MemoryDialer, name: str = "a1", instance: str = "i1",
+        self,
+        dialer: MemoryDialer,
+        name: str = "a1",
+        instance: str = "i1",
         settings: LinkSettings = FAST,
     ) -> None:
         self.inbox = MemoryJournal()
@@ -66,8 +69,13 @@ class Agent:
             self.lanes.append(message)
 
         self.client = AgentLinkClient(
-            dialer, AgentIdentity(name, instance), self.receiver, self.outbox,
-            settings=settings, backoff=QUICK_BACKOFF, on_lane=on_lane,
+            dialer,
+            AgentIdentity(name, instance),
+            self.receiver,
+            self.outbox,
+            settings=settings,
+            backoff=QUICK_BACKOFF,
+            on_lane=on_lane,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -170,8 +178,9 @@ def test_a_resend_overlapping_what_is_journaled_is_not_journaled_twice() -> None
         ) -> tuple[tuple[AgentEnd, agent_pb2.DashboardWelcome], asyncio.Task[None]]:
             agent_end, dash_end = memory_pair()
             task = asyncio.get_running_loop().create_task(dash.gateway.serve(dash_end, {}))
-            hello = agent_pb2.AgentHello(agent_name="a1", protocol_version=1,
-                                         last_assigned_seq=last_assigned)
+            hello = agent_pb2.AgentHello(
+                agent_name="a1", protocol_version=1, last_assigned_seq=last_assigned
+            )
             await agent_end.send(agent_pb2.AgentFrame(hello=hello))
             welcome = await agent_end.recv()
             assert welcome is not None
@@ -253,8 +262,9 @@ def test_journaled_work_is_not_held_behind_lane_bulk() -> None:
 
         async def stream_log() -> None:
             for i in range(chunks):
-                piece = agent_pb2.LogChunk(request_id="r", offset=i * chunk, data=data,
-                                           eof=i == chunks - 1)
+                piece = agent_pb2.LogChunk(
+                    request_id="r", offset=i * chunk, data=data, eof=i == chunks - 1
+                )
                 assert await agent.client.send_lane(agent_pb2.AgentLaneMessage(log_chunk=piece))
 
         streamer = asyncio.get_running_loop().create_task(stream_log())
@@ -284,7 +294,9 @@ def test_silent_dashboard_is_detected_by_the_liveness_timeout() -> None:
             hello = await conn.recv()
             assert hello is not None
             welcome = agent_pb2.DashboardWelcome(
-                protocol_version=1, heartbeat_interval_millis=30, liveness_timeout_millis=300,
+                protocol_version=1,
+                heartbeat_interval_millis=30,
+                liveness_timeout_millis=300,
                 dashboard_id="d",
             )
             await conn.send(agent_pb2.DashboardFrame(welcome=welcome))
@@ -316,7 +328,9 @@ def test_silent_agent_is_detected_and_reported_disconnected() -> None:
         await asyncio.wait_for(task, 10)
         assert frames[0] == "welcome" and "heartbeat" in frames
         assert [(p.agent_name, p.connected) for p in dash.presence_log] == [
-            ("mute", True), ("mute", False)]
+            ("mute", True),
+            ("mute", False),
+        ]
         assert "nothing heard" in dash.presence_log[-1].reason
         assert dash.gateway.connected_agents() == []
         dash.close()
@@ -346,8 +360,9 @@ def test_dashboard_state_loss_is_logged_and_renumbered_without_hanging(
         exactly_once_in_order(agent_ids(fresh), [f"a{i}" for i in range(100, 150)])
         # numbering restarted after what the new journal had (nothing)
         assert slot.receiver.journaled_seq == 50
-        assert any("state loss" in r.getMessage() for r in caplog.records
-                   if r.levelno >= logging.ERROR)
+        assert any(
+            "state loss" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+        )
         await agent.stop()
         await dialer.aclose()
         dash.close()
@@ -376,7 +391,8 @@ def test_agent_state_loss_both_directions_renumbers_and_delivers_new_messages(
         second.start()
         await wait_until(lambda: len(slot.journal) == 150 and len(second.inbox) == 50)
         exactly_once_in_order(
-            agent_ids(slot.journal), [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(50)])
+            agent_ids(slot.journal), [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(50)]
+        )
         exactly_once_in_order(dashboard_ids(second.inbox), [f"d{i}" for i in range(100, 150)])
         pos = await second.outbox.position()
         assert pos.last_assigned_seq == 150  # renumbered after the dashboard's 100
@@ -486,8 +502,11 @@ def test_memory_outbox_dashboard_side_is_interchangeable() -> None:
 
 def test_batches_respect_message_byte_and_window_bounds() -> None:
     settings = LinkSettings(
-        heartbeat_interval=0.05, liveness_timeout=2.0, max_batch_messages=40,
-        max_frame_bytes=4000, window_messages=120,
+        heartbeat_interval=0.05,
+        liveness_timeout=2.0,
+        max_batch_messages=40,
+        max_frame_bytes=4000,
+        window_messages=120,
     )
     batch_sizes: list[int] = []
     frame_bytes: list[int] = []
@@ -510,8 +529,12 @@ def test_batches_respect_message_byte_and_window_bounds() -> None:
         dash = TestDashboard(settings, journal_factory=lambda _n: RecordingJournal(delay=0.003))
         dialer = MemoryDialer(dash.gateway.serve, fault=tap)
         agent = Agent(dialer, settings=settings)
-        big = [agent_pb2.AgentMessage(id=f"a{i}", alert=agent_pb2.AgentAlert(
-            message="z" * 300)).SerializeToString() for i in range(1000)]
+        big = [
+            agent_pb2.AgentMessage(
+                id=f"a{i}", alert=agent_pb2.AgentAlert(message="z" * 300)
+            ).SerializeToString()
+            for i in range(1000)
+        ]
         await agent.outbox.add(big)
         agent.start()
         slot = dash.slot("a1")

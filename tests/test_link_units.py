@@ -32,8 +32,11 @@ def _disk(path: Path) -> Outbox:
     return JournalOutbox(DiskJournal(path / "out"), max_message_bytes=1000)
 
 
-FACTORIES = [pytest.param(_memory, id="memory"), pytest.param(_journal, id="journal"),
-             pytest.param(_disk, id="disk")]
+FACTORIES = [
+    pytest.param(_memory, id="memory"),
+    pytest.param(_journal, id="journal"),
+    pytest.param(_disk, id="disk"),
+]
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
@@ -52,7 +55,9 @@ def test_outbox_assigns_in_insert_order_and_acks_remove_a_prefix(
         # assigned messages are no longer pending; the rest keep their order
         assert [p.value for p in await outbox.pending(10)] == [b"m4", b"m5"]
         assert [(i.seq, i.value) for i in await outbox.assigned_from(1, 10)] == [
-            (2, b"m2"), (3, b"m3")]
+            (2, b"m2"),
+            (3, b"m3"),
+        ]
         assert await outbox.acknowledge(2) == 2
         pos = await outbox.position()
         assert (pos.last_acked_seq, pos.last_assigned_seq, pos.unacked) == (2, 3, 1)
@@ -84,7 +89,9 @@ def test_outbox_reset_sequence_puts_unacked_back_ahead_of_pending(
         assert [p.value for p in again] == [b"b", b"c", b"d"]
         assert await outbox.assign([p.key for p in again[:2]]) == [41, 42]
         assert [(i.seq, i.value) for i in await outbox.assigned_from(40, 10)] == [
-            (41, b"b"), (42, b"c")]
+            (41, b"b"),
+            (42, b"c"),
+        ]
 
     asyncio.run(scenario())
 
@@ -108,7 +115,9 @@ def test_journal_outbox_survives_reopen_with_its_assignments(tmp_path: Path) -> 
         pos = await outbox.position()
         assert (pos.last_acked_seq, pos.last_assigned_seq) == (2, 4)
         assert [(i.seq, i.value) for i in await outbox.assigned_from(2, 10)] == [
-            (3, b"c"), (4, b"d")]
+            (3, b"c"),
+            (4, b"d"),
+        ]
         assert [p.value for p in await outbox.pending(10)] == [b"e"]
         assert await outbox.assign([p.key for p in await outbox.pending(10)]) == [5]
         outbox.close()

@@ -60,19 +60,31 @@ def test_yaml_with_snake_and_camel_names_loads_into_the_proto_model() -> None:
 
 
 def test_json_loads_the_same_plan_as_yaml() -> None:
-    as_json = json.dumps({
-        "name": "chain",
-        "timeWindowStart": "0 0 1 ? * * *",
-        "context_ttl_milliseconds": "3600000",
-        "scheduledJobs": [
-            {"agentName": "local", "jobName": "first",
-             "internalEventDrivenJob": {"commandLine": "echo one", "timeoutSeconds": 30}},
-            {"agent_name": "local", "job_name": "second",
-             "internal_event_driven_job": {"command_line": "echo two"}},
-        ],
-        "jobDependencies": [{"jobIdentifier": "local-second",
-                             "logicalGrouping": {"and": [{"identifier": "local-first"}]}}],
-    })
+    as_json = json.dumps(
+        {
+            "name": "chain",
+            "timeWindowStart": "0 0 1 ? * * *",
+            "context_ttl_milliseconds": "3600000",
+            "scheduledJobs": [
+                {
+                    "agentName": "local",
+                    "jobName": "first",
+                    "internalEventDrivenJob": {"commandLine": "echo one", "timeoutSeconds": 30},
+                },
+                {
+                    "agent_name": "local",
+                    "job_name": "second",
+                    "internal_event_driven_job": {"command_line": "echo two"},
+                },
+            ],
+            "jobDependencies": [
+                {
+                    "jobIdentifier": "local-second",
+                    "logicalGrouping": {"and": [{"identifier": "local-first"}]},
+                }
+            ],
+        }
+    )
     assert load_plan_text(as_json) == load_plan_text(CHAIN_YAML)
     assert load_plan_text(as_json, fmt="json") == load_plan_text(CHAIN_YAML, fmt="yaml")
 
@@ -221,9 +233,7 @@ def test_structure_errors_name_the_expected_shape() -> None:
 
 def test_syntax_errors_and_duplicate_keys_carry_line_numbers() -> None:
     assert problems_of("name: p\nname: q\n") == ["line 2: key 'name' appears twice in one mapping"]
-    assert problems_of('{"name": "p", "name": "q"}') == [
-        "key 'name' appears twice in one object"
-    ]
+    assert problems_of('{"name": "p", "name": "q"}') == ["key 'name' appears twice in one object"]
     yaml_error = problems_of("name: p\ncontexts: [\n")
     assert yaml_error[0].startswith("invalid YAML at line 3 column 1")
     assert problems_of('{"name": "p",\n ]')[0].startswith("invalid JSON at line 2 column 2")
@@ -269,8 +279,7 @@ def test_a_directory_reports_problems_of_all_files_and_duplicate_names(tmp_path:
     (tmp_path / "d.json").write_text("{")
     with pytest.raises(PlanLoadError) as caught:
         load_plan_dir(tmp_path)
-    found = [(Path(p.source).name, p.path, p.message.split(":")[0])
-             for p in caught.value.problems]
+    found = [(Path(p.source).name, p.path, p.message.split(":")[0]) for p in caught.value.problems]
     assert found == [
         ("b.yaml", "name", f"plan name 'same' is also used by {tmp_path / 'a.yaml'}"),
         ("c.yaml", "owner", "expected a string, got a list"),
@@ -298,9 +307,19 @@ def test_load_problem_text_joins_source_and_path() -> None:
 
 def test_default_values_normalise_away() -> None:
     assert normalise_plan_dict(
-        {"name": "p", "ordinal": 0, "disabled": False, "description": "", "contexts": [],
-         "scheduled_jobs": [{"startup_control_type": "STARTUP_CONTROL_TYPE_UNSPECIFIED",
-                             "context_start_job": None}]}
+        {
+            "name": "p",
+            "ordinal": 0,
+            "disabled": False,
+            "description": "",
+            "contexts": [],
+            "scheduled_jobs": [
+                {
+                    "startup_control_type": "STARTUP_CONTROL_TYPE_UNSPECIFIED",
+                    "context_start_job": None,
+                }
+            ],
+        }
     ) == {"name": "p", "scheduledJobs": [{"contextStartJob": {}}]}
 
 
@@ -313,14 +332,27 @@ def test_64_bit_integers_load_from_numbers_and_strings(value: int, as_text: bool
 
 
 _FIELD_NAMES = sorted(
-    {n for d in (plan_pb2.Context.DESCRIPTOR, plan_pb2.SchedulerJob.DESCRIPTOR,
-                 plan_pb2.InternalEventDrivenJob.DESCRIPTOR, plan_pb2.LogicalGrouping.DESCRIPTOR,
-                 plan_pb2.JobDependency.DESCRIPTOR, plan_pb2.JobLock.DESCRIPTOR)
-     for f in d.fields for n in (f.name, f.json_name)}
+    {
+        n
+        for d in (
+            plan_pb2.Context.DESCRIPTOR,
+            plan_pb2.SchedulerJob.DESCRIPTOR,
+            plan_pb2.InternalEventDrivenJob.DESCRIPTOR,
+            plan_pb2.LogicalGrouping.DESCRIPTOR,
+            plan_pb2.JobDependency.DESCRIPTOR,
+            plan_pb2.JobLock.DESCRIPTOR,
+        )
+        for f in d.fields
+        for n in (f.name, f.json_name)
+    }
 )
 _SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True), st.text(max_size=8), st.sampled_from(["mon", "7", "MANUAL", "x"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.sampled_from(["mon", "7", "MANUAL", "x"]),
 )
 _DOCUMENTS = st.recursive(
     _SCALARS,

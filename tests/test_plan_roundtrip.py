@@ -273,12 +273,19 @@ def test_the_yaml_source_normalises_friendly_forms() -> None:
     assert canonical["contextTtlMilliseconds"] == 82_800_000
     assert "disabled" not in canonical
     assert canonical["scheduledJobs"][0]["quartzScheduleDrivenJob"]["daysOfWeekToRun"] == [
-        "MON", "TUE", "WED", "THU", "FRI"]
+        "MON",
+        "TUE",
+        "WED",
+        "THU",
+        "FRI",
+    ]
     assert canonical["scheduledJobs"][2]["contextStartJob"] == {}
     assert canonical["jobDependencies"][2]["logicalGrouping"] == {
-        "or": [{"identifier": "local-morning"}, {"identifier": "local-inbox"}]}
+        "or": [{"identifier": "local-morning"}, {"identifier": "local-inbox"}]
+    }
     assert canonical["blackoutWindowDateTimeRanges"] == [
-        {"start": 1_798_070_400_000, "end": 1_798_329_600_000}]
+        {"start": 1_798_070_400_000, "end": 1_798_329_600_000}
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=str)
@@ -286,8 +293,11 @@ def test_the_plans_cover_the_model(source: str) -> None:
     plan = load_plan_text(SOURCES[source])
     assert depth(plan) == 3
     assert {job.WhichOneof("job_type") for job in all_jobs(plan)} - {None} == JOB_TYPES
-    commands = [j.internal_event_driven_job for j in all_jobs(plan)
-                if j.WhichOneof("job_type") == "internal_event_driven_job"]
+    commands = [
+        j.internal_event_driven_job
+        for j in all_jobs(plan)
+        if j.WhichOneof("job_type") == "internal_event_driven_job"
+    ]
     assert any(c.timeout_seconds and c.retry.count and c.run_as_user for c in commands)
     assert any(j.priority and j.owner for j in all_jobs(plan))
     assert plan.job_locks and plan.context_parameters and plan.blackout_window_date_time_ranges
@@ -330,7 +340,8 @@ def _populate(message: Message, levels: int, seed: list[int]) -> None:
                         child.SetInParent()
         elif field.is_repeated:
             getattr(message, field.name).extend(
-                [_scalar(field, seed[0]), _scalar(field, seed[0] + 1)])
+                [_scalar(field, seed[0]), _scalar(field, seed[0] + 1)]
+            )
         else:
             setattr(message, field.name, _scalar(field, seed[0]))
 

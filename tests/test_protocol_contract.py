@@ -24,8 +24,14 @@ def _descriptor_set(tmp_path: Path) -> descriptor_pb2.FileDescriptorSet:
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     include = str(Path(protoc.__file__).resolve().parent / "_proto")
     rc = protoc.main(
-        ["protoc", f"-I{PROTOS}", f"-I{include}", "--include_source_info",
-         f"--descriptor_set_out={out}", *sources]
+        [
+            "protoc",
+            f"-I{PROTOS}",
+            f"-I{include}",
+            "--include_source_info",
+            f"--descriptor_set_out={out}",
+            *sources,
+        ]
     )
     assert rc == 0
     return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
@@ -88,29 +94,74 @@ def test_instance_status_has_exactly_ikasans_fifteen_values_in_order() -> None:
     names = [v.name for v in common_pb2.InstanceStatus.DESCRIPTOR.values]
     assert names == [
         "INSTANCE_STATUS_UNSPECIFIED",
-        "RUNNING", "SKIPPED_RUNNING", "COMPLETE", "SKIPPED_COMPLETE", "WAITING", "ERROR",
-        "ERROR_ACKNOWLEDGED", "KILLED", "SKIPPED", "ON_HOLD", "RELEASED", "ENDED", "DISABLED",
-        "LOCK_QUEUED", "PREPARED",
+        "RUNNING",
+        "SKIPPED_RUNNING",
+        "COMPLETE",
+        "SKIPPED_COMPLETE",
+        "WAITING",
+        "ERROR",
+        "ERROR_ACKNOWLEDGED",
+        "KILLED",
+        "SKIPPED",
+        "ON_HOLD",
+        "RELEASED",
+        "ENDED",
+        "DISABLED",
+        "LOCK_QUEUED",
+        "PREPARED",
     ]
 
 
 def test_events_carry_every_ikasan_field_plus_an_id() -> None:
     process_fields = {
-        "outcome", "agent_name", "agent_hostname", "job_name", "job_description", "job_group",
-        "command_line", "return_code", "successful", "result_output", "result_error", "pid",
-        "user", "fire_time", "next_fire_time", "completion_time", "job_starting", "dry_run",
-        "dry_run_parameters", "execution_details",
+        "outcome",
+        "agent_name",
+        "agent_hostname",
+        "job_name",
+        "job_description",
+        "job_group",
+        "command_line",
+        "return_code",
+        "successful",
+        "result_output",
+        "result_error",
+        "pid",
+        "user",
+        "fire_time",
+        "next_fire_time",
+        "completion_time",
+        "job_starting",
+        "dry_run",
+        "dry_run_parameters",
+        "execution_details",
     }
     contextualised = process_fields | {
-        "context_name", "child_context_names", "context_instance_id", "skipped",
-        "internal_event_driven_job", "raised_due_to_failure_resubmission", "catalyst_event",
-        "job_execution_output_parameters", "id",
+        "context_name",
+        "child_context_names",
+        "context_instance_id",
+        "skipped",
+        "internal_event_driven_job",
+        "raised_due_to_failure_resubmission",
+        "catalyst_event",
+        "job_execution_output_parameters",
+        "id",
     }
     initiation = {
-        "id", "agent_name", "agent_url", "job_name", "internal_event_driven_job", "context_name",
-        "child_context_names", "context_instance_id", "context_parameters", "dry_run",
-        "dry_run_parameters", "skipped", "catalyst_event",
+        "id",
+        "agent_name",
+        "agent_url",
+        "job_name",
+        "internal_event_driven_job",
+        "context_name",
+        "child_context_names",
+        "context_instance_id",
+        "context_parameters",
+        "dry_run",
+        "dry_run_parameters",
+        "skipped",
+        "catalyst_event",
     }
+
     def fields(message: type) -> set[str]:
         return {f.name for f in message.DESCRIPTOR.fields}  # type: ignore[attr-defined]
 
@@ -134,7 +185,12 @@ def test_grouping_json_names_are_and_or_not() -> None:
 def test_every_job_type_is_a_oneof_member() -> None:
     oneof = plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"]
     assert {f.name for f in oneof.fields} == {
-        "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job",
-        "global_event_job", "context_start_job", "context_terminal_job", "local_event_job",
+        "internal_event_driven_job",
+        "quartz_schedule_driven_job",
+        "file_event_driven_job",
+        "global_event_job",
+        "context_start_job",
+        "context_terminal_job",
+        "local_event_job",
         "bridging_job",
     }

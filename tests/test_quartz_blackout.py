@@ -29,14 +29,14 @@ def test_epoch_ms_round_trip() -> None:
 
 def test_cron_blackout_of_business_hours_in_the_plan_zone() -> None:
     blackout = Blackout(["* * 9-17 ? * MON-FRI"], {}, "Europe/London")
-    assert blackout.contains(U(2026, 1, 5, 9, 0))        # Monday 09:00 GMT
+    assert blackout.contains(U(2026, 1, 5, 9, 0))  # Monday 09:00 GMT
     assert blackout.contains(U(2026, 1, 5, 17, 59, 59))  # Monday 17:59:59 GMT
-    assert not blackout.contains(U(2026, 1, 5, 18, 0))   # 18:00 GMT
+    assert not blackout.contains(U(2026, 1, 5, 18, 0))  # 18:00 GMT
     assert not blackout.contains(U(2026, 1, 5, 8, 59, 59))
-    assert not blackout.contains(U(2026, 1, 3, 10, 0))   # Saturday
-    assert blackout.contains(U(2026, 6, 1, 8, 30))       # Monday 09:30 BST
+    assert not blackout.contains(U(2026, 1, 3, 10, 0))  # Saturday
+    assert blackout.contains(U(2026, 6, 1, 8, 30))  # Monday 09:30 BST
     assert blackout.contains(U(2026, 6, 1, 16, 59, 59))  # 17:59:59 BST
-    assert not blackout.contains(U(2026, 6, 1, 17, 0))   # 18:00 BST
+    assert not blackout.contains(U(2026, 6, 1, 17, 0))  # 18:00 BST
 
 
 def test_cron_blackout_matches_only_the_seconds_it_names() -> None:
@@ -97,8 +97,10 @@ def test_next_allowed_fire_skips_cron_blackout_days() -> None:
 
 def test_next_allowed_fire_gives_up_on_total_blackout() -> None:
     every_second = CronTrigger("* * * * * ?")
-    assert Blackout(["* * * * * ?"]).next_allowed_fire(every_second, U(2026, 1, 1),
-                                                       max_skips=50) is None
+    assert (
+        Blackout(["* * * * * ?"]).next_allowed_fire(every_second, U(2026, 1, 1), max_skips=50)
+        is None
+    )
     ended = CronTrigger("0 0 0 1 1 ? 2027")
     assert Blackout().next_allowed_fire(ended, U(2027, 6, 1)) is None
 

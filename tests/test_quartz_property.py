@@ -23,9 +23,12 @@ LONG = os.environ.get("IKASCHED_LONG_TESTS") == "1"
 ZONES = ["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe"]
 # instants near the 2026 changes of those zones, so the DST paths are exercised often
 PIVOTS = [
-    datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC),
-    datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC),
-    datetime(2026, 4, 4, 15, tzinfo=UTC), datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, tzinfo=UTC),
+    datetime(2026, 3, 8, 7, tzinfo=UTC),
+    datetime(2026, 11, 1, 6, tzinfo=UTC),
+    datetime(2026, 4, 4, 15, tzinfo=UTC),
+    datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
     datetime(2028, 2, 28, 12, tzinfo=UTC),
 ]
 SECOND = timedelta(seconds=1)
@@ -182,12 +185,23 @@ def _quartz_dow(day: date) -> int:
 DAY_FORMS: dict[str, tuple[str, Callable[[date, int, int], bool]]] = {
     "L-n": ("{n}", lambda d, n, k: d == _month_days(d)[-1] - timedelta(days=n)),
     # nearest weekday to day n+1 within the month; a month shorter than n+1 does not fire
-    "nW": ("{n1}W", lambda d, n, k: n + 1 <= len(_month_days(d))
-           and d == min(_weekdays(d), key=lambda w: abs(w.day - n - 1))),
+    "nW": (
+        "{n1}W",
+        lambda d, n, k: (
+            n + 1 <= len(_month_days(d))
+            and d == min(_weekdays(d), key=lambda w: abs(w.day - n - 1))
+        ),
+    ),
     "LW": ("LW", lambda d, n, k: d == _weekdays(d)[-1]),
     "nL": ("{q}L", lambda d, n, k: d == [x for x in _month_days(d) if _quartz_dow(x) == k][-1]),
-    "n#k": ("{q}#{k5}", lambda d, n, k: [x for x in _month_days(d) if _quartz_dow(x) == k]
-            .index(d) + 1 == n % 5 + 1 if _quartz_dow(d) == k else False),
+    "n#k": (
+        "{q}#{k5}",
+        lambda d, n, k: (
+            [x for x in _month_days(d) if _quartz_dow(x) == k].index(d) + 1 == n % 5 + 1
+            if _quartz_dow(d) == k
+            else False
+        ),
+    ),
 }
 
 

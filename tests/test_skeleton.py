@@ -21,12 +21,16 @@ def test_every_proto_module_imports_from_the_installed_sdk(proto: Path) -> None:
 
 def test_console_script_version_and_help() -> None:
     version = subprocess.run(
-        [sys.executable, "-m", "ikasched_common.cli", "--version"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "ikasched_cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert version.stdout.startswith("ikasched ")
     helptext = subprocess.run(
-        [sys.executable, "-m", "ikasched_common.cli", "--help"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "ikasched_cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "usage: ikasched" in helptext.stdout

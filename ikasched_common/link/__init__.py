@@ -5,6 +5,7 @@ serves every agent on the dashboard. Transports: in-memory (`MemoryDialer`, test
 (`ikasched_common.link.grpc_transport`, imported separately so this package stays light).
 """
 
+from ikasched_common.errors import LinkRefused
 from ikasched_common.link.outbox import (
     JournalOutbox,
     MemoryOutbox,
@@ -22,7 +23,6 @@ from ikasched_common.link.session import (
     Backoff,
     HelloHook,
     LinkGateway,
-    LinkRefused,
     LinkSession,
     LinkSettings,
     LinkTimeout,

@@ -16,7 +16,8 @@ import grpc.aio
 from grpc.aio import EOF  # type: ignore[attr-defined]  # missing from grpc-stubs
 
 from ikasched.v1 import agent_pb2, agent_pb2_grpc
-from ikasched_common.link.session import LinkGateway, LinkRefused, LinkSettings
+from ikasched_common.errors import LinkRefused
+from ikasched_common.link.session import LinkGateway, LinkSettings
 from ikasched_common.link.transport import AgentConnection, LinkClosed
 
 ChannelOption = tuple[str, Any]
@@ -159,11 +160,15 @@ class GrpcClientConnection:
         try:
             frame = await self._call.read()
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
-                              grpc.StatusCode.INVALID_ARGUMENT,
-                              grpc.StatusCode.FAILED_PRECONDITION):
-                raise LinkRefused(exc.details() or str(exc.code()),
-                                  status=exc.code().name.lower()) from exc
+            if exc.code() in (
+                grpc.StatusCode.UNAUTHENTICATED,
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
+                raise LinkRefused(
+                    exc.details() or str(exc.code()), status=exc.code().name.lower()
+                ) from exc
             raise LinkClosed(f"read failed: {exc.code().name} {exc.details()}") from exc
         except Exception as exc:
             raise LinkClosed(f"read failed: {exc!r}") from exc

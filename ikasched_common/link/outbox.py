@@ -264,7 +264,8 @@ class JournalOutbox:
             log.error(
                 "link outbox bookkeeping disagrees with the journal: %d assigned messages stored,"
                 " meta says %d; trusting the journal",
-                len(keys), self._last_assigned - self._last_acked,
+                len(keys),
+                self._last_assigned - self._last_acked,
             )
             self._last_acked = self._last_assigned - len(keys)
         self._assigned_keys = deque(keys)
@@ -361,11 +362,13 @@ class JournalOutbox:
                 count = len(self._assigned_keys)
                 # everything up to the first unacked key counts as "assigned" no more
                 new_key = self._assigned_keys[0] - 1 if count else self._last_assigned_key
-            self._journal.set_meta({
-                META_LAST_ASSIGNED_SEQ: last_seq,
-                META_LAST_ASSIGNED_KEY: new_key,
-                META_LAST_ACKED_SEQ: last_seq,
-            })
+            self._journal.set_meta(
+                {
+                    META_LAST_ASSIGNED_SEQ: last_seq,
+                    META_LAST_ASSIGNED_KEY: new_key,
+                    META_LAST_ACKED_SEQ: last_seq,
+                }
+            )
             with self._lock:
                 self._assigned_keys.clear()
                 self._last_assigned = self._last_acked = last_seq

@@ -109,7 +109,8 @@ class Receiver:
                 meta = {META_LAST_JOURNALED_SEQ: up_to}
                 try:
                     await loop.run_in_executor(
-                        self._executor, lambda v=values, m=meta: self._journal.append(v, m)  # type: ignore[misc]
+                        self._executor,
+                        lambda v=values, m=meta: self._journal.append(v, m),  # type: ignore[misc]
                     )
                 except Exception as exc:
                     # Nothing past the old mark is durable: forget it, the peer resends it.

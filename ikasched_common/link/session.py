@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 from google.protobuf.message import Message
 
 from ikasched.v1 import agent_pb2
-from ikasched_common.errors import IkaschedError, LinkError
+from ikasched_common.errors import LinkError, LinkRefused
 from ikasched_common.link.outbox import Outbox, SequencedItem
 from ikasched_common.link.receiver import Receiver
 from ikasched_common.link.transport import (
@@ -59,14 +59,6 @@ LaneIn = TypeVar("LaneIn", bound=Message)
 
 class LinkTimeout(LinkClosed):
     """Nothing heard from the peer within the liveness timeout."""
-
-
-class LinkRefused(IkaschedError):
-    """The dashboard refused a hello; `status` names the gRPC code (e.g. "unauthenticated")."""
-
-    def __init__(self, message: str, *, status: str = "permission_denied") -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +268,12 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
             log.error(
                 "link state loss towards %s: it has journaled up to %d but our outbox has acked"
                 " %d and assigned %d; %d unacknowledged messages renumbered from %d",
-                self._peer, last, pos.last_acked_seq, pos.last_assigned_seq, moved, last + 1,
+                self._peer,
+                last,
+                pos.last_acked_seq,
+                pos.last_assigned_seq,
+                moved,
+                last + 1,
             )
             self._resend_cursor = self._resend_end = last
         else:
@@ -289,7 +286,11 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
         if peer_last_assigned < journaled:
             log.error(
                 "link state loss at %s: it last assigned seq %d but we journaled up to %d;"
-                " it renumbers from %d", self._peer, peer_last_assigned, journaled, journaled + 1,
+                " it renumbers from %d",
+                self._peer,
+                peer_last_assigned,
+                journaled,
+                journaled + 1,
             )
         # the welcome/hello already told the peer this
         self._ack_sent = journaled
@@ -462,12 +463,16 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
 
 
 AgentSession = LinkSession[
-    agent_pb2.AgentFrame, agent_pb2.DashboardFrame,
-    agent_pb2.AgentLaneMessage, agent_pb2.DashboardLaneMessage,
+    agent_pb2.AgentFrame,
+    agent_pb2.DashboardFrame,
+    agent_pb2.AgentLaneMessage,
+    agent_pb2.DashboardLaneMessage,
 ]
 DashboardSession = LinkSession[
-    agent_pb2.DashboardFrame, agent_pb2.AgentFrame,
-    agent_pb2.DashboardLaneMessage, agent_pb2.AgentLaneMessage,
+    agent_pb2.DashboardFrame,
+    agent_pb2.AgentFrame,
+    agent_pb2.DashboardLaneMessage,
+    agent_pb2.AgentLaneMessage,
 ]
 
 
@@ -586,12 +591,18 @@ class AgentLinkClient:
         if self.dashboard_id and welcome.dashboard_id != self.dashboard_id:
             log.error(
                 "dashboard identity changed (%s -> %s): the dashboard may have lost its state",
-                self.dashboard_id, welcome.dashboard_id,
+                self.dashboard_id,
+                welcome.dashboard_id,
             )
         self.dashboard_id = welcome.dashboard_id
         session: AgentSession = LinkSession(
-            conn, AGENT_CODEC, self._receiver, self._outbox,
-            self._settings.adopt(welcome), peer="dashboard", on_lane=self._on_lane,
+            conn,
+            AGENT_CODEC,
+            self._receiver,
+            self._outbox,
+            self._settings.adopt(welcome),
+            peer="dashboard",
+            on_lane=self._on_lane,
         )
         self._session = session
         self.sessions_started += 1
@@ -699,8 +710,12 @@ class LinkGateway:
         if known is None or session is None:
             return known
         return AgentPresence(
-            agent_name, True, known.agent_instance_id, known.agent_hostname,
-            known.connected_since, session.last_seen,
+            agent_name,
+            True,
+            known.agent_instance_id,
+            known.agent_hostname,
+            known.connected_since,
+            session.last_seen,
         )
 
     def connected_agents(self) -> list[str]:
@@ -769,7 +784,9 @@ class LinkGateway:
             if previous is not None and previous.agent_instance_id != hello.agent_instance_id:
                 log.error(
                     "agent %s has a new instance id (%s -> %s): it may have lost its state",
-                    name, previous.agent_instance_id, hello.agent_instance_id,
+                    name,
+                    previous.agent_instance_id,
+                    hello.agent_instance_id,
                 )
             await endpoint.receiver.open()
             journaled = await endpoint.receiver.flush()
@@ -787,25 +804,45 @@ class LinkGateway:
                 dashboard_id=self._dashboard_id,
             )
             session: DashboardSession = LinkSession(
-                conn, DASHBOARD_CODEC, endpoint.receiver, endpoint.outbox, s,
-                peer=f"agent {name}", on_lane=endpoint.on_lane,
+                conn,
+                DASHBOARD_CODEC,
+                endpoint.receiver,
+                endpoint.outbox,
+                s,
+                peer=f"agent {name}",
+                on_lane=endpoint.on_lane,
             )
             self._sessions[name] = session
             self._hellos[name] = hello
         now = time.time()
-        self._notify(AgentPresence(
-            name, True, hello.agent_instance_id, hello.agent_hostname, now, now,
-        ))
+        self._notify(
+            AgentPresence(
+                name,
+                True,
+                hello.agent_instance_id,
+                hello.agent_hostname,
+                now,
+                now,
+            )
+        )
         reason: BaseException = LinkClosed("ended")
         try:
             reason = await session.run(
-                hello.last_journaled_seq, hello.last_assigned_seq,
+                hello.last_journaled_seq,
+                hello.last_assigned_seq,
                 first_frame=agent_pb2.DashboardFrame(welcome=welcome),
             )
         finally:
             if self._sessions.get(name) is session:
                 del self._sessions[name]
-                self._notify(AgentPresence(
-                    name, False, hello.agent_instance_id, hello.agent_hostname,
-                    session.connected_at, session.last_seen, str(reason),
-                ))
+                self._notify(
+                    AgentPresence(
+                        name,
+                        False,
+                        hello.agent_instance_id,
+                        hello.agent_hostname,
+                        session.connected_at,
+                        session.last_seen,
+                        str(reason),
+                    )
+                )

@@ -124,8 +124,8 @@ def memory_pair(
 ]:
     """(agent end, dashboard end) of a fresh in-memory connection."""
     a2d, d2a = _Pipe(queue_size), _Pipe(queue_size)
-    agent_end: MemoryConnection[agent_pb2.AgentFrame, agent_pb2.DashboardFrame] = (
-        MemoryConnection(a2d, d2a, AGENT_TO_DASHBOARD, fault)
+    agent_end: MemoryConnection[agent_pb2.AgentFrame, agent_pb2.DashboardFrame] = MemoryConnection(
+        a2d, d2a, AGENT_TO_DASHBOARD, fault
     )
     dashboard_end: MemoryConnection[agent_pb2.DashboardFrame, agent_pb2.AgentFrame] = (
         MemoryConnection(d2a, a2d, DASHBOARD_TO_AGENT, fault)

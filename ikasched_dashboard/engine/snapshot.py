@@ -283,8 +283,7 @@ def settled_fields(state: InstanceState) -> Json:
             for (i, c), v in state.held_initiations.items()
         ],
         "pending": [
-            [i, c, compact_initiation(scope, (i, c), v)]
-            for (i, c), v in state.lock_pending.items()
+            [i, c, compact_initiation(scope, (i, c), v)] for (i, c), v in state.lock_pending.items()
         ],
         "holding": sorted([i, c] for i, c in state.lock_holding),
         "quartz_disabled": state.quartz_disabled,

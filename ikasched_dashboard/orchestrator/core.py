@@ -1027,7 +1027,11 @@ class Orchestrator:
             elif isinstance(e, Audit):
                 if isinstance(first, AcknowledgeError) and e.job_identifier:
                     step.acks[(instance_id, e.job_identifier, e.child_context_name)] = (
-                        first.message, first.ticket_id, e.actor or actor, e.time_ms or now)
+                        first.message,
+                        first.ticket_id,
+                        e.actor or actor,
+                        e.time_ms or now,
+                    )
                 step.audits.append(
                     AuditEntry(
                         e.time_ms or now,

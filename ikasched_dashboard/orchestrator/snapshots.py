@@ -116,9 +116,7 @@ class SnapshotWriter:
         # these six values), its initiation spliced in from the cache
         last = js.last_event_id
         prefix = p.scope.instance_id + ":"
-        last_text = (
-            "[" + _str(last[len(prefix) :]) + "]" if last.startswith(prefix) else _str(last)
-        )
+        last_text = "[" + _str(last[len(prefix) :]) + "]" if last.startswith(prefix) else _str(last)
         base = (
             f"[{_str(key[0])},{_str(key[1])},{_str(js.status.value)},{job_flags(js)},"
             f"{int(js.pid)},{last_text}"

@@ -56,8 +56,12 @@ _INT_TEXT = re.compile(r"[+-]?\d+")
 
 _DAY_NAMES: dict[str, str] = {}
 for _number, _short, _long in (
-    (1, "SUN", "SUNDAY"), (2, "MON", "MONDAY"), (3, "TUE", "TUESDAY"),
-    (4, "WED", "WEDNESDAY"), (5, "THU", "THURSDAY"), (6, "FRI", "FRIDAY"),
+    (1, "SUN", "SUNDAY"),
+    (2, "MON", "MONDAY"),
+    (3, "TUE", "TUESDAY"),
+    (4, "WED", "WEDNESDAY"),
+    (5, "THU", "THURSDAY"),
+    (6, "FRI", "FRIDAY"),
     (7, "SAT", "SATURDAY"),
 ):
     _DAY_NAMES[_short] = _short
@@ -188,8 +192,13 @@ def _parse(text: str, fmt: Format, source: str) -> object:
             raise _too_deep(source) from None
         except json.JSONDecodeError as exc:
             raise PlanLoadError(
-                [LoadProblem("", f"invalid JSON at line {exc.lineno} column {exc.colno}: "
-                                 f"{exc.msg}", source)]
+                [
+                    LoadProblem(
+                        "",
+                        f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                        source,
+                    )
+                ]
             ) from None
     else:
         loader = _UniqueKeyLoader(text)
@@ -210,8 +219,15 @@ def _parse(text: str, fmt: Format, source: str) -> object:
         finally:
             loader.dispose()
         if len(documents) > 1:
-            raise PlanLoadError([LoadProblem(
-                "", f"holds {len(documents)} YAML documents; write one plan per file", source)])
+            raise PlanLoadError(
+                [
+                    LoadProblem(
+                        "",
+                        f"holds {len(documents)} YAML documents; write one plan per file",
+                        source,
+                    )
+                ]
+            )
         data = documents[0] if documents else None
     if duplicates:
         raise PlanLoadError(LoadProblem("", d, source) for d in duplicates)
@@ -282,8 +298,11 @@ class _Normaliser:
 
     def message(self, desc: Descriptor, value: object, path: str) -> dict[str, Any] | None:
         if self.depth >= MAX_DOCUMENT_DEPTH:
-            self.problem(path, f"nests deeper than {MAX_DOCUMENT_DEPTH} levels of messages "
-                               "(limit MAX_DOCUMENT_DEPTH)")
+            self.problem(
+                path,
+                f"nests deeper than {MAX_DOCUMENT_DEPTH} levels of messages "
+                "(limit MAX_DOCUMENT_DEPTH)",
+            )
             return None
         self.depth += 1
         try:
@@ -310,8 +329,9 @@ class _Normaliser:
                 self.problem(here, self._unknown_field(desc, key))
                 continue
             if field.name in written:
-                self.problem(here, f"repeats field {written[field.name]!r} (same field, "
-                                   "other spelling)")
+                self.problem(
+                    here, f"repeats field {written[field.name]!r} (same field, other spelling)"
+                )
                 continue
             written[field.name] = key
             converted = self.field(field, item, here)
@@ -320,8 +340,11 @@ class _Normaliser:
         for oneof in desc.oneofs:
             chosen = [written[f.name] for f in oneof.fields if f.json_name in out]
             if len(chosen) > 1:
-                what = "a job has several job types" if oneof.name == "job_type" else (
-                    f"only one of the alternatives of {oneof.name!r} may be set")
+                what = (
+                    "a job has several job types"
+                    if oneof.name == "job_type"
+                    else (f"only one of the alternatives of {oneof.name!r} may be set")
+                )
                 self.problem(path, f"{what}: {', '.join(repr(c) for c in chosen)}; keep one")
         return out
 
@@ -367,8 +390,10 @@ class _Normaliser:
                 return {}  # "context_start_job:" chooses the job type
             return _DROP
         converted = self.single(field, value, path)
-        if field.containing_oneof is None and converted in ("", 0, False) and (
-            field.cpp_type != FieldDescriptor.CPPTYPE_MESSAGE
+        if (
+            field.containing_oneof is None
+            and converted in ("", 0, False)
+            and (field.cpp_type != FieldDescriptor.CPPTYPE_MESSAGE)
         ):
             return _DROP  # a default value is the same as leaving the field out
         if field.cpp_type == FieldDescriptor.CPPTYPE_ENUM and converted == _enum_zero(field):
@@ -407,8 +432,11 @@ class _Normaliser:
                 return str(value)
             if isinstance(value, dt.date):
                 return value.isoformat()
-            hint = " (quote it: YAML reads yes/no/on/off/true/false as booleans)" if isinstance(
-                value, bool) else ""
+            hint = (
+                " (quote it: YAML reads yes/no/on/off/true/false as booleans)"
+                if isinstance(value, bool)
+                else ""
+            )
             self.problem(path, f"expected a string, got {_describe(value)}{hint}")
             return _DROP
         if cpp in _INT_RANGES:
@@ -448,8 +476,11 @@ class _Normaliser:
         elif isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
             number = int(value.strip())
         if number is None:
-            what = "an integer or a date-time" if (
-                _owner_name(field) == _DATE_TIME_RANGE) else "an integer"
+            what = (
+                "an integer or a date-time"
+                if (_owner_name(field) == _DATE_TIME_RANGE)
+                else "an integer"
+            )
             self.problem(path, f"expected {what}, got {_describe(value)}")
             return _DROP
         low, high = _INT_RANGES[field.cpp_type]
@@ -515,9 +546,16 @@ def normalise_plan_dict(data: object, *, source: str = "") -> dict[str, Any]:
     """The canonical dict of a plan document (see module doc); raises PlanLoadError."""
     normaliser = _Normaliser(source)
     if not isinstance(data, Mapping):
-        raise PlanLoadError([LoadProblem(
-            "", f"a plan is a mapping of fields (name, scheduled_jobs, ...), got {_describe(data)}",
-            source)])
+        raise PlanLoadError(
+            [
+                LoadProblem(
+                    "",
+                    "a plan is a mapping of fields (name, scheduled_jobs, ...),"
+                    f" got {_describe(data)}",
+                    source,
+                )
+            ]
+        )
     out = normaliser.message(_CONTEXT, data, "")
     if normaliser.problems or out is None:
         raise PlanLoadError(normaliser.problems)
@@ -566,8 +604,10 @@ def load_plan_dir(directory: str | Path) -> list[LoadedPlan]:
     if not root.is_dir():
         raise PlanLoadError([LoadProblem("", "not a directory", str(root))])
     files = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in PLAN_SUFFIXES
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in PLAN_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
     plans: list[LoadedPlan] = []
@@ -580,8 +620,11 @@ def load_plan_dir(directory: str | Path) -> list[LoadedPlan]:
             problems.extend(exc.problems)
             continue
         if plan.name in owner:
-            problems.append(LoadProblem(
-                "name", f"plan name {plan.name!r} is also used by {owner[plan.name]}", str(file)))
+            problems.append(
+                LoadProblem(
+                    "name", f"plan name {plan.name!r} is also used by {owner[plan.name]}", str(file)
+                )
+            )
             continue
         owner[plan.name] = str(file)
         plans.append(LoadedPlan(str(file), plan))
@@ -626,8 +669,12 @@ def dump_plan_json(plan: plan_pb2.Context, *, indent: int = 2) -> str:
 def dump_plan_yaml(plan: plan_pb2.Context) -> str:
     """The plan as YAML text (JSON names, defaults left out, scripts as literal blocks)."""
     text: str = yaml.dump(
-        plan_to_dict(plan), Dumper=_PlanDumper, sort_keys=False, allow_unicode=True,
-        default_flow_style=False, width=100,
+        plan_to_dict(plan),
+        Dumper=_PlanDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
     )
     return text
 

@@ -57,18 +57,32 @@ MAX_NAME_LENGTH = 200
 MIN_RETURN_CODE, MAX_RETURN_CODE = 0, 255
 
 # Fields of Context meaningful only on the plan (the root context).
-ROOT_ONLY_FIELDS: frozenset[str] = frozenset({
-    "time_window_start", "context_ttl_milliseconds", "timezone",
-    "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group",
-    "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently",
-    "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled",
-    "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation",
-    "misfire_grace_seconds",
-})
+ROOT_ONLY_FIELDS: frozenset[str] = frozenset(
+    {
+        "time_window_start",
+        "context_ttl_milliseconds",
+        "timezone",
+        "blackout_window_cron_expressions",
+        "blackout_window_date_time_ranges",
+        "environment_group",
+        "quartz_schedule_driven_jobs_disabled_for_context",
+        "able_to_run_concurrently",
+        "end_job_plan_upon_completion",
+        "custom_week_day_of_month",
+        "disabled",
+        "delay_agent_synchronisation_until_next_instance",
+        "requires_agent_synchronisation",
+        "misfire_grace_seconds",
+    }
+)
 
-_AGENT_RUN_TYPES = frozenset({
-    "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job",
-})
+_AGENT_RUN_TYPES = frozenset(
+    {
+        "internal_event_driven_job",
+        "quartz_schedule_driven_job",
+        "file_event_driven_job",
+    }
+)
 
 
 class Severity(enum.Enum):
@@ -99,7 +113,8 @@ class ValidationProblem:
     def to_proto(self) -> common_pb2.ValidationProblem:
         """The protocol's ValidationProblem."""
         return common_pb2.ValidationProblem(
-            path=self.path, message=self.message,
+            path=self.path,
+            message=self.message,
             severity=_PROTO_SEVERITY[self.severity],
         )
 
@@ -200,8 +215,11 @@ def _index(plan: plan_pb2.Context, out: list[ValidationProblem]) -> _Index:
     while stack:
         at = stack.pop()
         if len(index.contexts) == MAX_CONTEXTS:
-            out.append(ValidationProblem(
-                "", f"the plan has more than {MAX_CONTEXTS} contexts (limit MAX_CONTEXTS)"))
+            out.append(
+                ValidationProblem(
+                    "", f"the plan has more than {MAX_CONTEXTS} contexts (limit MAX_CONTEXTS)"
+                )
+            )
             break
         index.contexts.append(at)
         ctx = at.context
@@ -219,10 +237,13 @@ def _index(plan: plan_pb2.Context, out: list[ValidationProblem]) -> _Index:
                     index.definitions[ident] = job_at
         if ctx.contexts and at.depth >= MAX_CONTEXT_DEPTH:
             if not too_deep_reported:
-                out.append(ValidationProblem(
-                    _at(at.path, "contexts"),
-                    f"child contexts nest deeper than {MAX_CONTEXT_DEPTH} levels "
-                    "(limit MAX_CONTEXT_DEPTH); deeper contexts were not checked"))
+                out.append(
+                    ValidationProblem(
+                        _at(at.path, "contexts"),
+                        f"child contexts nest deeper than {MAX_CONTEXT_DEPTH} levels "
+                        "(limit MAX_CONTEXT_DEPTH); deeper contexts were not checked",
+                    )
+                )
                 too_deep_reported = True
             continue
         stack.extend(
@@ -230,9 +251,14 @@ def _index(plan: plan_pb2.Context, out: list[ValidationProblem]) -> _Index:
             for i, child in reversed(list(enumerate(ctx.contexts)))
         )
     if len(index.jobs) > MAX_JOBS:
-        out.insert(0, ValidationProblem(
-            "", f"the plan has {len(index.jobs)} job occurrences; at most {MAX_JOBS} "
-                "(limit MAX_JOBS)"))
+        out.insert(
+            0,
+            ValidationProblem(
+                "",
+                f"the plan has {len(index.jobs)} job occurrences; at most {MAX_JOBS} "
+                "(limit MAX_JOBS)",
+            ),
+        )
     return index
 
 
@@ -261,10 +287,12 @@ def _can_fire(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> bool:
         if operand.WhichOneof("operand") == "identifier":
             return bool(operand.identifier)
         return operand.WhichOneof("operand") == "logical_grouping" and _can_fire(
-            operand.logical_grouping, depth + 1)
+            operand.logical_grouping, depth + 1
+        )
 
     return (bool(grouping.all_of) and all(map(operand_can_hold, grouping.all_of))) or any(
-        map(operand_can_hold, grouping.any_of))
+        map(operand_can_hold, grouping.any_of)
+    )
 
 
 class _Checker:
@@ -285,8 +313,11 @@ class _Checker:
 
     def name_length(self, path: str, name: str, what: str) -> None:
         if len(name) > MAX_NAME_LENGTH:
-            self.error(path, f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH} "
-                             "(limit MAX_NAME_LENGTH)")
+            self.error(
+                path,
+                f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH} "
+                "(limit MAX_NAME_LENGTH)",
+            )
 
     def cron(self, path: str, expression: str) -> None:
         problem = cron_problem(expression)
@@ -316,31 +347,40 @@ class _Checker:
         ctx, prefix, is_root = at.context, at.path, at.path == ""
         name_path = _at(prefix, "name")
         if not ctx.name:
-            self.error(name_path, "a plan needs a name" if is_root
-                       else "a child context needs a name")
+            self.error(
+                name_path, "a plan needs a name" if is_root else "a child context needs a name"
+            )
         else:
             self.name_length(name_path, ctx.name, "the name")
             if ctx.name in self.context_seen:
                 first = self.context_seen[ctx.name]
-                self.error(name_path, f"context name {ctx.name!r} is already used by "
-                                      f"{first or 'the plan'}; names must be unique in the plan")
+                self.error(
+                    name_path,
+                    f"context name {ctx.name!r} is already used by "
+                    f"{first or 'the plan'}; names must be unique in the plan",
+                )
             else:
                 self.context_seen[ctx.name] = prefix
         if not is_root:
             for fd, _ in ctx.ListFields():
                 if fd.name in ROOT_ONLY_FIELDS:
-                    self.warning(_at(prefix, fd.json_name),
-                                 "only meaningful on the plan (the root context); "
-                                 "ignored on a child context")
+                    self.warning(
+                        _at(prefix, fd.json_name),
+                        "only meaningful on the plan (the root context); "
+                        "ignored on a child context",
+                    )
         if ctx.time_window_start:
             self.cron(_at(prefix, "timeWindowStart"), ctx.time_window_start)
         self.zone(_at(prefix, "timezone"), ctx.timezone)
-        self.not_negative(_at(prefix, "contextTtlMilliseconds"), ctx.context_ttl_milliseconds,
-                          "the TTL")
-        self.not_negative(_at(prefix, "misfireGraceSeconds"), ctx.misfire_grace_seconds,
-                          "the misfire grace")
-        self.blackouts(prefix, ctx.blackout_window_cron_expressions,
-                       ctx.blackout_window_date_time_ranges)
+        self.not_negative(
+            _at(prefix, "contextTtlMilliseconds"), ctx.context_ttl_milliseconds, "the TTL"
+        )
+        self.not_negative(
+            _at(prefix, "misfireGraceSeconds"), ctx.misfire_grace_seconds, "the misfire grace"
+        )
+        self.blackouts(
+            prefix, ctx.blackout_window_cron_expressions, ctx.blackout_window_date_time_ranges
+        )
         self.parameters(_at(prefix, "contextParameters"), ctx.context_parameters)
         seen_here: dict[str, str] = {}
         for i, job in enumerate(ctx.scheduled_jobs):
@@ -350,12 +390,15 @@ class _Checker:
         for i, lock in enumerate(ctx.job_locks):
             self.lock(_at(prefix, f"jobLocks[{i}]"), lock)
         if ctx.context_dependencies:
-            self.warning(_at(prefix, "contextDependencies"),
-                         "context dependencies are never evaluated (as in Ikasan); order "
-                         "contexts with job dependencies on context start/terminal jobs instead")
+            self.warning(
+                _at(prefix, "contextDependencies"),
+                "context dependencies are never evaluated (as in Ikasan); order "
+                "contexts with job dependencies on context start/terminal jobs instead",
+            )
 
-    def blackouts(self, prefix: str, crons: Iterable[str],
-                  ranges: Iterable[common_pb2.DateTimeRange]) -> None:
+    def blackouts(
+        self, prefix: str, crons: Iterable[str], ranges: Iterable[common_pb2.DateTimeRange]
+    ) -> None:
         for i, expression in enumerate(crons):
             self.cron(_at(prefix, f"blackoutWindowCronExpressions[{i}]"), expression)
         for i, window in enumerate(ranges):
@@ -375,8 +418,11 @@ class _Checker:
             self.name_length(_at(path, "name"), parameter.name, "the parameter name")
             if parameter.name in seen:
                 first = f"{prefix}[{seen[parameter.name]}]"
-                self.error(_at(path, "name"), f"parameter {parameter.name!r} is declared twice "
-                                              f"at this level (first at {first})")
+                self.error(
+                    _at(path, "name"),
+                    f"parameter {parameter.name!r} is declared twice "
+                    f"at this level (first at {first})",
+                )
             else:
                 seen[parameter.name] = i
 
@@ -387,28 +433,40 @@ class _Checker:
             return
         self.name_length(_at(path, "identifier"), ident, "the job identifier")
         if ident in seen_here:
-            self.warning(path, f"job {ident!r} is listed twice in this context (first at "
-                               f"{seen_here[ident]}); one listing is enough")
+            self.warning(
+                path,
+                f"job {ident!r} is listed twice in this context (first at "
+                f"{seen_here[ident]}); one listing is enough",
+            )
         else:
             seen_here[ident] = path
         kind = job.WhichOneof("job_type")
         definition = self.index.definitions.get(ident)
         if kind is None:
             if definition is None:
-                self.error(path, f"job {ident!r} is not defined anywhere in the plan: this "
-                                 "occurrence sets no job type and no other occurrence defines it")
+                self.error(
+                    path,
+                    f"job {ident!r} is not defined anywhere in the plan: this "
+                    "occurrence sets no job type and no other occurrence defines it",
+                )
             return
         if definition is not None and definition.path != path:
             # Field for field, as the engine's compiler compares them (ordinal included).
             if definition.job.SerializeToString(deterministic=True) != job.SerializeToString(
-                    deterministic=True):
-                self.error(path, f"job {ident!r} is defined twice with different definitions "
-                                 f"(first at {definition.path}); define it once in full")
+                deterministic=True
+            ):
+                self.error(
+                    path,
+                    f"job {ident!r} is defined twice with different definitions "
+                    f"(first at {definition.path}); define it once in full",
+                )
             return  # an identical repeat: already checked at its first definition
         self.name_length(_at(path, "agentName"), job.agent_name, "the agent name")
         self.name_length(_at(path, "jobName"), job.job_name, "the job name")
-        for which, keys in (("skippedContexts", job.skipped_contexts),
-                            ("heldContexts", job.held_contexts)):
+        for which, keys in (
+            ("skippedContexts", job.skipped_contexts),
+            ("heldContexts", job.held_contexts),
+        ):
             for key in sorted(keys):
                 if key not in self.index.context_names:
                     self.warning(_at(path, f"{which}.{key}"), f"no context is named {key!r}")
@@ -421,9 +479,11 @@ class _Checker:
                 pair = (job.agent_name, job.job_name)
                 other = self.agent_job_seen.setdefault(pair, ident)
                 if other != ident:
-                    self.error(_at(path, "jobName"),
-                               f"job name {job.job_name!r} on agent {job.agent_name!r} is already "
-                               f"used by job {other!r}; job names are unique per agent")
+                    self.error(
+                        _at(path, "jobName"),
+                        f"job name {job.job_name!r} on agent {job.agent_name!r} is already "
+                        f"used by job {other!r}; job names are unique per agent",
+                    )
         check: Callable[[str, plan_pb2.SchedulerJob], None] = getattr(self, kind)
         check(_at(path, _JSON_NAMES[kind]), job)
 
@@ -433,22 +493,28 @@ class _Checker:
             self.error(_at(path, "commandLine"), "a command job needs a command line")
         for i, code in enumerate(command.successful_return_codes):
             if not MIN_RETURN_CODE <= code <= MAX_RETURN_CODE:
-                self.error(_at(path, f"successfulReturnCodes[{i}]"),
-                           f"return code {code} is out of range "
-                           f"({MIN_RETURN_CODE}..{MAX_RETURN_CODE})")
-        for key, value in (("minExecutionTime", command.min_execution_time),
-                           ("maxExecutionTime", command.max_execution_time)):
+                self.error(
+                    _at(path, f"successfulReturnCodes[{i}]"),
+                    f"return code {code} is out of range ({MIN_RETURN_CODE}..{MAX_RETURN_CODE})",
+                )
+        for key, value in (
+            ("minExecutionTime", command.min_execution_time),
+            ("maxExecutionTime", command.max_execution_time),
+        ):
             if value < -1:
                 self.error(_at(path, key), f"must be -1 or 0 (unset) or positive, got {value}")
         if 0 < command.max_execution_time < command.min_execution_time:
-            self.warning(_at(path, "maxExecutionTime"),
-                         f"is below minExecutionTime ({command.min_execution_time})")
+            self.warning(
+                _at(path, "maxExecutionTime"),
+                f"is below minExecutionTime ({command.min_execution_time})",
+            )
         self.days(_at(path, "daysOfWeekToRun"), command.days_of_week_to_run)
         self.parameters(_at(path, "contextParameters"), command.context_parameters)
         self.not_negative(_at(path, "timeoutSeconds"), command.timeout_seconds, "the timeout")
         self.not_negative(_at(path, "retry.count"), command.retry.count, "the retry count")
-        self.not_negative(_at(path, "retry.delaySeconds"), command.retry.delay_seconds,
-                          "the retry delay")
+        self.not_negative(
+            _at(path, "retry.delaySeconds"), command.retry.delay_seconds, "the retry delay"
+        )
 
     def days(self, path: str, days: Iterable[int]) -> None:
         for i, day in enumerate(days):
@@ -461,7 +527,8 @@ class _Checker:
         self.days(_at(path, "daysOfWeekToRun"), timed.days_of_week_to_run)
 
     def timed(
-        self, path: str,
+        self,
+        path: str,
         timed: plan_pb2.QuartzScheduleDrivenJob | plan_pb2.FileEventDrivenJob,
     ) -> None:
         if not timed.cron_expression:
@@ -469,14 +536,18 @@ class _Checker:
         else:
             self.cron(_at(path, "cronExpression"), timed.cron_expression)
         self.zone(_at(path, "timeZone"), timed.time_zone)
-        self.blackouts(path, timed.blackout_window_cron_expressions,
-                       timed.blackout_window_date_time_ranges)
-        self.not_negative(_at(path, "maxEagerCallbacks"), timed.max_eager_callbacks,
-                          "maxEagerCallbacks")
-        self.not_negative(_at(path, "recoveryTolerance"), timed.recovery_tolerance,
-                          "the recovery tolerance")
-        self.not_negative(_at(path, "misfireGraceSeconds"), timed.misfire_grace_seconds,
-                          "the misfire grace")
+        self.blackouts(
+            path, timed.blackout_window_cron_expressions, timed.blackout_window_date_time_ranges
+        )
+        self.not_negative(
+            _at(path, "maxEagerCallbacks"), timed.max_eager_callbacks, "maxEagerCallbacks"
+        )
+        self.not_negative(
+            _at(path, "recoveryTolerance"), timed.recovery_tolerance, "the recovery tolerance"
+        )
+        self.not_negative(
+            _at(path, "misfireGraceSeconds"), timed.misfire_grace_seconds, "the misfire grace"
+        )
 
     def file_event_driven_job(self, path: str, job: plan_pb2.SchedulerJob) -> None:
         watcher = job.file_event_driven_job
@@ -490,10 +561,12 @@ class _Checker:
                 self.error(_at(path, f"filenames[{i}]"), "an empty pattern matches nothing")
         if watcher.sla_cron_expression:
             self.cron(_at(path, "slaCronExpression"), watcher.sla_cron_expression)
-        self.not_negative(_at(path, "minFileAgeSeconds"), watcher.min_file_age_seconds,
-                          "the minimum file age")
-        self.not_negative(_at(path, "directoryDepth"), watcher.directory_depth,
-                          "the directory depth")
+        self.not_negative(
+            _at(path, "minFileAgeSeconds"), watcher.min_file_age_seconds, "the minimum file age"
+        )
+        self.not_negative(
+            _at(path, "directoryDepth"), watcher.directory_depth, "the directory depth"
+        )
         for i, pair in enumerate(watcher.replacement_pairs):
             where = _at(path, f"replacementPairs[{i}]")
             if not pair.replacement_token:
@@ -501,8 +574,10 @@ class _Checker:
             if not pair.job_plan_parameter_name:
                 self.error(_at(where, "jobPlanParameterName"), "a replacement needs a parameter")
             elif pair.job_plan_parameter_name not in self.index.parameters:
-                self.warning(_at(where, "jobPlanParameterName"),
-                             f"no context declares parameter {pair.job_plan_parameter_name!r}")
+                self.warning(
+                    _at(where, "jobPlanParameterName"),
+                    f"no context declares parameter {pair.job_plan_parameter_name!r}",
+                )
 
     def _virtual(self, path: str, job: plan_pb2.SchedulerJob) -> None:
         """Virtual jobs resolve inside the dashboard; nothing of their own to check."""
@@ -522,11 +597,15 @@ class _Checker:
         if dependency.HasField("logical_grouping"):
             self.grouping(_at(path, "logicalGrouping"), dependency.logical_grouping, 1, context)
 
-    def grouping(self, path: str, grouping: plan_pb2.LogicalGrouping, depth: int,
-                 context: str) -> None:
+    def grouping(
+        self, path: str, grouping: plan_pb2.LogicalGrouping, depth: int, context: str
+    ) -> None:
         if depth > MAX_GROUPING_DEPTH:
-            self.error(path, f"logical groupings nest deeper than {MAX_GROUPING_DEPTH} levels "
-                             "(limit MAX_GROUPING_DEPTH); deeper levels were not checked")
+            self.error(
+                path,
+                f"logical groupings nest deeper than {MAX_GROUPING_DEPTH} levels "
+                "(limit MAX_GROUPING_DEPTH); deeper levels were not checked",
+            )
             return
         if not (grouping.all_of or grouping.any_of):
             if grouping.none_of and grouping.HasField("logical_grouping"):
@@ -537,10 +616,16 @@ class _Checker:
                 what = "holds only a nested grouping"
             else:
                 what = "is empty"
-            self.warning(path, f"this grouping {what}, so it never fires: a level is "
-                               "(and || or) && !not and needs an 'and' or 'or' operand")
-        for key, operands in (("and", grouping.all_of), ("or", grouping.any_of),
-                              ("not", grouping.none_of)):
+            self.warning(
+                path,
+                f"this grouping {what}, so it never fires: a level is "
+                "(and || or) && !not and needs an 'and' or 'or' operand",
+            )
+        for key, operands in (
+            ("and", grouping.all_of),
+            ("or", grouping.any_of),
+            ("not", grouping.none_of),
+        ):
             for i, operand in enumerate(operands):
                 where = _at(path, f"{key}[{i}]")
                 which = operand.WhichOneof("operand")
@@ -552,13 +637,15 @@ class _Checker:
                     elif operand.identifier not in self.index.residence.get(context, set()):
                         self.error(where, _not_here(operand.identifier))
                 elif which == "logical_grouping":
-                    self.grouping(_at(where, "logicalGrouping"), operand.logical_grouping,
-                                  depth + 1, context)
+                    self.grouping(
+                        _at(where, "logicalGrouping"), operand.logical_grouping, depth + 1, context
+                    )
                 else:
                     self.error(where, "an operand needs an identifier or a logicalGrouping")
         if grouping.HasField("logical_grouping"):
-            self.grouping(_at(path, "logicalGrouping"), grouping.logical_grouping, depth + 1,
-                          context)
+            self.grouping(
+                _at(path, "logicalGrouping"), grouping.logical_grouping, depth + 1, context
+            )
 
     def lock(self, path: str, lock: plan_pb2.JobLock) -> None:
         name_path = _at(path, "name")
@@ -567,13 +654,17 @@ class _Checker:
         else:
             self.name_length(name_path, lock.name, "the lock name")
             if lock.name in self.lock_seen:
-                self.error(name_path, f"lock name {lock.name!r} is already used at "
-                                      f"{self.lock_seen[lock.name]}")
+                self.error(
+                    name_path,
+                    f"lock name {lock.name!r} is already used at {self.lock_seen[lock.name]}",
+                )
             else:
                 self.lock_seen[lock.name] = path
         if lock.lock_count < 1:
-            self.error(_at(path, "lockCount"),
-                       f"a lock's capacity must be at least 1, got {lock.lock_count}")
+            self.error(
+                _at(path, "lockCount"),
+                f"a lock's capacity must be at least 1, got {lock.lock_count}",
+            )
         if not lock.jobs:
             self.warning(_at(path, "jobs"), "the lock has no participating jobs")
         for i, participant in enumerate(lock.jobs):
@@ -587,17 +678,26 @@ class _Checker:
             if child:
                 if child not in self.index.context_names:
                     self.error(_at(where, "childContextName"), f"unknown context {child!r}")
-                elif ident and ident in self.index.known and (
-                        ident not in self.index.residence.get(child, set())):
-                    self.error(_at(where, "childContextName"),
-                               f"job {ident!r} does not reside in context {child!r}")
+                elif (
+                    ident
+                    and ident in self.index.known
+                    and (ident not in self.index.residence.get(child, set()))
+                ):
+                    self.error(
+                        _at(where, "childContextName"),
+                        f"job {ident!r} does not reside in context {child!r}",
+                    )
             if participant.lock_count < 0:
-                self.error(_at(where, "lockCount"),
-                           f"a weight must not be negative, got {participant.lock_count}")
+                self.error(
+                    _at(where, "lockCount"),
+                    f"a weight must not be negative, got {participant.lock_count}",
+                )
             elif lock.lock_count >= 1 and participant.lock_count > lock.lock_count:
-                self.error(_at(where, "lockCount"),
-                           f"weight {participant.lock_count} exceeds the lock's capacity "
-                           f"{lock.lock_count}: the job could never take the lock")
+                self.error(
+                    _at(where, "lockCount"),
+                    f"weight {participant.lock_count} exceeds the lock's capacity "
+                    f"{lock.lock_count}: the job could never take the lock",
+                )
 
     # -- whole-plan checks
     def _dependencies(self) -> Iterator[tuple[str, str, plan_pb2.JobDependency]]:
@@ -625,7 +725,8 @@ class _Checker:
             cycle = _cycle_through(graph, start, set(component))
             self.error(
                 first_path.get(start, ""),
-                "dependency cycle: " + " -> ".join(repr(j) for j in cycle)
+                "dependency cycle: "
+                + " -> ".join(repr(j) for j in cycle)
                 + " (each job waits for the one before it)",
             )
 
@@ -633,18 +734,22 @@ class _Checker:
         raised: set[str] = set()
         for _, context, dependency in self._dependencies():
             target = dependency.job_identifier
-            if (dependency.HasField("logical_grouping")
-                    and target in self.index.residence.get(context, set())
-                    and _can_fire(dependency.logical_grouping)):
+            if (
+                dependency.HasField("logical_grouping")
+                and target in self.index.residence.get(context, set())
+                and _can_fire(dependency.logical_grouping)
+            ):
                 raised.add(target)
         for ident, definition in self.index.definitions.items():
             if definition.job.WhichOneof("job_type") == "internal_event_driven_job" and (
-                    ident not in raised):
-                self.warning(definition.path,
-                             f"command job {ident!r} is raised by no event (it is not the target "
-                             "of a dependency whose logic can fire, in a context where it "
-                             "resides): it runs only by a manual run")
-
+                ident not in raised
+            ):
+                self.warning(
+                    definition.path,
+                    f"command job {ident!r} is raised by no event (it is not the target "
+                    "of a dependency whose logic can fire, in a context where it "
+                    "resides): it runs only by a manual run",
+                )
 
     def completion_blockers(self) -> None:
         """A `not` over a job the engine raises in the same context turns that dependency false
@@ -656,16 +761,21 @@ class _Checker:
                 raised.setdefault(context, set()).add(dependency.job_identifier)
         for path, context, dependency in self._dependencies():
             # a grouping that never fires has its own warning already
-            if not (dependency.HasField("logical_grouping")
-                    and _can_fire(dependency.logical_grouping)):
+            if not (
+                dependency.HasField("logical_grouping") and _can_fire(dependency.logical_grouping)
+            ):
                 continue
-            for where, ident in _not_operands(_at(path, "logicalGrouping"),
-                                              dependency.logical_grouping):
+            for where, ident in _not_operands(
+                _at(path, "logicalGrouping"), dependency.logical_grouping
+            ):
                 if ident in raised.get(context, set()):
-                    self.warning(where, f"{ident!r} is raised in context {context!r} too: once it "
-                                        "completes this dependency stays false, so the context "
-                                        "can never become COMPLETE (every dependency's logic "
-                                        "must hold for a context to complete)")
+                    self.warning(
+                        where,
+                        f"{ident!r} is raised in context {context!r} too: once it "
+                        "completes this dependency stays false, so the context "
+                        "can never become COMPLETE (every dependency's logic "
+                        "must hold for a context to complete)",
+                    )
 
 
 def _not_operands(path: str, grouping: plan_pb2.LogicalGrouping) -> Iterator[tuple[str, str]]:
@@ -677,13 +787,14 @@ def _not_operands(path: str, grouping: plan_pb2.LogicalGrouping) -> Iterator[tup
 
 
 def _not_here(ident: str) -> str:
-    return (f"job {ident!r} is not a job of this context: list it in this context's "
-            "scheduledJobs (an occurrence giving only its identifier is enough)")
+    return (
+        f"job {ident!r} is not a job of this context: list it in this context's "
+        "scheduledJobs (an occurrence giving only its identifier is enough)"
+    )
 
 
 _JSON_NAMES: dict[str, str] = {
-    f.name: f.json_name
-    for f in plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"].fields
+    f.name: f.json_name for f in plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"].fields
 }
 
 

@@ -12,11 +12,17 @@ from google.protobuf.message import DecodeError, Message
 from sqlalchemy import Connection
 
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2  # noqa: F401
-from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from ikasched_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from ikasched_common.journal import DeadLetterJournal, Journal, one_transaction
 from ikasched_common.secrets import mask_secret_parameters
 from ikasched_dashboard.services.context import ServiceContext, require
-from ikasched_dashboard.services.errors import Ctx, ResourceExhausted, Unavailable, unary
+from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import messages as message_store
@@ -37,13 +43,17 @@ class GlobalEventServicer(admin_service_pb2_grpc.GlobalEventServiceServicer):
         self.ctx = ctx
 
     @unary
-    async def RaiseGlobalEvent(self, request: admin_service_pb2.RaiseGlobalEventRequest,
-                               context: Ctx) -> admin_service_pb2.RaiseGlobalEventResponse:
+    async def RaiseGlobalEvent(
+        self, request: admin_service_pb2.RaiseGlobalEventRequest, context: Ctx
+    ) -> admin_service_pb2.RaiseGlobalEventResponse:
         require(request.job_name, "job_name")
         reached = await self.ctx.orchestration.raise_global_event(
-            request.job_name, environment_group=request.environment_group,
-            ignore_environment_group=request.ignore_environment_group, actor=self.ctx.actor(),
-            time_ms=self.ctx.now_ms())
+            request.job_name,
+            environment_group=request.environment_group,
+            ignore_environment_group=request.ignore_environment_group,
+            actor=self.ctx.actor(),
+            time_ms=self.ctx.now_ms(),
+        )
         return admin_service_pb2.RaiseGlobalEventResponse(context_instance_ids=reached)
 
 
@@ -93,45 +103,63 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
 
     def _inbox_message(self, key: int, value: bytes) -> admin_service_pb2.QueueMessage:
         text, problem = payload_json(self.ctx.inbox_type, value)
-        return admin_service_pb2.QueueMessage(queue=INBOX, message_id=str(key),
-                                              type_name=self.ctx.inbox_type, json=text,
-                                              error=problem)
+        return admin_service_pb2.QueueMessage(
+            queue=INBOX,
+            message_id=str(key),
+            type_name=self.ctx.inbox_type,
+            json=text,
+            error=problem,
+        )
 
     @unary
-    async def ListQueues(self, request: admin_service_pb2.ListQueuesRequest,
-                         context: Ctx) -> admin_service_pb2.ListQueuesResponse:
+    async def ListQueues(
+        self, request: admin_service_pb2.ListQueuesRequest, context: Ctx
+    ) -> admin_service_pb2.ListQueuesResponse:
         now = self.ctx.now_ms()
         out: list[admin_service_pb2.QueueInfo] = []
         if self.ctx.inbox is not None:
             inbox = self.ctx.inbox
             size = await self._off(lambda: len(inbox))
-            out.append(admin_service_pb2.QueueInfo(name=INBOX, kind=admin_service_pb2.QUEUE_INBOX,
-                                                   size=size))
+            out.append(
+                admin_service_pb2.QueueInfo(
+                    name=INBOX, kind=admin_service_pb2.QUEUE_INBOX, size=size
+                )
+            )
         if self.ctx.dead_letters is not None:
             dlq = self.ctx.dead_letters
             size = await self._off(lambda: len(dlq))
             head = await self._off(lambda: dlq.peek(1))
             age = max(now - int(head[0].dead_at * 1000), 0) if head else 0
-            out.append(admin_service_pb2.QueueInfo(
-                name=DEAD_LETTERS, kind=admin_service_pb2.QUEUE_DEAD_LETTER, size=size,
-                oldest_age_millis=age))
+            out.append(
+                admin_service_pb2.QueueInfo(
+                    name=DEAD_LETTERS,
+                    kind=admin_service_pb2.QUEUE_DEAD_LETTER,
+                    size=size,
+                    oldest_age_millis=age,
+                )
+            )
         stats = await self.ctx.read(message_store.outbox_stats)
         names = set(stats)
         if request.include_empty:
             names |= {a.name for a in await self.ctx.read(agent_store.list_agents)}
         for name in sorted(names):
             s = stats.get(name)
-            out.append(admin_service_pb2.QueueInfo(
-                name=OUTBOX_PREFIX + name, kind=admin_service_pb2.QUEUE_OUTBOX,
-                size=s.size if s else 0,
-                oldest_age_millis=max(now - s.oldest_created_time, 0) if s else 0))
+            out.append(
+                admin_service_pb2.QueueInfo(
+                    name=OUTBOX_PREFIX + name,
+                    kind=admin_service_pb2.QUEUE_OUTBOX,
+                    size=s.size if s else 0,
+                    oldest_age_millis=max(now - s.oldest_created_time, 0) if s else 0,
+                )
+            )
         if not request.include_empty:
             out = [q for q in out if q.size]
         return admin_service_pb2.ListQueuesResponse(queues=out)
 
     @unary
-    async def PeekQueue(self, request: admin_service_pb2.PeekQueueRequest,
-                        context: Ctx) -> admin_service_pb2.PeekQueueResponse:
+    async def PeekQueue(
+        self, request: admin_service_pb2.PeekQueueRequest, context: Ctx
+    ) -> admin_service_pb2.PeekQueueResponse:
         require(request.queue, "queue")
         if request.limit < 0:
             raise InvalidArgument("must not be negative", field="limit")
@@ -142,37 +170,53 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
             inbox = self._inbox()
             items = await self._off(lambda: inbox.peek(limit))
             return admin_service_pb2.PeekQueueResponse(
-                messages=[self._inbox_message(i.key, i.value) for i in items])
+                messages=[self._inbox_message(i.key, i.value) for i in items]
+            )
         if request.queue == DEAD_LETTERS:
             dlq = self._dlq()
             letters = await self._off(lambda: dlq.peek(limit))
             messages = []
             for letter in letters:
                 text, problem = payload_json(self.ctx.inbox_type, letter.value)
-                messages.append(admin_service_pb2.QueueMessage(
-                    queue=DEAD_LETTERS, message_id=str(letter.key),
-                    created_time=int(letter.dead_at * 1000), type_name=self.ctx.inbox_type,
-                    json=text, error=letter.reason or problem, attempts=letter.attempts))
+                messages.append(
+                    admin_service_pb2.QueueMessage(
+                        queue=DEAD_LETTERS,
+                        message_id=str(letter.key),
+                        created_time=int(letter.dead_at * 1000),
+                        type_name=self.ctx.inbox_type,
+                        json=text,
+                        error=letter.reason or problem,
+                        attempts=letter.attempts,
+                    )
+                )
             return admin_service_pb2.PeekQueueResponse(messages=messages)
         agent = self._outbox_agent(request.queue)
         rows = await self.ctx.read(lambda c: message_store.peek_outbox(c, agent, limit))
         out = []
         for row in rows:
             text, problem = payload_json(row.type_name, row.message)
-            out.append(admin_service_pb2.QueueMessage(
-                queue=request.queue, message_id=row.message_id or str(row.id),
-                created_time=row.created_time, type_name=row.type_name, json=text,
-                error=problem, context_instance_id=row.instance_id or ""))
+            out.append(
+                admin_service_pb2.QueueMessage(
+                    queue=request.queue,
+                    message_id=row.message_id or str(row.id),
+                    created_time=row.created_time,
+                    type_name=row.type_name,
+                    json=text,
+                    error=problem,
+                    context_instance_id=row.instance_id or "",
+                )
+            )
         return admin_service_pb2.PeekQueueResponse(messages=out)
 
     def _outbox_agent(self, queue: str) -> str:
         if queue.startswith(OUTBOX_PREFIX) and len(queue) > len(OUTBOX_PREFIX):
-            return queue[len(OUTBOX_PREFIX):]
+            return queue[len(OUTBOX_PREFIX) :]
         raise NotFound(f"no queue {queue!r} (queues: inbox, dlq, outbox/<agent>)")
 
     @unary
-    async def ResubmitMessage(self, request: admin_service_pb2.QueueMessageRequest,
-                              context: Ctx) -> admin_service_pb2.QueueMessage:
+    async def ResubmitMessage(
+        self, request: admin_service_pb2.QueueMessageRequest, context: Ctx
+    ) -> admin_service_pb2.QueueMessage:
         require(request.queue, "queue")
         require(request.message_id, "message_id")
         if request.queue != DEAD_LETTERS:
@@ -197,8 +241,9 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
             self._outbox_agent(queue)
 
     @unary
-    async def DeleteMessage(self, request: admin_service_pb2.QueueMessageRequest,
-                            context: Ctx) -> admin_service_pb2.DeleteMessagesResponse:
+    async def DeleteMessage(
+        self, request: admin_service_pb2.QueueMessageRequest, context: Ctx
+    ) -> admin_service_pb2.DeleteMessagesResponse:
         require(request.queue, "queue")
         require(request.message_id, "message_id")
         self._known(request.queue)
@@ -216,8 +261,9 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
         return admin_service_pb2.DeleteMessagesResponse(deleted=deleted)
 
     @unary
-    async def DeleteAllMessages(self, request: admin_service_pb2.DeleteAllMessagesRequest,
-                                context: Ctx) -> admin_service_pb2.DeleteMessagesResponse:
+    async def DeleteAllMessages(
+        self, request: admin_service_pb2.DeleteAllMessagesRequest, context: Ctx
+    ) -> admin_service_pb2.DeleteMessagesResponse:
         require(request.queue, "queue")
         self._known(request.queue)
         if request.queue.startswith(OUTBOX_PREFIX):
@@ -247,23 +293,38 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def _info(self, conn: Connection, agent: agent_store.AgentPresence,
-              stats: dict[str, message_store.OutboxStats]) -> admin_service_pb2.AgentInfo:
+    def _info(
+        self,
+        conn: Connection,
+        agent: agent_store.AgentPresence,
+        stats: dict[str, message_store.OutboxStats],
+    ) -> admin_service_pb2.AgentInfo:
         # the agent's own report (lane status) when it has one, else the job rows
         load = self.ctx.agent_load(agent.name)
-        running = (load.running_jobs if load is not None
-                   else len(instance_store.jobs_on_agent(conn, agent.name, ("RUNNING",))))
+        running = (
+            load.running_jobs
+            if load is not None
+            else len(instance_store.jobs_on_agent(conn, agent.name, ("RUNNING",)))
+        )
         s = stats.get(agent.name)
         return admin_service_pb2.AgentInfo(
-            agent_name=agent.name, connected=agent.connected, last_seen=agent.last_seen,
-            agent_version=agent.version, agent_hostname=agent.hostname,
-            connected_since=agent.connected_since, outbox_size=s.size if s else 0,
-            running_jobs=running, queued_jobs=load.queued_jobs if load is not None else 0,
-            plan_names=plan_store.plans_on_agent(conn, agent.name), labels=dict(agent.labels))
+            agent_name=agent.name,
+            connected=agent.connected,
+            last_seen=agent.last_seen,
+            agent_version=agent.version,
+            agent_hostname=agent.hostname,
+            connected_since=agent.connected_since,
+            outbox_size=s.size if s else 0,
+            running_jobs=running,
+            queued_jobs=load.queued_jobs if load is not None else 0,
+            plan_names=plan_store.plans_on_agent(conn, agent.name),
+            labels=dict(agent.labels),
+        )
 
     @unary
-    async def ListAgents(self, request: admin_service_pb2.ListAgentsRequest,
-                         context: Ctx) -> admin_service_pb2.ListAgentsResponse:
+    async def ListAgents(
+        self, request: admin_service_pb2.ListAgentsRequest, context: Ctx
+    ) -> admin_service_pb2.ListAgentsResponse:
         def load(conn: Connection) -> list[admin_service_pb2.AgentInfo]:
             stats = message_store.outbox_stats(conn)
             agents = agent_store.list_agents(conn, connected_only=request.connected_only)
@@ -272,8 +333,9 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         return admin_service_pb2.ListAgentsResponse(agents=await self.ctx.read(load))
 
     @unary
-    async def GetAgent(self, request: admin_service_pb2.GetAgentRequest,
-                       context: Ctx) -> admin_service_pb2.AgentInfo:
+    async def GetAgent(
+        self, request: admin_service_pb2.GetAgentRequest, context: Ctx
+    ) -> admin_service_pb2.AgentInfo:
         require(request.agent_name, "agent_name")
 
         def load(conn: Connection) -> admin_service_pb2.AgentInfo | None:
@@ -286,4 +348,3 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         if info is None:
             raise NotFound(f"agent {request.agent_name!r} not known")
         return info
-

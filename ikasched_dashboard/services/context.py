@@ -16,13 +16,12 @@ from sqlalchemy import Connection, Engine
 
 from ikasched.v1 import agent_pb2, common_pb2, plan_pb2
 from ikasched_common.blackout import epoch_ms
-from ikasched_common.dispatch import Clock, SystemClock
-from ikasched_common.errors import InvalidArgument, NotFound
+from ikasched_common.clock import Clock, SystemClock
+from ikasched_common.errors import InvalidArgument, NotFound, ResourceExhausted
 from ikasched_common.journal import DeadLetterJournal, Journal
 from ikasched_common.secrets import SecretBox
 from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
-from ikasched_dashboard.services.errors import ResourceExhausted
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import read_transaction
@@ -157,8 +156,9 @@ class ServiceContext:
 
         return await asyncio.to_thread(run)
 
-    async def plan_record(self, name: str, version: int = 0, *,
-                          field_name: str = "name") -> plan_store.PlanRecord:
+    async def plan_record(
+        self, name: str, version: int = 0, *, field_name: str = "name"
+    ) -> plan_store.PlanRecord:
         require(name, field_name)
         self.plan_access(name)
         record = await self.read(lambda c: plan_store.get_plan(c, name, version))
@@ -171,8 +171,9 @@ class ServiceContext:
         record = await self.plan_record(name, version)
         return plan_pb2.Context.FromString(record.plan)
 
-    async def instance_row(self, instance_id: str, *,
-                           field_name: str = "context_instance_id") -> instance_store.InstanceRow:
+    async def instance_row(
+        self, instance_id: str, *, field_name: str = "context_instance_id"
+    ) -> instance_store.InstanceRow:
         require(instance_id, field_name)
         row = await self.read(lambda c: instance_store.get_instance(c, instance_id))
         if row is None:
@@ -212,8 +213,9 @@ def decode_token(token: str, field_name: str = "page.page_token") -> Any:
         raise InvalidArgument("not a token this server gave out", field=field_name) from exc
 
 
-def parameter_pairs(params: Any, field_name: str = "context_parameters"
-                    ) -> tuple[tuple[str, str], ...]:
+def parameter_pairs(
+    params: Any, field_name: str = "context_parameters"
+) -> tuple[tuple[str, str], ...]:
     """(name, value) pairs of ContextParameterInstance messages; names required and unique."""
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
@@ -221,8 +223,9 @@ def parameter_pairs(params: Any, field_name: str = "context_parameters"
         if not p.name:
             raise InvalidArgument("required", field=f"{field_name}[{n}].name")
         if p.name in seen:
-            raise InvalidArgument(f"parameter {p.name!r} given twice",
-                                  field=f"{field_name}[{n}].name")
+            raise InvalidArgument(
+                f"parameter {p.name!r} given twice", field=f"{field_name}[{n}].name"
+            )
         seen.add(p.name)
         out.append((p.name, p.value))
     return tuple(out)

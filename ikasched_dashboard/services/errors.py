@@ -1,4 +1,4 @@
-"""Domain errors -> gRPC status codes, one place for every servicer.
+"""Domain errors -> gRPC status codes for every servicer (the table: ikasched_common.errors).
 
 Servicer methods are wrapped with `unary` / `stream`: an `IkaschedError` raised inside ends the
 RPC with its status code and message (the message names the field for InvalidArgument); any
@@ -14,48 +14,14 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from ikasched_common.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    IkaschedError,
-    InvalidArgument,
-    NotFound,
-)
-from ikasched_dashboard.security import PermissionDenied, Unauthenticated
+from ikasched_common.errors import IkaschedError, status_name
 
 log = logging.getLogger(__name__)
 
 
-class ResourceExhausted(IkaschedError):
-    """A request asks for more than a limit allows (gRPC RESOURCE_EXHAUSTED)."""
-
-
-class OutOfRange(IkaschedError):
-    """A position outside what is kept (gRPC OUT_OF_RANGE)."""
-
-
-class Unavailable(IkaschedError):
-    """A part the call needs is not there now (gRPC UNAVAILABLE)."""
-
-
-STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (OutOfRange, grpc.StatusCode.OUT_OF_RANGE),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-)
-
-
 def status_of(exc: BaseException) -> grpc.StatusCode:
-    for kind, code in STATUS:
-        if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
+    """The status code an exception ends an RPC with (the table in ikasched_common.errors)."""
+    return grpc.StatusCode[status_name(exc)]
 
 
 Ctx = grpc.aio.ServicerContext[Any, Any]

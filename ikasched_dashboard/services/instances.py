@@ -21,7 +21,7 @@ from ikasched.v1 import (
     instance_service_pb2,
     instance_service_pb2_grpc,
 )
-from ikasched_common.errors import InvalidArgument, NotFound
+from ikasched_common.errors import InvalidArgument, NotFound, OutOfRange
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.plans.convert import dry_run_from_proto, initiation_to_proto
 from ikasched_dashboard.sealing import seal_for_plan
@@ -33,7 +33,7 @@ from ikasched_dashboard.services.context import (
     parameter_pairs,
     require,
 )
-from ikasched_dashboard.services.errors import Ctx, OutOfRange, stream, unary
+from ikasched_dashboard.services.errors import Ctx, stream, unary
 from ikasched_dashboard.services.jobs import live_instance, resolve_job
 from ikasched_dashboard.services.views import PlanIndex, change_proto, instance_proto
 from ikasched_dashboard.store import changes as change_store
@@ -72,19 +72,26 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         except ValueError:
             return None
 
-    async def full(self, instance_id: str, *, field_name: str = "context_instance_id"
-                   ) -> instance_pb2.ContextInstance:
+    async def full(
+        self, instance_id: str, *, field_name: str = "context_instance_id"
+    ) -> instance_pb2.ContextInstance:
         """One instance with contexts, parameters and every job."""
         require(instance_id, field_name)
 
-        def load(c: Connection) -> tuple[instance_store.InstanceRow | None,
-                                         list[instance_store.JobInstanceRow], bytes | None]:
+        def load(
+            c: Connection,
+        ) -> tuple[
+            instance_store.InstanceRow | None, list[instance_store.JobInstanceRow], bytes | None
+        ]:
             row = instance_store.get_instance(c, instance_id)
             if row is None:
                 return None, [], None
             snap = instance_store.get_snapshot(c, instance_id)
-            return row, instance_store.jobs_of_instance(c, instance_id), (
-                snap.snapshot if snap is not None else None)
+            return (
+                row,
+                instance_store.jobs_of_instance(c, instance_id),
+                (snap.snapshot if snap is not None else None),
+            )
 
         row, jobs, snap = await self.ctx.read(load)
         if row is None:
@@ -94,8 +101,9 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         return instance_proto(row, index=index, snapshot=self._snapshot(snap), jobs=jobs)
 
     @unary
-    async def ListInstances(self, request: instance_service_pb2.ListInstancesRequest,
-                            context: Ctx) -> instance_service_pb2.ListInstancesResponse:
+    async def ListInstances(
+        self, request: instance_service_pb2.ListInstancesRequest, context: Ctx
+    ) -> instance_service_pb2.ListInstancesResponse:
         size = page_size(request.page)
         statuses: list[str] = []
         for n, value in enumerate(request.statuses):
@@ -115,28 +123,39 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 raise InvalidArgument("not a token this server gave out", field="page.page_token")
             before = (int(token[0]), str(token[1]))
         if request.started_after < 0 or request.started_before < 0:
-            raise InvalidArgument("must not be negative",
-                                  field="started_after" if request.started_after < 0
-                                  else "started_before")
-        rows = await self.ctx.read(lambda c: instance_store.list_instances(
-            c, plan_name=request.context_name, statuses=statuses, excluding_statuses=excluding,
-            started_after=request.started_after, started_before=request.started_before,
-            before=before, limit=size + 1))
+            raise InvalidArgument(
+                "must not be negative",
+                field="started_after" if request.started_after < 0 else "started_before",
+            )
+        rows = await self.ctx.read(
+            lambda c: instance_store.list_instances(
+                c,
+                plan_name=request.context_name,
+                statuses=statuses,
+                excluding_statuses=excluding,
+                started_after=request.started_after,
+                started_before=request.started_before,
+                before=before,
+                limit=size + 1,
+            )
+        )
         more = len(rows) > size
         rows = rows[:size]
         return instance_service_pb2.ListInstancesResponse(
             instances=[instance_proto(r) for r in rows if self.ctx.may_see(r.plan_name)],
-            next_page_token=encode_token([rows[-1].created_time, rows[-1].id]) if more else "")
+            next_page_token=encode_token([rows[-1].created_time, rows[-1].id]) if more else "",
+        )
 
     @unary
-    async def GetInstance(self, request: instance_service_pb2.GetInstanceRequest,
-                          context: Ctx) -> instance_pb2.ContextInstance:
+    async def GetInstance(
+        self, request: instance_service_pb2.GetInstanceRequest, context: Ctx
+    ) -> instance_pb2.ContextInstance:
         return await self.full(request.context_instance_id)
 
     @stream
-    async def WatchInstances(self, request: instance_service_pb2.WatchInstancesRequest,
-                             context: Ctx
-                             ) -> AsyncIterator[instance_service_pb2.WatchInstancesResponse]:
+    async def WatchInstances(
+        self, request: instance_service_pb2.WatchInstancesRequest, context: Ctx
+    ) -> AsyncIterator[instance_service_pb2.WatchInstancesResponse]:
         plan_name, instance_id = request.context_name, request.context_instance_id
         if plan_name:
             self.ctx.plan_access(plan_name)
@@ -151,20 +170,28 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 if instance_id:
                     ids = [instance_id] if instance_store.get_instance(c, instance_id) else []
                 else:
-                    ids = [r.id for r in instance_store.list_instances(
-                        c, plan_name=plan_name, excluding_statuses=("ENDED", "PREPARED"),
-                        limit=_ALL)]
+                    ids = [
+                        r.id
+                        for r in instance_store.list_instances(
+                            c,
+                            plan_name=plan_name,
+                            excluding_statuses=("ENDED", "PREPARED"),
+                            limit=_ALL,
+                        )
+                    ]
             return last, ids
 
         last, ids = await self.ctx.read(start)
         if request.after_position > last:
-            raise OutOfRange(f"after_position: {request.after_position} is beyond the change "
-                             f"log's end ({last})")
+            raise OutOfRange(
+                f"after_position: {request.after_position} is beyond the change log's end ({last})"
+            )
         position = request.after_position or last
         for iid in ids:
             if visible is not None and not instance_id:
                 row = await self.ctx.read(
-                    functools.partial(instance_store.get_instance, instance_id=iid))
+                    functools.partial(instance_store.get_instance, instance_id=iid)
+                )
                 if row is None or row.plan_name not in visible:
                     continue
             try:
@@ -175,9 +202,15 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         signal = self.ctx.commit_signal
         while True:
             mark = signal.mark() if signal is not None else None
-            changes = await self.ctx.read(functools.partial(
-                change_store.changes_after, position=position, plan_name=plan_name,
-                instance_id=instance_id, limit=WATCH_BATCH))
+            changes = await self.ctx.read(
+                functools.partial(
+                    change_store.changes_after,
+                    position=position,
+                    plan_name=plan_name,
+                    instance_id=instance_id,
+                    limit=WATCH_BATCH,
+                )
+            )
             for change in changes:
                 position = change.position
                 if visible is not None and change.entry.plan_name not in visible:
@@ -192,28 +225,35 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                     await signal.wait(mark, WATCH_FALLBACK_POLL_SECONDS)
 
     @unary
-    async def CreateInstance(self, request: instance_service_pb2.CreateInstanceRequest,
-                             context: Ctx) -> instance_pb2.ContextInstance:
+    async def CreateInstance(
+        self, request: instance_service_pb2.CreateInstanceRequest, context: Ctx
+    ) -> instance_pb2.ContextInstance:
         record = await self.ctx.plan_record(request.context_name, field_name="context_name")
         instance_id = await self.ctx.lifecycle.create_manual(
-            record.name, actor=self.ctx.actor(),
-            parameters=seal_for_plan(self.ctx.secret_box, record.plan,
-                                     parameter_pairs(request.context_parameters)),
+            record.name,
+            actor=self.ctx.actor(),
+            parameters=seal_for_plan(
+                self.ctx.secret_box, record.plan, parameter_pairs(request.context_parameters)
+            ),
             hold_command_jobs=request.hold_command_jobs,
-            ignore_blackout=request.ignore_blackout)
+            ignore_blackout=request.ignore_blackout,
+        )
         return await self.full(instance_id)
 
     @unary
-    async def EndInstance(self, request: instance_service_pb2.EndInstanceRequest,
-                          context: Ctx) -> instance_pb2.ContextInstance:
+    async def EndInstance(
+        self, request: instance_service_pb2.EndInstanceRequest, context: Ctx
+    ) -> instance_pb2.ContextInstance:
         row = await self.ctx.instance_row(request.context_instance_id)
-        await self.ctx.lifecycle.end_instance(row.id, actor=self.ctx.actor(),
-                                              kill_running_jobs=not request.keep_running_jobs)
+        await self.ctx.lifecycle.end_instance(
+            row.id, actor=self.ctx.actor(), kill_running_jobs=not request.keep_running_jobs
+        )
         return await self.full(row.id)
 
     @unary
-    async def ResetInstance(self, request: instance_service_pb2.ResetInstanceRequest,
-                            context: Ctx) -> instance_pb2.ContextInstance:
+    async def ResetInstance(
+        self, request: instance_service_pb2.ResetInstanceRequest, context: Ctx
+    ) -> instance_pb2.ContextInstance:
         row = await live_instance(self.ctx, request.context_instance_id, "context_instance_id")
         given = parameter_pairs(request.context_parameters)
         values: dict[str, str] = {}
@@ -228,8 +268,11 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
             values.update(seal_for_plan(self.ctx.secret_box, plan.plan, given))
         new_id = await self.ctx.lifecycle.reset_instance(
-            row.id, actor=self.ctx.actor(), parameters=tuple(values.items()),
-            hold_command_jobs=request.hold_command_jobs)
+            row.id,
+            actor=self.ctx.actor(),
+            parameters=tuple(values.items()),
+            hold_command_jobs=request.hold_command_jobs,
+        )
         return await self.full(new_id)
 
     async def _verb(self, instance_id: str, verb: verbs.Input) -> instance_pb2.ContextInstance:
@@ -239,17 +282,23 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
 
     @unary
     async def RunUntilManuallyEnded(
-            self, request: instance_service_pb2.RunUntilManuallyEndedRequest, context: Ctx
+        self, request: instance_service_pb2.RunUntilManuallyEndedRequest, context: Ctx
     ) -> instance_pb2.ContextInstance:
-        out = await self._verb(request.context_instance_id, verbs.RunUntilManuallyEnded(
-            request.enabled, actor=self.ctx.actor(), time_ms=self.ctx.now_ms(),
-            id="verb:run-until-manually-ended"))
+        out = await self._verb(
+            request.context_instance_id,
+            verbs.RunUntilManuallyEnded(
+                request.enabled,
+                actor=self.ctx.actor(),
+                time_ms=self.ctx.now_ms(),
+                id="verb:run-until-manually-ended",
+            ),
+        )
         await self.ctx.lifecycle.run_until_manually_ended_changed(out.id, request.enabled)
         return out
 
     @unary
     async def UpdateContextParameters(
-            self, request: instance_service_pb2.UpdateContextParametersRequest, context: Ctx
+        self, request: instance_service_pb2.UpdateContextParametersRequest, context: Ctx
     ) -> instance_pb2.ContextInstance:
         row = await live_instance(self.ctx, request.context_instance_id, "context_instance_id")
         pairs = parameter_pairs(request.context_parameters)
@@ -259,59 +308,95 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         known = {p.name for p in current.context_parameters}
         for n, (name, _value) in enumerate(pairs):
             if name not in known:
-                raise InvalidArgument(f"unknown parameter {name!r} (known: {sorted(known)})",
-                                      field=f"context_parameters[{n}].name")
+                raise InvalidArgument(
+                    f"unknown parameter {name!r} (known: {sorted(known)})",
+                    field=f"context_parameters[{n}].name",
+                )
         if self.ctx.secret_box is not None:
             plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
             pairs = seal_for_plan(self.ctx.secret_box, plan.plan, pairs)
-        return await self._verb(row.id, verbs.UpdateParameters(
-            pairs, actor=self.ctx.actor(), time_ms=self.ctx.now_ms(),
-            id="verb:update-parameters"))
+        return await self._verb(
+            row.id,
+            verbs.UpdateParameters(
+                pairs,
+                actor=self.ctx.actor(),
+                time_ms=self.ctx.now_ms(),
+                id="verb:update-parameters",
+            ),
+        )
 
     @unary
-    async def SetDryRun(self, request: instance_service_pb2.SetDryRunRequest,
-                        context: Ctx) -> instance_pb2.ContextInstance:
-        params = (dry_run_from_proto(request.dry_run_parameters)
-                  if request.HasField("dry_run_parameters") else None)
+    async def SetDryRun(
+        self, request: instance_service_pb2.SetDryRunRequest, context: Ctx
+    ) -> instance_pb2.ContextInstance:
+        params = (
+            dry_run_from_proto(request.dry_run_parameters)
+            if request.HasField("dry_run_parameters")
+            else None
+        )
         p = request.dry_run_parameters
         if p.job_error_percentage < 0 or p.job_error_percentage > 100:
-            raise InvalidArgument("must be between 0 and 100",
-                                  field="dry_run_parameters.job_error_percentage")
+            raise InvalidArgument(
+                "must be between 0 and 100", field="dry_run_parameters.job_error_percentage"
+            )
         if p.min_execution_time_millis > p.max_execution_time_millis > 0:
-            raise InvalidArgument("must not be below min_execution_time_millis",
-                                  field="dry_run_parameters.max_execution_time_millis")
-        return await self._verb(request.context_instance_id, verbs.SetDryRun(
-            request.dry_run, params, actor=self.ctx.actor(), time_ms=self.ctx.now_ms(),
-            id="verb:dry-run"))
+            raise InvalidArgument(
+                "must not be below min_execution_time_millis",
+                field="dry_run_parameters.max_execution_time_millis",
+            )
+        return await self._verb(
+            request.context_instance_id,
+            verbs.SetDryRun(
+                request.dry_run,
+                params,
+                actor=self.ctx.actor(),
+                time_ms=self.ctx.now_ms(),
+                id="verb:dry-run",
+            ),
+        )
 
     @unary
     async def GetEventsThatCanRun(
-            self, request: instance_service_pb2.GetEventsThatCanRunRequest, context: Ctx
+        self, request: instance_service_pb2.GetEventsThatCanRunRequest, context: Ctx
     ) -> instance_service_pb2.GetEventsThatCanRunResponse:
         target = await resolve_job(self.ctx, request.job)
         raised = self.ctx.orchestration.events_that_can_run(
-            target.instance.id, target.job_identifier,
-            target.child_context_name if target.named_child else "")
+            target.instance.id,
+            target.job_identifier,
+            target.child_context_name if target.named_child else "",
+        )
         return instance_service_pb2.GetEventsThatCanRunResponse(
-            initiations=[initiation_to_proto(i) for i in raised])
+            initiations=[initiation_to_proto(i) for i in raised]
+        )
 
     @unary
-    async def ListMissedRuns(self, request: instance_service_pb2.ListMissedRunsRequest,
-                             context: Ctx) -> instance_service_pb2.ListMissedRunsResponse:
+    async def ListMissedRuns(
+        self, request: instance_service_pb2.ListMissedRunsRequest, context: Ctx
+    ) -> instance_service_pb2.ListMissedRunsResponse:
         size = page_size(request.page)
         token = decode_token(request.page.page_token)
         if token is not None and not isinstance(token, int):
             raise InvalidArgument("not a token this server gave out", field="page.page_token")
         if request.context_name:
             self.ctx.plan_access(request.context_name)
-        records = await self.ctx.read(lambda c: missed_store.list_missed_runs(
-            c, plan_name=request.context_name, limit=_ALL))
-        newest = [r for r in reversed(records) if (token is None or r.id < token)
-                  and self.ctx.may_see(r.plan_name)]
+        records = await self.ctx.read(
+            lambda c: missed_store.list_missed_runs(c, plan_name=request.context_name, limit=_ALL)
+        )
+        newest = [
+            r
+            for r in reversed(records)
+            if (token is None or r.id < token) and self.ctx.may_see(r.plan_name)
+        ]
         page, more = newest[:size], len(newest) > size
         return instance_service_pb2.ListMissedRunsResponse(
-            missed_runs=[instance_pb2.MissedRun(context_name=r.plan_name,
-                                                scheduled_time=r.scheduled_time,
-                                                detected_time=r.detected_time, reason=r.reason)
-                         for r in page],
-            next_page_token=encode_token(page[-1].id) if more else "")
+            missed_runs=[
+                instance_pb2.MissedRun(
+                    context_name=r.plan_name,
+                    scheduled_time=r.scheduled_time,
+                    detected_time=r.detected_time,
+                    reason=r.reason,
+                )
+                for r in page
+            ],
+            next_page_token=encode_token(page[-1].id) if more else "",
+        )

@@ -41,10 +41,16 @@ from ikasched_dashboard.store.db import write_transaction
 MAX_FIRE_TIMES = 1000
 DEFAULT_FIRE_TIMES = 10
 # Fields compared one by one in the change summary; the structure is compared separately.
-_STRUCTURE = frozenset({
-    "scheduled_jobs", "job_dependencies", "contexts", "context_parameters", "job_locks",
-    "context_dependencies",
-})
+_STRUCTURE = frozenset(
+    {
+        "scheduled_jobs",
+        "job_dependencies",
+        "contexts",
+        "context_parameters",
+        "job_locks",
+        "context_dependencies",
+    }
+)
 
 
 def plan_bytes(plan: plan_pb2.Context) -> tuple[bytes, str]:
@@ -59,8 +65,10 @@ def check_plan(plan: plan_pb2.Context) -> list[ValidationProblem]:
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         lines = "\n  ".join(str(p) for p in errors)
-        raise InvalidArgument(f"{len(errors)} error(s):\n  {lines}",
-                              field=f"plan.{errors[0].path}" if errors[0].path else "plan")
+        raise InvalidArgument(
+            f"{len(errors)} error(s):\n  {lines}",
+            field=f"plan.{errors[0].path}" if errors[0].path else "plan",
+        )
     plan_from_proto(plan)  # the engine's compiler agrees with validation; a last guard
     PlanWindow.of(plan)
     return problems
@@ -134,35 +142,47 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    async def summary(self, record: plan_store.PlanRecord,
-                      plan: plan_pb2.Context | None = None, *,
-                      counts: dict[str, int] | None = None) -> plan_service_pb2.PlanSummary:
+    async def summary(
+        self,
+        record: plan_store.PlanRecord,
+        plan: plan_pb2.Context | None = None,
+        *,
+        counts: dict[str, int] | None = None,
+    ) -> plan_service_pb2.PlanSummary:
         proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
         if counts is None:
             counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         window = PlanWindow.of(proto, version=record.version, enabled=record.enabled)
         following = window.next_start(self.ctx.clock.now()) if window.enabled else None
         return plan_service_pb2.PlanSummary(
-            name=record.name, version=record.version, enabled=window.enabled,
-            description=proto.description, time_window_start=proto.time_window_start,
+            name=record.name,
+            version=record.version,
+            enabled=window.enabled,
+            description=proto.description,
+            time_window_start=proto.time_window_start,
             timezone=window.timezone,
             next_fire_time=epoch_ms(following) if following is not None else 0,
-            live_instances=counts.get(record.name, 0), job_count=len(plan_jobs(proto)),
-            agent_names=list(record.agent_names), updated_time=record.updated_time,
-            updated_by=record.updated_by, owner=proto.owner,
+            live_instances=counts.get(record.name, 0),
+            job_count=len(plan_jobs(proto)),
+            agent_names=list(record.agent_names),
+            updated_time=record.updated_time,
+            updated_by=record.updated_by,
+            owner=proto.owner,
         )
 
     @unary
-    async def ProvisionPlan(self, request: plan_service_pb2.ProvisionPlanRequest,
-                            context: Ctx) -> plan_service_pb2.ProvisionPlanResponse:
+    async def ProvisionPlan(
+        self, request: plan_service_pb2.ProvisionPlanRequest, context: Ctx
+    ) -> plan_service_pb2.ProvisionPlanResponse:
         if not request.HasField("plan"):
             raise InvalidArgument("required", field="plan")
         plan = plan_pb2.Context()
         plan.CopyFrom(request.plan)
         if plan.name:
             self.ctx.plan_access(plan.name)
-        previous = await self.ctx.read(lambda c: plan_store.get_plan(c, plan.name)) \
-            if plan.name else None
+        previous = (
+            await self.ctx.read(lambda c: plan_store.get_plan(c, plan.name)) if plan.name else None
+        )
         old = plan_pb2.Context.FromString(previous.plan) if previous is not None else None
         unmask_secrets(plan, old)
         if self.ctx.secret_box is not None:  # at rest, secret defaults are only ever sealed
@@ -174,23 +194,39 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         changes = [] if unchanged else plan_changes(old, plan)
         if request.dry_run:
             summary = plan_service_pb2.PlanSummary(
-                name=plan.name, version=previous.version if previous else 0,
-                enabled=not plan.disabled, time_window_start=plan.time_window_start,
-                timezone=plan.timezone or "UTC", job_count=len(plan_jobs(plan)),
-                agent_names=agent_names(plan), description=plan.description, owner=plan.owner)
+                name=plan.name,
+                version=previous.version if previous else 0,
+                enabled=not plan.disabled,
+                time_window_start=plan.time_window_start,
+                timezone=plan.timezone or "UTC",
+                job_count=len(plan_jobs(plan)),
+                agent_names=agent_names(plan),
+                description=plan.description,
+                owner=plan.owner,
+            )
             return plan_service_pb2.ProvisionPlanResponse(
-                plan=summary, created=previous is None, warnings=warnings, changes=changes,
-                unchanged=unchanged)
+                plan=summary,
+                created=previous is None,
+                warnings=warnings,
+                changes=changes,
+                unchanged=unchanged,
+            )
         actor = self.ctx.actor()
         now = self.ctx.now_ms()
 
         def save() -> tuple[plan_store.SaveOutcome, plan_store.PlanRecord | None]:
             with write_transaction(self.ctx.engine) as conn:
                 outcome = plan_store.save_plan_version(
-                    conn, name=plan.name, plan=data,
-                    plan_json=json_format.MessageToJson(plan), plan_hash=digest,
-                    agent_names=agent_names(plan), now=now, actor=actor,
-                    enabled=not plan.disabled)
+                    conn,
+                    name=plan.name,
+                    plan=data,
+                    plan_json=json_format.MessageToJson(plan),
+                    plan_hash=digest,
+                    agent_names=agent_names(plan),
+                    now=now,
+                    actor=actor,
+                    enabled=not plan.disabled,
+                )
                 return outcome, plan_store.get_plan(conn, plan.name)
 
         outcome, record = await asyncio.to_thread(save)
@@ -199,49 +235,64 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             await self.ctx.orchestration.plan_provisioned(plan.name)
             await self.ctx.lifecycle.plan_changed(plan.name)
         return plan_service_pb2.ProvisionPlanResponse(
-            plan=await self.summary(record, plan), created=outcome.created, warnings=warnings,
-            changes=changes, unchanged=outcome.unchanged)
+            plan=await self.summary(record, plan),
+            created=outcome.created,
+            warnings=warnings,
+            changes=changes,
+            unchanged=outcome.unchanged,
+        )
 
     @unary
-    async def ValidatePlan(self, request: plan_service_pb2.ValidatePlanRequest,
-                           context: Ctx) -> plan_service_pb2.ValidatePlanResponse:
+    async def ValidatePlan(
+        self, request: plan_service_pb2.ValidatePlanRequest, context: Ctx
+    ) -> plan_service_pb2.ValidatePlanResponse:
         if not request.HasField("plan"):
             raise InvalidArgument("required", field="plan")
         problems = await asyncio.to_thread(validate_plan, request.plan)
         valid = not any(p.severity is Severity.ERROR for p in problems)
-        return plan_service_pb2.ValidatePlanResponse(valid=valid,
-                                                     problems=problems_to_proto(problems))
+        return plan_service_pb2.ValidatePlanResponse(
+            valid=valid, problems=problems_to_proto(problems)
+        )
 
     @unary
-    async def GetPlan(self, request: plan_service_pb2.GetPlanRequest,
-                      context: Ctx) -> plan_service_pb2.GetPlanResponse:
+    async def GetPlan(
+        self, request: plan_service_pb2.GetPlanRequest, context: Ctx
+    ) -> plan_service_pb2.GetPlanResponse:
         if request.version < 0:
             raise InvalidArgument("must not be negative", field="version")
         record = await self.ctx.plan_record(request.name, request.version)
         plan = plan_pb2.Context.FromString(record.plan)
-        return plan_service_pb2.GetPlanResponse(summary=await self.summary(record, plan),
-                                                plan=masked_plan(plan))
+        return plan_service_pb2.GetPlanResponse(
+            summary=await self.summary(record, plan), plan=masked_plan(plan)
+        )
 
     @unary
-    async def ListPlans(self, request: plan_service_pb2.ListPlansRequest,
-                        context: Ctx) -> plan_service_pb2.ListPlansResponse:
+    async def ListPlans(
+        self, request: plan_service_pb2.ListPlansRequest, context: Ctx
+    ) -> plan_service_pb2.ListPlansResponse:
         size = page_size(request.page)
         after = decode_token(request.page.page_token)
         if after is not None and not isinstance(after, str):
             raise InvalidArgument("not a token this server gave out", field="page.page_token")
-        records = await self.ctx.read(lambda c: plan_store.list_plans(
-            c, name_contains=request.name_contains, after_name=after or "", limit=size + 1))
+        records = await self.ctx.read(
+            lambda c: plan_store.list_plans(
+                c, name_contains=request.name_contains, after_name=after or "", limit=size + 1
+            )
+        )
         more = len(records) > size
         records = records[:size]
         counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         return plan_service_pb2.ListPlansResponse(
-            plans=[await self.summary(r, counts=counts) for r in records
-                   if self.ctx.may_see(r.name)],
-            next_page_token=encode_token(records[-1].name) if more else "")
+            plans=[
+                await self.summary(r, counts=counts) for r in records if self.ctx.may_see(r.name)
+            ],
+            next_page_token=encode_token(records[-1].name) if more else "",
+        )
 
     @unary
-    async def ExportPlan(self, request: plan_service_pb2.ExportPlanRequest,
-                         context: Ctx) -> plan_service_pb2.ExportPlanResponse:
+    async def ExportPlan(
+        self, request: plan_service_pb2.ExportPlanRequest, context: Ctx
+    ) -> plan_service_pb2.ExportPlanResponse:
         if request.version < 0:
             raise InvalidArgument("must not be negative", field="version")
         fmt = request.format or plan_service_pb2.YAML
@@ -252,14 +303,16 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         return plan_service_pb2.ExportPlanResponse(text=text, format=fmt)
 
     @unary
-    async def DeletePlan(self, request: plan_service_pb2.DeletePlanRequest,
-                         context: Ctx) -> plan_service_pb2.DeletePlanResponse:
+    async def DeletePlan(
+        self, request: plan_service_pb2.DeletePlanRequest, context: Ctx
+    ) -> plan_service_pb2.DeletePlanResponse:
         record = await self.ctx.plan_record(request.name)
         live = self.ctx.orchestration.live_instance_ids(record.name)
         if live and not request.force:
             raise FailedPrecondition(
                 f"plan {record.name} has {len(live)} live instance(s) "
-                f"({', '.join(sorted(live))}); end them or delete with force")
+                f"({', '.join(sorted(live))}); end them or delete with force"
+            )
         actor = self.ctx.actor()
         for instance_id in live:
             await self.ctx.lifecycle.end_instance(instance_id, actor=actor)
@@ -279,7 +332,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         plan = plan_pb2.Context.FromString(record.plan)
         if enabled and plan.disabled:
             raise FailedPrecondition(
-                f"plan {name} sets disabled in its document; provision a version without it")
+                f"plan {name} sets disabled in its document; provision a version without it"
+            )
         actor, now = self.ctx.actor(), self.ctx.now_ms()
 
         def save() -> plan_store.PlanRecord | None:
@@ -294,18 +348,21 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         return await self.summary(updated, plan)
 
     @unary
-    async def EnablePlan(self, request: plan_service_pb2.EnablePlanRequest,
-                         context: Ctx) -> plan_service_pb2.PlanSummary:
+    async def EnablePlan(
+        self, request: plan_service_pb2.EnablePlanRequest, context: Ctx
+    ) -> plan_service_pb2.PlanSummary:
         return await self._set_enabled(request.name, True)
 
     @unary
-    async def DisablePlan(self, request: plan_service_pb2.DisablePlanRequest,
-                          context: Ctx) -> plan_service_pb2.PlanSummary:
+    async def DisablePlan(
+        self, request: plan_service_pb2.DisablePlanRequest, context: Ctx
+    ) -> plan_service_pb2.PlanSummary:
         return await self._set_enabled(request.name, False)
 
     @unary
-    async def GetNextFireTimes(self, request: plan_service_pb2.GetNextFireTimesRequest,
-                               context: Ctx) -> plan_service_pb2.GetNextFireTimesResponse:
+    async def GetNextFireTimes(
+        self, request: plan_service_pb2.GetNextFireTimesRequest, context: Ctx
+    ) -> plan_service_pb2.GetNextFireTimesResponse:
         if request.count < 0:
             raise InvalidArgument("must not be negative", field="count")
         if request.count > MAX_FIRE_TIMES:
@@ -326,10 +383,12 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         return plan_service_pb2.GetNextFireTimesResponse(
             fire_times=[epoch_ms(f) for f in fires],
             fire_times_text=[f.astimezone(tz).isoformat() for f in fires],
-            timezone=trigger.timezone)
+            timezone=trigger.timezone,
+        )
 
-    async def _trigger(self, request: plan_service_pb2.GetNextFireTimesRequest
-                       ) -> tuple[CronTrigger, Blackout]:
+    async def _trigger(
+        self, request: plan_service_pb2.GetNextFireTimesRequest
+    ) -> tuple[CronTrigger, Blackout]:
         plan = await self.ctx.plan_proto(request.plan_name) if request.plan_name else None
         plan_tz = (plan.timezone if plan is not None else "") or "UTC"
         if request.cron_expression:
@@ -352,8 +411,10 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             elif kind == "file_event_driven_job":
                 timed = job.file_event_driven_job
             else:
-                raise InvalidArgument(f"job {request.job_identifier} is not a cron or file job",
-                                      field="job_identifier")
+                raise InvalidArgument(
+                    f"job {request.job_identifier} is not a cron or file job",
+                    field="job_identifier",
+                )
             tz = timed.time_zone or plan_tz
             trigger = _cron(timed.cron_expression, tz, "job_identifier", "job_identifier")
             ranges = [(r.start, r.end) for r in timed.blackout_window_date_time_ranges]

@@ -29,7 +29,7 @@ from ikasched.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
-from ikasched_common.dispatch import Clock
+from ikasched_common.clock import Clock
 from ikasched_common.secrets import SecretBox
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
@@ -67,23 +67,29 @@ class RegisteredServices:
     service_names: tuple[str, ...]
 
     async def set_serving(self, serving: bool) -> None:
-        status = (health_pb2.HealthCheckResponse.SERVING if serving
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *self.service_names):
             await self.health.set(name, status)
 
 
-def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
-                      health: HealthServicer | None = None,
-                      extra_service_names: Sequence[str] = ()) -> RegisteredServices:
+def register_services(
+    server: grpc.aio.Server,
+    ctx: ServiceContext,
+    *,
+    health: HealthServicer | None = None,
+    extra_service_names: Sequence[str] = (),
+) -> RegisteredServices:
     """Add the operator services, reflection, and a health servicer unless one is given."""
     plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
     adders: list[tuple[Any, object]] = [
         (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, plans),
         (instance_service_pb2_grpc.add_InstanceServiceServicer_to_server, instances),
         (job_service_pb2_grpc.add_JobServiceServicer_to_server, jobs),
-        (admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server,
-         GlobalEventServicer(ctx)),
+        (admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server, GlobalEventServicer(ctx)),
         (admin_service_pb2_grpc.add_QueueServiceServicer_to_server, QueueServicer(ctx)),
         (admin_service_pb2_grpc.add_AgentServiceServicer_to_server, AgentServicer(ctx)),
     ]
@@ -94,7 +100,8 @@ def register_services(server: grpc.aio.Server, ctx: ServiceContext, *,
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = (*OPERATOR_SERVICES, *extra_service_names)
     reflection.enable_server_reflection(
-        (*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     return RegisteredServices(plans, instances, jobs, health, names)
 
 
@@ -108,9 +115,14 @@ class ProcessWiring:
     `process.stop()`).
     """
 
-    def __init__(self, *, clock: Clock | None = None, log_fetcher: LogFetcher | None = None,
-                 actor: Callable[[], str] | None = None,
-                 secret_box: SecretBox | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        log_fetcher: LogFetcher | None = None,
+        actor: Callable[[], str] | None = None,
+        secret_box: SecretBox | None = None,
+    ) -> None:
         self._clock = clock
         self._secret_box = secret_box
         self._log_fetcher = log_fetcher
@@ -132,14 +144,18 @@ class ProcessWiring:
         signal = CommitSignal()
         process.orchestrator.add_commit_listener(signal.notify)
         ctx = ServiceContext(
-            engine=process.engine, orchestration=process.orchestrator, lifecycle=lifecycle,
-            inbox=process.inbox, dead_letters=process.orchestrator.dead_letters,
-            log_fetcher=self._log_fetcher, secret_box=self._secret_box,
-            commit_signal=signal, **extra,
+            engine=process.engine,
+            orchestration=process.orchestrator,
+            lifecycle=lifecycle,
+            inbox=process.inbox,
+            dead_letters=process.orchestrator.dead_letters,
+            log_fetcher=self._log_fetcher,
+            secret_box=self._secret_box,
+            commit_signal=signal,
+            **extra,
         )
         self.lifecycle, self.context = lifecycle, ctx
-        self.registered = register_services(server, ctx,
-                                            health=getattr(process, "health", None))
+        self.registered = register_services(server, ctx, health=getattr(process, "health", None))
 
     async def on_started(self, process: DashboardProcess) -> None:
         assert self.lifecycle is not None and self.registered is not None, "registrar not run"

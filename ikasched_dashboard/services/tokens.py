@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc
 from ikasched_common.auth import (
     Role,
-    TokenFormatError,
     generate_token,
     read_token_file,
     secret_matches,
@@ -31,13 +30,11 @@ from ikasched_common.errors import (
     IkaschedError,
     InvalidArgument,
     NotFound,
-)
-from ikasched_dashboard.security import (
-    Authenticator,
     PermissionDenied,
+    TokenFormatError,
     Unauthenticated,
-    current_actor,
 )
+from ikasched_dashboard.security import Authenticator, current_actor
 from ikasched_dashboard.store import tokens as token_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
@@ -74,8 +71,7 @@ class TokenSpec:
 
     def __post_init__(self) -> None:
         if not self.subject.strip():
-            raise InvalidArgument("a token needs a subject (who or what uses it)",
-                                  field="subject")
+            raise InvalidArgument("a token needs a subject (who or what uses it)", field="subject")
         if len(self.subject) > _NAME_MAX:
             raise InvalidArgument(f"longer than {_NAME_MAX} characters", field="subject")
         if self.ttl_seconds < 0:
@@ -84,11 +80,11 @@ class TokenSpec:
             raise InvalidArgument("plan names must not be empty", field="plan_names")
         if self.role is Role.AGENT:
             if not self.agent_name.strip():
-                raise InvalidArgument("an AGENT token is bound to one agent: name it",
-                                      field="agent_name")
+                raise InvalidArgument(
+                    "an AGENT token is bound to one agent: name it", field="agent_name"
+                )
             if self.plan_names:
-                raise InvalidArgument("AGENT tokens are not limited by plan",
-                                      field="plan_names")
+                raise InvalidArgument("AGENT tokens are not limited by plan", field="plan_names")
         elif self.agent_name:
             raise InvalidArgument("only AGENT tokens are bound to an agent", field="agent_name")
 
@@ -101,20 +97,27 @@ def spec_from_request(request: admin_service_pb2.CreateTokenRequest) -> TokenSpe
     except ValueError as exc:
         raise InvalidArgument(f"unknown role {request.role}", field="role") from exc
     return TokenSpec(
-        subject=request.subject, role=role,
+        subject=request.subject,
+        role=role,
         plan_names=tuple(dict.fromkeys(request.plan_names)),
-        agent_name=request.agent_name, ttl_seconds=request.ttl_seconds,
+        agent_name=request.agent_name,
+        ttl_seconds=request.ttl_seconds,
     )
 
 
-def create_token(engine: Engine, spec: TokenSpec, *, now_ms: int | None = None
-                 ) -> tuple[token_store.TokenRecord, str]:
+def create_token(
+    engine: Engine, spec: TokenSpec, *, now_ms: int | None = None
+) -> tuple[token_store.TokenRecord, str]:
     """Store a new token; returns its record and its secret (shown once, never stored)."""
     now = _now_ms() if now_ms is None else now_ms
     new = generate_token()
     record = token_store.TokenRecord(
-        id=new.token_id, subject=spec.subject, role=spec.role.value,
-        secret_hash=new.secret_hash, plan_names=spec.plan_names, agent_name=spec.agent_name,
+        id=new.token_id,
+        subject=spec.subject,
+        role=spec.role.value,
+        secret_hash=new.secret_hash,
+        plan_names=spec.plan_names,
+        agent_name=spec.agent_name,
         created_time=now,
         expires_time=now + spec.ttl_seconds * 1000 if spec.ttl_seconds else 0,
     )
@@ -125,11 +128,15 @@ def create_token(engine: Engine, spec: TokenSpec, *, now_ms: int | None = None
 
 def token_info(record: token_store.TokenRecord) -> admin_service_pb2.TokenInfo:
     return admin_service_pb2.TokenInfo(
-        token_id=record.id, subject=record.subject,
+        token_id=record.id,
+        subject=record.subject,
         role=record.role,
-        plan_names=record.plan_names, agent_name=record.agent_name,
-        created_time=record.created_time, expires_time=record.expires_time,
-        revoked_time=record.revoked_time, last_used_time=record.last_used_time,
+        plan_names=record.plan_names,
+        agent_name=record.agent_name,
+        created_time=record.created_time,
+        expires_time=record.expires_time,
+        revoked_time=record.revoked_time,
+        last_used_time=record.last_used_time,
     )
 
 
@@ -148,8 +155,9 @@ class TokenServicer(admin_service_pb2_grpc.TokenServiceServicer):
         self._now_ms = now_ms
 
     async def CreateToken(
-        self, request: admin_service_pb2.CreateTokenRequest, context: grpc.aio.ServicerContext[
-            Any, Any]
+        self,
+        request: admin_service_pb2.CreateTokenRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> admin_service_pb2.CreateTokenResponse:
         try:
             spec = spec_from_request(request)
@@ -161,22 +169,26 @@ class TokenServicer(admin_service_pb2_grpc.TokenServiceServicer):
         if self._auth is not None:
             # A bad guess at this id may sit in the cache as "unknown".
             self._auth.invalidate(record.id)
-        log.info("token %s (%s, %s) created by %s", record.id, record.subject, record.role,
-                 current_actor())
+        log.info(
+            "token %s (%s, %s) created by %s",
+            record.id,
+            record.subject,
+            record.role,
+            current_actor(),
+        )
         return admin_service_pb2.CreateTokenResponse(token=token_info(record), secret=secret)
 
     async def ListTokens(
-        self, request: admin_service_pb2.ListTokensRequest, context: grpc.aio.ServicerContext[
-            Any, Any]
+        self,
+        request: admin_service_pb2.ListTokensRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> admin_service_pb2.ListTokensResponse:
         size = request.page.page_size
         if size < 0:
             await _abort(context, InvalidArgument("must not be negative", field="page.page_size"))
         limit = min(size or DEFAULT_PAGE, MAX_PAGE)
         records = await asyncio.to_thread(self._list, request.include_inactive)
-        return admin_service_pb2.ListTokensResponse(
-            tokens=[token_info(r) for r in records[:limit]]
-        )
+        return admin_service_pb2.ListTokensResponse(tokens=[token_info(r) for r in records[:limit]])
 
     def _list(self, include_inactive: bool) -> Sequence[token_store.TokenRecord]:
         with read_transaction(self._engine) as conn:
@@ -185,8 +197,9 @@ class TokenServicer(admin_service_pb2_grpc.TokenServiceServicer):
             )
 
     async def RevokeToken(
-        self, request: admin_service_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext[
-            Any, Any]
+        self,
+        request: admin_service_pb2.RevokeTokenRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> admin_service_pb2.TokenInfo:
         if not request.token_id:
             await _abort(context, InvalidArgument("name the token to revoke", field="token_id"))

@@ -29,12 +29,18 @@ def status_value(name: str) -> str:
 
 # The orchestrator stores the engine's JobKind values; proto names are accepted too.
 _JOB_KIND_TYPES = {
-    "COMMAND": "INTERNAL_EVENT_DRIVEN", "QUARTZ": "QUARTZ_SCHEDULE_DRIVEN",
-    "FILE": "FILE_EVENT_DRIVEN", "GLOBAL": "GLOBAL_EVENT", "START": "CONTEXT_START",
-    "TERMINAL": "CONTEXT_TERMINAL", "LOCAL": "LOCAL_EVENT", "BRIDGING": "BRIDGING",
+    "COMMAND": "INTERNAL_EVENT_DRIVEN",
+    "QUARTZ": "QUARTZ_SCHEDULE_DRIVEN",
+    "FILE": "FILE_EVENT_DRIVEN",
+    "GLOBAL": "GLOBAL_EVENT",
+    "START": "CONTEXT_START",
+    "TERMINAL": "CONTEXT_TERMINAL",
+    "LOCAL": "LOCAL_EVENT",
+    "BRIDGING": "BRIDGING",
 }
-AGENT_JOB_TYPES = frozenset({"INTERNAL_EVENT_DRIVEN", "QUARTZ_SCHEDULE_DRIVEN",
-                             "FILE_EVENT_DRIVEN"})
+AGENT_JOB_TYPES = frozenset(
+    {"INTERNAL_EVENT_DRIVEN", "QUARTZ_SCHEDULE_DRIVEN", "FILE_EVENT_DRIVEN"}
+)
 
 
 def job_type_value(name: str) -> str:
@@ -92,8 +98,10 @@ def plan_jobs(plan: plan_pb2.Context) -> dict[str, plan_pb2.SchedulerJob]:
     def walk(c: plan_pb2.Context) -> None:
         for job in c.scheduled_jobs:
             ident = job_identifier(job)
-            if ident and (ident not in out or (job.WhichOneof("job_type")
-                                               and not out[ident].WhichOneof("job_type"))):
+            if ident and (
+                ident not in out
+                or (job.WhichOneof("job_type") and not out[ident].WhichOneof("job_type"))
+            ):
                 out[ident] = job
         for child in c.contexts:
             walk(child)
@@ -105,12 +113,18 @@ def plan_jobs(plan: plan_pb2.Context) -> dict[str, plan_pb2.SchedulerJob]:
 def agent_names(plan: plan_pb2.Context) -> list[str]:
     """Agents that run jobs of the plan (virtual jobs need none)."""
     kinds = {"internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job"}
-    return sorted({j.agent_name for j in plan_jobs(plan).values()
-                   if j.WhichOneof("job_type") in kinds and j.agent_name})
+    return sorted(
+        {
+            j.agent_name
+            for j in plan_jobs(plan).values()
+            if j.WhichOneof("job_type") in kinds and j.agent_name
+        }
+    )
 
 
-def _walk_contexts(plan: plan_pb2.Context, parent: str = "", depth: int = 0
-                   ) -> Iterator[tuple[plan_pb2.Context, str, int]]:
+def _walk_contexts(
+    plan: plan_pb2.Context, parent: str = "", depth: int = 0
+) -> Iterator[tuple[plan_pb2.Context, str, int]]:
     yield plan, parent, depth
     for child in plan.contexts:
         yield from _walk_contexts(child, plan.name, depth + 1)
@@ -148,13 +162,23 @@ class PlanIndex:
                 if dep.HasField("logical_grouping"):
                     groupings[(ctx.name, dep.job_identifier)] = dep.logical_grouping
         jobs = plan_jobs(plan)
-        repeating = any(j.internal_event_driven_job.job_repeatable for j in jobs.values()
-                        if j.HasField("internal_event_driven_job"))
+        repeating = any(
+            j.internal_event_driven_job.job_repeatable
+            for j in jobs.values()
+            if j.HasField("internal_event_driven_job")
+        )
         secrets = frozenset(p.name for p in _plan_parameters(plan) if p.secret)
         residing.update(defined)
-        return cls(plan, jobs, groupings, list(plan.context_parameters), repeating, secrets,
-                   residing, frozenset(names))
-
+        return cls(
+            plan,
+            jobs,
+            groupings,
+            list(plan.context_parameters),
+            repeating,
+            secrets,
+            residing,
+            frozenset(names),
+        )
 
 
 def _operands(g: plan_pb2.LogicalGrouping) -> Iterator[str]:
@@ -178,8 +202,11 @@ def _negated(g: plan_pb2.LogicalGrouping) -> Iterator[str]:
         yield from _negated(g.logical_grouping)
 
 
-def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
-                  statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow]) -> str:
+def status_reason(
+    row: instance_store.JobInstanceRow,
+    index: PlanIndex | None,
+    statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow],
+) -> str:
     """Why a job occurrence is where it is, in words (cheap: one look at its grouping)."""
     if row.status_reason:
         return row.status_reason
@@ -191,8 +218,11 @@ def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
     if status == "DISABLED":
         return "time-based jobs are disabled for this instance"
     if status == "ERROR":
-        return ("failed, error acknowledged" if row.error_acknowledged
-                else f"failed with return code {row.return_code}")
+        return (
+            "failed, error acknowledged"
+            if row.error_acknowledged
+            else f"failed with return code {row.return_code}"
+        )
     if status == "SKIPPED":
         return "marked to be skipped"
     if status != "WAITING" or index is None:
@@ -200,10 +230,12 @@ def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
     grouping = index.groupings.get((row.child_context, row.job_identifier))
     if grouping is None:
         return "root job: waits for its trigger or a manual run"
+
     def satisfied(ident: str) -> bool:
         other = statuses.get((row.child_context, ident))
-        return other is not None and (other.status in _SATISFIED or (
-            other.status == "ERROR" and other.error_acknowledged))
+        return other is not None and (
+            other.status in _SATISFIED or (other.status == "ERROR" and other.error_acknowledged)
+        )
 
     blocking = [ident for ident in dict.fromkeys(_negated(grouping)) if satisfied(ident)]
     if blocking:
@@ -211,30 +243,48 @@ def status_reason(row: instance_store.JobInstanceRow, index: PlanIndex | None,
     waiting = []
     for ident in dict.fromkeys(_operands(grouping)):
         other = statuses.get((row.child_context, ident))
-        done = other is not None and (other.status in _SATISFIED or (
-            other.status == "ERROR" and other.error_acknowledged))
+        done = other is not None and (
+            other.status in _SATISFIED or (other.status == "ERROR" and other.error_acknowledged)
+        )
         if not done:
             waiting.append(ident)
     return f"waiting for: {', '.join(waiting)}" if waiting else "ready"
 
 
-def job_proto(row: instance_store.JobInstanceRow, index: PlanIndex | None = None,
-              statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow] | None = None
-              ) -> instance_pb2.SchedulerJobInstance:
+def job_proto(
+    row: instance_store.JobInstanceRow,
+    index: PlanIndex | None = None,
+    statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow] | None = None,
+) -> instance_pb2.SchedulerJobInstance:
     job = index.jobs.get(row.job_identifier) if index is not None else None
-    repeatable = bool(job is not None and job.HasField("internal_event_driven_job")
-                      and job.internal_event_driven_job.job_repeatable)
+    repeatable = bool(
+        job is not None
+        and job.HasField("internal_event_driven_job")
+        and job.internal_event_driven_job.job_repeatable
+    )
     return instance_pb2.SchedulerJobInstance(
-        identifier=row.job_identifier, agent_name=row.agent_name, job_name=row.job_name,
-        child_context_name=row.child_context, context_instance_id=row.instance_id,
-        job_type=job_type_value(row.job_type), status=status_value(row.status), held=row.held,
-        skip=row.skip, initiation_event_raised=row.initiation_raised,
-        error_acknowledged=row.error_acknowledged, error_acknowledged_message=row.error_ack_message,
+        identifier=row.job_identifier,
+        agent_name=row.agent_name,
+        job_name=row.job_name,
+        child_context_name=row.child_context,
+        context_instance_id=row.instance_id,
+        job_type=job_type_value(row.job_type),
+        status=status_value(row.status),
+        held=row.held,
+        skip=row.skip,
+        initiation_event_raised=row.initiation_raised,
+        error_acknowledged=row.error_acknowledged,
+        error_acknowledged_message=row.error_ack_message,
         error_acknowledgment_ticket_id=row.error_ack_ticket,
         error_acknowledge_user=row.error_ack_user,
-        error_acknowledge_timestamp=row.error_ack_time, killed=row.killed, pid=row.pid,
-        return_code=row.return_code, start_time=row.start_time, end_time=row.end_time,
-        attempts=row.attempts, initiation_id=row.initiation_id,
+        error_acknowledge_timestamp=row.error_ack_time,
+        killed=row.killed,
+        pid=row.pid,
+        return_code=row.return_code,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        attempts=row.attempts,
+        initiation_id=row.initiation_id,
         display_name=job.display_name if job is not None else "",
         status_reason=status_reason(row, index, statuses or {}),
         job_repeatable=repeatable,
@@ -250,13 +300,21 @@ def instance_proto(
 ) -> instance_pb2.ContextInstance:
     """A ContextInstance; contexts, parameters and jobs only when their sources are given."""
     out = instance_pb2.ContextInstance(
-        id=row.id, context_name=row.plan_name, plan_version=row.plan_version,
-        status=status_value(row.status), created_date_time=row.created_time,
-        updated_date_time=row.updated_time, start_time=row.start_time, end_time=row.end_time,
-        projected_end_time=row.projected_end_time, timezone=row.timezone,
+        id=row.id,
+        context_name=row.plan_name,
+        plan_version=row.plan_version,
+        status=status_value(row.status),
+        created_date_time=row.created_time,
+        updated_date_time=row.updated_time,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        projected_end_time=row.projected_end_time,
+        timezone=row.timezone,
         run_context_until_manually_ended=row.run_until_manually_ended,
-        quartz_schedule_driven_jobs_disabled=row.quartz_disabled, dry_run=row.dry_run,
-        environment_group=row.environment_group, created_by=row.created_by,
+        quartz_schedule_driven_jobs_disabled=row.quartz_disabled,
+        dry_run=row.dry_run,
+        environment_group=row.environment_group,
+        created_by=row.created_by,
         reset_from_instance_id=row.reset_from,
         contains_repeating_jobs=index.repeating if index is not None else False,
     )
@@ -264,9 +322,12 @@ def instance_proto(
     if index is not None:
         contexts = _mapping(snap.get("contexts"))
         for ctx, parent, depth in _walk_contexts(index.plan):
-            out.contexts.add(context_name=ctx.name, parent_context_name=parent,
-                             status=status_value(str(contexts.get(ctx.name, row.status))),
-                             depth=depth)
+            out.contexts.add(
+                context_name=ctx.name,
+                parent_context_name=parent,
+                status=status_value(str(contexts.get(ctx.name, row.status))),
+                depth=depth,
+            )
         values = _mapping(snap.get("parameters"))
         declared = {p.name: p for p in index.root_parameters}
         for name in dict.fromkeys([*declared, *values]):
@@ -275,15 +336,22 @@ def instance_proto(
             default = decl.default_value if decl is not None else ""
             value = str(values.get(name, default))
             out.context_parameters.add(
-                name=name, default_value=MASK if secret and default else default,
-                value=MASK if secret and value else value, secret=secret)
+                name=name,
+                default_value=MASK if secret and default else default,
+                value=MASK if secret and value else value,
+                secret=secret,
+            )
     dry = snap.get("dry_run_parameters")
     if isinstance(dry, dict):
-        out.dry_run_parameters.CopyFrom(common_pb2.DryRunParameters(
-            min_execution_time_millis=int(dry.get("min", 0)),
-            max_execution_time_millis=int(dry.get("max", 0)),
-            fixed_execution_time_millis=int(dry.get("fixed", 0)),
-            job_error_percentage=float(dry.get("pct", 0.0)), error=bool(dry.get("error"))))
+        out.dry_run_parameters.CopyFrom(
+            common_pb2.DryRunParameters(
+                min_execution_time_millis=int(dry.get("min", 0)),
+                max_execution_time_millis=int(dry.get("max", 0)),
+                fixed_execution_time_millis=int(dry.get("fixed", 0)),
+                job_error_percentage=float(dry.get("pct", 0.0)),
+                error=bool(dry.get("error")),
+            )
+        )
     if jobs is not None:
         statuses = {(j.child_context, j.job_identifier): j for j in jobs}
         out.jobs.extend(job_proto(j, index, statuses) for j in jobs)
@@ -299,16 +367,29 @@ def change_proto(change: change_store.Change) -> instance_pb2.InstanceChange | N
     e = change.entry
     if not e.to_status:
         return None
-    out = instance_pb2.InstanceChange(position=change.position, time=e.time,
-                                      context_instance_id=e.instance_id,
-                                      context_name=e.plan_name)
+    out = instance_pb2.InstanceChange(
+        position=change.position,
+        time=e.time,
+        context_instance_id=e.instance_id,
+        context_name=e.plan_name,
+    )
     if e.job_identifier:
-        out.job.CopyFrom(instance_pb2.JobStatusChange(
-            job_identifier=e.job_identifier, child_context_name=e.child_context,
-            previous_status=status_value(e.from_status), new_status=status_value(e.to_status),
-            cause=e.cause, actor=e.actor))
+        out.job.CopyFrom(
+            instance_pb2.JobStatusChange(
+                job_identifier=e.job_identifier,
+                child_context_name=e.child_context,
+                previous_status=status_value(e.from_status),
+                new_status=status_value(e.to_status),
+                cause=e.cause,
+                actor=e.actor,
+            )
+        )
     else:
-        out.context.CopyFrom(instance_pb2.ContextStatusChange(
-            context_name=e.child_context or e.plan_name,
-            previous_status=status_value(e.from_status), new_status=status_value(e.to_status)))
+        out.context.CopyFrom(
+            instance_pb2.ContextStatusChange(
+                context_name=e.child_context or e.plan_name,
+                previous_status=status_value(e.from_status),
+                new_status=status_value(e.to_status),
+            )
+        )
     return out

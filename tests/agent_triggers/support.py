@@ -11,7 +11,7 @@ from pathlib import Path
 from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
 from ikasched_agent.triggers import TriggerHost
 from ikasched_common.blackout import epoch_ms
-from ikasched_common.dispatch import Clock, ManualClock
+from ikasched_common.clock import Clock, ManualClock
 
 AGENT = "agent1"
 PLAN = "plan1"

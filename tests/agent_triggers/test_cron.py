@@ -9,7 +9,7 @@ import pytest
 
 from ikasched.v1 import agent_pb2, events_pb2
 from ikasched_agent.triggers import MANUAL_FIRE_GROUP, TriggerHost
-from ikasched_common.dispatch import ManualClock
+from ikasched_common.clock import ManualClock
 from ikasched_common.errors import NotFound
 
 from .support import (
@@ -314,7 +314,7 @@ async def test_bad_cron_raises_an_alert_not_an_exception(tmp_path: Path) -> None
 
 
 async def test_background_loop_fires_on_real_time(tmp_path: Path) -> None:
-    from ikasched_common.dispatch import SystemClock
+    from ikasched_common.clock import SystemClock
 
     rec = Recorder()
     host = make_host(rec, SystemClock(), tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ikasched.v1 import agent_pb2
 from ikasched_agent import filewatch
 from ikasched_agent.filewatch import FileSeen, StabilityTracker
-from ikasched_common.dispatch import ManualClock, SystemClock
+from ikasched_common.clock import ManualClock, SystemClock
 
 from .support import (
     AGENT,

@@ -19,7 +19,7 @@ from ikasched_agent.logs import (
     housekeep,
 )
 from ikasched_agent.runs import RunPaths
-from ikasched_common.dispatch import ManualClock
+from ikasched_common.clock import ManualClock
 
 from .support import utc
 

@@ -51,15 +51,17 @@ async def wired(tmp: Path) -> AsyncIterator[tuple[DashboardApp, str]]:
 
 def agent_token(app: DashboardApp, name: str) -> str:
     _record, secret = create_token(
-        app.process.engine, TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name))
+        app.process.engine, TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name)
+    )
     return secret
 
 
 def start_agent(tmp: Path, port: int, name: str, token: str) -> Agent:
-    config = AgentConfig(name=name, dashboard=f"127.0.0.1:{port}", data_dir=tmp / name,
-                         token=token)
-    return Agent(config, options=AgentOptions(backoff=Backoff(initial=0.05, maximum=0.2),
-                                              status_interval=0.5))
+    config = AgentConfig(name=name, dashboard=f"127.0.0.1:{port}", data_dir=tmp / name, token=token)
+    return Agent(
+        config,
+        options=AgentOptions(backoff=Backoff(initial=0.05, maximum=0.2), status_interval=0.5),
+    )
 
 
 async def until(check: object, timeout: float = 60.0) -> None:
@@ -86,7 +88,8 @@ async def test_hello_example_runs_to_complete_with_a_real_agent(tmp_path: Path) 
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         plans = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
         instances = instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
-            channel)
+            channel
+        )
         jobs = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[no-untyped-call]
         agents = admin_service_pb2_grpc.AgentServiceStub(channel)  # type: ignore[no-untyped-call]
 
@@ -94,35 +97,47 @@ async def test_hello_example_runs_to_complete_with_a_real_agent(tmp_path: Path) 
         await agent.start()
         try:
             plan = load_plan_file(EXAMPLES / "hello.yaml")
-            out = await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan),
-                                            metadata=md)
+            out = await plans.ProvisionPlan(
+                plan_service_pb2.ProvisionPlanRequest(plan=plan), metadata=md
+            )
             assert out.created
             created = await instances.CreateInstance(
-                instance_service_pb2.CreateInstanceRequest(context_name="hello"), metadata=md)
+                instance_service_pb2.CreateInstanceRequest(context_name="hello"), metadata=md
+            )
             assert created.status == common_pb2.WAITING
 
             async def connected() -> bool:
-                listed = await agents.ListAgents(admin_service_pb2.ListAgentsRequest(),
-                                                 metadata=md)
+                listed = await agents.ListAgents(admin_service_pb2.ListAgentsRequest(), metadata=md)
                 return any(a.agent_name == "local" and a.connected for a in listed.agents)
 
             await until(connected)
             # the chain's root is a daily time job: fire it by hand, as an operator would
-            await jobs.RunJob(job_service_pb2.RunJobRequest(job=common_pb2.JobRef(
-                context_instance_id=created.id, job_identifier="local-morning")), metadata=md)
+            await jobs.RunJob(
+                job_service_pb2.RunJobRequest(
+                    job=common_pb2.JobRef(
+                        context_instance_id=created.id, job_identifier="local-morning"
+                    )
+                ),
+                metadata=md,
+            )
 
             async def complete() -> bool:
-                got = await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
-                    context_instance_id=created.id), metadata=md)
+                got = await instances.GetInstance(
+                    instance_service_pb2.GetInstanceRequest(context_instance_id=created.id),
+                    metadata=md,
+                )
                 return bool(got.status == common_pb2.COMPLETE)
 
             await until(complete)
-            got = await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
-                context_instance_id=created.id), metadata=md)
+            got = await instances.GetInstance(
+                instance_service_pb2.GetInstanceRequest(context_instance_id=created.id), metadata=md
+            )
             statuses = {j.identifier: j.status for j in got.jobs}
             assert statuses == {
-                "local-morning": common_pb2.COMPLETE, "local-say-hello": common_pb2.COMPLETE,
-                "local-say-world": common_pb2.COMPLETE, "local-say-done": common_pb2.COMPLETE,
+                "local-morning": common_pb2.COMPLETE,
+                "local-say-hello": common_pb2.COMPLETE,
+                "local-say-world": common_pb2.COMPLETE,
+                "local-say-done": common_pb2.COMPLETE,
             }
             done = {j.identifier: j for j in got.jobs}["local-say-done"]
             assert done.return_code == 0 and done.pid > 0
@@ -141,9 +156,9 @@ async def test_an_agent_token_cannot_speak_for_another_agent(tmp_path: Path) -> 
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         agents = admin_service_pb2_grpc.AgentServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
+
             async def honest_connected() -> bool:
-                listed = await agents.ListAgents(admin_service_pb2.ListAgentsRequest(),
-                                                 metadata=md)
+                listed = await agents.ListAgents(admin_service_pb2.ListAgentsRequest(), metadata=md)
                 return any(a.agent_name == "a1" and a.connected for a in listed.agents)
 
             await until(honest_connected)
@@ -185,29 +200,39 @@ async def test_acknowledged_error_shows_who_why_and_when(tmp_path: Path) -> None
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         plans = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
         instances = instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
-            channel)
+            channel
+        )
         jobs = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[no-untyped-call]
         agent = start_agent(tmp_path, app.port, "local", agent_token(app, "local"))
         await agent.start()
         try:
-            await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(
-                plan=load_plan_text(FAILING_PLAN)), metadata=md)
+            await plans.ProvisionPlan(
+                plan_service_pb2.ProvisionPlanRequest(plan=load_plan_text(FAILING_PLAN)),
+                metadata=md,
+            )
             created = await instances.CreateInstance(
-                instance_service_pb2.CreateInstanceRequest(context_name="failing"), metadata=md)
+                instance_service_pb2.CreateInstanceRequest(context_name="failing"), metadata=md
+            )
             ref = common_pb2.JobRef(context_instance_id=created.id, job_identifier="local-breaks")
             await jobs.RunJob(job_service_pb2.RunJobRequest(job=ref), metadata=md)
 
             async def job(ident: str) -> Any:
-                got = await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
-                    context_instance_id=created.id), metadata=md)
+                got = await instances.GetInstance(
+                    instance_service_pb2.GetInstanceRequest(context_instance_id=created.id),
+                    metadata=md,
+                )
                 return {j.identifier: j for j in got.jobs}[ident]
 
             async def failed() -> bool:
                 return bool((await job("local-breaks")).status == common_pb2.ERROR)
 
             await until(failed)
-            await jobs.AcknowledgeError(job_service_pb2.AcknowledgeErrorRequest(
-                job=ref, message="known flaky source", ticket_id="OPS-42"), metadata=md)
+            await jobs.AcknowledgeError(
+                job_service_pb2.AcknowledgeErrorRequest(
+                    job=ref, message="known flaky source", ticket_id="OPS-42"
+                ),
+                metadata=md,
+            )
             acked = await job("local-breaks")
             assert acked.error_acknowledged
             assert acked.error_acknowledged_message == "known flaky source"
@@ -225,7 +250,8 @@ async def test_acknowledged_error_shows_who_why_and_when(tmp_path: Path) -> None
 
 
 async def test_nightly_batch_stop_quick_stats_keeps_the_warehouse_from_completing(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """examples/README.md: after the operator's global event stop-quick-stats, quick-stats never
     runs, and (Ikasan's rule) the warehouse never completes, even with quick-stats skipped; the
     instance is ended by hand."""
@@ -234,28 +260,42 @@ async def test_nightly_batch_stop_quick_stats_keeps_the_warehouse_from_completin
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         plans = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
         instances = instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
-            channel)
+            channel
+        )
         jobs = job_service_pb2_grpc.JobServiceStub(channel)  # type: ignore[no-untyped-call]
         events = admin_service_pb2_grpc.GlobalEventServiceStub(  # type: ignore[no-untyped-call]
-            channel)
+            channel
+        )
         agent = start_agent(tmp_path, app.port, "local", agent_token(app, "local"))
         await agent.start()
         try:
             plan = load_plan_file(EXAMPLES / "nightly-batch.yaml")
-            await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan),
-                                      metadata=md)
+            await plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan), metadata=md)
             created = await instances.CreateInstance(
                 instance_service_pb2.CreateInstanceRequest(context_name="nightly-batch"),
-                metadata=md)
-            reached = await events.RaiseGlobalEvent(admin_service_pb2.RaiseGlobalEventRequest(
-                job_name="stop-quick-stats", environment_group="prod-batch"), metadata=md)
+                metadata=md,
+            )
+            reached = await events.RaiseGlobalEvent(
+                admin_service_pb2.RaiseGlobalEventRequest(
+                    job_name="stop-quick-stats", environment_group="prod-batch"
+                ),
+                metadata=md,
+            )
             assert list(reached.context_instance_ids) == [created.id]
-            await jobs.RunJob(job_service_pb2.RunJobRequest(job=common_pb2.JobRef(
-                context_instance_id=created.id, job_identifier="local-kickoff")), metadata=md)
+            await jobs.RunJob(
+                job_service_pb2.RunJobRequest(
+                    job=common_pb2.JobRef(
+                        context_instance_id=created.id, job_identifier="local-kickoff"
+                    )
+                ),
+                metadata=md,
+            )
 
             async def get() -> Any:
-                return await instances.GetInstance(instance_service_pb2.GetInstanceRequest(
-                    context_instance_id=created.id), metadata=md)
+                return await instances.GetInstance(
+                    instance_service_pb2.GetInstanceRequest(context_instance_id=created.id),
+                    metadata=md,
+                )
 
             async def indexes_rebuilt() -> bool:
                 got = {j.identifier: j.status for j in (await get()).jobs}
@@ -267,16 +307,26 @@ async def test_nightly_batch_stop_quick_stats_keeps_the_warehouse_from_completin
             stats = {j.identifier: j for j in got.jobs}["local-quick-stats"]
             assert stats.status == common_pb2.WAITING
             assert stats.status_reason == (
-                "blocked: GLOBAL_EVENT-stop-quick-stats happened (a 'not' operand)")
-            await jobs.SkipJob(job_service_pb2.JobVerbRequest(job=common_pb2.JobRef(
-                context_instance_id=created.id, job_identifier="local-quick-stats",
-                child_context_name="warehouse")), metadata=md)
+                "blocked: GLOBAL_EVENT-stop-quick-stats happened (a 'not' operand)"
+            )
+            await jobs.SkipJob(
+                job_service_pb2.JobVerbRequest(
+                    job=common_pb2.JobRef(
+                        context_instance_id=created.id,
+                        job_identifier="local-quick-stats",
+                        child_context_name="warehouse",
+                    )
+                ),
+                metadata=md,
+            )
             got = await get()
             assert {c.context_name: c.status for c in got.contexts}["warehouse"] == (
-                common_pb2.RUNNING)
+                common_pb2.RUNNING
+            )
             assert got.status == common_pb2.RUNNING
-            ended = await instances.EndInstance(instance_service_pb2.EndInstanceRequest(
-                context_instance_id=created.id), metadata=md)
+            ended = await instances.EndInstance(
+                instance_service_pb2.EndInstanceRequest(context_instance_id=created.id), metadata=md
+            )
             assert ended.status == common_pb2.ENDED
         finally:
             await agent.stop()

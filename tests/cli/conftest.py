@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ikasched_common.cli.up import Stack, prepare_tokens
+from ikasched_cli.up import Stack, prepare_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT = 60.0
@@ -25,7 +25,7 @@ WAIT_TIMEOUT = 30.0
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ikasched_common.cli", *args]
+    return [sys.executable, "-m", "ikasched_cli", *args]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -46,10 +46,16 @@ class Result:
         return json.loads(self.out)
 
 
-def run(args: list[str], *, cwd: Path, env: dict[str, str],
-        stdin: str | None = None) -> Result:
-    done = subprocess.run(cli_command(*args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=COMMAND_TIMEOUT, input=stdin)
+def run(args: list[str], *, cwd: Path, env: dict[str, str], stdin: str | None = None) -> Result:
+    done = subprocess.run(
+        cli_command(*args),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        input=stdin,
+    )
     return Result(done.returncode, done.stdout, done.stderr)
 
 
@@ -74,9 +80,11 @@ class Cli:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, token: str | None = None) -> dict[str, str]:
-        return clean_env(IKASCHED_DASHBOARD=self.dashboard,
-                         IKASCHED_TOKEN=self.admin_token if token is None else token,
-                         **self.extra_env)
+        return clean_env(
+            IKASCHED_DASHBOARD=self.dashboard,
+            IKASCHED_TOKEN=self.admin_token if token is None else token,
+            **self.extra_env,
+        )
 
     def run(self, *args: str, token: str | None = None, stdin: str | None = None) -> Result:
         return run(list(args), cwd=self.cwd, env=self.env(token), stdin=stdin)
@@ -96,8 +104,7 @@ class Cli:
                 return str(j.get("status", "INSTANCE_STATUS_UNSPECIFIED"))
         raise AssertionError(f"job {job} not in instance {instance}")
 
-    def wait_for(self, what: str, check: Callable[[], bool],
-                 timeout: float = WAIT_TIMEOUT) -> None:
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float = WAIT_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while not check():
             if time.monotonic() > deadline:
@@ -105,8 +112,9 @@ class Cli:
             time.sleep(0.1)
 
     def wait_job(self, instance: str, job: str, *statuses: str, child: str = "") -> None:
-        self.wait_for(f"{job} in {statuses}",
-                      lambda: self.job_status(instance, job, child) in statuses)
+        self.wait_for(
+            f"{job} in {statuses}", lambda: self.job_status(instance, job, child) in statuses
+        )
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +131,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
         work = base / "work"
         work.mkdir()
         cli = Cli(dashboard, tokens.admin, work, data_dir)
-        cli.wait_for("agent local to connect", lambda: any(
-            a["agent_name"] == "local" and a.get("connected")
-            for a in cli.json("agent", "list")))
+        cli.wait_for(
+            "agent local to connect",
+            lambda: any(
+                a["agent_name"] == "local" and a.get("connected") for a in cli.json("agent", "list")
+            ),
+        )
         yield cli
     finally:
         for proc in (procs.agent, procs.dashboard):

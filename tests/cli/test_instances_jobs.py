@@ -79,8 +79,7 @@ def test_create_get_list(stack: Cli, verbs_instance: str) -> None:
     # a plan name stands for its newest live instance
     by_plan = stack.json("instance", "get", found["context_name"])
     assert by_plan["id"] == iid
-    assert_one_line_error(stack.run("instance", "get", "no-such-instance"),
-                          contains="not found")
+    assert_one_line_error(stack.run("instance", "get", "no-such-instance"), contains="not found")
     assert_one_line_error(stack.run("instance", "create", "no-such-plan"), contains="not found")
 
 
@@ -154,10 +153,14 @@ def test_watch_until_ended_follows_a_chain(stack: Cli) -> None:
     for instance in live:
         stack.ok("instance", "end", instance["id"])
     iid = stack.ok("instance", "create", "hello").out.strip()
-    watch = subprocess.Popen(cli_command("instance", "watch", iid, "--until-ended", "--for",
-                                         "40"),
-                             cwd=stack.cwd, env=stack.env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        cli_command("instance", "watch", iid, "--until-ended", "--for", "40"),
+        cwd=stack.cwd,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         stack.ok("job", "run", iid, "local-morning")
         out, err = watch.communicate(timeout=60)
@@ -193,8 +196,9 @@ def test_watch_everything_for_a_while(stack: Cli, verbs_instance: str) -> None:
     assert verbs_instance in result.out  # the initial snapshot of every live instance
     as_json = stack.ok("instance", "watch", verbs_instance, "--for", "1", "-o", "json")
     assert '"snapshot"' in as_json.out
-    assert_one_line_error(stack.run("instance", "watch", "--until-ended"), rc=2,
-                          contains="needs an instance")
+    assert_one_line_error(
+        stack.run("instance", "watch", "--until-ended"), rc=2, contains="needs an instance"
+    )
 
 
 def test_cron_job_next_fires(stack: Cli, verbs_instance: str) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ikasched_common.cli.completion import _walk
-from ikasched_common.cli.main import build_parser, main
+from ikasched_cli.completion import _walk
+from ikasched_cli.main import build_parser, main
 
 from .conftest import REPO, assert_one_line_error, clean_env, run, write_plan
 
@@ -19,14 +19,27 @@ EXAMPLES = REPO / "examples"
 
 
 def _leaf_paths() -> list[str]:
-    return [path for path, words in _walk(build_parser(), "")
-            if path and not any(not w.startswith("-") for w in words)]
+    return [
+        path
+        for path, words in _walk(build_parser(), "")
+        if path and not any(not w.startswith("-") for w in words)
+    ]
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     paths = _leaf_paths()
-    assert {"plan apply", "instance watch", "job logs", "queue dlq", "token revoke",
-            "event raise", "agent list", "db upgrade", "up", "dashboard"} <= set(paths)
+    assert {
+        "plan apply",
+        "instance watch",
+        "job logs",
+        "queue dlq",
+        "token revoke",
+        "event raise",
+        "agent list",
+        "db upgrade",
+        "up",
+        "dashboard",
+    } <= set(paths)
     for path in paths:
         if path == "agent run":
             continue  # the agent's own parser; checked as a subprocess below
@@ -51,8 +64,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     env = clean_env()
     assert run(["plan", "frobnicate"], cwd=tmp_path, env=env).rc == 2
     assert run(["instance", "create"], cwd=tmp_path, env=env).rc == 2
-    bad_param = run(["instance", "create", "hello", "--param", "novalue"], cwd=tmp_path,
-                    env=env)
+    bad_param = run(["instance", "create", "hello", "--param", "novalue"], cwd=tmp_path, env=env)
     assert_one_line_error(bad_param, rc=2, contains="NAME=VALUE")
 
 
@@ -65,8 +77,10 @@ def test_completion_bash_is_a_valid_script(tmp_path: Path) -> None:
     script.write_text(result.out)
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     # the function completes subcommands of `ikasched job h`
-    probe = (f"source {script}; COMP_WORDS=(ikasched job h); COMP_CWORD=2; _ikasched; "
-             'echo "${COMPREPLY[@]}"')
+    probe = (
+        f"source {script}; COMP_WORDS=(ikasched job h); COMP_CWORD=2; _ikasched; "
+        'echo "${COMPREPLY[@]}"'
+    )
     out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["hold"]
 
@@ -78,7 +92,10 @@ def test_validate_examples_ok(tmp_path: Path) -> None:
 
 
 def test_validate_lists_every_error_with_paths(tmp_path: Path) -> None:
-    broken = write_plan(tmp_path, "broken", """
+    broken = write_plan(
+        tmp_path,
+        "broken",
+        """
 name: broken
 scheduledJobs:
   - agentName: local
@@ -87,9 +104,11 @@ scheduledJobs:
   - agentName: local
     jobName: b
     internalEventDrivenJob: {commandLine: "true", bogusField: 1}
-""")
-    result = run(["plan", "validate", "-f", str(broken), "-o", "json"], cwd=tmp_path,
-                 env=clean_env())
+""",
+    )
+    result = run(
+        ["plan", "validate", "-f", str(broken), "-o", "json"], cwd=tmp_path, env=clean_env()
+    )
     assert result.rc == 1
     problems = result.json()["problems"]
     paths = [p["path"] for p in problems]
@@ -99,7 +118,10 @@ scheduledJobs:
 
 
 def test_validate_semantic_errors(tmp_path: Path) -> None:
-    cyclic = write_plan(tmp_path, "cyclic", """
+    cyclic = write_plan(
+        tmp_path,
+        "cyclic",
+        """
 name: cyclic
 scheduledJobs:
   - {agentName: local, jobName: a, internalEventDrivenJob: {commandLine: "true"}}
@@ -107,15 +129,17 @@ scheduledJobs:
 jobDependencies:
   - {jobIdentifier: local-a, logicalGrouping: {and: [local-b]}}
   - {jobIdentifier: local-b, logicalGrouping: {and: [local-a]}}
-""")
+""",
+    )
     result = run(["plan", "validate", "-f", str(cyclic)], cwd=tmp_path, env=clean_env())
     assert result.rc == 1
     assert "error" in result.out and "cyclic.yaml" in result.out
 
 
 def test_validate_missing_file(tmp_path: Path) -> None:
-    result = run(["plan", "validate", "-f", str(tmp_path / "nope.yaml")], cwd=tmp_path,
-                 env=clean_env())
+    result = run(
+        ["plan", "validate", "-f", str(tmp_path / "nope.yaml")], cwd=tmp_path, env=clean_env()
+    )
     assert result.rc == 1 and "no such file" in result.out
 
 
@@ -125,8 +149,11 @@ def test_graph_from_file_dot_and_mermaid(tmp_path: Path) -> None:
     assert dot.rc == 0, dot.err
     assert dot.out.startswith('digraph "hello"')
     assert "n_local_say_hello -> n_local_say_world;" in dot.out
-    mermaid = run(["plan", "graph", "-f", str(EXAMPLES / "nightly-batch.yaml"), "--format",
-                   "mermaid"], cwd=tmp_path, env=env)
+    mermaid = run(
+        ["plan", "graph", "-f", str(EXAMPLES / "nightly-batch.yaml"), "--format", "mermaid"],
+        cwd=tmp_path,
+        env=env,
+    )
     assert mermaid.rc == 0, mermaid.err
     assert mermaid.out.startswith("flowchart LR")
     assert 'subgraph ctx3["warehouse"]' in mermaid.out or '["warehouse"]' in mermaid.out
@@ -134,8 +161,22 @@ def test_graph_from_file_dot_and_mermaid(tmp_path: Path) -> None:
 
 
 def test_next_fires_offline(tmp_path: Path) -> None:
-    result = run(["plan", "next-fires", "--cron", "0 30 2 ? * * *", "--tz", "Europe/London",
-                  "-n", "3", "-o", "json"], cwd=tmp_path, env=clean_env())
+    result = run(
+        [
+            "plan",
+            "next-fires",
+            "--cron",
+            "0 30 2 ? * * *",
+            "--tz",
+            "Europe/London",
+            "-n",
+            "3",
+            "-o",
+            "json",
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     assert result.rc == 0, result.err
     data = result.json()
     assert data["timezone"] == "Europe/London"
@@ -151,8 +192,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("args", [["plan", "list"], ["instance", "list"], ["agent", "list"],
-                                  ["job", "hold", "x", "y"]])
+@pytest.mark.parametrize(
+    "args", [["plan", "list"], ["instance", "list"], ["agent", "list"], ["job", "hold", "x", "y"]]
+)
 def test_unreachable_dashboard_exit_3(tmp_path: Path, args: list[str]) -> None:
     env = clean_env(IKASCHED_DASHBOARD=f"127.0.0.1:{_free_port()}", IKASCHED_TOKEN="t")
     result = run(args, cwd=tmp_path, env=env)
@@ -172,14 +214,16 @@ def test_config_file_in_data_dir_is_used(tmp_path: Path) -> None:
     port = _free_port()
     (tmp_path / "ikasched-data").mkdir()
     (tmp_path / "ikasched-data" / "cli.toml").write_text(
-        f'[cli]\ndashboard = "127.0.0.1:{port}"\ntoken_file = "admin.token"\n')
+        f'[cli]\ndashboard = "127.0.0.1:{port}"\ntoken_file = "admin.token"\n'
+    )
     (tmp_path / "ikasched-data" / "admin.token").write_text("iks_00_secret\n")
     result = run(["plan", "list"], cwd=tmp_path, env=clean_env())
     assert_one_line_error(result, rc=3, contains=f"127.0.0.1:{port}")
     # flags beat the file
     other = _free_port()
-    result = run(["plan", "list", "--dashboard", f"127.0.0.1:{other}"], cwd=tmp_path,
-                 env=clean_env())
+    result = run(
+        ["plan", "list", "--dashboard", f"127.0.0.1:{other}"], cwd=tmp_path, env=clean_env()
+    )
     assert_one_line_error(result, rc=3, contains=f"127.0.0.1:{other}")
     (tmp_path / "ikasched-data" / "cli.toml").write_text('[cli]\ncolour = "yes"\n')
     result = run(["plan", "list"], cwd=tmp_path, env=clean_env())

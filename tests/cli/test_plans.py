@@ -63,7 +63,8 @@ def test_apply_broken_file_names_the_problem(stack: Cli) -> None:
 
 def test_apply_invalid_plan_is_refused_by_the_dashboard(stack: Cli) -> None:
     text = PLAN.format(name="p-invalid", command="true").replace(
-        "and: [local-tick]", "and: [local-nowhere]")
+        "and: [local-tick]", "and: [local-nowhere]"
+    )
     path = write_plan(stack.cwd, "p-invalid", text)
     assert_one_line_error(stack.run("plan", "apply", "-f", str(path)), contains="invalid")
 

@@ -16,10 +16,14 @@ UP_TIMEOUT = 90.0
 
 
 def test_up_exit_when_complete(tmp_path: Path) -> None:
-    done = subprocess.run(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
-                                      "--timeout", "60"),
-                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
-                          timeout=UP_TIMEOUT)
+    done = subprocess.run(
+        cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete", "--timeout", "60"),
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+    )
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "plan hello" in done.stdout and "created" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1].endswith(": COMPLETE")
@@ -63,9 +67,14 @@ class _Lines:
 
 
 def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -> None:
-    proc = subprocess.Popen(cli_command("up", "--listen", "127.0.0.1:0"), cwd=tmp_path,
-                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        cli_command("up", "--listen", "127.0.0.1:0"),
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = _Lines(proc)
         lines.wait_for("hello instance")
@@ -87,10 +96,14 @@ def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -
     gone = run(["plan", "list"], cwd=tmp_path, env=clean_env())
     assert gone.rc == 3 and "cannot reach the dashboard" in gone.err
     # state kept: the next `up` finds the plans unchanged and the hello instance COMPLETE
-    again = subprocess.run(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
-                                       "--timeout", "60"),
-                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
-                           timeout=UP_TIMEOUT)
+    again = subprocess.run(
+        cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete", "--timeout", "60"),
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+    )
     assert again.returncode == 0, (again.stdout, again.stderr)
     assert "plan hello            unchanged" in again.stdout
     assert "still live (COMPLETE)" in again.stdout
@@ -103,10 +116,14 @@ def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     env = clean_env()
     env.pop("NO_COLOR")
-    proc = subprocess.Popen(cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete",
-                                        "--timeout", "60"),
-                            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=slave)
+    proc = subprocess.Popen(
+        cli_command("up", "--listen", "127.0.0.1:0", "--exit-when-complete", "--timeout", "60"),
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     chunks: list[bytes] = []
     try:

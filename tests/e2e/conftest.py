@@ -35,7 +35,7 @@ POLL = 0.2
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ikasched_common.cli", *args]
+    return [sys.executable, "-m", "ikasched_cli", *args]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -88,7 +88,8 @@ def job_changes(changes: list[dict[str, Any]]) -> dict[tuple[str, str], list[tup
         if "job" in c:
             j = c["job"]
             out.setdefault((j["job_identifier"], j.get("child_context_name", "")), []).append(
-                (j.get("previous_status", "INSTANCE_STATUS_UNSPECIFIED"), j["new_status"]))
+                (j.get("previous_status", "INSTANCE_STATUS_UNSPECIFIED"), j["new_status"])
+            )
     return out
 
 
@@ -97,9 +98,16 @@ def assert_transitions_once(changes: list[dict[str, Any]]) -> None:
     each job's transitions chain (one's `to` is the next one's `from`). Verb causes are
     "verb:<name>", the same for every use, so an operator's repeated verb is not a replay."""
     keys = Counter(
-        (c["job"]["job_identifier"], c["job"].get("child_context_name", ""),
-         c["job"].get("cause", ""), c["job"].get("previous_status", ""), c["job"]["new_status"])
-        for c in changes if "job" in c and not c["job"].get("cause", "").startswith("verb:"))
+        (
+            c["job"]["job_identifier"],
+            c["job"].get("child_context_name", ""),
+            c["job"].get("cause", ""),
+            c["job"].get("previous_status", ""),
+            c["job"]["new_status"],
+        )
+        for c in changes
+        if "job" in c and not c["job"].get("cause", "").startswith("verb:")
+    )
     assert [k for k, n in keys.items() if n > 1] == [], keys
     for job, steps in job_changes(changes).items():
         for (_, to), (after_from, _) in itertools.pairwise(steps):
@@ -134,8 +142,14 @@ class E2EStack:
         return clean_env(IKASCHED_DASHBOARD=self.dashboard, IKASCHED_TOKEN=self.admin_token)
 
     def run(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> Result:
-        done = subprocess.run(cli_command(*args), cwd=self.work, env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            cli_command(*args),
+            cwd=self.work,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return Result(tuple(args), done.returncode, done.stdout, done.stderr)
 
     def ok(self, *args: str) -> Result:
@@ -154,8 +168,10 @@ class E2EStack:
 
     def jobs(self, iid: str) -> dict[tuple[str, str], dict[str, Any]]:
         """(identifier, child context) -> the job as `instance get -o json` shows it."""
-        return {(j["identifier"], j.get("child_context_name", "")): j
-                for j in self.instance(iid).get("jobs", [])}
+        return {
+            (j["identifier"], j.get("child_context_name", "")): j
+            for j in self.instance(iid).get("jobs", [])
+        }
 
     def job(self, iid: str, ident: str, child: str = "") -> dict[str, Any]:
         for (name, ctx), j in self.jobs(iid).items():
@@ -166,8 +182,9 @@ class E2EStack:
     def job_status(self, iid: str, ident: str, child: str = "") -> str:
         return str(self.job(iid, ident, child).get("status", "INSTANCE_STATUS_UNSPECIFIED"))
 
-    def wait_job(self, iid: str, ident: str, *statuses: str, child: str = "",
-                 timeout: float = WAIT_TIMEOUT) -> None:
+    def wait_job(
+        self, iid: str, ident: str, *statuses: str, child: str = "", timeout: float = WAIT_TIMEOUT
+    ) -> None:
         seen: list[str] = []
 
         def check() -> bool:
@@ -189,16 +206,18 @@ class E2EStack:
         try:
             wait_until(f"instance {iid} in {statuses}", check, timeout)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; last status {seen[-1:]}; jobs "
-                                 f"{ {k: v.get('status') for k, v in self.jobs(iid).items()} }"
-                                 ) from None
+            raise AssertionError(
+                f"{exc}; last status {seen[-1:]}; jobs "
+                f"{ {k: v.get('status') for k, v in self.jobs(iid).items()} }"
+            ) from None
 
     def audit(self, iid: str, *, seconds: float = 2.0) -> list[dict[str, Any]]:
         """Every change of the instance, replayed by `ikasched instance watch --after 1`
         (position 1 is taken by the plans applied at start; "0" would mean "from now"), in
         position order; its first change must be the instance's creation."""
-        result = self.run("instance", "watch", iid, "--after", "1", "--for",
-                          str(seconds), "-o", "json")
+        result = self.run(
+            "instance", "watch", iid, "--after", "1", "--for", str(seconds), "-o", "json"
+        )
         assert result.rc == 0, result
         decoder = json.JSONDecoder()
         text, at, changes = result.out, 0, []
@@ -213,7 +232,9 @@ class E2EStack:
         assert changes, result
         first = changes[0].get("context", {})
         assert first.get("new_status") == "WAITING" and "previous_status" not in first, (
-            "the replay does not start at the instance's creation", changes[0])
+            "the replay does not start at the instance's creation",
+            changes[0],
+        )
         positions = [int(c["position"]) for c in changes]
         assert positions == sorted(set(positions)), positions
         return changes
@@ -223,16 +244,25 @@ class E2EStack:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - closed in close()
         self._logs.append(log)
-        self.procs[name] = subprocess.Popen(cli_command(*argv), stdout=log,
-                                            stderr=subprocess.STDOUT, env=env,
-                                            cwd=self.work, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            cli_command(*argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.work,
+            start_new_session=True,
+        )
 
     def bootstrap(self) -> None:
         """Migrate the database through the CLI, then make the first admin token (the one
         step no command does on its own: `ikasched up` makes it in-process too)."""
-        result = subprocess.run(cli_command("db", "upgrade", "--data-dir", str(self.data_dir)),
-                                env=clean_env(), capture_output=True, text=True,
-                                timeout=COMMAND_TIMEOUT)
+        result = subprocess.run(
+            cli_command("db", "upgrade", "--data-dir", str(self.data_dir)),
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
         assert result.returncode == 0, result
         from ikasched_common.auth import read_token_file
         from ikasched_common.config import DashboardConfig
@@ -240,7 +270,8 @@ class E2EStack:
         from ikasched_dashboard.store import db
 
         engine = db.create_engine_for(
-            DashboardConfig(data_dir=self.data_dir).effective_database_url)
+            DashboardConfig(data_dir=self.data_dir).effective_database_url
+        )
         try:
             made = bootstrap_admin_token(engine, self.data_dir / "admin.token")
         finally:
@@ -251,8 +282,19 @@ class E2EStack:
         port_file = self.data_dir / "dashboard.port"
         port_file.unlink(missing_ok=True)
         # the first start picks a free port; restarts keep it, so agents find it again
-        self._spawn("dashboard", ["dashboard", "--data-dir", str(self.data_dir), "--listen",
-                                  self.dashboard, "--port-file", str(port_file)], clean_env())
+        self._spawn(
+            "dashboard",
+            [
+                "dashboard",
+                "--data-dir",
+                str(self.data_dir),
+                "--listen",
+                self.dashboard,
+                "--port-file",
+                str(port_file),
+            ],
+            clean_env(),
+        )
         proc = self.procs["dashboard"]
 
         def ready() -> bool:
@@ -263,8 +305,9 @@ class E2EStack:
         self.port = int(port_file.read_text().strip())
 
     def create_agent_token(self, name: str) -> str:
-        made = self.json("token", "create", "--subject", f"agent {name}", "--role", "agent",
-                         "--agent", name)
+        made = self.json(
+            "token", "create", "--subject", f"agent {name}", "--role", "agent", "--agent", name
+        )
         secret = str(made["secret"])
         assert made["token"]["agent_name"] == name
         self.agent_tokens[name] = secret
@@ -274,14 +317,24 @@ class E2EStack:
         """`dashboard`: the address the agent dials (default: the dashboard's own; e.g. a
         fault-injecting proxy in front of it)."""
         token = self.agent_tokens.get(name) or self.create_agent_token(name)
-        self._spawn(f"agent-{name}",
-                    ["agent", "--name", name, "--dashboard", dashboard or self.dashboard,
-                     "--data-dir", str(self.base / f"agent-{name}")],
-                    clean_env(IKASCHED_TOKEN=token))
+        self._spawn(
+            f"agent-{name}",
+            [
+                "agent",
+                "--name",
+                name,
+                "--dashboard",
+                dashboard or self.dashboard,
+                "--data-dir",
+                str(self.base / f"agent-{name}"),
+            ],
+            clean_env(IKASCHED_TOKEN=token),
+        )
 
     def agent_connected(self, name: str) -> bool:
-        return any(a["agent_name"] == name and a.get("connected")
-                   for a in self.json("agent", "list"))
+        return any(
+            a["agent_name"] == name and a.get("connected") for a in self.json("agent", "list")
+        )
 
     def wait_agents(self, *names: str, timeout: float = WAIT_TIMEOUT) -> None:
         for name in names:

@@ -91,17 +91,28 @@ contexts:
           logicalGrouping: {{and: [remote-report, local-load-a]}}}}
 """
 
-COMMAND_JOBS = (("local-extract", "cross"), ("remote-transform", "cross"),
-                ("local-gated", "cross"), ("remote-flaky", "cross"),
-                ("local-after-flaky", "cross"), ("remote-long", "cross"),
-                ("local-load-a", "load"), ("remote-load-b", "load"), ("remote-report", "load"))
+COMMAND_JOBS = (
+    ("local-extract", "cross"),
+    ("remote-transform", "cross"),
+    ("local-gated", "cross"),
+    ("remote-flaky", "cross"),
+    ("local-after-flaky", "cross"),
+    ("remote-long", "cross"),
+    ("local-load-a", "load"),
+    ("remote-load-b", "load"),
+    ("remote-report", "load"),
+)
 
 
 def test_every_verb_across_two_agents(module_stack: E2EStack) -> None:
     stack = module_stack
     marks: Path = stack.marks
-    stack.ok("plan", "apply", "-f",
-             str(write_plan(stack.work, "cross", CROSS.format(name="cross", marks=marks))))
+    stack.ok(
+        "plan",
+        "apply",
+        "-f",
+        str(write_plan(stack.work, "cross", CROSS.format(name="cross", marks=marks))),
+    )
     iid = stack.ok("instance", "create", "cross").out.strip()
 
     # before the run: hold one job, skip (then unskip, then skip again) another
@@ -166,8 +177,17 @@ def test_every_verb_across_two_agents(module_stack: E2EStack) -> None:
     stack.wait_instance(iid, "COMPLETE")
 
     # every job ran exactly as often as the operator made it
-    expected = {"extract": 1, "transform": 1, "gated": 1, "flaky": 1, "after-flaky": 2,
-                "long": 1, "load-a": 1, "load-b": 0, "report": 1}
+    expected = {
+        "extract": 1,
+        "transform": 1,
+        "gated": 1,
+        "flaky": 1,
+        "after-flaky": 2,
+        "long": 1,
+        "load-a": 1,
+        "load-b": 0,
+        "report": 1,
+    }
     assert {name: run_count(marks, name) for name in expected} == expected
 
     # the audit trail: each transition once, and one RUNNING per run
@@ -183,8 +203,9 @@ def test_every_verb_across_two_agents(module_stack: E2EStack) -> None:
     load_b = steps[("remote-load-b", "load")]
     assert load_b[-1][1] == "SKIPPED_COMPLETE", load_b
     assert steps[("remote-long", "cross")][-1] == ("RUNNING", "ERROR"), steps
-    roots = [c["context"] for c in changes
-             if "context" in c and c["context"]["context_name"] == "cross"]
+    roots = [
+        c["context"] for c in changes if "context" in c and c["context"]["context_name"] == "cross"
+    ]
     assert [r["new_status"] for r in roots].count("COMPLETE") == 1, roots
     assert roots[-1]["new_status"] == "COMPLETE", roots
     final = stack.jobs(iid)

@@ -42,10 +42,13 @@ def test_apply_examples_and_run_hello(module_stack: E2EStack) -> None:
     trail = stack.audit(iid)
     assert trail[-1]["context"]["new_status"] == "COMPLETE", trail[-1]
     beyond = str(int(trail[-1]["position"]) + 1000)
-    assert_one_line_error(stack.run("instance", "watch", iid, "--after", beyond, "--for", "5"),
-                          contains="after_position")
-    assert_one_line_error(stack.run("instance", "watch", iid, "--after", "-1"), rc=2,
-                          contains="--after")
+    assert_one_line_error(
+        stack.run("instance", "watch", iid, "--after", beyond, "--for", "5"),
+        contains="after_position",
+    )
+    assert_one_line_error(
+        stack.run("instance", "watch", iid, "--after", "-1"), rc=2, contains="--after"
+    )
 
 
 def test_nightly_batch_runs_through_nested_contexts(module_stack: E2EStack) -> None:
@@ -54,7 +57,9 @@ def test_nightly_batch_runs_through_nested_contexts(module_stack: E2EStack) -> N
     # hold the warehouse, start the batch: it stops at the held loads
     held = stack.json("job", "hold", iid, "--all", "--child", "warehouse")
     assert {j["identifier"] for j in held["jobs"] if j.get("held")} >= {
-        "local-load-facts", "local-load-dimensions"}
+        "local-load-facts",
+        "local-load-dimensions",
+    }
     stack.ok("job", "run", iid, "local-kickoff")
     stack.wait_job(iid, "local-load-reference-data", "COMPLETE", child="load")
     stack.wait_job(iid, "CONTEXT_START_JOB-warehouse", "COMPLETE", child="warehouse")

@@ -49,8 +49,7 @@ def test_cron_tick_and_file_arrival_fire(module_stack: E2EStack) -> None:
     iid = stack.ok("instance", "create", "file-and-cron").out.strip()
     try:
         # the cron job fires on its own, again and again; each tick runs the report once more
-        wait_until("report to run twice", lambda: run_count(stack.marks, "report") >= 2,
-                   timeout=30)
+        wait_until("report to run twice", lambda: run_count(stack.marks, "report") >= 2, timeout=30)
         assert stack.job_status(iid, "local-load-trades") == "WAITING"
 
         # a file arrives: it is moved once it is 2 seconds old, and load-trades runs
@@ -62,8 +61,7 @@ def test_cron_tick_and_file_arrival_fire(module_stack: E2EStack) -> None:
         # a file of another name is left alone
         (inbox / "positions.csv").write_text("x\n")
         ticks = run_count(stack.marks, "report")
-        wait_until("another tick", lambda: run_count(stack.marks, "report") > ticks,
-                   timeout=20)
+        wait_until("another tick", lambda: run_count(stack.marks, "report") > ticks, timeout=20)
         assert (inbox / "positions.csv").exists()
         assert run_count(stack.marks, "load-trades") == 1
         # the trail: tick and trades-file complete once (their repeats are not transitions),
@@ -73,6 +71,8 @@ def test_cron_tick_and_file_arrival_fire(module_stack: E2EStack) -> None:
             assert steps[(ident, "file-and-cron")] == [("WAITING", "COMPLETE")], steps
         for ident in ("local-report", "local-load-trades"):
             assert steps[(ident, "file-and-cron")] == [
-                ("WAITING", "RUNNING"), ("RUNNING", "COMPLETE")], steps
+                ("WAITING", "RUNNING"),
+                ("RUNNING", "COMPLETE"),
+            ], steps
     finally:
         stack.run("instance", "end", iid)

@@ -57,8 +57,9 @@ RESUME_TIMEOUT = 60.0
 
 
 def _start_relay(stack: E2EStack) -> str:
-    stack.ok("plan", "apply", "-f",
-             str(write_plan(stack.work, "relay", RELAY.format(marks=stack.marks))))
+    stack.ok(
+        "plan", "apply", "-f", str(write_plan(stack.work, "relay", RELAY.format(marks=stack.marks)))
+    )
     iid = stack.ok("instance", "create", "relay").out.strip()
     stack.ok("job", "run", iid, "local-start")
     return iid
@@ -71,7 +72,11 @@ def _ended(marks: Path, name: str) -> bool:
 def _check_completed_once(stack: E2EStack, iid: str) -> None:
     stack.wait_instance(iid, "COMPLETE", timeout=RESUME_TIMEOUT)
     assert {n: run_count(stack.marks, n) for n in ("one", "two", "three", "four")} == {
-        "one": 1, "two": 1, "three": 1, "four": 1}
+        "one": 1,
+        "two": 1,
+        "three": 1,
+        "four": 1,
+    }
     jobs = stack.jobs(iid)
     for ident in JOBS:
         job = jobs[(ident, "relay")]
@@ -81,9 +86,14 @@ def _check_completed_once(stack: E2EStack, iid: str) -> None:
     steps = job_changes(changes)
     for ident in JOBS:
         assert steps[(ident, "relay")] == [("WAITING", "RUNNING"), ("RUNNING", "COMPLETE")], (
-            ident, steps[(ident, "relay")])
-    root = [c["context"].get("new_status") for c in changes
-            if "context" in c and c["context"]["context_name"] == "relay"]
+            ident,
+            steps[(ident, "relay")],
+        )
+    root = [
+        c["context"].get("new_status")
+        for c in changes
+        if "context" in c and c["context"]["context_name"] == "relay"
+    ]
     assert root == ["WAITING", "RUNNING", "COMPLETE"], root
 
 

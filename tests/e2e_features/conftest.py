@@ -39,8 +39,9 @@ from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token,
 WAIT_SECONDS = 60.0
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str,
-                timeout: float = WAIT_SECONDS) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_SECONDS
+) -> None:
     async def loop() -> None:
         while not await check():
             await asyncio.sleep(0.05)
@@ -72,7 +73,8 @@ class Stack:
     @property
     def instances(self) -> Any:
         return instance_service_pb2_grpc.InstanceServiceStub(  # type: ignore[no-untyped-call]
-            self.channel)
+            self.channel
+        )
 
     @property
     def jobs(self) -> Any:
@@ -81,53 +83,75 @@ class Stack:
     @property
     def agents(self) -> Any:
         return admin_service_pb2_grpc.AgentServiceStub(  # type: ignore[no-untyped-call]
-            self.channel)
+            self.channel
+        )
 
     def agent(self, name: str, **options: Any) -> Agent:
-        _record, secret = create_token(self.app.process.engine, TokenSpec(
-            subject=f"agent {name}", role=Role.AGENT, agent_name=name))
+        _record, secret = create_token(
+            self.app.process.engine,
+            TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name),
+        )
         tls: dict[str, Any] = {}
         if self.pki is not None:
-            tls = {"tls_ca_file": str(self.pki.ca_cert),
-                   "tls_cert_file": str(self.pki.client_cert),
-                   "tls_key_file": str(self.pki.client_key)}
-        config = AgentConfig(name=name, dashboard=f"127.0.0.1:{self.app.port}",
-                             data_dir=self.tmp / "agents" / name, token=secret, **tls)
+            tls = {
+                "tls_ca_file": str(self.pki.ca_cert),
+                "tls_cert_file": str(self.pki.client_cert),
+                "tls_key_file": str(self.pki.client_key),
+            }
+        config = AgentConfig(
+            name=name,
+            dashboard=f"127.0.0.1:{self.app.port}",
+            data_dir=self.tmp / "agents" / name,
+            token=secret,
+            **tls,
+        )
         options.setdefault("log_factory", real_log_server)  # as `ikasched agent` runs it
-        opts = AgentOptions(backoff=Backoff(initial=0.05, maximum=0.2),
-                            status_interval=options.pop("status_interval", 0.2), **options)
+        opts = AgentOptions(
+            backoff=Backoff(initial=0.05, maximum=0.2),
+            status_interval=options.pop("status_interval", 0.2),
+            **options,
+        )
         return Agent(config, options=opts)
 
     async def provision(self, plan: plan_pb2.Context) -> None:
-        await self.plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan),
-                                       metadata=self.md)
+        await self.plans.ProvisionPlan(
+            plan_service_pb2.ProvisionPlanRequest(plan=plan), metadata=self.md
+        )
 
-    async def create(self, plan_name: str,
-                     parameters: Mapping[str, str] | None = None) -> str:
+    async def create(self, plan_name: str, parameters: Mapping[str, str] | None = None) -> str:
         created = await self.instances.CreateInstance(
             instance_service_pb2.CreateInstanceRequest(
-                context_name=plan_name, context_parameters=params(parameters or {})),
-            metadata=self.md)
+                context_name=plan_name, context_parameters=params(parameters or {})
+            ),
+            metadata=self.md,
+        )
         return str(created.id)
 
     async def instance(self, instance_id: str) -> instance_pb2.ContextInstance:
         got: instance_pb2.ContextInstance = await self.instances.GetInstance(
             instance_service_pb2.GetInstanceRequest(context_instance_id=instance_id),
-            metadata=self.md)
+            metadata=self.md,
+        )
         return got
 
     async def job_status(self, instance_id: str, job: str) -> int:
         got = await self.instance(instance_id)
         return int({j.identifier: j.status for j in got.jobs}[job])
 
-    async def run_job(self, instance_id: str, job: str,
-                      parameters: Mapping[str, str] | None = None) -> None:
-        await self.jobs.RunJob(job_service_pb2.RunJobRequest(
-            job=common_pb2.JobRef(context_instance_id=instance_id, job_identifier=job),
-            context_parameters=params(parameters or {})), metadata=self.md)
+    async def run_job(
+        self, instance_id: str, job: str, parameters: Mapping[str, str] | None = None
+    ) -> None:
+        await self.jobs.RunJob(
+            job_service_pb2.RunJobRequest(
+                job=common_pb2.JobRef(context_instance_id=instance_id, job_identifier=job),
+                context_parameters=params(parameters or {}),
+            ),
+            metadata=self.md,
+        )
 
-    async def wait_job(self, instance_id: str, job: str,
-                       statuses: Sequence[int] = (common_pb2.COMPLETE,)) -> None:
+    async def wait_job(
+        self, instance_id: str, job: str, statuses: Sequence[int] = (common_pb2.COMPLETE,)
+    ) -> None:
         async def reached() -> bool:
             return await self.job_status(instance_id, job) in statuses
 
@@ -137,8 +161,9 @@ class Stack:
         from ikasched.v1 import admin_service_pb2
 
         async def connected() -> bool:
-            listed = await self.agents.ListAgents(admin_service_pb2.ListAgentsRequest(),
-                                                  metadata=self.md)
+            listed = await self.agents.ListAgents(
+                admin_service_pb2.ListAgentsRequest(), metadata=self.md
+            )
             return any(a.agent_name == name and a.connected for a in listed.agents)
 
         await until(connected, f"agent {name} to connect")
@@ -148,9 +173,14 @@ def params(values: Mapping[str, str]) -> list[common_pb2.ContextParameterInstanc
     return [common_pb2.ContextParameterInstance(name=k, value=v) for k, v in values.items()]
 
 
-def command_plan(name: str, agent: str, commands: Mapping[str, str], *,
-                 parameters: Sequence[Mapping[str, Any]] = (),
-                 job_parameters: Sequence[str] = ()) -> plan_pb2.Context:
+def command_plan(
+    name: str,
+    agent: str,
+    commands: Mapping[str, str],
+    *,
+    parameters: Sequence[Mapping[str, Any]] = (),
+    job_parameters: Sequence[str] = (),
+) -> plan_pb2.Context:
     """A plan of independent command jobs on one agent, each started by RunJob; every job
     consumes `job_parameters` (as environment variables)."""
     jobs: list[dict[str, Any]] = []
@@ -160,7 +190,10 @@ def command_plan(name: str, agent: str, commands: Mapping[str, str], *,
             job["contextParameters"] = [{"name": p} for p in job_parameters]
         jobs.append({"agentName": agent, "jobName": job_name, "internalEventDrivenJob": job})
     doc: dict[str, Any] = {
-        "name": name, "timezone": "UTC", "scheduledJobs": jobs, "ableToRunConcurrently": True,
+        "name": name,
+        "timezone": "UTC",
+        "scheduledJobs": jobs,
+        "ableToRunConcurrently": True,
         "jobDependencies": [{"jobIdentifier": f"{agent}-{j}"} for j in commands],
     }
     if parameters:
@@ -169,15 +202,17 @@ def command_plan(name: str, agent: str, commands: Mapping[str, str], *,
 
 
 @contextlib.asynccontextmanager
-async def wired(tmp: Path, *, pki: Pki | None = None, mutual: bool = True,
-                **config: Any) -> AsyncIterator[Stack]:
+async def wired(
+    tmp: Path, *, pki: Pki | None = None, mutual: bool = True, **config: Any
+) -> AsyncIterator[Stack]:
     tls: dict[str, Any] = {}
     if pki is not None:
         tls = {"tls_cert_file": str(pki.server_cert), "tls_key_file": str(pki.server_key)}
         if mutual:
             tls["tls_client_ca_file"] = str(pki.ca_cert)
-    app = DashboardApp(DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0",
-                                       **tls, **config))
+    app = DashboardApp(
+        DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0", **tls, **config)
+    )
     await app.start()
     bootstrap_admin_token(app.process.engine, tmp / "admin.token")
     token = (tmp / "admin.token").read_text().strip()

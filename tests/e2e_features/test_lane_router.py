@@ -19,8 +19,7 @@ class FakeLane:
         self.sent: list[agent_pb2.DashboardLaneMessage] = []
         self.requested = asyncio.Event()
 
-    async def send_lane(self, agent_name: str,
-                        message: agent_pb2.DashboardLaneMessage) -> bool:
+    async def send_lane(self, agent_name: str, message: agent_pb2.DashboardLaneMessage) -> bool:
         if not self.connected:
             return False
         self.sent.append(message)
@@ -35,13 +34,20 @@ class FakeLane:
         return [m.log_cancel.request_id for m in self.sent if m.HasField("log_cancel")]
 
 
-REQUEST = LogRequest(agent_name="a1", initiation_id="i1", stream=agent_pb2.STDOUT, offset=0,
-                     follow=False, max_bytes=0)
+REQUEST = LogRequest(
+    agent_name="a1",
+    initiation_id="i1",
+    stream=agent_pb2.STDOUT,
+    offset=0,
+    follow=False,
+    max_bytes=0,
+)
 
 
 def chunk(request_id: str, n: int, *, eof: bool = False) -> agent_pb2.AgentLaneMessage:
-    return agent_pb2.AgentLaneMessage(log_chunk=agent_pb2.LogChunk(
-        request_id=request_id, offset=n, data=bytes([n]), eof=eof))
+    return agent_pb2.AgentLaneMessage(
+        log_chunk=agent_pb2.LogChunk(request_id=request_id, offset=n, data=bytes([n]), eof=eof)
+    )
 
 
 async def test_chunks_reach_their_request_in_order() -> None:
@@ -118,8 +124,14 @@ async def test_an_absent_agent_is_unavailable_and_a_lost_one_aborts() -> None:
 async def test_agent_status_is_cached_per_agent() -> None:
     router = LaneRouter()
     assert router.load("a1") is None
-    await router.route("a1", agent_pb2.AgentLaneMessage(status=agent_pb2.AgentStatus(
-        running_jobs=3, queued_jobs=2, active_instances=1, outbox_size=7)))
+    await router.route(
+        "a1",
+        agent_pb2.AgentLaneMessage(
+            status=agent_pb2.AgentStatus(
+                running_jobs=3, queued_jobs=2, active_instances=1, outbox_size=7
+            )
+        ),
+    )
     load = router.load("a1")
     assert load is not None and (load.running_jobs, load.queued_jobs, load.outbox_size) == (3, 2, 7)
     router.forget_agent("a1")

@@ -22,11 +22,20 @@ from tests.e2e_features.conftest import Stack, command_plan, running, until, wir
 BIG_BYTES = 50 * 1024 * 1024
 
 
-def logs_request(instance: str, job: str, *, stream: int = agent_pb2.STDOUT,
-                 follow: bool = False, offset: int = 0) -> job_service_pb2.GetJobLogsRequest:
+def logs_request(
+    instance: str,
+    job: str,
+    *,
+    stream: int = agent_pb2.STDOUT,
+    follow: bool = False,
+    offset: int = 0,
+) -> job_service_pb2.GetJobLogsRequest:
     return job_service_pb2.GetJobLogsRequest(
         job=common_pb2.JobRef(context_instance_id=instance, job_identifier=job),
-        stream=stream, follow=follow, offset=offset)  # type: ignore[arg-type]
+        stream=stream,  # type: ignore[arg-type]
+        follow=follow,
+        offset=offset,
+    )
 
 
 async def read_log(stack: Stack, request: job_service_pb2.GetJobLogsRequest) -> bytes:
@@ -39,8 +48,10 @@ async def read_log(stack: Stack, request: job_service_pb2.GetJobLogsRequest) -> 
 
 
 async def test_stdout_and_stderr_arrive_byte_for_byte(tmp_path: Path) -> None:
-    command = ("printf 'line one\\nline two\\n\\001\\377 no newline'; "
-               "printf 'an error\\n' >&2; printf 'tail\\n'")
+    command = (
+        "printf 'line one\\nline two\\n\\001\\377 no newline'; "
+        "printf 'an error\\n' >&2; printf 'tail\\n'"
+    )
     async with wired(tmp_path) as stack:
         await stack.provision(command_plan("logs", "a1", {"talk": command}))
         async with running(stack.agent("a1")):
@@ -49,8 +60,7 @@ async def test_stdout_and_stderr_arrive_byte_for_byte(tmp_path: Path) -> None:
             await stack.run_job(instance, "a1-talk")
             await stack.wait_job(instance, "a1-talk")
             out = await read_log(stack, logs_request(instance, "a1-talk"))
-            err = await read_log(stack, logs_request(instance, "a1-talk",
-                                                     stream=agent_pb2.STDERR))
+            err = await read_log(stack, logs_request(instance, "a1-talk", stream=agent_pb2.STDERR))
             part = await read_log(stack, logs_request(instance, "a1-talk", offset=5))
         assert out == b"line one\nline two\n\x01\xff no newlinetail\n"
         assert err == b"an error\n"
@@ -59,8 +69,10 @@ async def test_stdout_and_stderr_arrive_byte_for_byte(tmp_path: Path) -> None:
 
 async def test_follow_streams_a_running_job_until_it_ends(tmp_path: Path) -> None:
     go = tmp_path / "go"
-    command = (f"printf 'first\\n'; while [ ! -e {go} ]; do sleep 0.02; done; "
-               f"printf 'second\\n'; printf 'last\\n'")
+    command = (
+        f"printf 'first\\n'; while [ ! -e {go} ]; do sleep 0.02; done; "
+        f"printf 'second\\n'; printf 'last\\n'"
+    )
     async with wired(tmp_path) as stack:
         await stack.provision(command_plan("follow", "a1", {"slow": command}))
         async with running(stack.agent("a1")):
@@ -70,8 +82,9 @@ async def test_follow_streams_a_running_job_until_it_ends(tmp_path: Path) -> Non
             await stack.wait_job(instance, "a1-slow", (common_pb2.RUNNING,))
             got = bytearray()
             eof = False
-            stream = stack.jobs.GetJobLogs(logs_request(instance, "a1-slow", follow=True),
-                                           metadata=stack.md)
+            stream = stack.jobs.GetJobLogs(
+                logs_request(instance, "a1-slow", follow=True), metadata=stack.md
+            )
             async for chunk in stream:
                 got += chunk.data
                 if bytes(got) == b"first\n" and not go.exists():
@@ -87,8 +100,9 @@ async def test_follow_streams_a_running_job_until_it_ends(tmp_path: Path) -> Non
 async def test_a_50_mb_log_streams_while_initiations_keep_flowing(tmp_path: Path) -> None:
     big = f"yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c {BIG_BYTES}"
     async with wired(tmp_path) as stack:
-        await stack.provision(command_plan("bulk", "a1", {
-            "big": big, "tick": "echo tick", "tock": "echo tock"}))
+        await stack.provision(
+            command_plan("bulk", "a1", {"big": big, "tick": "echo tick", "tock": "echo tock"})
+        )
         async with running(stack.agent("a1")):
             await stack.wait_connected("a1")
             instance = await stack.create("bulk")
@@ -98,8 +112,9 @@ async def test_a_50_mb_log_streams_while_initiations_keep_flowing(tmp_path: Path
             digest = hashlib.sha256()
             total = chunks = 0
             acknowledged_at: dict[str, int] = {}
-            async for chunk in stack.jobs.GetJobLogs(logs_request(instance, "a1-big"),
-                                                     metadata=stack.md):
+            async for chunk in stack.jobs.GetJobLogs(
+                logs_request(instance, "a1-big"), metadata=stack.md
+            ):
                 assert not chunk.error
                 digest.update(chunk.data)
                 total += len(chunk.data)
@@ -111,8 +126,10 @@ async def test_a_50_mb_log_streams_while_initiations_keep_flowing(tmp_path: Path
                     await stack.run_job(instance, "a1-tick")
                     await stack.run_job(instance, "a1-tock")
                 for job in ("a1-tick", "a1-tock"):
-                    if job not in acknowledged_at and await stack.job_status(
-                            instance, job) == common_pb2.COMPLETE:
+                    if (
+                        job not in acknowledged_at
+                        and await stack.job_status(instance, job) == common_pb2.COMPLETE
+                    ):
                         acknowledged_at[job] = chunks
             expected = hashlib.sha256()
             line = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
@@ -128,8 +145,11 @@ async def test_a_50_mb_log_streams_while_initiations_keep_flowing(tmp_path: Path
 async def test_agent_load_and_an_unreachable_agent(tmp_path: Path) -> None:
     async with wired(tmp_path) as stack:
         go = tmp_path / "go"
-        await stack.provision(command_plan("load", "a1", {
-            "wait": f"while [ ! -e {go} ]; do sleep 0.02; done; echo done"}))
+        await stack.provision(
+            command_plan(
+                "load", "a1", {"wait": f"while [ ! -e {go} ]; do sleep 0.02; done; echo done"}
+            )
+        )
         agent = stack.agent("a1")
         async with running(agent):
             await stack.wait_connected("a1")
@@ -139,7 +159,8 @@ async def test_agent_load_and_an_unreachable_agent(tmp_path: Path) -> None:
 
             async def reports_one_running() -> bool:
                 info = await stack.agents.GetAgent(
-                    admin_service_pb2.GetAgentRequest(agent_name="a1"), metadata=stack.md)
+                    admin_service_pb2.GetAgentRequest(agent_name="a1"), metadata=stack.md
+                )
                 return bool(info.running_jobs == 1 and info.queued_jobs == 0)
 
             await until(reports_one_running, "a1 to report one running job")
@@ -148,14 +169,16 @@ async def test_agent_load_and_an_unreachable_agent(tmp_path: Path) -> None:
 
             async def reports_idle() -> bool:
                 info = await stack.agents.GetAgent(
-                    admin_service_pb2.GetAgentRequest(agent_name="a1"), metadata=stack.md)
+                    admin_service_pb2.GetAgentRequest(agent_name="a1"), metadata=stack.md
+                )
                 return bool(info.running_jobs == 0)
 
             await until(reports_idle, "a1 to report no running job")
         # the agent is gone: its logs cannot be fetched, and the error names it
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            async for _chunk in stack.jobs.GetJobLogs(logs_request(instance, "a1-wait"),
-                                                      metadata=stack.md):
+            async for _chunk in stack.jobs.GetJobLogs(
+                logs_request(instance, "a1-wait"), metadata=stack.md
+            ):
                 pass
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "a1" in (info.value.details() or "")

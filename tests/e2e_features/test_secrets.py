@@ -71,7 +71,8 @@ async def test_secret_parameters_reach_the_job_and_nothing_else(tmp_path: Path) 
             await scenario(stack, job, out)
             answers = await api_output(stack)
             audit = await stack.app.process.db_read(
-                lambda c: [tuple(r) for r in c.execute(text("SELECT * FROM audit"))])
+                lambda c: [tuple(r) for r in c.execute(text("SELECT * FROM audit"))]
+            )
             key_file = stack.app.config.effective_secret_key_file
             assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
         data_dir = tmp_path / "dash"
@@ -96,15 +97,20 @@ async def test_secret_parameters_reach_the_job_and_nothing_else(tmp_path: Path) 
 
 async def scenario(stack: Stack, job: str, out: Path) -> None:
     plan = command_plan(
-        "secretive", "a1",
+        "secretive",
+        "a1",
         {name: job.format(name=name) for name in ("default", "given", "updated", "run")},
-        parameters=[{"name": "SECRET", "defaultValue": DEFAULT, "secret": True},
-                    {"name": "PLAIN", "defaultValue": "plain-value"}],
-        job_parameters=["SECRET", "PLAIN"])
+        parameters=[
+            {"name": "SECRET", "defaultValue": DEFAULT, "secret": True},
+            {"name": "PLAIN", "defaultValue": "plain-value"},
+        ],
+        job_parameters=["SECRET", "PLAIN"],
+    )
     await stack.provision(plan)
     # provisioning the same plan again is a no-op although the stored value is sealed
     again = await stack.plans.ProvisionPlan(
-        plan_service_pb2.ProvisionPlanRequest(plan=plan), metadata=stack.md)
+        plan_service_pb2.ProvisionPlanRequest(plan=plan), metadata=stack.md
+    )
     assert again.unchanged
     async with running(stack.agent("a1")):
         await stack.wait_connected("a1")
@@ -117,8 +123,12 @@ async def scenario(stack: Stack, job: str, out: Path) -> None:
         await stack.instances.UpdateContextParameters(
             instance_service_pb2.UpdateContextParametersRequest(
                 context_instance_id=given,
-                context_parameters=[common_pb2.ContextParameterInstance(
-                    name="SECRET", value=UPDATED)]), metadata=stack.md)
+                context_parameters=[
+                    common_pb2.ContextParameterInstance(name="SECRET", value=UPDATED)
+                ],
+            ),
+            metadata=stack.md,
+        )
         await stack.run_job(given, "a1-updated")
         await stack.wait_job(given, "a1-updated")
         await stack.run_job(by_default, "a1-run", {"SECRET": RUN_ONLY})
@@ -133,12 +143,17 @@ async def api_output(stack: Stack) -> bytes:
     """Every read of the API that could show the values, as text."""
     md = stack.md
     got = bytearray()
-    got += as_text(await stack.plans.GetPlan(
-        plan_service_pb2.GetPlanRequest(name="secretive"), metadata=md))
-    got += as_text(await stack.plans.ExportPlan(
-        plan_service_pb2.ExportPlanRequest(name="secretive"), metadata=md))
+    got += as_text(
+        await stack.plans.GetPlan(plan_service_pb2.GetPlanRequest(name="secretive"), metadata=md)
+    )
+    got += as_text(
+        await stack.plans.ExportPlan(
+            plan_service_pb2.ExportPlanRequest(name="secretive"), metadata=md
+        )
+    )
     listed = await stack.instances.ListInstances(
-        instance_service_pb2.ListInstancesRequest(), metadata=md)
+        instance_service_pb2.ListInstancesRequest(), metadata=md
+    )
     got += as_text(listed)
     for summary in listed.instances:
         full = await stack.instance(summary.id)
@@ -146,8 +161,14 @@ async def api_output(stack: Stack) -> bytes:
         shown = {p.name: p.value for p in full.context_parameters}
         assert shown["SECRET"] == "***" and shown["PLAIN"] == "plain-value", shown
         for j in full.jobs:
-            got += as_text(await stack.instances.GetEventsThatCanRun(
-                instance_service_pb2.GetEventsThatCanRunRequest(job=common_pb2.JobRef(
-                    context_instance_id=summary.id, job_identifier=j.identifier)),
-                metadata=md))
+            got += as_text(
+                await stack.instances.GetEventsThatCanRun(
+                    instance_service_pb2.GetEventsThatCanRunRequest(
+                        job=common_pb2.JobRef(
+                            context_instance_id=summary.id, job_identifier=j.identifier
+                        )
+                    ),
+                    metadata=md,
+                )
+            )
     return bytes(got)

@@ -29,12 +29,12 @@ async def test_a_real_agent_runs_a_job_over_mutual_tls(tmp_path: Path) -> None:
 
 async def _list_plans(channel: grpc.aio.Channel, token: str) -> None:
     stub = plan_service_pb2_grpc.PlanServiceStub(channel)  # type: ignore[no-untyped-call]
-    await stub.ListPlans(plan_service_pb2.ListPlansRequest(), metadata=bearer_metadata(token),
-                         timeout=10)
+    await stub.ListPlans(
+        plan_service_pb2.ListPlansRequest(), metadata=bearer_metadata(token), timeout=10
+    )
 
 
-async def test_clients_without_a_certificate_are_refused_under_mutual_tls(
-        tmp_path: Path) -> None:
+async def test_clients_without_a_certificate_are_refused_under_mutual_tls(tmp_path: Path) -> None:
     pki = generate_pki(tmp_path / "pki")
     async with wired(tmp_path, pki=pki) as stack:
         target = f"127.0.0.1:{stack.app.port}"
@@ -53,7 +53,8 @@ async def test_clients_without_a_certificate_are_refused_under_mutual_tls(
 
 
 async def test_tls_without_client_ca_accepts_a_client_that_trusts_the_server(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     pki = generate_pki(tmp_path / "pki")
     async with wired(tmp_path, pki=pki, mutual=False) as stack:
         target = f"127.0.0.1:{stack.app.port}"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ikasched_common.dispatch import ManualClock
+from ikasched_common.clock import ManualClock
 
 
 @pytest.fixture

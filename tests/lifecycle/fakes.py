@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import epoch_ms
-from ikasched_common.dispatch import Clock, Fire, FireCallback, ManualClock
+from ikasched_common.clock import Clock, ManualClock
+from ikasched_common.dispatch import Fire, FireCallback
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.quartz import CronTrigger
 from ikasched_dashboard.engine.effects import (
@@ -55,8 +56,9 @@ class FakeOrchestration:
     """Orchestration over real ContextMachines; every change is written to the store (rows,
     snapshot as JSON, audit) in one transaction, as the real orchestrator does."""
 
-    def __init__(self, engine: Engine, clock: Clock,
-                 on_complete: Callable[[str], object] | None = None) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, on_complete: Callable[[str], object] | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.on_complete = on_complete
@@ -83,8 +85,9 @@ class FakeOrchestration:
             raise NotFound(f"plan {name} not found")
         key = (name, record.version)
         if key not in self.plans:
-            self.plans[key] = plan_from_proto(plan_pb2.Context.FromString(record.plan),
-                                              version=str(record.version))
+            self.plans[key] = plan_from_proto(
+                plan_pb2.Context.FromString(record.plan), version=str(record.version)
+            )
         return self.plans[key], record
 
     def recover(self) -> None:
@@ -103,59 +106,104 @@ class FakeOrchestration:
         out = []
         for (ident, ctx), js in state.jobs.items():
             jdef = plan.jobs[ident]
-            out.append(instance_store.JobInstanceRow(
-                instance_id=state.instance_id, child_context=ctx, job_identifier=ident,
-                job_type=jdef.kind.value, status=js.status.value, job_name=jdef.job_name,
-                agent_name=jdef.agent_name, held=js.held, skip=js.skip,
-                initiation_raised=js.raised, killed=js.killed, pid=js.pid,
-                error_acknowledged=js.error_acknowledged,
-                initiation_id=js.initiation.initiation_id if js.initiation else "",
-            ))
+            out.append(
+                instance_store.JobInstanceRow(
+                    instance_id=state.instance_id,
+                    child_context=ctx,
+                    job_identifier=ident,
+                    job_type=jdef.kind.value,
+                    status=js.status.value,
+                    job_name=jdef.job_name,
+                    agent_name=jdef.agent_name,
+                    held=js.held,
+                    skip=js.skip,
+                    initiation_raised=js.raised,
+                    killed=js.killed,
+                    pid=js.pid,
+                    error_acknowledged=js.error_acknowledged,
+                    initiation_id=js.initiation.initiation_id if js.initiation else "",
+                )
+            )
         return out
 
-    def _audit(self, live: _Live, effects: Sequence[Effect], actor: str
-               ) -> list[change_store.AuditEntry]:
+    def _audit(
+        self, live: _Live, effects: Sequence[Effect], actor: str
+    ) -> list[change_store.AuditEntry]:
         out = []
         for e in effects:
             if isinstance(e, JobStatusChanged):
-                out.append(change_store.AuditEntry(
-                    time=e.time_ms or self.now_ms(), instance_id=live.row.id,
-                    plan_name=live.row.plan_name, from_status=e.previous.value,
-                    to_status=e.status.value, job_identifier=e.job_identifier,
-                    child_context=e.child_context_name, cause=e.cause, actor=actor))
+                out.append(
+                    change_store.AuditEntry(
+                        time=e.time_ms or self.now_ms(),
+                        instance_id=live.row.id,
+                        plan_name=live.row.plan_name,
+                        from_status=e.previous.value,
+                        to_status=e.status.value,
+                        job_identifier=e.job_identifier,
+                        child_context=e.child_context_name,
+                        cause=e.cause,
+                        actor=actor,
+                    )
+                )
             elif isinstance(e, ContextStatusChanged):
-                out.append(change_store.AuditEntry(
-                    time=e.time_ms or self.now_ms(), instance_id=live.row.id,
-                    plan_name=live.row.plan_name, from_status=e.previous.value,
-                    to_status=e.status.value, child_context=e.context_name, cause=e.cause,
-                    actor=actor))
+                out.append(
+                    change_store.AuditEntry(
+                        time=e.time_ms or self.now_ms(),
+                        instance_id=live.row.id,
+                        plan_name=live.row.plan_name,
+                        from_status=e.previous.value,
+                        to_status=e.status.value,
+                        child_context=e.context_name,
+                        cause=e.cause,
+                        actor=actor,
+                    )
+                )
         return out
 
-    def _commit(self, live: _Live, effects: Sequence[Effect], actor: str, *,
-                new: bool = False, **row_changes: object) -> None:
+    def _commit(
+        self,
+        live: _Live,
+        effects: Sequence[Effect],
+        actor: str,
+        *,
+        new: bool = False,
+        **row_changes: object,
+    ) -> None:
         from dataclasses import replace
 
         state = live.state
-        row = replace(live.row, status=state.status.value, updated_time=self.now_ms(),
-                      run_until_manually_ended=state.run_until_manually_ended,
-                      dry_run=state.dry_run, quartz_disabled=state.quartz_disabled,
-                      **row_changes)  # type: ignore[arg-type]
+        row = replace(
+            live.row,
+            status=state.status.value,
+            updated_time=self.now_ms(),
+            run_until_manually_ended=state.run_until_manually_ended,
+            dry_run=state.dry_run,
+            quartz_disabled=state.quartz_disabled,
+            **row_changes,  # type: ignore[arg-type]
+        )
         live.row = row
         snapshot = json.dumps({"state": to_snapshot(state)}).encode()
         entries = self._audit(live, effects, actor)
         with write_transaction(self.engine) as conn:
             if new:
                 instance_store.insert_instances(conn, [row])
-                instance_store.insert_job_instances(conn, self._job_rows(live.machine.plan,
-                                                                         state))
-                entries.insert(0, change_store.AuditEntry(
-                    time=self.now_ms(), instance_id=row.id, plan_name=row.plan_name,
-                    from_status="", to_status=row.status, child_context=row.plan_name,
-                    cause="create", actor=actor))
+                instance_store.insert_job_instances(conn, self._job_rows(live.machine.plan, state))
+                entries.insert(
+                    0,
+                    change_store.AuditEntry(
+                        time=self.now_ms(),
+                        instance_id=row.id,
+                        plan_name=row.plan_name,
+                        from_status="",
+                        to_status=row.status,
+                        child_context=row.plan_name,
+                        cause="create",
+                        actor=actor,
+                    ),
+                )
             else:
                 instance_store.update_instances(conn, [row])
-                instance_store.update_job_instances(conn, self._job_rows(live.machine.plan,
-                                                                         state))
+                instance_store.update_job_instances(conn, self._job_rows(live.machine.plan, state))
             instance_store.write_snapshots(conn, [(row.id, snapshot)])
             change_store.append_audit(conn, entries)
 
@@ -191,8 +239,9 @@ class FakeOrchestration:
         plan, record = self.plan(spec.plan_name)
         machine = ContextMachine(plan)
         instance_id = str(uuid.uuid4())
-        state = machine.new_instance(instance_id, parameters=spec.parameters,
-                                     prepared=spec.prepared)
+        state = machine.new_instance(
+            instance_id, parameters=spec.parameters, prepared=spec.prepared
+        )
         effects: list[Effect] = []
         if spec.hold_command_jobs:
             for (ident, ctx), js in state.jobs.items():
@@ -205,31 +254,41 @@ class FakeOrchestration:
         proto = plan_pb2.Context.FromString(record.plan)
         now = self.now_ms()
         row = instance_store.InstanceRow(
-            id=instance_id, plan_name=spec.plan_name, plan_version=record.version,
-            status=state.status.value, created_time=now, updated_time=now,
-            start_time=spec.start_time_ms, projected_end_time=spec.projected_end_time_ms,
-            timezone=proto.timezone or "UTC", created_by=spec.created_by,
-            reset_from=spec.reset_from_instance_id, environment_group=proto.environment_group,
+            id=instance_id,
+            plan_name=spec.plan_name,
+            plan_version=record.version,
+            status=state.status.value,
+            created_time=now,
+            updated_time=now,
+            start_time=spec.start_time_ms,
+            projected_end_time=spec.projected_end_time_ms,
+            timezone=proto.timezone or "UTC",
+            created_by=spec.created_by,
+            reset_from=spec.reset_from_instance_id,
+            environment_group=proto.environment_group,
         )
         live = _Live(machine, state, row)
         self.live[instance_id] = live
         self._commit(live, effects, spec.created_by, new=True)
         return instance_id
 
-    async def activate_instance(self, instance_id: str, *, time_ms: int,
-                                projected_end_time_ms: int = 0) -> None:
+    async def activate_instance(
+        self, instance_id: str, *, time_ms: int, projected_end_time_ms: int = 0
+    ) -> None:
         live = self._get(instance_id)
         state, effects = live.machine.apply(live.state, Activate(time_ms))
         live.state = state
         self.activated.append(instance_id)
-        self._commit(live, effects, "schedule", start_time=time_ms,
-                     projected_end_time=projected_end_time_ms)
+        self._commit(
+            live, effects, "schedule", start_time=time_ms, projected_end_time=projected_end_time_ms
+        )
 
     async def apply(self, instance_id: str, verb: Input) -> VerbResult:
         return self.step(instance_id, verb, getattr(verb, "actor", "") or "engine")
 
-    async def end_instance(self, instance_id: str, *, actor: str, time_ms: int,
-                           kill_running_jobs: bool = True) -> None:
+    async def end_instance(
+        self, instance_id: str, *, actor: str, time_ms: int, kill_running_jobs: bool = True
+    ) -> None:
         live = self._get(instance_id)
         self.ended.append(EndCall(instance_id, actor, time_ms, kill_running_jobs))
         if live.state.ended:
@@ -244,8 +303,15 @@ class FakeOrchestration:
         with write_transaction(self.engine) as conn:
             instance_store.delete_instances(conn, [instance_id])
 
-    async def kill_job(self, instance_id: str, job_identifier: str, child_context_name: str,
-                       *, destroy: bool, actor: str) -> VerbResult:
+    async def kill_job(
+        self,
+        instance_id: str,
+        job_identifier: str,
+        child_context_name: str,
+        *,
+        destroy: bool,
+        actor: str,
+    ) -> VerbResult:
         live = self._get(instance_id)
         js = live.state.jobs.get((job_identifier, child_context_name))
         if js is None:
@@ -255,14 +321,24 @@ class FakeOrchestration:
         self.killed.append((instance_id, job_identifier, child_context_name, destroy, actor))
         return VerbResult(instance_id, ((job_identifier, child_context_name),))
 
-    async def raise_global_event(self, job_name: str, *, environment_group: str,
-                                 ignore_environment_group: bool, actor: str,
-                                 time_ms: int) -> list[str]:
+    async def raise_global_event(
+        self,
+        job_name: str,
+        *,
+        environment_group: str,
+        ignore_environment_group: bool,
+        actor: str,
+        time_ms: int,
+    ) -> list[str]:
         self.global_events.append((job_name, environment_group, ignore_environment_group, actor))
-        return [i for i, lv in self.live.items()
-                if not lv.state.ended and not lv.state.prepared
-                and (ignore_environment_group or lv.row.environment_group == environment_group)
-                and job_name in lv.machine.plan.global_job_names]
+        return [
+            i
+            for i, lv in self.live.items()
+            if not lv.state.ended
+            and not lv.state.prepared
+            and (ignore_environment_group or lv.row.environment_group == environment_group)
+            and job_name in lv.machine.plan.global_job_names
+        ]
 
     async def plan_provisioned(self, plan_name: str) -> None:
         self.provisioned.append(plan_name)
@@ -270,22 +346,32 @@ class FakeOrchestration:
     async def plan_removed(self, plan_name: str) -> None:
         self.removed.append(plan_name)
 
-    def events_that_can_run(self, instance_id: str, job_identifier: str,
-                            child_context_name: str) -> Sequence[RaiseInitiation]:
+    def events_that_can_run(
+        self, instance_id: str, job_identifier: str, child_context_name: str
+    ) -> Sequence[RaiseInitiation]:
         live = self._get(instance_id)
         jdef = live.machine.plan.jobs.get(job_identifier)
         if jdef is None:
             raise NotFound(f"job {job_identifier} not found")
-        event = ProcessEvent(id="what-if", agent_name=jdef.agent_name, job_name=jdef.job_name,
-                             job_identifier=job_identifier,
-                             child_context_names=(child_context_name,) if child_context_name
-                             else (), successful=True, time_ms=self.now_ms())
+        event = ProcessEvent(
+            id="what-if",
+            agent_name=jdef.agent_name,
+            job_name=jdef.job_name,
+            job_identifier=job_identifier,
+            child_context_names=(child_context_name,) if child_context_name else (),
+            successful=True,
+            time_ms=self.now_ms(),
+        )
         return live.machine.events_that_can_run(live.state, event)
 
     def live_instance_ids(self, plan_name: str | None = None) -> list[str]:
-        return [i for i, lv in self.live.items()
-                if not lv.state.ended and not lv.state.prepared
-                and (plan_name is None or lv.row.plan_name == plan_name)]
+        return [
+            i
+            for i, lv in self.live.items()
+            if not lv.state.ended
+            and not lv.state.prepared
+            and (plan_name is None or lv.row.plan_name == plan_name)
+        ]
 
 
 @dataclass
@@ -306,8 +392,14 @@ class ManualTimers:
         self.on_misfire: Callable[[Fire], object] | None = None
         self.fired: list[Fire] = []
 
-    def add_job(self, job_id: str, trigger: CronTrigger, callback: FireCallback, *,
-                misfire_grace: timedelta | None = None) -> datetime | None:
+    def add_job(
+        self,
+        job_id: str,
+        trigger: CronTrigger,
+        callback: FireCallback,
+        *,
+        misfire_grace: timedelta | None = None,
+    ) -> datetime | None:
         now = self.clock.now()
         first = trigger.next_fire_time(now - timedelta(microseconds=1))
         self.jobs[job_id] = _Timer(trigger, callback, misfire_grace or timedelta(0), first)
@@ -327,8 +419,11 @@ class ManualTimers:
         now = self.clock.now()
         done: list[Fire] = []
         while True:
-            due = [(t.next_fire, jid) for jid, t in self.jobs.items()
-                   if t.next_fire is not None and t.next_fire <= now]
+            due = [
+                (t.next_fire, jid)
+                for jid, t in self.jobs.items()
+                if t.next_fire is not None and t.next_fire <= now
+            ]
             if not due:
                 return done
             at, jid = min(due)
@@ -348,8 +443,11 @@ class ManualTimers:
         """Move the clock to `at`, stopping at each due fire on the way (timers fire on time)."""
         fired: list[Fire] = []
         while True:
-            pending = [t.next_fire for t in self.jobs.values()
-                       if t.next_fire is not None and t.next_fire <= at]
+            pending = [
+                t.next_fire
+                for t in self.jobs.values()
+                if t.next_fire is not None and t.next_fire <= at
+            ]
             if not pending:
                 break
             self.clock.set(max(min(pending), self.clock.now()))
@@ -359,8 +457,9 @@ class ManualTimers:
         return fired
 
 
-def save_plan(engine: Engine, plan: plan_pb2.Context, *, now_ms: int = 0,
-              enabled: bool = True) -> int:
+def save_plan(
+    engine: Engine, plan: plan_pb2.Context, *, now_ms: int = 0, enabled: bool = True
+) -> int:
     """Store a plan version directly (what PlanService.ProvisionPlan does); its version."""
     import hashlib
 
@@ -369,7 +468,14 @@ def save_plan(engine: Engine, plan: plan_pb2.Context, *, now_ms: int = 0,
     data = plan.SerializeToString(deterministic=True)
     with write_transaction(engine) as conn:
         outcome = plan_store.save_plan_version(
-            conn, name=plan.name, plan=data, plan_json=json_format.MessageToJson(plan),
-            plan_hash=hashlib.sha256(data).hexdigest(), agent_names=(), now=now_ms,
-            actor="test", enabled=enabled)
+            conn,
+            name=plan.name,
+            plan=data,
+            plan_json=json_format.MessageToJson(plan),
+            plan_hash=hashlib.sha256(data).hexdigest(),
+            agent_names=(),
+            now=now_ms,
+            actor="test",
+            enabled=enabled,
+        )
     return outcome.version

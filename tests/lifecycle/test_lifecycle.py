@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_common.blackout import epoch_ms, from_epoch_ms
-from ikasched_common.dispatch import ManualClock
+from ikasched_common.clock import ManualClock
 from ikasched_common.errors import FailedPrecondition
 from ikasched_dashboard.engine.inputs import ProcessEvent, RunUntilManuallyEnded
 from ikasched_dashboard.lifecycle import (
@@ -59,7 +59,8 @@ def plan(**fields: object) -> plan_pb2.Context:
         if name == "blackout_ranges":
             for start, end in value:  # type: ignore[attr-defined]
                 p.blackout_window_date_time_ranges.append(
-                    common_pb2.DateTimeRange(start=start, end=end))
+                    common_pb2.DateTimeRange(start=start, end=end)
+                )
         elif name == "blackout_crons":
             p.blackout_window_cron_expressions.extend(value)  # type: ignore[arg-type]
         else:
@@ -93,8 +94,7 @@ class World:
 
     def notes(self) -> list[str]:
         with read_transaction(self.engine) as conn:
-            return [c.entry.detail for c in change_store.changes_after(conn, 0)
-                    if c.entry.detail]
+            return [c.entry.detail for c in change_store.changes_after(conn, 0) if c.entry.detail]
 
     async def restart(self) -> tuple[World, RecoveryReport]:
         """A new dashboard process over the same store and clock."""
@@ -124,7 +124,8 @@ async def started(engine: Engine, clock: ManualClock, p: plan_pb2.Context) -> Wo
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"])
 async def test_window_start_creates_instance_at_local_time(
-        engine: Engine, clock: ManualClock, zone: str) -> None:
+    engine: Engine, clock: ManualClock, zone: str
+) -> None:
     w = await started(engine, clock, plan(timezone=zone, able_to_run_concurrently=True))
     await w.timers.advance_to(utc(2026, 3, 4, 0, 0))
     live = [r for r in w.rows() if r.status != "PREPARED"]
@@ -137,34 +138,52 @@ async def test_window_start_creates_instance_at_local_time(
 
 
 async def test_window_start_on_dst_days_follows_the_policy(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     clock.set(utc(2026, 3, 28, 12, 0))
     # 01:30 London does not exist on 2026-03-29: fires once, right after the jump (01:00 UTC)
-    w = await started(engine, clock, plan(name="spring", timezone="Europe/London",
-                                          time_window_start="0 30 1 ? * * *",
-                                          able_to_run_concurrently=True))
+    w = await started(
+        engine,
+        clock,
+        plan(
+            name="spring",
+            timezone="Europe/London",
+            time_window_start="0 30 1 ? * * *",
+            able_to_run_concurrently=True,
+        ),
+    )
     await w.timers.advance_to(utc(2026, 3, 30, 12, 0))
     starts = [from_epoch_ms(r.start_time) for r in w.rows() if r.status != "PREPARED"]
     assert starts == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)]
 
 
 async def test_window_start_in_a_repeated_hour_fires_once(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     clock.set(utc(2026, 10, 31, 12, 0))
     # 01:30 New York happens twice on 2026-11-01: only the first (EDT, 05:30 UTC) fires
-    w = await started(engine, clock, plan(name="fall", timezone="America/New_York",
-                                          time_window_start="0 30 1 ? * * *",
-                                          able_to_run_concurrently=True))
+    w = await started(
+        engine,
+        clock,
+        plan(
+            name="fall",
+            timezone="America/New_York",
+            time_window_start="0 30 1 ? * * *",
+            able_to_run_concurrently=True,
+        ),
+    )
     await w.timers.advance_to(utc(2026, 11, 2, 12, 0))
     starts = [from_epoch_ms(r.start_time) for r in w.rows() if r.status != "PREPARED"]
     assert starts == [utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30)]
 
 
-async def test_blackout_at_window_start_creates_nothing(
-        engine: Engine, clock: ManualClock) -> None:
+async def test_blackout_at_window_start_creates_nothing(engine: Engine, clock: ManualClock) -> None:
     day2 = epoch_ms(utc(2026, 3, 3, 0, 0))
-    w = await started(engine, clock, plan(
-        able_to_run_concurrently=True, blackout_ranges=[(day2, day2 + 12 * HOUR)]))
+    w = await started(
+        engine,
+        clock,
+        plan(able_to_run_concurrently=True, blackout_ranges=[(day2, day2 + 12 * HOUR)]),
+    )
     # the PREPARED instance already skips the blackout day
     prepared = w.rows("PREPARED")
     assert [from_epoch_ms(p.start_time) for p in prepared] == [utc(2026, 3, 2, 6, 0)]
@@ -176,15 +195,17 @@ async def test_blackout_at_window_start_creates_nothing(
 
 async def test_blackout_cron_blocks_the_window_start(engine: Engine, clock: ManualClock) -> None:
     # blackout every Tuesday (2026-03-03 is a Tuesday)
-    w = await started(engine, clock, plan(able_to_run_concurrently=True,
-                                          blackout_crons=["* * * ? * TUE"]))
+    w = await started(
+        engine, clock, plan(able_to_run_concurrently=True, blackout_crons=["* * * ? * TUE"])
+    )
     outcome = await w.lc.on_window_start("daily", utc(2026, 3, 3, 6, 0))
     assert outcome.action == "blackout" and not outcome.instance_id
     assert w.live() == []
 
 
 async def test_non_concurrent_plan_skips_a_start_while_an_instance_is_live(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan(context_ttl_milliseconds=48 * HOUR))
     await w.timers.advance_to(utc(2026, 3, 3, 12, 0))
     live = w.live()
@@ -194,15 +215,18 @@ async def test_non_concurrent_plan_skips_a_start_while_an_instance_is_live(
 
 
 async def test_concurrent_plan_runs_instances_side_by_side(
-        engine: Engine, clock: ManualClock) -> None:
-    w = await started(engine, clock, plan(context_ttl_milliseconds=48 * HOUR,
-                                          able_to_run_concurrently=True))
+    engine: Engine, clock: ManualClock
+) -> None:
+    w = await started(
+        engine, clock, plan(context_ttl_milliseconds=48 * HOUR, able_to_run_concurrently=True)
+    )
     await w.timers.advance_to(utc(2026, 3, 3, 12, 0))
     assert len(w.live()) == 2
 
 
 async def test_prepared_instance_is_activated_and_the_next_one_prepared(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     (prepared,) = w.rows("PREPARED")
     assert from_epoch_ms(prepared.start_time) == utc(2026, 3, 2, 6, 0)
@@ -215,8 +239,9 @@ async def test_prepared_instance_is_activated_and_the_next_one_prepared(
 
 
 async def test_ttl_zero_prepares_nothing_and_never_ends(engine: Engine, clock: ManualClock) -> None:
-    w = await started(engine, clock, plan(context_ttl_milliseconds=0,
-                                          able_to_run_concurrently=True))
+    w = await started(
+        engine, clock, plan(context_ttl_milliseconds=0, able_to_run_concurrently=True)
+    )
     assert w.rows("PREPARED") == []
     await w.timers.advance_to(utc(2026, 3, 3, 0, 0))
     (live,) = w.live()
@@ -228,21 +253,24 @@ async def test_ttl_zero_prepares_nothing_and_never_ends(engine: Engine, clock: M
 
 
 async def test_ttl_end_ends_the_instance_killing_running_jobs(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
     assert w.lc.has_end_timer(live.id)
     await w.timers.advance_to(utc(2026, 3, 2, 14, 0, 1))
     assert [(e.instance_id, e.actor, e.kill_running_jobs) for e in w.orch.ended] == [
-        (live.id, "ttl", True)]
+        (live.id, "ttl", True)
+    ]
     assert w.live() == [] and not w.lc.has_end_timer(live.id)
     (ended,) = w.rows("ENDED")
     assert ended.end_time == epoch_ms(utc(2026, 3, 2, 14, 0))
 
 
 async def test_ttl_end_is_skipped_when_running_until_manually_ended(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
@@ -257,14 +285,17 @@ async def test_ttl_end_is_skipped_when_running_until_manually_ended(
 
 
 async def test_end_upon_completion(engine: Engine, clock: ManualClock) -> None:
-    w = await started(engine, clock, plan(end_job_plan_upon_completion=True,
-                                          able_to_run_concurrently=True))
+    w = await started(
+        engine, clock, plan(end_job_plan_upon_completion=True, able_to_run_concurrently=True)
+    )
     iid = await w.lc.create_manual("daily", actor="ops")
     for job in ("one", "two"):
-        w.orch.deliver(iid, ProcessEvent(id=f"{job}-s", agent_name="a", job_name=job,
-                                         job_starting=True))
-        w.orch.deliver(iid, ProcessEvent(id=f"{job}-e", agent_name="a", job_name=job,
-                                         successful=True))
+        w.orch.deliver(
+            iid, ProcessEvent(id=f"{job}-s", agent_name="a", job_name=job, job_starting=True)
+        )
+        w.orch.deliver(
+            iid, ProcessEvent(id=f"{job}-e", agent_name="a", job_name=job, successful=True)
+        )
     assert w.orch.completions == [iid]
     assert await w.lc.on_instance_complete(iid)
     assert [(e.instance_id, e.actor) for e in w.orch.ended] == [(iid, "completion")]
@@ -281,7 +312,8 @@ async def test_completion_does_not_end_without_the_flag(engine: Engine, clock: M
 
 
 async def test_restart_before_the_window_recovers_nothing(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     clock.set(utc(2026, 3, 2, 5, 0))
     w2, report = await w.restart()
@@ -292,7 +324,8 @@ async def test_restart_before_the_window_recovers_nothing(
 
 
 async def test_restart_inside_the_window_resumes_the_instance(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
@@ -305,7 +338,8 @@ async def test_restart_inside_the_window_resumes_the_instance(
 
 
 async def test_restart_after_the_window_ends_the_instance(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
@@ -318,7 +352,8 @@ async def test_restart_after_the_window_ends_the_instance(
 
 
 async def test_restart_past_the_end_keeps_run_until_manually_ended(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
@@ -330,7 +365,8 @@ async def test_restart_past_the_end_keeps_run_until_manually_ended(
 
 
 async def test_restart_inside_a_blackout_ends_the_instance(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()
@@ -342,7 +378,8 @@ async def test_restart_inside_a_blackout_ends_the_instance(
 
 
 async def test_window_start_missed_within_grace_is_created_late(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     (prepared,) = w.rows("PREPARED")
     clock.set(utc(2026, 3, 2, 6, 3))  # down at 06:00, back within the 300 s grace
@@ -357,7 +394,8 @@ async def test_window_start_missed_within_grace_is_created_late(
 
 
 async def test_window_start_missed_beyond_grace_is_recorded(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan(misfire_grace_seconds=60))
     (prepared,) = w.rows("PREPARED")
     clock.set(utc(2026, 3, 2, 6, 5))
@@ -369,7 +407,8 @@ async def test_window_start_missed_beyond_grace_is_recorded(
     assert missed.detected_time == epoch_ms(utc(2026, 3, 2, 6, 5))
     assert "misfire grace" in missed.reason
     assert [n for n in w2.notes() if n.startswith("missed window start")] == [
-        f"missed window start at 2026-03-02T06:00:00+00:00: {missed.reason}"]
+        f"missed window start at 2026-03-02T06:00:00+00:00: {missed.reason}"
+    ]
     assert w2.live() == [] and prepared.id in w2.orch.dropped
     # the next window start is prepared and still fires
     assert [from_epoch_ms(p.start_time) for p in w2.rows("PREPARED")] == [utc(2026, 3, 3, 6, 0)]
@@ -381,21 +420,31 @@ async def test_window_start_missed_beyond_grace_is_recorded(
 
 
 async def test_several_late_starts_create_only_the_newest(
-        engine: Engine, clock: ManualClock) -> None:
-    w = await started(engine, clock, plan(time_window_start="0 * * ? * * *",
-                                          context_ttl_milliseconds=0,
-                                          able_to_run_concurrently=True))
+    engine: Engine, clock: ManualClock
+) -> None:
+    w = await started(
+        engine,
+        clock,
+        plan(
+            time_window_start="0 * * ? * * *",
+            context_ttl_milliseconds=0,
+            able_to_run_concurrently=True,
+        ),
+    )
     clock.set(utc(2026, 3, 2, 0, 3, 30))
     w2, report = await w.restart()
     (late,) = report.created_late
     assert late.scheduled_ms == epoch_ms(utc(2026, 3, 2, 0, 3))
     assert [from_epoch_ms(m.scheduled_time) for m in w2.missed()] == [
-        utc(2026, 3, 2, 0, 1), utc(2026, 3, 2, 0, 2)]
+        utc(2026, 3, 2, 0, 1),
+        utc(2026, 3, 2, 0, 2),
+    ]
     assert all("superseded" in m.reason for m in w2.missed())
 
 
 async def test_a_start_fired_later_than_the_grace_becomes_a_missed_run(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan(misfire_grace_seconds=30))
     clock.set(utc(2026, 3, 2, 6, 2))  # the loop was blocked past the start
     (fire,) = [f for f in await w.timers.fire_due() if f.job_id == start_job_id("daily")]
@@ -451,15 +500,14 @@ def test_manual_end_is_the_window_end_while_inside_it() -> None:
 
 def test_manual_end_of_a_concurrent_plan_past_the_window_is_now_plus_ttl() -> None:
     now = utc(2026, 3, 2, 15, 0)
-    assert manual_end_time_ms(window(able_to_run_concurrently=True), now) == epoch_ms(
-        now) + 8 * HOUR
+    assert (
+        manual_end_time_ms(window(able_to_run_concurrently=True), now) == epoch_ms(now) + 8 * HOUR
+    )
 
 
 def test_manual_end_of_a_non_concurrent_plan_stops_before_the_next_start() -> None:
-    assert manual_end_time_ms(window(), utc(2026, 3, 2, 15, 0)) == epoch_ms(
-        utc(2026, 3, 2, 23, 0))
-    assert manual_end_time_ms(window(), utc(2026, 3, 3, 2, 0)) == epoch_ms(
-        utc(2026, 3, 3, 5, 59))
+    assert manual_end_time_ms(window(), utc(2026, 3, 2, 15, 0)) == epoch_ms(utc(2026, 3, 2, 23, 0))
+    assert manual_end_time_ms(window(), utc(2026, 3, 3, 2, 0)) == epoch_ms(utc(2026, 3, 3, 5, 59))
 
 
 def test_manual_create_is_refused_in_the_last_minute_before_the_next_start() -> None:
@@ -488,15 +536,19 @@ async def test_manual_create_checks(engine: Engine, clock: ManualClock) -> None:
 
 async def test_manual_create_in_a_blackout(engine: Engine, clock: ManualClock) -> None:
     now = epoch_ms(clock.now())
-    w = await started(engine, clock, plan(blackout_ranges=[(now - HOUR, now + HOUR)],
-                                          able_to_run_concurrently=True))
+    w = await started(
+        engine,
+        clock,
+        plan(blackout_ranges=[(now - HOUR, now + HOUR)], able_to_run_concurrently=True),
+    )
     with pytest.raises(FailedPrecondition, match="blackout"):
         await w.lc.create_manual("daily", actor="ops")
     assert await w.lc.create_manual("daily", actor="ops", ignore_blackout=True)
 
 
 async def test_reset_ends_the_old_instance_and_creates_a_new_one(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (old,) = w.live()
@@ -515,7 +567,8 @@ def test_one_shot_trigger_fires_once() -> None:
 
 
 async def test_clearing_run_until_manually_ended_rearms_the_end(
-        engine: Engine, clock: ManualClock) -> None:
+    engine: Engine, clock: ManualClock
+) -> None:
     w = await started(engine, clock, plan())
     await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
     (live,) = w.live()

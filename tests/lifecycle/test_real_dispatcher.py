@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from ikasched_common.blackout import epoch_ms
-from ikasched_common.dispatch import SystemClock
+from ikasched_common.clock import SystemClock
 from ikasched_dashboard.lifecycle import Lifecycle, start_job_id
 from ikasched_dashboard.plans.loader import load_plan_text
 
@@ -37,8 +37,7 @@ async def test_per_second_windows_start_and_end_on_the_real_dispatcher(engine: E
         # a window start activates the PREPARED instance made for it
         await asyncio.wait_for(_until(lambda: bool(orch.activated)), 20)
         first = orch.activated[0]
-        await asyncio.wait_for(_until(lambda: any(e.instance_id == first for e in orch.ended)),
-                               20)
+        await asyncio.wait_for(_until(lambda: any(e.instance_id == first for e in orch.ended)), 20)
         end = next(e for e in orch.ended if e.instance_id == first)
         assert end.actor == "ttl" and end.kill_running_jobs
         row = orch.live[first].row

@@ -84,16 +84,16 @@ class Tokens:
 
 
 def make_token(engine: Engine, role: Role, subject: str = "", **kwargs: Any) -> str:
-    _record, secret = create_token(engine, TokenSpec(subject or role.value.lower(), role,
-                                                     **kwargs))
+    _record, secret = create_token(engine, TokenSpec(subject or role.value.lower(), role, **kwargs))
     return secret
 
 
 @pytest.fixture
 def tokens(engine: Engine) -> Tokens:
     now = int(time.time() * 1000)
-    _rec, expired = create_token(engine, TokenSpec("old", Role.ADMIN, ttl_seconds=1),
-                                 now_ms=now - 60_000)
+    _rec, expired = create_token(
+        engine, TokenSpec("old", Role.ADMIN, ttl_seconds=1), now_ms=now - 60_000
+    )
     revoked_rec, revoked = create_token(engine, TokenSpec("gone", Role.ADMIN))
     with db.write_transaction(engine) as conn:
         token_store.revoke_token(conn, revoked_rec.id, now)
@@ -144,10 +144,10 @@ async def serve(
     for module in SERVICE_FILES:
         grpc_module = _GRPC_MODULES[module.__name__.rsplit(".", 1)[-1]]
         for service in module.DESCRIPTOR.services_by_name.values():
-            servicer = chosen.get(service.name) or getattr(grpc_module,
-                                                           f"{service.name}Servicer")()
+            servicer = chosen.get(service.name) or getattr(grpc_module, f"{service.name}Servicer")()
             add: Callable[[object, grpc.aio.Server], None] = getattr(
-                grpc_module, f"add_{service.name}Servicer_to_server")
+                grpc_module, f"add_{service.name}Servicer_to_server"
+            )
             add(servicer, server)
             names.append(service.full_name)
     health_servicer = AioHealthServicer()

@@ -102,8 +102,11 @@ def test_viewer_is_denied_every_mutating_method_and_passes_on_reads(
 ) -> None:
     async def main() -> None:
         async with serve(engine) as served:
-            methods = [m for m in await _methods(served, tokens.viewer)
-                       if m.path.startswith("/ikasched.v1.")]
+            methods = [
+                m
+                for m in await _methods(served, tokens.viewer)
+                if m.path.startswith("/ikasched.v1.")
+            ]
             codes = await _codes(served, methods, tokens.viewer)
         reads = [p for p in codes if METHOD_ROLES[p] is Role.VIEWER]
         mutating = [p for p in codes if METHOD_ROLES[p] is not Role.VIEWER]
@@ -122,9 +125,12 @@ def test_viewer_is_denied_every_mutating_method_and_passes_on_reads(
 def test_roles_nest_and_agent_tokens_only_open_links(engine: Engine, tokens: Tokens) -> None:
     async def main() -> None:
         async with serve(engine) as served:
-            methods = [m for m in await _methods(served, tokens.viewer)
-                       if m.path.startswith("/ikasched.v1.")
-                       and not m.path.startswith("/ikasched.v1.TokenService/")]
+            methods = [
+                m
+                for m in await _methods(served, tokens.viewer)
+                if m.path.startswith("/ikasched.v1.")
+                and not m.path.startswith("/ikasched.v1.TokenService/")
+            ]
             by_role = {
                 Role.OPERATOR: await _codes(served, methods, tokens.operator),
                 Role.ADMIN: await _codes(served, methods, tokens.admin),
@@ -142,12 +148,12 @@ def test_roles_nest_and_agent_tokens_only_open_links(engine: Engine, tokens: Tok
     run(main())
 
 
-def test_health_is_open_and_reflection_follows_the_setting(
-    engine: Engine, tokens: Tokens
-) -> None:
+def test_health_is_open_and_reflection_follows_the_setting(engine: Engine, tokens: Tokens) -> None:
     async def probe(reflection_open: bool) -> tuple[int, grpc.StatusCode]:
-        async with serve(engine, reflection_open=reflection_open) as served, \
-                grpc.aio.insecure_channel(served.target) as ch:
+        async with (
+            serve(engine, reflection_open=reflection_open) as served,
+            grpc.aio.insecure_channel(served.target) as ch,
+        ):
             health_stub = stub(health_pb2_grpc.HealthStub, ch)
             answer = await health_stub.Check(health_pb2.HealthCheckRequest())
             try:
@@ -198,8 +204,10 @@ class ScopedInstances(instance_service_pb2_grpc.InstanceServiceServicer):
 def test_a_token_limited_to_plan_a_cannot_touch_plan_b(engine: Engine, tokens: Tokens) -> None:
     async def main() -> None:
         overrides = {"PlanService": ScopedPlans(), "InstanceService": ScopedInstances()}
-        async with serve(engine, overrides=overrides) as served, \
-                grpc.aio.insecure_channel(served.target) as ch:
+        async with (
+            serve(engine, overrides=overrides) as served,
+            grpc.aio.insecure_channel(served.target) as ch,
+        ):
             plans = stub(plan_service_pb2_grpc.PlanServiceStub, ch)
             instances = stub(instance_service_pb2_grpc.InstanceServiceStub, ch)
             limited = bearer_metadata(tokens.plan_a_admin)
@@ -216,28 +224,36 @@ def test_a_token_limited_to_plan_a_cannot_touch_plan_b(engine: Engine, tokens: T
 
             op = bearer_metadata(tokens.plan_a_operator)
             made = await instances.CreateInstance(
-                instance_service_pb2.CreateInstanceRequest(context_name="A"), metadata=op)
+                instance_service_pb2.CreateInstanceRequest(context_name="A"), metadata=op
+            )
             assert made.id == "olga"  # the token's subject is the actor
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await instances.CreateInstance(
-                    instance_service_pb2.CreateInstanceRequest(context_name="B"), metadata=op)
+                    instance_service_pb2.CreateInstanceRequest(context_name="B"), metadata=op
+                )
             assert err.value.code() == DENIED
             # Server streams too.
-            seen = [r async for r in instances.WatchInstances(
-                instance_service_pb2.WatchInstancesRequest(context_name="A"), metadata=op)]
+            seen = [
+                r
+                async for r in instances.WatchInstances(
+                    instance_service_pb2.WatchInstancesRequest(context_name="A"), metadata=op
+                )
+            ]
             assert [r.snapshot.context_name for r in seen] == ["A"]
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 async for _ in instances.WatchInstances(
-                        instance_service_pb2.WatchInstancesRequest(context_name="B"),
-                        metadata=op):
+                    instance_service_pb2.WatchInstancesRequest(context_name="B"), metadata=op
+                ):
                     pass
             assert err.value.code() == DENIED
             # Unlimited tokens touch any plan; a plan-limited admin cannot manage tokens.
-            await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="B"),
-                                metadata=bearer_metadata(tokens.admin))
+            await plans.GetPlan(
+                plan_service_pb2.GetPlanRequest(name="B"), metadata=bearer_metadata(tokens.admin)
+            )
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await stub(admin_service_pb2_grpc.TokenServiceStub, ch).ListTokens(
-                    admin_service_pb2.ListTokensRequest(), metadata=limited)
+                    admin_service_pb2.ListTokensRequest(), metadata=limited
+                )
             assert err.value.code() == DENIED
 
     run(main())
@@ -262,7 +278,8 @@ def test_an_agent_token_for_a1_cannot_open_a_link_as_a2(engine: Engine, tokens: 
         async with grpc.aio.insecure_channel(target) as ch:
             hello = agent_pb2.AgentFrame(hello=agent_pb2.AgentHello(agent_name=name))
             call = stub(agent_pb2_grpc.AgentGatewayStub, ch).Connect(
-                iter([hello]), metadata=bearer_metadata(token), timeout=10)
+                iter([hello]), metadata=bearer_metadata(token), timeout=10
+            )
             try:
                 frames = [f async for f in call]
             except grpc.aio.AioRpcError as exc:
@@ -286,9 +303,12 @@ def test_token_service_creates_lists_and_revokes(engine: Engine, tokens: Tokens)
         async with serve(engine) as served, grpc.aio.insecure_channel(served.target) as ch:
             tok = stub(admin_service_pb2_grpc.TokenServiceStub, ch)
             admin = bearer_metadata(tokens.admin)
-            made = await tok.CreateToken(admin_service_pb2.CreateTokenRequest(
-                subject="ci", role=admin_service_pb2.VIEWER, plan_names=["A"], ttl_seconds=60),
-                metadata=admin)
+            made = await tok.CreateToken(
+                admin_service_pb2.CreateTokenRequest(
+                    subject="ci", role=admin_service_pb2.VIEWER, plan_names=["A"], ttl_seconds=60
+                ),
+                metadata=admin,
+            )
             assert made.secret and token_id_of(made.secret) == made.token.token_id
             assert made.token.role == admin_service_pb2.VIEWER
             assert list(made.token.plan_names) == ["A"]
@@ -307,8 +327,8 @@ def test_token_service_creates_lists_and_revokes(engine: Engine, tokens: Tokens)
             assert err.value.code() == DENIED and "ADMIN" in (err.value.details() or "")
 
             revoked = await tok.RevokeToken(
-                admin_service_pb2.RevokeTokenRequest(token_id=made.token.token_id),
-                metadata=admin)
+                admin_service_pb2.RevokeTokenRequest(token_id=made.token.token_id), metadata=admin
+            )
             assert revoked.revoked_time > 0
             # In this process revocation is immediate (the cache entry is dropped).
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -317,26 +337,38 @@ def test_token_service_creates_lists_and_revokes(engine: Engine, tokens: Tokens)
             listed = await tok.ListTokens(admin_service_pb2.ListTokensRequest(), metadata=admin)
             assert made.token.token_id not in {t.token_id for t in listed.tokens}
             listed = await tok.ListTokens(
-                admin_service_pb2.ListTokensRequest(include_inactive=True), metadata=admin)
+                admin_service_pb2.ListTokensRequest(include_inactive=True), metadata=admin
+            )
             assert made.token.token_id in {t.token_id for t in listed.tokens}
 
             for bad, field in (
                 (admin_service_pb2.CreateTokenRequest(role=admin_service_pb2.VIEWER), "subject"),
                 (admin_service_pb2.CreateTokenRequest(subject="x"), "role"),
-                (admin_service_pb2.CreateTokenRequest(subject="x", role=admin_service_pb2.AGENT),
-                 "agent_name"),
-                (admin_service_pb2.CreateTokenRequest(subject="x", role=admin_service_pb2.VIEWER,
-                                                      agent_name="a1"), "agent_name"),
-                (admin_service_pb2.CreateTokenRequest(subject="x", role=admin_service_pb2.VIEWER,
-                                                      ttl_seconds=-1), "ttl_seconds"),
+                (
+                    admin_service_pb2.CreateTokenRequest(subject="x", role=admin_service_pb2.AGENT),
+                    "agent_name",
+                ),
+                (
+                    admin_service_pb2.CreateTokenRequest(
+                        subject="x", role=admin_service_pb2.VIEWER, agent_name="a1"
+                    ),
+                    "agent_name",
+                ),
+                (
+                    admin_service_pb2.CreateTokenRequest(
+                        subject="x", role=admin_service_pb2.VIEWER, ttl_seconds=-1
+                    ),
+                    "ttl_seconds",
+                ),
             ):
                 with pytest.raises(grpc.aio.AioRpcError) as err:
                     await tok.CreateToken(bad, metadata=admin)
                 assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
                 assert field in (err.value.details() or "")
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await tok.RevokeToken(admin_service_pb2.RevokeTokenRequest(token_id="nope"),
-                                       metadata=admin)
+                await tok.RevokeToken(
+                    admin_service_pb2.RevokeTokenRequest(token_id="nope"), metadata=admin
+                )
             assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
     run(main())
@@ -350,12 +382,14 @@ class SyncPlans(plan_service_pb2_grpc.PlanServiceServicer):
     ) -> plan_service_pb2.GetPlanResponse:
         require_plan_access(current_principal(), request.name)
         return plan_service_pb2.GetPlanResponse(
-            summary=plan_service_pb2.PlanSummary(name=current_actor()))
+            summary=plan_service_pb2.PlanSummary(name=current_actor())
+        )
 
 
 class SyncJobs(job_service_pb2_grpc.JobServiceServicer):
-    def GetJobLogs(self, request: job_service_pb2.GetJobLogsRequest, context: Any
-                   ) -> Iterator[agent_pb2.LogChunk]:
+    def GetJobLogs(
+        self, request: job_service_pb2.GetJobLogsRequest, context: Any
+    ) -> Iterator[agent_pb2.LogChunk]:
         require_plan_access(current_principal(), request.initiation_id)
         yield agent_pb2.LogChunk(request_id=current_actor(), eof=True)
 
@@ -363,27 +397,35 @@ class SyncJobs(job_service_pb2_grpc.JobServiceServicer):
 def test_plain_handlers_see_the_principal_too(engine: Engine, tokens: Tokens) -> None:
     async def main() -> None:
         overrides = {"PlanService": SyncPlans(), "JobService": SyncJobs()}
-        async with serve(engine, overrides=overrides) as served, \
-                grpc.aio.insecure_channel(served.target) as ch:
+        async with (
+            serve(engine, overrides=overrides) as served,
+            grpc.aio.insecure_channel(served.target) as ch,
+        ):
             plans = stub(plan_service_pb2_grpc.PlanServiceStub, ch)
             jobs = stub(job_service_pb2_grpc.JobServiceStub, ch)
             op = bearer_metadata(tokens.plan_a_operator)
             got = await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="A"), metadata=op)
             assert got.summary.name == "olga"
-            chunks = [c async for c in jobs.GetJobLogs(
-                job_service_pb2.GetJobLogsRequest(initiation_id="A"), metadata=op)]
+            chunks = [
+                c
+                async for c in jobs.GetJobLogs(
+                    job_service_pb2.GetJobLogsRequest(initiation_id="A"), metadata=op
+                )
+            ]
             assert [c.request_id for c in chunks] == ["olga"]
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="B"), metadata=op)
             assert err.value.code() == DENIED
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 async for _ in jobs.GetJobLogs(
-                        job_service_pb2.GetJobLogsRequest(initiation_id="B"), metadata=op):
+                    job_service_pb2.GetJobLogsRequest(initiation_id="B"), metadata=op
+                ):
                     pass
             assert err.value.code() == DENIED
             # Another caller on the same executor threads gets its own principal.
-            got = await plans.GetPlan(plan_service_pb2.GetPlanRequest(name="B"),
-                                      metadata=bearer_metadata(tokens.admin))
+            got = await plans.GetPlan(
+                plan_service_pb2.GetPlanRequest(name="B"), metadata=bearer_metadata(tokens.admin)
+            )
             assert got.summary.name == "alice"
 
     run(main())

@@ -68,5 +68,7 @@ def test_role_order() -> None:
 
 def test_unknown_methods_need_an_impossible_role() -> None:
     assert required_role("/ikasched.v1.PlanService/NoSuchMethod") is None
-    assert required_role("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") \
+    assert (
+        required_role("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
         is Role.VIEWER
+    )

@@ -19,12 +19,11 @@ from ikasched.v1 import (
     plan_pb2,
     plan_service_pb2,
 )
-from ikasched_common.errors import FailedPrecondition, InvalidArgument
+from ikasched_common.errors import FailedPrecondition, InvalidArgument, SecretError
 from ikasched_common.secrets import (
     MASK,
     SEALED_PREFIX,
     SecretBox,
-    SecretError,
     decode_key,
     encode_key,
     generate_key,
@@ -49,7 +48,8 @@ def _plan() -> plan_pb2.Context:
     job = child.scheduled_jobs.add(job_name="load")
     job.internal_event_driven_job.command_line = "load.sh"
     job.internal_event_driven_job.context_parameters.add(
-        name="JOB_TOKEN", default_value=SECRET + "-job", secret=True)
+        name="JOB_TOKEN", default_value=SECRET + "-job", secret=True
+    )
     return plan
 
 
@@ -58,7 +58,8 @@ def _initiation() -> events_pb2.SchedulerJobInitiationEvent:
     event.context_parameters.add(name="DB_PASSWORD", value=SECRET, secret=True)
     event.context_parameters.add(name="REGION", value="eu-west")
     event.internal_event_driven_job.context_parameters.add(
-        name="JOB_TOKEN", default_value=SECRET + "-job", secret=True)
+        name="JOB_TOKEN", default_value=SECRET + "-job", secret=True
+    )
     return event
 
 

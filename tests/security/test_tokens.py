@@ -14,7 +14,6 @@ from ikasched.v1 import agent_pb2
 from ikasched_common.auth import (
     Principal,
     Role,
-    TokenFormatError,
     bearer_from_metadata,
     bearer_metadata,
     generate_token,
@@ -23,10 +22,9 @@ from ikasched_common.auth import (
     secret_matches,
     token_id_of,
 )
+from ikasched_common.errors import PermissionDenied, TokenFormatError, Unauthenticated
 from ikasched_dashboard.security import (
     Authenticator,
-    PermissionDenied,
-    Unauthenticated,
     check_agent_hello,
     require_plan_access,
     visible_plans,
@@ -61,10 +59,19 @@ def test_generated_tokens_embed_their_id_and_are_long() -> None:
     assert len({generate_token().secret for _ in range(200)}) == 200
 
 
-@pytest.mark.parametrize("junk", [
-    "", "iks_", "iks_abc", "iks_abc_", "iks__secret", "iks_ABCD_secret", "Bearer iks_ab_cd",
-    "ghp_0123_abc",
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "iks_",
+        "iks_abc",
+        "iks_abc_",
+        "iks__secret",
+        "iks_ABCD_secret",
+        "Bearer iks_ab_cd",
+        "ghp_0123_abc",
+    ],
+)
 def test_malformed_tokens_have_no_id(junk: str) -> None:
     with pytest.raises(TokenFormatError):
         token_id_of(junk)
@@ -74,8 +81,13 @@ def test_bearer_metadata_parsing() -> None:
     assert bearer_from_metadata(bearer_metadata("iks_ab_cd")) == "iks_ab_cd"
     assert bearer_from_metadata([("Authorization", b"bearer  iks_ab_cd ")]) == "iks_ab_cd"
     assert bearer_from_metadata([("x-other", "1"), ("authorization", "Bearer t")]) == "t"
-    for md in ([], None, [("authorization", "Basic dXNlcg==")], [("authorization", "Bearer ")],
-               [("authorization", "iks_ab_cd")]):
+    for md in (
+        [],
+        None,
+        [("authorization", "Basic dXNlcg==")],
+        [("authorization", "Bearer ")],
+        [("authorization", "iks_ab_cd")],
+    ):
         assert bearer_from_metadata(md) is None
 
 
@@ -152,8 +164,9 @@ def test_unknown_and_wrong_tokens_are_refused_and_cached(engine: Engine) -> None
 
 
 def test_expiry_is_checked_on_every_call(engine: Engine) -> None:
-    _record, secret = create_token(engine, TokenSpec("t", Role.VIEWER, ttl_seconds=60),
-                                   now_ms=1_000_000)
+    _record, secret = create_token(
+        engine, TokenSpec("t", Role.VIEWER, ttl_seconds=60), now_ms=1_000_000
+    )
     now = [1_059_999]
 
     async def main() -> None:
@@ -169,8 +182,12 @@ def test_expiry_is_checked_on_every_call(engine: Engine) -> None:
 def test_a_token_with_an_unknown_role_is_refused(engine: Engine) -> None:
     new = generate_token()
     with db.write_transaction(engine) as conn:
-        token_store.create_token(conn, token_store.TokenRecord(
-            id=new.token_id, subject="odd", role="SUPERUSER", secret_hash=new.secret_hash))
+        token_store.create_token(
+            conn,
+            token_store.TokenRecord(
+                id=new.token_id, subject="odd", role="SUPERUSER", secret_hash=new.secret_hash
+            ),
+        )
 
     async def main() -> None:
         with pytest.raises(Unauthenticated):
@@ -261,8 +278,9 @@ def test_plan_access_and_agent_hello_rules() -> None:
 
 
 def test_long_streams_can_revalidate_their_principal(engine: Engine) -> None:
-    record, secret = create_token(engine, TokenSpec("agent a1", Role.AGENT, agent_name="a1",
-                                                    ttl_seconds=60), now_ms=0)
+    record, secret = create_token(
+        engine, TokenSpec("agent a1", Role.AGENT, agent_name="a1", ttl_seconds=60), now_ms=0
+    )
     clock, now = Clock(), [1_000]
 
     async def main() -> None:

@@ -20,7 +20,7 @@ from ikasched.v1 import (
     job_service_pb2_grpc,
     plan_service_pb2_grpc,
 )
-from ikasched_common.dispatch import ManualClock
+from ikasched_common.clock import ManualClock
 from ikasched_common.journal import DeadLetterJournal, MemoryJournal
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.context import LogRequest, ServiceContext
@@ -41,11 +41,11 @@ class FakeLogs:
         if data is None:
             yield agent_pb2.LogChunk(eof=True, error="no such execution")
             return
-        data = data[request.offset:]
+        data = data[request.offset :]
         if request.max_bytes:
-            data = data[:request.max_bytes]
+            data = data[: request.max_bytes]
         for start in range(0, len(data), 4):
-            yield agent_pb2.LogChunk(offset=request.offset + start, data=data[start:start + 4])
+            yield agent_pb2.LogChunk(offset=request.offset + start, data=data[start : start + 4])
         yield agent_pb2.LogChunk(offset=request.offset + len(data), eof=True)
 
 
@@ -69,8 +69,9 @@ class Dashboard:
 
 
 @asynccontextmanager
-async def running(engine: Engine, *, actor: str = "alice", **overrides: Any
-                  ) -> AsyncIterator[Dashboard]:
+async def running(
+    engine: Engine, *, actor: str = "alice", **overrides: Any
+) -> AsyncIterator[Dashboard]:
     clock = ManualClock(datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
     orch = FakeOrchestration(engine, clock)
     timers = ManualTimers(clock)
@@ -79,10 +80,16 @@ async def running(engine: Engine, *, actor: str = "alice", **overrides: Any
     await lifecycle.start()
     logs = FakeLogs()
     ctx = ServiceContext(
-        engine=engine, orchestration=orch, lifecycle=lifecycle, clock=clock,
-        actor=lambda: actor, inbox=MemoryJournal(),
-        dead_letters=DeadLetterJournal(MemoryJournal()), log_fetcher=logs,
-        watch_poll_seconds=0.01, **overrides,
+        engine=engine,
+        orchestration=orch,
+        lifecycle=lifecycle,
+        clock=clock,
+        actor=lambda: actor,
+        inbox=MemoryJournal(),
+        dead_letters=DeadLetterJournal(MemoryJournal()),
+        log_fetcher=logs,
+        watch_poll_seconds=0.01,
+        **overrides,
     )
     server = grpc.aio.server()
     registered = register_services(server, ctx)
@@ -92,7 +99,15 @@ async def running(engine: Engine, *, actor: str = "alice", **overrides: Any
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield Dashboard(
-            engine, clock, orch, timers, lifecycle, ctx, registered, channel, logs,
+            engine,
+            clock,
+            orch,
+            timers,
+            lifecycle,
+            ctx,
+            registered,
+            channel,
+            logs,
             plan_service_pb2_grpc.PlanServiceStub(channel),  # type: ignore[no-untyped-call]
             instance_service_pb2_grpc.InstanceServiceStub(channel),  # type: ignore[no-untyped-call]
             job_service_pb2_grpc.JobServiceStub(channel),  # type: ignore[no-untyped-call]

@@ -52,10 +52,12 @@ async def test_reflection_only_client_lists_plans_and_watches(engine: Engine) ->
     async with running(engine) as d:
         await d.plans.ProvisionPlan(plan_service_pb2.ProvisionPlanRequest(plan=plan()))
         created = await d.instances.CreateInstance(
-            instance_service_pb2.CreateInstanceRequest(context_name="daily"))
+            instance_service_pb2.CreateInstanceRequest(context_name="daily")
+        )
 
-        pool = await reflected_pool(d.channel, ["ikasched.v1.PlanService",
-                                                "ikasched.v1.InstanceService"])
+        pool = await reflected_pool(
+            d.channel, ["ikasched.v1.PlanService", "ikasched.v1.InstanceService"]
+        )
         service = pool.FindServiceByName("ikasched.v1.PlanService")
         assert "ListPlans" in [m.name for m in service.methods]
         list_request = message(pool, "ikasched.v1.ListPlansRequest")
@@ -63,7 +65,8 @@ async def test_reflection_only_client_lists_plans_and_watches(engine: Engine) ->
         list_plans = d.channel.unary_unary(
             "/ikasched.v1.PlanService/ListPlans",
             request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=list_response.FromString)  # type: ignore[attr-defined]
+            response_deserializer=list_response.FromString,  # type: ignore[attr-defined]
+        )
         plans = await list_plans(list_request())
         assert [p.name for p in plans.plans] == ["daily"]
         assert type(plans) is not plan_service_pb2.ListPlansResponse  # built from reflection
@@ -73,14 +76,22 @@ async def test_reflection_only_client_lists_plans_and_watches(engine: Engine) ->
         watch = d.channel.unary_stream(
             "/ikasched.v1.InstanceService/WatchInstances",
             request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=watch_item.FromString)  # type: ignore[attr-defined]
+            response_deserializer=watch_item.FromString,  # type: ignore[attr-defined]
+        )
         call = watch(watch_request(context_instance_id=created.id, send_initial=True))
         first: Any = await call.read()
         assert first.snapshot.id == created.id
-        await d.jobs.HoldJob(job_service_pb2.JobVerbRequest(job=common_pb2.JobRef(
-            context_instance_id=created.id, job_identifier="a-two")))
+        await d.jobs.HoldJob(
+            job_service_pb2.JobVerbRequest(
+                job=common_pb2.JobRef(context_instance_id=created.id, job_identifier="a-two")
+            )
+        )
         change: Any = await asyncio.wait_for(call.read(), 10)
         assert change.change.job.job_identifier == "a-two"
-        assert change.change.job.new_status == pool.FindEnumTypeByName(
-            "ikasched.v1.InstanceStatus").values_by_name["ON_HOLD"].number
+        assert (
+            change.change.job.new_status
+            == pool.FindEnumTypeByName("ikasched.v1.InstanceStatus")
+            .values_by_name["ON_HOLD"]
+            .number
+        )
         call.cancel()

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 from ikasched_dashboard.store import db
 
 # IKASCHED_TEST_PG_URL is the name the issue uses; either works
-POSTGRES_URL = (
-    os.environ.get("IKASCHED_TEST_POSTGRES_URL") or os.environ.get("IKASCHED_TEST_PG_URL", "")
+POSTGRES_URL = os.environ.get("IKASCHED_TEST_POSTGRES_URL") or os.environ.get(
+    "IKASCHED_TEST_PG_URL", ""
 )
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 

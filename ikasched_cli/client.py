@@ -16,10 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ikasched_common.cli.exits import FAILED, OK, UNREACHABLE, USAGE, CliError
+from ikasched_cli.exits import FAILED, OK, UNREACHABLE, USAGE
+from ikasched_common.errors import CliError
 
-__all__ = ["FAILED", "OK", "UNREACHABLE", "USAGE", "CliError", "Client", "Connection",
-           "connect", "resolve_connection"]
+__all__ = [
+    "FAILED",
+    "OK",
+    "UNREACHABLE",
+    "USAGE",
+    "CliError",
+    "Client",
+    "Connection",
+    "connect",
+    "resolve_connection",
+]
 
 DEFAULT_DASHBOARD = "127.0.0.1:50051"
 LOCAL_DATA_DIR = Path("ikasched-data")
@@ -66,8 +76,7 @@ def read_cli_table(path: Path | None) -> dict[str, Any]:
         raise CliError(f"config file {path}: [cli] must be a table", USAGE)
     unknown = sorted(set(table) - set(SETTINGS))
     if unknown:
-        raise CliError(f"config file {path}: unknown [cli] setting(s): {', '.join(unknown)}",
-                       USAGE)
+        raise CliError(f"config file {path}: unknown [cli] setting(s): {', '.join(unknown)}", USAGE)
     return table
 
 
@@ -100,8 +109,9 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
             try:
                 token = Path(token_file).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise CliError(f"cannot read token file {token_file}: {exc.strerror}",
-                               USAGE) from None
+                raise CliError(
+                    f"cannot read token file {token_file}: {exc.strerror}", USAGE
+                ) from None
     timeout_text = pick("timeout") or "30"
     try:
         timeout = float(timeout_text)
@@ -110,14 +120,33 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
     dashboard = pick("dashboard") or DEFAULT_DASHBOARD
     if ":" not in dashboard:
         raise CliError(f"dashboard: expected HOST:PORT, got {dashboard!r}", USAGE)
-    return Connection(dashboard=dashboard, token=token, tls_ca=pick("tls_ca"),
-                      tls_cert=pick("tls_cert"), tls_key=pick("tls_key"), timeout=timeout)
+    return Connection(
+        dashboard=dashboard,
+        token=token,
+        tls_ca=pick("tls_ca"),
+        tls_cert=pick("tls_cert"),
+        tls_key=pick("tls_key"),
+        timeout=timeout,
+    )
 
 
-_TRANSPORT_MARKERS = ("failed to connect", "connection refused", "dns resolution",
-                      "socket closed", "connection reset", "broken pipe", "handshake",
-                      "ssl", "tls", "no route", "timeout", "deadline", "end of tcp stream",
-                      "connections to all backends", "network is unreachable")
+_TRANSPORT_MARKERS = (
+    "failed to connect",
+    "connection refused",
+    "dns resolution",
+    "socket closed",
+    "connection reset",
+    "broken pipe",
+    "handshake",
+    "ssl",
+    "tls",
+    "no route",
+    "timeout",
+    "deadline",
+    "end of tcp stream",
+    "connections to all backends",
+    "network is unreachable",
+)
 
 _STATUS_WORDS = {
     "INVALID_ARGUMENT": "invalid",
@@ -144,7 +173,8 @@ def rpc_error(exc: Any, dashboard: str) -> CliError:
     # mean the dashboard is out of reach.
     unreachable = code == grpc.StatusCode.DEADLINE_EXCEEDED or (
         code == grpc.StatusCode.UNAVAILABLE
-        and any(m in details.lower() for m in _TRANSPORT_MARKERS))
+        and any(m in details.lower() for m in _TRANSPORT_MARKERS)
+    )
     if unreachable:
         why = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else details
         return CliError(f"cannot reach the dashboard at {dashboard}: {why}", UNREACHABLE)
@@ -162,22 +192,27 @@ class Client:
         import grpc
 
         self.connection = connection
-        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                   ("grpc.enable_retries", 0)]
+        options = [
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.enable_retries", 0),
+        ]
         if connection.tls_ca or connection.tls_cert:
             from ikasched_common.tls import channel_credentials
 
             try:
-                creds = channel_credentials(connection.tls_ca or None,
-                                            connection.tls_cert or None,
-                                            connection.tls_key or None)
+                creds = channel_credentials(
+                    connection.tls_ca or None,
+                    connection.tls_cert or None,
+                    connection.tls_key or None,
+                )
             except (OSError, ValueError) as exc:
                 raise CliError(f"TLS files: {exc}", USAGE) from None
             self._channel = grpc.secure_channel(connection.dashboard, creds, options=options)
         else:
             self._channel = grpc.insecure_channel(connection.dashboard, options=options)
         self._metadata: tuple[tuple[str, str], ...] = (
-            (("authorization", f"Bearer {connection.token}"),) if connection.token else ())
+            (("authorization", f"Bearer {connection.token}"),) if connection.token else ()
+        )
 
     def close(self) -> None:
         self._channel.close()
@@ -189,13 +224,15 @@ class Client:
         import grpc
 
         try:
-            return method(request, metadata=self._metadata,
-                          timeout=timeout or self.connection.timeout)
+            return method(
+                request, metadata=self._metadata, timeout=timeout or self.connection.timeout
+            )
         except grpc.RpcError as exc:
             raise rpc_error(exc, self.connection.dashboard) from None
 
-    def stream(self, method: Callable[..., Any], request: Any, *,
-               timeout: float | None = None) -> Iterator[Any]:
+    def stream(
+        self, method: Callable[..., Any], request: Any, *, timeout: float | None = None
+    ) -> Iterator[Any]:
         import grpc
 
         call = method(request, metadata=self._metadata, timeout=timeout)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-PKG = "ikasched_common.cli."
+PKG = "ikasched_cli."
 
 _EPILOG = """exit status: 0 ok, 1 failed or refused, 2 usage, 3 dashboard unreachable.
 Connection: --dashboard/--token flags, IKASCHED_DASHBOARD/IKASCHED_TOKEN, or the [cli] table of
@@ -25,8 +25,12 @@ def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("connection")
     s = argparse.SUPPRESS
-    g.add_argument("--dashboard", metavar="HOST:PORT", default=s,
-                   help="dashboard address (default 127.0.0.1:50051)")
+    g.add_argument(
+        "--dashboard",
+        metavar="HOST:PORT",
+        default=s,
+        help="dashboard address (default 127.0.0.1:50051)",
+    )
     g.add_argument("--token", default=s, help="access token (IKASCHED_TOKEN)")
     g.add_argument("--token-file", default=s, help="file holding the access token")
     g.add_argument("--tls-ca", default=s, help="CA bundle to trust the dashboard's certificate")
@@ -34,8 +38,13 @@ def _common() -> argparse.ArgumentParser:
     g.add_argument("--tls-key", default=s, help="client key (mutual TLS)")
     g.add_argument("--timeout", type=float, default=s, help="seconds per call (default 30)")
     g.add_argument("--config", default=s, help="TOML file with a [cli] table")
-    p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default=s,
-                   help="output format (default table)")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "yaml"),
+        default=s,
+        help="output format (default table)",
+    )
     return p
 
 
@@ -68,9 +77,16 @@ class _Builder:
             return _SKIP
         return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
-    def leaf(self, sub: Any, name: str, help_text: str, run: str,
-             args: Callable[[argparse.ArgumentParser], object] | None = None,
-             *, connection: bool = True) -> argparse.ArgumentParser:
+    def leaf(
+        self,
+        sub: Any,
+        name: str,
+        help_text: str,
+        run: str,
+        args: Callable[[argparse.ArgumentParser], object] | None = None,
+        *,
+        connection: bool = True,
+    ) -> argparse.ArgumentParser:
         if sub is _SKIP:
             return self.dummy()
         if sub is self.top and not self._want(name):
@@ -78,8 +94,13 @@ class _Builder:
             return self.dummy()
         parents = [self.common] if connection else []
         parser: argparse.ArgumentParser = sub.add_parser(
-            name, help=help_text, description=help_text, parents=parents, epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter)
+            name,
+            help=help_text,
+            description=help_text,
+            parents=parents,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if args is not None:
             args(parser)
         parser.set_defaults(run=run)
@@ -97,14 +118,20 @@ def _bulk_ref(p: argparse.ArgumentParser) -> None:
     p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
     p.add_argument("job", nargs="?", help="job identifier (leave out with --all)")
     p.add_argument("--child", default="", help="child context name")
-    p.add_argument("--all", action="store_true",
-                   help="every job of the instance, or of --child's context")
+    p.add_argument(
+        "--all", action="store_true", help="every job of the instance, or of --child's context"
+    )
     p.add_argument("--comment", default="", help="recorded in the audit trail")
 
 
 def _params(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="context parameter (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="context parameter (repeatable)",
+    )
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -113,9 +140,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     b = _Builder(None if argv is None else set(argv))
     parser = argparse.ArgumentParser(
-        prog="ikasched", parents=[b.common], epilog=_EPILOG,
+        prog="ikasched",
+        parents=[b.common],
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="ikasched: an enterprise job scheduler (dashboard, agents, operator CLI).")
+        description="ikasched: an enterprise job scheduler (dashboard, agents, operator CLI).",
+    )
     parser.add_argument("--version", action="version", version=f"ikasched {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     b.top = sub
@@ -123,49 +153,96 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     # ---- processes ------------------------------------------------------------------------
     srv = PKG + "commands_server:"
     b.leaf(sub, "version", "print the version", srv + "version", connection=False)
-    b.leaf(sub, "dashboard", "run the dashboard (flags override IKASCHED_* and [dashboard])",
-           srv + "dashboard", _dashboard_args, connection=False)
+    b.leaf(
+        sub,
+        "dashboard",
+        "run the dashboard (flags override IKASCHED_* and [dashboard])",
+        srv + "dashboard",
+        _dashboard_args,
+        connection=False,
+    )
     agent = b.group(sub, "agent", "run an agent (`ikasched agent run ...`) or list agents")
     # never parsed here: main() hands `agent run ...` to the agent's own parser
-    b.leaf(agent, "run", "run an agent on this host (`ikasched agent run --help`)",
-           srv + "agent_run", connection=False)
-    b.leaf(agent, "list", "list agents with presence", PKG + "commands_admin:agent_list",
-           lambda p: p.add_argument("--connected", action="store_true",
-                                    help="only connected agents"))
+    b.leaf(
+        agent,
+        "run",
+        "run an agent on this host (`ikasched agent run --help`)",
+        srv + "agent_run",
+        connection=False,
+    )
+    b.leaf(
+        agent,
+        "list",
+        "list agents with presence",
+        PKG + "commands_admin:agent_list",
+        lambda p: p.add_argument("--connected", action="store_true", help="only connected agents"),
+    )
     db = b.group(sub, "db", "database maintenance")
-    b.leaf(db, "upgrade", "apply migrations to the dashboard database", srv + "db_upgrade",
-           _db_args, connection=False)
-    b.leaf(sub, "up", "run a local stack: dashboard, agent 'local', the example plans",
-           PKG + "up:up", _up_args, connection=False)
+    b.leaf(
+        db,
+        "upgrade",
+        "apply migrations to the dashboard database",
+        srv + "db_upgrade",
+        _db_args,
+        connection=False,
+    )
+    b.leaf(
+        sub,
+        "up",
+        "run a local stack: dashboard, agent 'local', the example plans",
+        PKG + "up:up",
+        _up_args,
+        connection=False,
+    )
 
     # ---- plans ----------------------------------------------------------------------------
     pl = PKG + "commands_plan:"
     plan = b.group(sub, "plan", "job plans")
 
     def files(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-f", "--file", required=True, action="append",
-                       help="plan file or directory (repeatable)")
+        p.add_argument(
+            "-f",
+            "--file",
+            required=True,
+            action="append",
+            help="plan file or directory (repeatable)",
+        )
 
     def apply_args(p: argparse.ArgumentParser) -> None:
         files(p)
         p.add_argument("--dry-run", action="store_true", help="validate and diff, change nothing")
 
     b.leaf(plan, "apply", "create or update plans from files", pl + "apply", apply_args)
-    b.leaf(plan, "validate", "check plan files locally (no dashboard needed)", pl + "validate",
-           files, connection=False).add_argument(
-        "-o", "--output", choices=("table", "json", "yaml"), default="table")
+    b.leaf(
+        plan,
+        "validate",
+        "check plan files locally (no dashboard needed)",
+        pl + "validate",
+        files,
+        connection=False,
+    ).add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
 
     def name(p: argparse.ArgumentParser) -> None:
         p.add_argument("name", help="plan name")
 
     def versioned(p: argparse.ArgumentParser) -> None:
         name(p)
-        p.add_argument("--version", type=int, default=0, dest="plan_version",
-                       help="a past version (default: current)")
+        p.add_argument(
+            "--version",
+            type=int,
+            default=0,
+            dest="plan_version",
+            help="a past version (default: current)",
+        )
 
     b.leaf(plan, "get", "show a plan's summary", pl + "get", versioned)
-    b.leaf(plan, "list", "list plans", pl + "list_plans",
-           lambda p: p.add_argument("--name-contains", default=""))
+    b.leaf(
+        plan,
+        "list",
+        "list plans",
+        pl + "list_plans",
+        lambda p: p.add_argument("--name-contains", default=""),
+    )
 
     def export_args(p: argparse.ArgumentParser) -> None:
         versioned(p)
@@ -186,8 +263,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", help="read the plan from a file instead")
         p.add_argument("--format", choices=("dot", "mermaid"), default="dot")
 
-    b.leaf(plan, "graph", "contexts, jobs and dependencies as Graphviz DOT or Mermaid",
-           pl + "graph", graph_args)
+    b.leaf(
+        plan,
+        "graph",
+        "contexts, jobs and dependencies as Graphviz DOT or Mermaid",
+        pl + "graph",
+        graph_args,
+    )
 
     def fires_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("name", nargs="?", help="plan name (or --cron)")
@@ -196,8 +278,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("--cron", help="a Quartz expression, computed locally")
         p.add_argument("--tz", default="UTC", help="zone of --cron (default UTC)")
 
-    b.leaf(plan, "next-fires", "next fire times of a plan, a cron job, or --cron EXPR",
-           pl + "next_fires", fires_args)
+    b.leaf(
+        plan,
+        "next-fires",
+        "next fire times of a plan, a cron job, or --cron EXPR",
+        pl + "next_fires",
+        fires_args,
+    )
 
     # ---- instances ------------------------------------------------------------------------
     ins = PKG + "commands_instance:"
@@ -217,13 +304,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     def watch_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("instance", nargs="?", help="instance id or plan name (default: all)")
-        p.add_argument("--until-ended", action="store_true",
-                       help="stop once the instance is COMPLETE, ERROR or ENDED "
-                            "(exit 0 only for COMPLETE)")
+        p.add_argument(
+            "--until-ended",
+            action="store_true",
+            help="stop once the instance is COMPLETE, ERROR or ENDED (exit 0 only for COMPLETE)",
+        )
         p.add_argument("--for", type=float, dest="duration", help="stop after SECONDS")
-        p.add_argument("--after", type=int, default=0, metavar="POSITION",
-                       help="replay the changes after this change-log position (a change's "
-                            "`position` in -o json), then follow; 0: from now")
+        p.add_argument(
+            "--after",
+            type=int,
+            default=0,
+            metavar="POSITION",
+            help="replay the changes after this change-log position (a change's "
+            "`position` in -o json), then follow; 0: from now",
+        )
 
     b.leaf(inst, "watch", "follow status changes as they happen", ins + "watch", watch_args)
 
@@ -253,17 +347,25 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         ident(p)
         p.add_argument("--off", action="store_true", help="let it end on its own again")
 
-    b.leaf(inst, "run-until-ended", "keep an instance running until ended by hand",
-           ins + "run_until_ended", until_args)
+    b.leaf(
+        inst,
+        "run-until-ended",
+        "keep an instance running until ended by hand",
+        ins + "run_until_ended",
+        until_args,
+    )
 
     # ---- jobs -----------------------------------------------------------------------------
     jb = PKG + "commands_job:"
     job = b.group(sub, "job", "job verbs")
-    for verb, text in (("hold", "hold a job (or --all)"), ("release", "release a job (or --all)"),
-                       ("skip", "skip a job (or --all)"), ("unskip", "unskip a job (or --all)")):
+    for verb, text in (
+        ("hold", "hold a job (or --all)"),
+        ("release", "release a job (or --all)"),
+        ("skip", "skip a job (or --all)"),
+        ("unskip", "unskip a job (or --all)"),
+    ):
         b.leaf(job, verb, text, jb + "verb", _bulk_ref)
-    for verb, text in (("reset", "reset a job to WAITING"),
-                       ("resubmit", "run a job again")):
+    for verb, text in (("reset", "reset a job to WAITING"), ("resubmit", "run a job again")):
         b.leaf(job, verb, text, jb + "verb", _job_ref)
 
     def ack_args(p: argparse.ArgumentParser) -> None:
@@ -305,23 +407,38 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     b.leaf(event, "raise", "raise a global event", adm + "event_raise", raise_args)
 
     queue = b.group(sub, "queue", "dashboard journals and the dead-letter queue")
-    b.leaf(queue, "list", "list queues with sizes", adm + "queue_list",
-           lambda p: p.add_argument("--all", action="store_true", help="include empty queues"))
+    b.leaf(
+        queue,
+        "list",
+        "list queues with sizes",
+        adm + "queue_list",
+        lambda p: p.add_argument("--all", action="store_true", help="include empty queues"),
+    )
 
     def peek_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("queue", help="queue name (see queue list)")
         p.add_argument("-n", "--limit", type=int, default=20)
 
     b.leaf(queue, "peek", "show the first messages of a queue", adm + "queue_peek", peek_args)
-    b.leaf(queue, "dlq", "show the dead-letter queue", adm + "queue_dlq",
-           lambda p: p.add_argument("-n", "--limit", type=int, default=20))
+    b.leaf(
+        queue,
+        "dlq",
+        "show the dead-letter queue",
+        adm + "queue_dlq",
+        lambda p: p.add_argument("-n", "--limit", type=int, default=20),
+    )
 
     def message_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("queue")
         p.add_argument("message_id")
 
-    b.leaf(queue, "resubmit", "move a dead letter back to the inbox", adm + "queue_resubmit",
-           message_args)
+    b.leaf(
+        queue,
+        "resubmit",
+        "move a dead letter back to the inbox",
+        adm + "queue_resubmit",
+        message_args,
+    )
 
     def qdelete_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("queue")
@@ -335,21 +452,40 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     def token_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--subject", required=True, help="who or what uses it")
-        p.add_argument("--role", required=True,
-                       choices=("viewer", "operator", "admin", "agent"))
+        p.add_argument("--role", required=True, choices=("viewer", "operator", "admin", "agent"))
         p.add_argument("--plan", action="append", default=[], help="limit to a plan")
         p.add_argument("--agent", default="", help="agent name (AGENT tokens)")
         p.add_argument("--ttl", type=int, default=0, help="seconds until it expires")
 
-    b.leaf(token, "create", "create a token (its secret is shown once)", adm + "token_create",
-           token_args)
-    b.leaf(token, "list", "list tokens", adm + "token_list",
-           lambda p: p.add_argument("--all", action="store_true", help="include inactive"))
-    b.leaf(token, "revoke", "revoke a token", adm + "token_revoke",
-           lambda p: p.add_argument("token_id"))
+    b.leaf(
+        token,
+        "create",
+        "create a token (its secret is shown once)",
+        adm + "token_create",
+        token_args,
+    )
+    b.leaf(
+        token,
+        "list",
+        "list tokens",
+        adm + "token_list",
+        lambda p: p.add_argument("--all", action="store_true", help="include inactive"),
+    )
+    b.leaf(
+        token,
+        "revoke",
+        "revoke a token",
+        adm + "token_revoke",
+        lambda p: p.add_argument("token_id"),
+    )
 
-    comp = b.leaf(sub, "completion", "print a shell completion script",
-                  PKG + "completion:completion", connection=False)
+    comp = b.leaf(
+        sub,
+        "completion",
+        "print a shell completion script",
+        PKG + "completion:completion",
+        connection=False,
+    )
     comp.add_argument("shell", choices=("bash",))
     return parser
 
@@ -379,10 +515,14 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="ikasched-data", help="state kept between runs")
     p.add_argument("--listen", default="127.0.0.1:50051", help="dashboard address")
     p.add_argument("--examples", help="plan directory to provision (default: examples/)")
-    p.add_argument("--exit-when-complete", action="store_true",
-                   help="exit 0 once the hello instance is COMPLETE (non-zero on ERROR)")
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds --exit-when-complete waits")
+    p.add_argument(
+        "--exit-when-complete",
+        action="store_true",
+        help="exit 0 once the hello instance is COMPLETE (non-zero on ERROR)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds --exit-when-complete waits"
+    )
 
 
 def _run(target: str, args: argparse.Namespace) -> int:
@@ -390,15 +530,15 @@ def _run(target: str, args: argparse.Namespace) -> int:
 
     module_name, _, func = target.partition(":")
     handler: Callable[[argparse.Namespace], int] = getattr(
-        importlib.import_module(module_name), func)
+        importlib.import_module(module_name), func
+    )
     return handler(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `ikasched agent [run] --name a1 ...` runs an agent: the agent owns its flags.
-    if argv and argv[0] == "agent" and not (len(argv) > 1 and argv[1] in ("list", "-h",
-                                                                          "--help")):
+    if argv and argv[0] == "agent" and not (len(argv) > 1 and argv[1] in ("list", "-h", "--help")):
         from ikasched_agent.__main__ import main as agent_main
 
         return agent_main(argv[2:] if len(argv) > 1 and argv[1] == "run" else argv[1:])
@@ -410,8 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "output"):
         args.output = "table"
 
-    from ikasched_common.cli.exits import CliError
-    from ikasched_common.errors import IkaschedError
+    from ikasched_common.errors import CliError, IkaschedError
 
     try:
         return _run(args.run, args)

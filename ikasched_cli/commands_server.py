@@ -25,20 +25,24 @@ def _setup_logging(level: str, fmt: str) -> None:
 def dashboard(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ikasched_common.cli.exits import USAGE, CliError
+    from ikasched_cli.exits import USAGE
     from ikasched_common.config import DashboardConfig, load_config
-    from ikasched_common.errors import IkaschedError
+    from ikasched_common.errors import CliError, IkaschedError
 
     flags = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(DashboardConfig)}
     try:
-        config = load_config(DashboardConfig, section="dashboard", flags=flags,
-                             file=Path(args.config) if args.config else None)
+        config = load_config(
+            DashboardConfig,
+            section="dashboard",
+            flags=flags,
+            file=Path(args.config) if args.config else None,
+        )
     except IkaschedError as exc:
         raise CliError(" ".join(str(exc).split()), USAGE) from None
     _setup_logging(config.log_level, config.log_format)
     import asyncio
 
-    from ikasched_common.cli.serve import serve
+    from ikasched_cli.serve import serve
 
     try:
         asyncio.run(serve(config, port_file=Path(args.port_file) if args.port_file else None))
@@ -54,14 +58,18 @@ def agent_run(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    from ikasched_common.cli.exits import USAGE, CliError
+    from ikasched_cli.exits import USAGE
     from ikasched_common.config import DashboardConfig, load_config
-    from ikasched_common.errors import IkaschedError
+    from ikasched_common.errors import CliError, IkaschedError
 
     flags = {"database_url": args.database_url, "data_dir": args.data_dir}
     try:
-        config = load_config(DashboardConfig, section="dashboard", flags=flags,
-                             file=Path(args.config) if args.config else None)
+        config = load_config(
+            DashboardConfig,
+            section="dashboard",
+            flags=flags,
+            file=Path(args.config) if args.config else None,
+        )
     except IkaschedError as exc:
         raise CliError(" ".join(str(exc).split()), USAGE) from None
     from ikasched_dashboard.store import db

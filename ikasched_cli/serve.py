@@ -24,8 +24,9 @@ def write_port_file(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
-async def serve(config: DashboardConfig, *, port_file: Path | None = None,
-                stop: asyncio.Event | None = None) -> None:
+async def serve(
+    config: DashboardConfig, *, port_file: Path | None = None, stop: asyncio.Event | None = None
+) -> None:
     """Start, run until SIGTERM/SIGINT (or `stop`), then stop gracefully."""
     from ikasched_dashboard.app import build_dashboard
 

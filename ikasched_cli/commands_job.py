@@ -7,14 +7,22 @@ import argparse
 import sys
 from typing import Any
 
-from ikasched_common.cli import output
-from ikasched_common.cli.client import USAGE, Client, CliError, connect
-from ikasched_common.cli.commands_instance import parse_params, resolve_instance, status_name
+from ikasched_cli import output
+from ikasched_cli.client import USAGE, Client, CliError, connect
+from ikasched_cli.commands_instance import parse_params, resolve_instance, status_name
 
 # verb -> JobService method of the one-job form
-_SINGLE = {"hold": "HoldJob", "release": "ReleaseJob", "skip": "SkipJob", "unskip": "UnskipJob",
-           "reset": "ResetJob", "resubmit": "ResubmitJob", "ack": "AcknowledgeError",
-           "kill": "KillJob", "run": "RunJob"}
+_SINGLE = {
+    "hold": "HoldJob",
+    "release": "ReleaseJob",
+    "skip": "SkipJob",
+    "unskip": "UnskipJob",
+    "reset": "ResetJob",
+    "resubmit": "ResubmitJob",
+    "ack": "AcknowledgeError",
+    "kill": "KillJob",
+    "run": "RunJob",
+}
 
 
 def _stub(client: Client) -> Any:
@@ -36,24 +44,32 @@ def _request(verb: str, args: argparse.Namespace, iid: str) -> tuple[str, Any]:
         if verb in ("hold", "release"):
             method = "HoldAllJobs" if verb == "hold" else "ReleaseAllJobs"
             return method, job_service_pb2.ChildContextVerbRequest(
-                context_instance_id=iid, child_context_name=args.child, comment=args.comment)
+                context_instance_id=iid, child_context_name=args.child, comment=args.comment
+            )
         return "SkipAllJobs", job_service_pb2.SkipAllJobsRequest(
-            context_instance_id=iid, child_context_name=args.child, skip=verb == "skip",
-            comment=args.comment)
+            context_instance_id=iid,
+            child_context_name=args.child,
+            skip=verb == "skip",
+            comment=args.comment,
+        )
     if not args.job:
         raise CliError(f"name the job to {verb} (or use --all)", USAGE)
-    ref = common_pb2.JobRef(context_instance_id=iid, job_identifier=args.job,
-                            child_context_name=args.child)
+    ref = common_pb2.JobRef(
+        context_instance_id=iid, job_identifier=args.job, child_context_name=args.child
+    )
     method = _SINGLE[verb]
     if verb == "ack":
         return method, job_service_pb2.AcknowledgeErrorRequest(
-            job=ref, message=args.message or args.comment, ticket_id=args.ticket)
+            job=ref, message=args.message or args.comment, ticket_id=args.ticket
+        )
     if verb == "kill":
-        return method, job_service_pb2.KillJobRequest(job=ref, destroy=args.destroy,
-                                                      comment=args.comment)
+        return method, job_service_pb2.KillJobRequest(
+            job=ref, destroy=args.destroy, comment=args.comment
+        )
     if verb == "run":
         return method, job_service_pb2.RunJobRequest(
-            job=ref, context_parameters=parse_params(args.param), comment=args.comment)
+            job=ref, context_parameters=parse_params(args.param), comment=args.comment
+        )
     return method, job_service_pb2.JobVerbRequest(job=ref, comment=args.comment)
 
 
@@ -63,10 +79,19 @@ def verb(args: argparse.Namespace) -> int:
     iid = resolve_instance(client, args.instance)
     method, request = _request(name, args, iid)
     response = client.call(getattr(_stub(client), method), request)
-    rows = [[j.identifier, j.child_context_name or "-", status_name(j.status),
-             "yes" if j.held else "no", "yes" if j.skip else "no"] for j in response.jobs]
-    human = output.table(rows, ["JOB", "CONTEXT", "STATUS", "HELD", "SKIP"],
-                         colour=output.use_colour(sys.stdout))
+    rows = [
+        [
+            j.identifier,
+            j.child_context_name or "-",
+            status_name(j.status),
+            "yes" if j.held else "no",
+            "yes" if j.skip else "no",
+        ]
+        for j in response.jobs
+    ]
+    human = output.table(
+        rows, ["JOB", "CONTEXT", "STATUS", "HELD", "SKIP"], colour=output.use_colour(sys.stdout)
+    )
     if response.ignored:
         human += "\nignored: " + ", ".join(response.ignored)
     output.emit(args.output, output.message_dict(response), human)
@@ -79,10 +104,13 @@ def logs(args: argparse.Namespace) -> int:
     client = connect(args)
     iid = resolve_instance(client, args.instance)
     request = job_service_pb2.GetJobLogsRequest(
-        job=common_pb2.JobRef(context_instance_id=iid, job_identifier=args.job,
-                              child_context_name=args.child),
+        job=common_pb2.JobRef(
+            context_instance_id=iid, job_identifier=args.job, child_context_name=args.child
+        ),
         initiation_id=args.initiation,
-        stream=agent_pb2.STDERR if args.stderr else agent_pb2.STDOUT, follow=args.follow)
+        stream=agent_pb2.STDERR if args.stderr else agent_pb2.STDOUT,
+        follow=args.follow,
+    )
     out = sys.stdout.buffer
     for chunk in client.stream(_stub(client).GetJobLogs, request):
         if chunk.error:

@@ -77,8 +77,9 @@ def build_graph(plan: Any) -> PlanGraph:
                 if edge not in seen:
                     seen.add(edge)
                     edges.append(edge)
-        return ContextNode(context.name, tuple(jobs),
-                           tuple(walk(child) for child in context.contexts))
+        return ContextNode(
+            context.name, tuple(jobs), tuple(walk(child) for child in context.contexts)
+        )
 
     return PlanGraph(walk(plan), tuple(edges))
 
@@ -108,8 +109,11 @@ def _quote(text: str) -> str:
 
 def to_dot(graph: PlanGraph) -> str:
     where = _placed(graph.root)
-    lines = [f"digraph {_quote(graph.root.name)} {{", "  rankdir=LR;",
-             "  node [shape=box, style=rounded];"]
+    lines = [
+        f"digraph {_quote(graph.root.name)} {{",
+        "  rankdir=LR;",
+        "  node [shape=box, style=rounded];",
+    ]
 
     def walk(node: ContextNode, path: str, indent: str) -> None:
         lines.append(f"{indent}subgraph {_quote('cluster_' + path)} {{")
@@ -124,7 +128,7 @@ def to_dot(graph: PlanGraph) -> str:
 
     walk(graph.root, graph.root.name, "  ")
     for edge in graph.edges:
-        style = " [style=dashed, label=\"not\"]" if edge.negated else ""
+        style = ' [style=dashed, label="not"]' if edge.negated else ""
         lines.append(f"  {_node_id(edge.source)} -> {_node_id(edge.target)}{style};")
     lines.append("}")
     return "\n".join(lines)

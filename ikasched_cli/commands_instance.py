@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from ikasched_common.cli import output
-from ikasched_common.cli.client import FAILED, USAGE, Client, CliError, connect
+from ikasched_cli import output
+from ikasched_cli.client import FAILED, USAGE, Client, CliError, connect
 
 ENDED_STATUSES = ("COMPLETE", "ERROR", "ENDED")
 
@@ -36,8 +36,9 @@ def resolve_instance(client: Client, text: str) -> str:
     from ikasched.v1 import instance_service_pb2
 
     stub = instances_stub(client)
-    listed = client.call(stub.ListInstances,
-                         instance_service_pb2.ListInstancesRequest(context_name=text))
+    listed = client.call(
+        stub.ListInstances, instance_service_pb2.ListInstancesRequest(context_name=text)
+    )
     live = sorted(listed.instances, key=lambda i: i.created_date_time)
     if live:
         return str(live[-1].id)
@@ -51,8 +52,14 @@ def status_name(value: int) -> str:
 
 
 def _instance_row(i: Any) -> list[str]:
-    return [i.id, i.context_name, status_name(i.status), output.time_text(i.start_time),
-            output.time_text(i.end_time), i.created_by or "-"]
+    return [
+        i.id,
+        i.context_name,
+        status_name(i.status),
+        output.time_text(i.start_time),
+        output.time_text(i.end_time),
+        i.created_by or "-",
+    ]
 
 
 def list_instances(args: argparse.Namespace) -> int:
@@ -69,35 +76,61 @@ def list_instances(args: argparse.Namespace) -> int:
     found: list[Any] = []
     token = ""
     while True:
-        response = client.call(stub.ListInstances, instance_service_pb2.ListInstancesRequest(
-            context_name=args.plan, statuses=statuses, include_ended=args.all,
-            include_prepared=args.all,
-            page=common_pb2.PageRequest(page_size=500, page_token=token)))
+        response = client.call(
+            stub.ListInstances,
+            instance_service_pb2.ListInstancesRequest(
+                context_name=args.plan,
+                statuses=statuses,
+                include_ended=args.all,
+                include_prepared=args.all,
+                page=common_pb2.PageRequest(page_size=500, page_token=token),
+            ),
+        )
         found.extend(response.instances)
         token = response.next_page_token
         if not token:
             break
     colour = output.use_colour(sys.stdout)
-    output.emit(args.output, [output.message_dict(i) for i in found],
-                output.table([_instance_row(i) for i in found],
-                             ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "BY"], colour=colour))
+    output.emit(
+        args.output,
+        [output.message_dict(i) for i in found],
+        output.table(
+            [_instance_row(i) for i in found],
+            ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "BY"],
+            colour=colour,
+        ),
+    )
     return 0
 
 
 def instance_text(i: Any, colour: bool) -> str:
-    head = output.kv_block({
-        "id": i.id, "plan": f"{i.context_name} (version {i.plan_version})",
-        "status": output.status_text(status_name(i.status), colour),
-        "started": output.time_text(i.start_time), "ended": output.time_text(i.end_time),
-        "parameters": ", ".join(f"{p.name}={p.value}" for p in i.context_parameters) or "-",
-    })
-    rows = [[j.identifier, j.child_context_name or "-", j.agent_name or "-",
-             status_name(j.status),
-             ",".join(f for f, on in (("held", j.held), ("skip", j.skip),
-                                      ("acked", j.error_acknowledged)) if on) or "-",
-             str(j.return_code) if j.end_time else "-"] for j in i.jobs]
-    jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"],
-                        colour=colour)
+    head = output.kv_block(
+        {
+            "id": i.id,
+            "plan": f"{i.context_name} (version {i.plan_version})",
+            "status": output.status_text(status_name(i.status), colour),
+            "started": output.time_text(i.start_time),
+            "ended": output.time_text(i.end_time),
+            "parameters": ", ".join(f"{p.name}={p.value}" for p in i.context_parameters) or "-",
+        }
+    )
+    rows = [
+        [
+            j.identifier,
+            j.child_context_name or "-",
+            j.agent_name or "-",
+            status_name(j.status),
+            ",".join(
+                f
+                for f, on in (("held", j.held), ("skip", j.skip), ("acked", j.error_acknowledged))
+                if on
+            )
+            or "-",
+            str(j.return_code) if j.end_time else "-",
+        ]
+        for j in i.jobs
+    ]
+    jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"], colour=colour)
     return f"{head}\n\n{jobs}"
 
 
@@ -106,10 +139,13 @@ def get(args: argparse.Namespace) -> int:
 
     client = connect(args)
     iid = resolve_instance(client, args.instance)
-    found = client.call(instances_stub(client).GetInstance,
-                        instance_service_pb2.GetInstanceRequest(context_instance_id=iid))
-    output.emit(args.output, output.message_dict(found),
-                instance_text(found, output.use_colour(sys.stdout)))
+    found = client.call(
+        instances_stub(client).GetInstance,
+        instance_service_pb2.GetInstanceRequest(context_instance_id=iid),
+    )
+    output.emit(
+        args.output, output.message_dict(found), instance_text(found, output.use_colour(sys.stdout))
+    )
     return 0
 
 
@@ -118,16 +154,21 @@ def change_line(change: Any, colour: bool) -> str:
     kind = change.WhichOneof("change")
     if kind == "job":
         job = change.job
-        where = f"{job.job_identifier}" + (f" [{job.child_context_name}]"
-                                           if job.child_context_name else "")
+        where = f"{job.job_identifier}" + (
+            f" [{job.child_context_name}]" if job.child_context_name else ""
+        )
         extra = f" ({job.cause})" if job.cause else ""
         new = output.status_text(status_name(job.new_status), colour)
-        return (f"{stamp} {change.context_name} {change.context_instance_id} job {where}: "
-                f"{status_name(job.previous_status)} -> {new}{extra}")
+        return (
+            f"{stamp} {change.context_name} {change.context_instance_id} job {where}: "
+            f"{status_name(job.previous_status)} -> {new}{extra}"
+        )
     ctx = change.context
     new = output.status_text(status_name(ctx.new_status), colour)
-    return (f"{stamp} {change.context_name} {change.context_instance_id} context "
-            f"{ctx.context_name}: {status_name(ctx.previous_status)} -> {new}")
+    return (
+        f"{stamp} {change.context_name} {change.context_instance_id} context "
+        f"{ctx.context_name}: {status_name(ctx.previous_status)} -> {new}"
+    )
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -140,22 +181,22 @@ def watch(args: argparse.Namespace) -> int:
     colour = output.use_colour(sys.stdout)
     if args.after < 0:
         raise CliError("--after expects a position >= 0", USAGE)
-    request = instance_service_pb2.WatchInstancesRequest(context_instance_id=iid,
-                                                         after_position=args.after,
-                                                         send_initial=True)
-    stream = client.stream(instances_stub(client).WatchInstances, request,
-                           timeout=args.duration)
+    request = instance_service_pb2.WatchInstancesRequest(
+        context_instance_id=iid, after_position=args.after, send_initial=True
+    )
+    stream = client.stream(instances_stub(client).WatchInstances, request, timeout=args.duration)
     deadline = time.monotonic() + args.duration if args.duration else None
     for item in stream:
         if item.WhichOneof("item") == "snapshot":
             snap = item.snapshot
             status = status_name(snap.status)
             if args.output == "table":
-                print(f"{snap.context_name} {snap.id}: "
-                      f"{output.status_text(status, colour)}", flush=True)
+                print(
+                    f"{snap.context_name} {snap.id}: {output.status_text(status, colour)}",
+                    flush=True,
+                )
             else:
-                print(output.dump({"snapshot": output.message_dict(snap)}, args.output),
-                      flush=True)
+                print(output.dump({"snapshot": output.message_dict(snap)}, args.output), flush=True)
             if args.until_ended and snap.id == iid and status in ENDED_STATUSES:
                 return 0 if status == "COMPLETE" else FAILED
             continue
@@ -164,9 +205,12 @@ def watch(args: argparse.Namespace) -> int:
             print(change_line(change, colour), flush=True)
         else:
             print(output.dump({"change": output.message_dict(change)}, args.output), flush=True)
-        if (args.until_ended and change.WhichOneof("change") == "context"
-                and change.context_instance_id == iid
-                and change.context.context_name == change.context_name):
+        if (
+            args.until_ended
+            and change.WhichOneof("change") == "context"
+            and change.context_instance_id == iid
+            and change.context.context_name == change.context_name
+        ):
             status = status_name(change.context.new_status)
             if status in ENDED_STATUSES:
                 return 0 if status == "COMPLETE" else FAILED
@@ -178,9 +222,11 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, found: Any, verb: str) -> int:
-    output.emit(args.output, output.message_dict(found),
-                f"instance {found.id} of {found.context_name} {verb}: "
-                f"{status_name(found.status)}")
+    output.emit(
+        args.output,
+        output.message_dict(found),
+        f"instance {found.id} of {found.context_name} {verb}: {status_name(found.status)}",
+    )
     return 0
 
 
@@ -189,10 +235,15 @@ def create(args: argparse.Namespace) -> int:
 
     params = parse_params(args.param)
     client = connect(args)
-    found = client.call(instances_stub(client).CreateInstance,
-                        instance_service_pb2.CreateInstanceRequest(
-                            context_name=args.plan, context_parameters=params,
-                            hold_command_jobs=args.hold, ignore_blackout=args.ignore_blackout))
+    found = client.call(
+        instances_stub(client).CreateInstance,
+        instance_service_pb2.CreateInstanceRequest(
+            context_name=args.plan,
+            context_parameters=params,
+            hold_command_jobs=args.hold,
+            ignore_blackout=args.ignore_blackout,
+        ),
+    )
     if args.output == "table":
         print(found.id)
         return 0
@@ -204,9 +255,12 @@ def end(args: argparse.Namespace) -> int:
 
     client = connect(args)
     iid = resolve_instance(client, args.instance)
-    found = client.call(instances_stub(client).EndInstance,
-                        instance_service_pb2.EndInstanceRequest(
-                            context_instance_id=iid, keep_running_jobs=args.keep_running_jobs))
+    found = client.call(
+        instances_stub(client).EndInstance,
+        instance_service_pb2.EndInstanceRequest(
+            context_instance_id=iid, keep_running_jobs=args.keep_running_jobs
+        ),
+    )
     return _show(args, found, "ended")
 
 
@@ -216,11 +270,15 @@ def reset(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     client = connect(args)
     iid = resolve_instance(client, args.instance)
-    found = client.call(instances_stub(client).ResetInstance,
-                        instance_service_pb2.ResetInstanceRequest(
-                            context_instance_id=iid, hold_command_jobs=args.hold,
-                            initiate_with_same_parameters=args.same_parameters,
-                            context_parameters=params))
+    found = client.call(
+        instances_stub(client).ResetInstance,
+        instance_service_pb2.ResetInstanceRequest(
+            context_instance_id=iid,
+            hold_command_jobs=args.hold,
+            initiate_with_same_parameters=args.same_parameters,
+            context_parameters=params,
+        ),
+    )
     return _show(args, found, "reset")
 
 
@@ -229,8 +287,11 @@ def run_until_ended(args: argparse.Namespace) -> int:
 
     client = connect(args)
     iid = resolve_instance(client, args.instance)
-    found = client.call(instances_stub(client).RunUntilManuallyEnded,
-                        instance_service_pb2.RunUntilManuallyEndedRequest(
-                            context_instance_id=iid, enabled=not args.off))
+    found = client.call(
+        instances_stub(client).RunUntilManuallyEnded,
+        instance_service_pb2.RunUntilManuallyEndedRequest(
+            context_instance_id=iid, enabled=not args.off
+        ),
+    )
     state = "off" if args.off else "on"
     return _show(args, found, f"run-until-ended {state}")

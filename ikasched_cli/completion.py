@@ -45,10 +45,11 @@ def _walk(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, lis
 
 
 def script() -> str:
-    from ikasched_common.cli.main import build_parser
+    from ikasched_cli.main import build_parser
 
-    cases = [f'    "{path}") echo "{" ".join(words)}" ;;'
-             for path, words in _walk(build_parser(), "")]
+    cases = [
+        f'    "{path}") echo "{" ".join(words)}" ;;' for path, words in _walk(build_parser(), "")
+    ]
     return _SCRIPT % "\n".join(cases)
 
 

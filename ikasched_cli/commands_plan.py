@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ikasched_common.cli import output
-from ikasched_common.cli.client import FAILED, USAGE, Client, CliError, connect
+from ikasched_cli import output
+from ikasched_cli.client import FAILED, USAGE, Client, CliError, connect
 
 
 def _plans_stub(client: Client) -> Any:
@@ -44,8 +44,11 @@ def load_files(paths: list[str]) -> list[tuple[str, Any]]:
     if problems:
         for problem in problems:
             print(f"ikasched: {problem}", file=sys.stderr)
-        raise CliError(f"{len(problems)} problem(s) in plan files; nothing was applied"
-                       if len(problems) > 1 else "plan file has a problem; nothing was applied")
+        raise CliError(
+            f"{len(problems)} problem(s) in plan files; nothing was applied"
+            if len(problems) > 1
+            else "plan file has a problem; nothing was applied"
+        )
     if not plans:
         raise CliError("no plan files found (.yaml, .yml or .json)", USAGE)
     return plans
@@ -64,25 +67,53 @@ def validate(args: argparse.Namespace) -> int:
             elif path.exists():
                 loaded = [(str(path), load_plan_file(path))]
             else:
-                rows.append({"file": str(path), "path": "", "severity": "ERROR",
-                             "message": "no such file or directory"})
+                rows.append(
+                    {
+                        "file": str(path),
+                        "path": "",
+                        "severity": "ERROR",
+                        "message": "no such file or directory",
+                    }
+                )
                 continue
         except PlanLoadError as exc:
-            rows.extend({"file": p.source or str(path), "path": p.path, "severity": "ERROR",
-                         "message": p.message} for p in exc.problems)
+            rows.extend(
+                {
+                    "file": p.source or str(path),
+                    "path": p.path,
+                    "severity": "ERROR",
+                    "message": p.message,
+                }
+                for p in exc.problems
+            )
             continue
         for source, plan in loaded:
             for problem in validate_plan(plan):
-                rows.append({"file": source, "path": problem.path,
-                             "severity": problem.severity.name, "message": problem.message})
+                rows.append(
+                    {
+                        "file": source,
+                        "path": problem.path,
+                        "severity": problem.severity.name,
+                        "message": problem.message,
+                    }
+                )
             if not any(r["file"] == source for r in rows):
-                rows.append({"file": source, "path": "", "severity": "OK",
-                             "message": f"plan {plan.name!r} is valid"})
+                rows.append(
+                    {
+                        "file": source,
+                        "path": "",
+                        "severity": "OK",
+                        "message": f"plan {plan.name!r} is valid",
+                    }
+                )
     errors = sum(1 for r in rows if r["severity"] == Severity.ERROR.name)
     human = "\n".join(
         f"{r['file']}: {r['path'] + ': ' if r['path'] else ''}{r['severity'].lower()}: "
-        f"{r['message']}" if r["severity"] != "OK" else f"{r['file']}: {r['message']}"
-        for r in rows)
+        f"{r['message']}"
+        if r["severity"] != "OK"
+        else f"{r['file']}: {r['message']}"
+        for r in rows
+    )
     output.emit(args.output, {"valid": errors == 0, "problems": rows}, human)
     return FAILED if errors else 0
 
@@ -95,15 +126,26 @@ def apply(args: argparse.Namespace) -> int:
     stub = _plans_stub(client)
     results = []
     for source, plan in plans:
-        response = client.call(stub.ProvisionPlan, plan_service_pb2.ProvisionPlanRequest(
-            plan=plan, dry_run=args.dry_run))
+        response = client.call(
+            stub.ProvisionPlan,
+            plan_service_pb2.ProvisionPlanRequest(plan=plan, dry_run=args.dry_run),
+        )
         results.append((source, response))
-    data = [{"file": s, "name": r.plan.name, "version": r.plan.version,
-             "created": r.created, "unchanged": r.unchanged, "changes": list(r.changes),
-             "warnings": [f"{w.path}: {w.message}" for w in r.warnings]} for s, r in results]
+    data = [
+        {
+            "file": s,
+            "name": r.plan.name,
+            "version": r.plan.version,
+            "created": r.created,
+            "unchanged": r.unchanged,
+            "changes": list(r.changes),
+            "warnings": [f"{w.path}: {w.message}" for w in r.warnings],
+        }
+        for s, r in results
+    ]
     lines = []
     for source, r in results:
-        verb = ("unchanged" if r.unchanged else "created" if r.created else "updated")
+        verb = "unchanged" if r.unchanged else "created" if r.created else "updated"
         if args.dry_run and not r.unchanged:
             verb = f"would be {verb}"
         lines.append(f"plan {r.plan.name} {verb} (version {r.plan.version}) from {source}")
@@ -118,13 +160,19 @@ def apply(args: argparse.Namespace) -> int:
 
 
 def _summary_row(p: Any) -> list[str]:
-    return [p.name, str(p.version), "yes" if p.enabled else "no", str(p.job_count),
-            str(p.live_instances), p.time_window_start or "-", p.timezone or "-",
-            output.time_text(p.next_fire_time)]
+    return [
+        p.name,
+        str(p.version),
+        "yes" if p.enabled else "no",
+        str(p.job_count),
+        str(p.live_instances),
+        p.time_window_start or "-",
+        p.timezone or "-",
+        output.time_text(p.next_fire_time),
+    ]
 
 
-_SUMMARY_HEADERS = ["NAME", "VERSION", "ENABLED", "JOBS", "LIVE", "WINDOW", "TIMEZONE",
-                    "NEXT FIRE"]
+_SUMMARY_HEADERS = ["NAME", "VERSION", "ENABLED", "JOBS", "LIVE", "WINDOW", "TIMEZONE", "NEXT FIRE"]
 
 
 def list_plans(args: argparse.Namespace) -> int:
@@ -135,37 +183,53 @@ def list_plans(args: argparse.Namespace) -> int:
     plans: list[Any] = []
     token = ""
     while True:
-        response = client.call(stub.ListPlans, plan_service_pb2.ListPlansRequest(
-            name_contains=args.name_contains,
-            page=common_pb2.PageRequest(page_size=500, page_token=token)))
+        response = client.call(
+            stub.ListPlans,
+            plan_service_pb2.ListPlansRequest(
+                name_contains=args.name_contains,
+                page=common_pb2.PageRequest(page_size=500, page_token=token),
+            ),
+        )
         plans.extend(response.plans)
         token = response.next_page_token
         if not token:
             break
-    output.emit(args.output, [output.message_dict(p) for p in plans],
-                output.table([_summary_row(p) for p in plans], _SUMMARY_HEADERS))
+    output.emit(
+        args.output,
+        [output.message_dict(p) for p in plans],
+        output.table([_summary_row(p) for p in plans], _SUMMARY_HEADERS),
+    )
     return 0
 
 
 def _get_plan(client: Client, name: str, version: int = 0) -> Any:
     from ikasched.v1 import plan_service_pb2
 
-    return client.call(_plans_stub(client).GetPlan,
-                       plan_service_pb2.GetPlanRequest(name=name, version=version))
+    return client.call(
+        _plans_stub(client).GetPlan, plan_service_pb2.GetPlanRequest(name=name, version=version)
+    )
 
 
 def get(args: argparse.Namespace) -> int:
     client = connect(args)
     response = _get_plan(client, args.name, args.plan_version)
     s = response.summary
-    human = output.kv_block({
-        "name": s.name, "version": str(s.version), "enabled": "yes" if s.enabled else "no",
-        "description": s.description or "-", "owner": s.owner or "-",
-        "window": s.time_window_start or "-", "timezone": s.timezone or "-",
-        "next fire": output.time_text(s.next_fire_time), "jobs": str(s.job_count),
-        "live instances": str(s.live_instances), "agents": ", ".join(s.agent_names) or "-",
-        "updated": f"{output.time_text(s.updated_time)} by {s.updated_by or '-'}",
-    })
+    human = output.kv_block(
+        {
+            "name": s.name,
+            "version": str(s.version),
+            "enabled": "yes" if s.enabled else "no",
+            "description": s.description or "-",
+            "owner": s.owner or "-",
+            "window": s.time_window_start or "-",
+            "timezone": s.timezone or "-",
+            "next fire": output.time_text(s.next_fire_time),
+            "jobs": str(s.job_count),
+            "live instances": str(s.live_instances),
+            "agents": ", ".join(s.agent_names) or "-",
+            "updated": f"{output.time_text(s.updated_time)} by {s.updated_by or '-'}",
+        }
+    )
     output.emit(args.output, output.message_dict(response), human)
     return 0
 
@@ -175,8 +239,10 @@ def export(args: argparse.Namespace) -> int:
 
     client = connect(args)
     fmt = plan_service_pb2.JSON if args.format == "json" else plan_service_pb2.YAML
-    response = client.call(_plans_stub(client).ExportPlan, plan_service_pb2.ExportPlanRequest(
-        name=args.name, version=args.plan_version, format=fmt))
+    response = client.call(
+        _plans_stub(client).ExportPlan,
+        plan_service_pb2.ExportPlanRequest(name=args.name, version=args.plan_version, format=fmt),
+    )
     sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
     return 0
 
@@ -185,10 +251,15 @@ def delete(args: argparse.Namespace) -> int:
     from ikasched.v1 import plan_service_pb2
 
     client = connect(args)
-    response = client.call(_plans_stub(client).DeletePlan,
-                           plan_service_pb2.DeletePlanRequest(name=args.name, force=args.force))
-    output.emit(args.output, {"name": args.name, "ended_instances": response.ended_instances},
-                f"plan {args.name} deleted ({response.ended_instances} instance(s) ended)")
+    response = client.call(
+        _plans_stub(client).DeletePlan,
+        plan_service_pb2.DeletePlanRequest(name=args.name, force=args.force),
+    )
+    output.emit(
+        args.output,
+        {"name": args.name, "ended_instances": response.ended_instances},
+        f"plan {args.name} deleted ({response.ended_instances} instance(s) ended)",
+    )
     return 0
 
 
@@ -200,10 +271,12 @@ def _toggle(args: argparse.Namespace, enable: bool) -> int:
     if enable:
         summary = client.call(stub.EnablePlan, plan_service_pb2.EnablePlanRequest(name=args.name))
     else:
-        summary = client.call(stub.DisablePlan,
-                              plan_service_pb2.DisablePlanRequest(name=args.name))
-    output.emit(args.output, output.message_dict(summary),
-                f"plan {summary.name} {'enabled' if summary.enabled else 'disabled'}")
+        summary = client.call(stub.DisablePlan, plan_service_pb2.DisablePlanRequest(name=args.name))
+    output.emit(
+        args.output,
+        output.message_dict(summary),
+        f"plan {summary.name} {'enabled' if summary.enabled else 'disabled'}",
+    )
     return 0
 
 
@@ -216,7 +289,7 @@ def disable(args: argparse.Namespace) -> int:
 
 
 def graph(args: argparse.Namespace) -> int:
-    from ikasched_common.cli.graph import build_graph, to_dot, to_mermaid
+    from ikasched_cli.graph import build_graph, to_dot, to_mermaid
 
     if args.file:
         plans = load_files([args.file])
@@ -247,18 +320,27 @@ def next_fires(args: argparse.Namespace) -> int:
             at = fire
         zone = trigger.tz
         texts = [t.astimezone(zone).isoformat() for t in times]
-        output.emit(args.output, {"timezone": trigger.timezone, "fire_times": texts},
-                    "\n".join(texts) or "no further fire times")
+        output.emit(
+            args.output,
+            {"timezone": trigger.timezone, "fire_times": texts},
+            "\n".join(texts) or "no further fire times",
+        )
         return 0
     if not args.name:
         raise CliError("name a plan or pass --cron EXPR", USAGE)
     from ikasched.v1 import plan_service_pb2
 
     client = connect(args)
-    response = client.call(_plans_stub(client).GetNextFireTimes,
-                           plan_service_pb2.GetNextFireTimesRequest(
-                               plan_name=args.name, job_identifier=args.job, count=args.count))
+    response = client.call(
+        _plans_stub(client).GetNextFireTimes,
+        plan_service_pb2.GetNextFireTimesRequest(
+            plan_name=args.name, job_identifier=args.job, count=args.count
+        ),
+    )
     texts = list(response.fire_times_text) or [output.time_text(t) for t in response.fire_times]
-    output.emit(args.output, {"timezone": response.timezone, "fire_times": texts},
-                "\n".join(texts) or "no further fire times")
+    output.emit(
+        args.output,
+        {"timezone": response.timezone, "fire_times": texts},
+        "\n".join(texts) or "no further fire times",
+    )
     return 0

@@ -1,7 +1,7 @@
 """`ikasched up`: a dashboard on SQLite in ./ikasched-data, one local agent named "local", the
 example plans provisioned and an instance of the hello plan, with a live status view.
 
-The dashboard and the agent run as child processes (`python -m ikasched_common.cli ...`), so
+The dashboard and the agent run as child processes (`python -m ikasched_cli ...`), so
 each keeps its own event loop, logs (data dir) and signal handling; Ctrl-C stops the agent,
 then the dashboard, and the data dir keeps the state for the next `up`.
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ikasched_common.cli import output
-from ikasched_common.cli.client import (
+from ikasched_cli import output
+from ikasched_cli.client import (
     CLI_CONFIG_NAME,
     FAILED,
     USAGE,
@@ -53,8 +53,10 @@ def find_examples(explicit: str | None) -> Path | None:
         return path
     import ikasched_common
 
-    for candidate in (Path(ikasched_common.__file__).resolve().parent.parent / "examples",
-                      Path("examples")):
+    for candidate in (
+        Path(ikasched_common.__file__).resolve().parent.parent / "examples",
+        Path("examples"),
+    ):
         if candidate.is_dir():
             return candidate
     return None
@@ -81,13 +83,17 @@ def prepare_tokens(data_dir: Path) -> LocalTokens:
                 secret = read_token_file(agent_file)
                 with db.read_transaction(engine) as conn:
                     record = token_store.get_token(conn, token_id_of(secret))
-                if (record is not None and record.role == Role.AGENT.value
-                        and record.agent_name == AGENT_NAME
-                        and record.active(int(time.time() * 1000))):
+                if (
+                    record is not None
+                    and record.role == Role.AGENT.value
+                    and record.agent_name == AGENT_NAME
+                    and record.active(int(time.time() * 1000))
+                ):
                     agent_secret = secret
         if not agent_secret:
             _record, agent_secret = create_token(
-                engine, TokenSpec(f"agent {AGENT_NAME}", Role.AGENT, agent_name=AGENT_NAME))
+                engine, TokenSpec(f"agent {AGENT_NAME}", Role.AGENT, agent_name=AGENT_NAME)
+            )
             write_token_file(agent_file, agent_secret)
         return LocalTokens(read_token_file(admin.path), agent_secret, admin.path)
     finally:
@@ -103,43 +109,73 @@ class Stack:
         self.agent: subprocess.Popen[bytes] | None = None
         self._logs: list[IO[bytes]] = []
 
-    def _spawn(self, argv: list[str], log_name: str,
-               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, argv: list[str], log_name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         # Own process group: the terminal's Ctrl-C reaches only us, and we stop them in order.
-        return subprocess.Popen([sys.executable, "-m", "ikasched_common.cli", *argv],
-                                stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ikasched_cli", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
     def start_dashboard(self, listen: str) -> int:
         port_file = self.data_dir / "dashboard.port"
         port_file.unlink(missing_ok=True)
         self.dashboard = self._spawn(
-            ["dashboard", "--data-dir", str(self.data_dir), "--listen", listen,
-             "--port-file", str(port_file)], "dashboard.log")
+            [
+                "dashboard",
+                "--data-dir",
+                str(self.data_dir),
+                "--listen",
+                listen,
+                "--port-file",
+                str(port_file),
+            ],
+            "dashboard.log",
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if port_file.exists():
                 return int(port_file.read_text().strip())
             if self.dashboard.poll() is not None:
-                raise CliError(f"the dashboard did not start (exit {self.dashboard.returncode});"
-                               f" see {self.data_dir / 'dashboard.log'}")
+                raise CliError(
+                    f"the dashboard did not start (exit {self.dashboard.returncode});"
+                    f" see {self.data_dir / 'dashboard.log'}"
+                )
             time.sleep(0.05)
-        raise CliError(f"the dashboard did not start within {START_TIMEOUT:.0f}s; see "
-                       f"{self.data_dir / 'dashboard.log'}")
+        raise CliError(
+            f"the dashboard did not start within {START_TIMEOUT:.0f}s; see "
+            f"{self.data_dir / 'dashboard.log'}"
+        )
 
     def start_agent(self, dashboard: str, token: str) -> None:
         env = dict(os.environ, IKASCHED_TOKEN=token)
         self.agent = self._spawn(
-            ["agent", "--name", AGENT_NAME, "--dashboard", dashboard,
-             "--data-dir", str(self.data_dir / "agent")], "agent.log", env)
+            [
+                "agent",
+                "--name",
+                AGENT_NAME,
+                "--dashboard",
+                dashboard,
+                "--data-dir",
+                str(self.data_dir / "agent"),
+            ],
+            "agent.log",
+            env,
+        )
 
     def check(self) -> None:
         for name, proc in (("dashboard", self.dashboard), ("agent", self.agent)):
             if proc is not None and proc.poll() is not None:
-                raise CliError(f"the {name} stopped (exit {proc.returncode}); see "
-                               f"{self.data_dir / (name + '.log')}")
+                raise CliError(
+                    f"the {name} stopped (exit {proc.returncode}); see "
+                    f"{self.data_dir / (name + '.log')}"
+                )
 
     def stop(self) -> None:
         for proc in (self.agent, self.dashboard):
@@ -162,21 +198,23 @@ def write_cli_config(data_dir: Path, dashboard: str, token_file: Path) -> Path:
         "# Written by `ikasched up`: commands run in the directory above need no flags.\n"
         "[cli]\n"
         f'dashboard = "{dashboard}"\n'
-        f'token_file = "{token_file.name}"\n')
+        f'token_file = "{token_file.name}"\n'
+    )
     return path
 
 
 def provision(client: Client, examples: Path) -> list[str]:
     from ikasched.v1 import plan_service_pb2, plan_service_pb2_grpc
-    from ikasched_common.cli.commands_plan import load_files
+    from ikasched_cli.commands_plan import load_files
 
     stub = client.stub(plan_service_pb2_grpc.PlanServiceStub)
     lines = []
     for source, plan in load_files([str(examples)]):
         r = client.call(stub.ProvisionPlan, plan_service_pb2.ProvisionPlanRequest(plan=plan))
         verb = "unchanged" if r.unchanged else "created" if r.created else "updated"
-        lines.append(f"  plan {r.plan.name:<16} {verb} (version {r.plan.version}, "
-                     f"{Path(source).name})")
+        lines.append(
+            f"  plan {r.plan.name:<16} {verb} (version {r.plan.version}, {Path(source).name})"
+        )
     return lines
 
 
@@ -188,13 +226,16 @@ def wait_for_agent(client: Client, stack: Stack, timeout: float = START_TIMEOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stack.check()
-        listed = client.call(stub.ListAgents,
-                             admin_service_pb2.ListAgentsRequest(connected_only=True))
+        listed = client.call(
+            stub.ListAgents, admin_service_pb2.ListAgentsRequest(connected_only=True)
+        )
         if any(a.agent_name == AGENT_NAME for a in listed.agents):
             return
         time.sleep(0.05)
-    raise CliError(f"agent {AGENT_NAME} did not connect within {timeout:.0f}s; see "
-                   f"{stack.data_dir / 'agent.log'}")
+    raise CliError(
+        f"agent {AGENT_NAME} did not connect within {timeout:.0f}s; see "
+        f"{stack.data_dir / 'agent.log'}"
+    )
 
 
 def start_hello(client: Client) -> tuple[Any, bool]:
@@ -210,16 +251,23 @@ def start_hello(client: Client) -> tuple[Any, bool]:
     )
 
     instances = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
-    live = client.call(instances.ListInstances,
-                       instance_service_pb2.ListInstancesRequest(context_name=HELLO_PLAN))
+    live = client.call(
+        instances.ListInstances, instance_service_pb2.ListInstancesRequest(context_name=HELLO_PLAN)
+    )
     if live.instances:
         return max(live.instances, key=lambda i: i.created_date_time), False
-    created = client.call(instances.CreateInstance,
-                          instance_service_pb2.CreateInstanceRequest(context_name=HELLO_PLAN))
+    created = client.call(
+        instances.CreateInstance,
+        instance_service_pb2.CreateInstanceRequest(context_name=HELLO_PLAN),
+    )
     jobs = client.stub(job_service_pb2_grpc.JobServiceStub)
-    client.call(jobs.RunJob, job_service_pb2.RunJobRequest(
-        job=common_pb2.JobRef(context_instance_id=created.id, job_identifier=HELLO_FIRST_JOB),
-        comment="ikasched up"))
+    client.call(
+        jobs.RunJob,
+        job_service_pb2.RunJobRequest(
+            job=common_pb2.JobRef(context_instance_id=created.id, job_identifier=HELLO_FIRST_JOB),
+            comment="ikasched up",
+        ),
+    )
     return created, True
 
 
@@ -228,22 +276,24 @@ def _ended_stream() -> tuple[str, str]:
 
 
 def _connect_help(dashboard: str, data_dir: Path) -> str:
-    return "\n".join([
-        f"Dashboard on {dashboard}; data in {data_dir}/ (logs: dashboard.log, agent.log).",
-        "In another terminal in this directory (no flags needed):",
-        "  ikasched plan list | ikasched instance list | ikasched instance watch hello",
-        "  ikasched job logs hello local-say-done",
-        "Another agent: make it a token, then start it with that token:",
-        "  ikasched token create --subject 'agent a2' --role agent --agent a2",
-        f"  IKASCHED_TOKEN=<secret> ikasched agent --name a2 --dashboard {dashboard}",
-        "Ctrl-C stops the stack; the next `ikasched up` carries on from the same state.",
-    ])
+    return "\n".join(
+        [
+            f"Dashboard on {dashboard}; data in {data_dir}/ (logs: dashboard.log, agent.log).",
+            "In another terminal in this directory (no flags needed):",
+            "  ikasched plan list | ikasched instance list | ikasched instance watch hello",
+            "  ikasched job logs hello local-say-done",
+            "Another agent: make it a token, then start it with that token:",
+            "  ikasched token create --subject 'agent a2' --role agent --agent a2",
+            f"  IKASCHED_TOKEN=<secret> ikasched agent --name a2 --dashboard {dashboard}",
+            "Ctrl-C stops the stack; the next `ikasched up` carries on from the same state.",
+        ]
+    )
 
 
 def watch_lines(client: Client, iid: str, colour: bool) -> Iterator[tuple[str, str]]:
     """(line, hello status or "") per item of the WatchInstances stream of every instance."""
     from ikasched.v1 import instance_service_pb2, instance_service_pb2_grpc
-    from ikasched_common.cli.commands_instance import change_line, status_name
+    from ikasched_cli.commands_instance import change_line, status_name
 
     stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
     request = instance_service_pb2.WatchInstancesRequest(send_initial=True)
@@ -251,13 +301,18 @@ def watch_lines(client: Client, iid: str, colour: bool) -> Iterator[tuple[str, s
         if item.WhichOneof("item") == "snapshot":
             snap = item.snapshot
             status = status_name(snap.status)
-            yield (f"{snap.context_name:<16} {snap.id}  {output.status_text(status, colour)}",
-                   status if snap.id == iid else "")
+            yield (
+                f"{snap.context_name:<16} {snap.id}  {output.status_text(status, colour)}",
+                status if snap.id == iid else "",
+            )
             continue
         change = item.change
         hello = ""
-        if (change.context_instance_id == iid and change.WhichOneof("change") == "context"
-                and change.context.context_name == change.context_name):
+        if (
+            change.context_instance_id == iid
+            and change.WhichOneof("change") == "context"
+            and change.context.context_name == change.context_name
+        ):
             hello = status_name(change.context.new_status)
         yield change_line(change, colour), hello
 
@@ -268,8 +323,9 @@ class StatusFeed:
 
     def __init__(self, client: Client, iid: str, colour: bool) -> None:
         self._queue: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._pump, args=(client, iid, colour),
-                                        name="status-feed", daemon=True)
+        self._thread = threading.Thread(
+            target=self._pump, args=(client, iid, colour), name="status-feed", daemon=True
+        )
         self._thread.start()
 
     def _pump(self, client: Client, iid: str, colour: bool) -> None:
@@ -304,27 +360,56 @@ def render_screen(client: Client, iid: str, footer: str, colour: bool) -> str:
         plan_service_pb2,
         plan_service_pb2_grpc,
     )
-    from ikasched_common.cli.commands_instance import status_name
+    from ikasched_cli.commands_instance import status_name
 
-    plans = client.call(client.stub(plan_service_pb2_grpc.PlanServiceStub).ListPlans,
-                        plan_service_pb2.ListPlansRequest(
-                            page=common_pb2.PageRequest(page_size=20))).plans
+    plans = client.call(
+        client.stub(plan_service_pb2_grpc.PlanServiceStub).ListPlans,
+        plan_service_pb2.ListPlansRequest(page=common_pb2.PageRequest(page_size=20)),
+    ).plans
     stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
-    live = list(client.call(stub.ListInstances, instance_service_pb2.ListInstancesRequest(
-        page=common_pb2.PageRequest(page_size=20))).instances)
+    live = list(
+        client.call(
+            stub.ListInstances,
+            instance_service_pb2.ListInstancesRequest(page=common_pb2.PageRequest(page_size=20)),
+        ).instances
+    )
     live.sort(key=lambda i: (i.id != iid, -i.created_date_time))
-    parts = [f"ikasched up  {time.strftime('%H:%M:%S')}", "",
-             output.table([[p.name, str(p.version), "yes" if p.enabled else "no",
-                            str(p.live_instances), output.time_text(p.next_fire_time)]
-                           for p in plans], ["PLAN", "VERSION", "ENABLED", "LIVE", "NEXT FIRE"])]
+    parts = [
+        f"ikasched up  {time.strftime('%H:%M:%S')}",
+        "",
+        output.table(
+            [
+                [
+                    p.name,
+                    str(p.version),
+                    "yes" if p.enabled else "no",
+                    str(p.live_instances),
+                    output.time_text(p.next_fire_time),
+                ]
+                for p in plans
+            ],
+            ["PLAN", "VERSION", "ENABLED", "LIVE", "NEXT FIRE"],
+        ),
+    ]
     for brief in live[:4]:
-        inst = client.call(stub.GetInstance, instance_service_pb2.GetInstanceRequest(
-            context_instance_id=brief.id))
-        parts += ["", f"{inst.context_name} {inst.id}  "
-                      f"{output.status_text(status_name(inst.status), colour)}",
-                  _indent(output.table([[j.identifier, j.child_context_name or "-",
-                                         status_name(j.status)] for j in inst.jobs],
-                                       ["JOB", "CONTEXT", "STATUS"], colour=colour))]
+        inst = client.call(
+            stub.GetInstance, instance_service_pb2.GetInstanceRequest(context_instance_id=brief.id)
+        )
+        parts += [
+            "",
+            f"{inst.context_name} {inst.id}  "
+            f"{output.status_text(status_name(inst.status), colour)}",
+            _indent(
+                output.table(
+                    [
+                        [j.identifier, j.child_context_name or "-", status_name(j.status)]
+                        for j in inst.jobs
+                    ],
+                    ["JOB", "CONTEXT", "STATUS"],
+                    colour=colour,
+                )
+            ),
+        ]
     if len(live) > 4:
         parts.append(f"... and {len(live) - 4} more live instance(s): ikasched instance list")
     parts += ["", footer]
@@ -338,6 +423,7 @@ def up(args: argparse.Namespace) -> int:
     print(f"ikasched up: data in {data_dir}", flush=True)
     tokens = prepare_tokens(data_dir)
     stack = Stack(data_dir)
+
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -360,10 +446,13 @@ def up(args: argparse.Namespace) -> int:
         if created:
             print(f"hello instance {hello.id} started\n", flush=True)
         else:
-            from ikasched_common.cli.commands_instance import status_name
+            from ikasched_cli.commands_instance import status_name
 
-            print(f"hello instance {hello.id} is still live "
-                  f"({status_name(hello.status)}); following it\n", flush=True)
+            print(
+                f"hello instance {hello.id} is still live "
+                f"({status_name(hello.status)}); following it\n",
+                flush=True,
+            )
         deadline = time.monotonic() + args.timeout if args.exit_when_complete else None
         footer = _connect_help(dashboard, data_dir)
         screen = output.use_colour(sys.stdout)  # a terminal: redraw a status screen
@@ -389,8 +478,9 @@ def up(args: argparse.Namespace) -> int:
                     print(f"hello instance {hello.id}: {status}", flush=True)
                     return 0 if status == "COMPLETE" else FAILED
                 if deadline is not None and time.monotonic() > deadline:
-                    raise CliError(f"hello instance {hello.id} not COMPLETE within "
-                                   f"{args.timeout:.0f}s")
+                    raise CliError(
+                        f"hello instance {hello.id} not COMPLETE within {args.timeout:.0f}s"
+                    )
     except KeyboardInterrupt:
         print("\nstopping the agent and the dashboard ...", flush=True)
         return 0

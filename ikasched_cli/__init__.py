@@ -1,4 +1,4 @@
-"""The `ikasched` command (console script `ikasched_common.cli:main`).
+"""The `ikasched` command (console script `ikasched_cli:main`).
 
 Only argparse is imported at start-up; each command imports grpc, protobuf and the dashboard or
 agent code it needs when it runs, so every command starts fast (DESIGN.md §7).
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ikasched_common.cli.main import main as run
+    from ikasched_cli.main import main as run
 
     return run(argv)
 

@@ -46,8 +46,13 @@ def time_text(epoch_ms: int) -> str:
     return dt.datetime.fromtimestamp(epoch_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, colour: bool = False,
-          status_column: str | None = "STATUS") -> str:
+def table(
+    rows: Sequence[Sequence[str]],
+    headers: Sequence[str],
+    *,
+    colour: bool = False,
+    status_column: str | None = "STATUS",
+) -> str:
     """Left-aligned columns; the status column is coloured after widths are taken."""
     widths = [len(h) for h in headers]
     for row in rows:
