@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
 from ikasched_dashboard.engine.effects import GlobalEvent, LockRelease, LockRequest
 from ikasched_dashboard.engine.inputs import LockGranted, LockQueued, ProcessEvent
@@ -113,20 +114,23 @@ class Coordinator:
         self, state: CoordinatorState, item: CoordinatorInput
     ) -> tuple[CoordinatorState, tuple[Output, ...]]:
         work = _Work(state)
-        if isinstance(item, LockRequest):
-            work.request(item)
-        elif isinstance(item, LockRelease):
-            work.release(
-                item.environment_group,
-                (item.instance_id, item.job_identifier, item.child_context_name),
-                cancel_queued=item.cancel_queued,
-            )
-        elif isinstance(item, GlobalEvent):
-            work.broadcast(item)
-        elif isinstance(item, RegisterInstance):
-            work.instances[item.instance.instance_id] = item.instance
-        elif isinstance(item, UnregisterInstance):
-            work.unregister(item.instance_id)
+        match item:
+            case LockRequest():
+                work.request(item)
+            case LockRelease():
+                work.release(
+                    item.environment_group,
+                    (item.instance_id, item.job_identifier, item.child_context_name),
+                    cancel_queued=item.cancel_queued,
+                )
+            case GlobalEvent():
+                work.broadcast(item)
+            case RegisterInstance():
+                work.instances[item.instance.instance_id] = item.instance
+            case UnregisterInstance():
+                work.unregister(item.instance_id)
+            case _:
+                assert_never(item)
         return CoordinatorState(work.locks, work.instances), tuple(work.out)
 
 
