@@ -1,4 +1,4 @@
-"""Process commands: version, dashboard, agent, db upgrade."""
+"""Process commands: version, dashboard, db upgrade (the agent: commands_agent)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,6 @@ def dashboard(args: argparse.Namespace) -> int:
     except OSError as exc:  # e.g. the listen address is taken
         raise CliError(f"dashboard: {exc}") from None
     return 0
-
-
-def agent_run(args: argparse.Namespace) -> int:
-    from ikasched_agent.__main__ import main as agent_main
-
-    return agent_main([])
 
 
 def db_upgrade(args: argparse.Namespace) -> int:

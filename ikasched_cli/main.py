@@ -162,12 +162,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         connection=False,
     )
     agent = b.group(sub, "agent", "run an agent (`ikasched agent run ...`) or list agents")
-    # never parsed here: main() hands `agent run ...` to the agent's own parser
     b.leaf(
         agent,
         "run",
         "run an agent on this host (`ikasched agent run --help`)",
-        srv + "agent_run",
+        PKG + "commands_agent:run",
+        _agent_run_args,
         connection=False,
     )
     b.leaf(
@@ -511,6 +511,12 @@ def _db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file with a [dashboard] table")
 
 
+def _agent_run_args(p: argparse.ArgumentParser) -> None:
+    from ikasched_cli.commands_agent import run_args
+
+    run_args(p)
+
+
 def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="ikasched-data", help="state kept between runs")
     p.add_argument("--listen", default="127.0.0.1:50051", help="dashboard address")
@@ -535,13 +541,18 @@ def _run(target: str, args: argparse.Namespace) -> int:
     return handler(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # `ikasched agent [run] --name a1 ...` runs an agent: the agent owns its flags.
-    if argv and argv[0] == "agent" and not (len(argv) > 1 and argv[1] in ("list", "-h", "--help")):
-        from ikasched_agent.__main__ import main as agent_main
+def _agent_alias(argv: list[str]) -> list[str]:
+    """`ikasched agent [--name a1 ...]`, the older spelling, is `ikasched agent run ...`."""
+    if argv and argv[0] == "agent" and (len(argv) == 1 or argv[1] not in _AGENT_WORDS):
+        return ["agent", "run", *argv[1:]]
+    return argv
 
-        return agent_main(argv[2:] if len(argv) > 1 and argv[1] == "run" else argv[1:])
+
+_AGENT_WORDS = ("run", "list", "-h", "--help")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = _agent_alias(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:

@@ -158,6 +158,7 @@ class Stack:
         self.agent = self._spawn(
             [
                 "agent",
+                "run",
                 "--name",
                 AGENT_NAME,
                 "--dashboard",

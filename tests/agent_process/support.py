@@ -253,7 +253,7 @@ def in_process_agent(
 
 
 def spawn_agent(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """`python -m ikasched_agent` as a real process (its stderr goes to a log in data_dir)."""
+    """`python -m ikasched_cli agent run` as a real process (stderr goes to a log in data_dir)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "agent-stderr.log", "ab")  # noqa: SIM115 - owned by the process
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -262,7 +262,9 @@ def spawn_agent(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[byte
             [
                 sys.executable,
                 "-m",
-                "ikasched_agent",
+                "ikasched_cli",
+                "agent",
+                "run",
                 "--name",
                 AGENT,
                 "--dashboard",

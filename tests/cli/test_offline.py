@@ -41,8 +41,6 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         "dashboard",
     } <= set(paths)
     for path in paths:
-        if path == "agent run":
-            continue  # the agent's own parser; checked as a subprocess below
         with pytest.raises(SystemExit) as exc:
             main([*path.split(), "--help"])
         assert exc.value.code == 0
@@ -58,6 +56,17 @@ def test_version_help_and_agent_help_as_subprocesses(tmp_path: Path) -> None:
     assert top.rc == 0 and "plan" in top.out and "exit status" in top.out
     agent = run(["agent", "run", "--help"], cwd=tmp_path, env=env)
     assert agent.rc == 0 and "--name" in agent.out and "ikasched agent" in agent.out
+
+
+def test_agent_without_run_is_the_older_spelling_of_agent_run() -> None:
+    from ikasched_cli.main import _agent_alias
+
+    argv = _agent_alias(["agent", "--name", "a1", "--fast-reconnect", "--status-interval", "0.2"])
+    assert argv[:2] == ["agent", "run"]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.name, args.fast_reconnect, args.status_interval) == ("a1", True, 0.2)
+    assert _agent_alias(["agent"]) == ["agent", "run"]
+    assert _agent_alias(["agent", "list"]) == ["agent", "list"]
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
