@@ -6,6 +6,8 @@ serves every agent on the dashboard. Transports: in-memory (`MemoryDialer`, test
 """
 
 from ikasched_common.errors import LinkRefused
+from ikasched_common.link.client import AgentIdentity, AgentLinkClient, Backoff
+from ikasched_common.link.gateway import AgentEndpoint, AgentPresence, HelloHook, LinkGateway
 from ikasched_common.link.outbox import (
     JournalOutbox,
     MemoryOutbox,
@@ -15,18 +17,7 @@ from ikasched_common.link.outbox import (
     SequencedItem,
 )
 from ikasched_common.link.receiver import Receiver
-from ikasched_common.link.session import (
-    AgentEndpoint,
-    AgentIdentity,
-    AgentLinkClient,
-    AgentPresence,
-    Backoff,
-    HelloHook,
-    LinkGateway,
-    LinkSession,
-    LinkSettings,
-    LinkTimeout,
-)
+from ikasched_common.link.session import LinkSession, LinkSettings, LinkTimeout
 from ikasched_common.link.transport import (
     Dialer,
     FrameConnection,

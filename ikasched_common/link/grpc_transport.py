@@ -17,7 +17,8 @@ from grpc.aio import EOF  # type: ignore[attr-defined]  # missing from grpc-stub
 
 from ikasched.v1 import agent_pb2, agent_pb2_grpc
 from ikasched_common.errors import LinkRefused
-from ikasched_common.link.session import LinkGateway, LinkSettings
+from ikasched_common.link.gateway import LinkGateway
+from ikasched_common.link.session import LinkSettings
 from ikasched_common.link.transport import AgentConnection, LinkClosed
 
 ChannelOption = tuple[str, Any]
