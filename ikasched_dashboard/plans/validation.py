@@ -36,25 +36,53 @@ Dependency cycles follow ``and``/``or`` operands (at any depth) to the target, a
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 
-from ikasched.v1 import common_pb2, plan_pb2
-from ikasched_common.errors import InvalidArgument
+from ikasched.v1 import plan_pb2
+from ikasched_dashboard.plans.field_checks import FieldChecks, cron_problem, zone_problem
+from ikasched_dashboard.plans.graph import cycle_through, strongly_connected
+from ikasched_dashboard.plans.limits import (
+    MAX_CONTEXT_DEPTH,
+    MAX_CONTEXTS,
+    MAX_GROUPING_DEPTH,  # read here at check time, so a test can lower it on this module
+    MAX_JOBS,
+    MAX_NAME_LENGTH,
+    MAX_RETURN_CODE,
+    MIN_RETURN_CODE,
+)
+from ikasched_dashboard.plans.plan_index import (
+    VIRTUAL_AGENT_NAMES,
+    ContextAt,
+    index_plan,
+    job_identifier,
+    join_path,
+)
+from ikasched_dashboard.plans.problems import (
+    Severity,
+    ValidationProblem,
+    has_errors,
+    problems_to_proto,
+)
 
-#: Most job occurrences (entries of scheduledJobs, all contexts together) in one plan.
-MAX_JOBS = 10_000
-#: Most contexts (the plan and all its child contexts) in one plan.
-MAX_CONTEXTS = 10_000
-#: Deepest nesting of contexts; the plan itself is depth 1.
-MAX_CONTEXT_DEPTH = 32
-#: Deepest nesting of logical groupings inside one dependency.
-MAX_GROUPING_DEPTH = 32
-#: Longest name (plan, context, job identifier, agent, job name, lock, parameter).
-MAX_NAME_LENGTH = 200
-#: Exit statuses a process can return on the platforms agents support.
-MIN_RETURN_CODE, MAX_RETURN_CODE = 0, 255
+__all__ = [
+    "MAX_CONTEXTS",
+    "MAX_CONTEXT_DEPTH",
+    "MAX_GROUPING_DEPTH",
+    "MAX_JOBS",
+    "MAX_NAME_LENGTH",
+    "MAX_RETURN_CODE",
+    "MIN_RETURN_CODE",
+    "ROOT_ONLY_FIELDS",
+    "VIRTUAL_AGENT_NAMES",
+    "Severity",
+    "ValidationProblem",
+    "cron_problem",
+    "has_errors",
+    "job_identifier",
+    "problems_to_proto",
+    "validate_plan",
+    "zone_problem",
+]
 
 # Fields of Context meaningful only on the plan (the root context).
 ROOT_ONLY_FIELDS: frozenset[str] = frozenset(
@@ -83,183 +111,6 @@ _AGENT_RUN_TYPES = frozenset(
         "file_event_driven_job",
     }
 )
-
-
-class Severity(enum.Enum):
-    """ERROR refuses the plan; WARNING is reported and the plan accepted."""
-
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-
-
-_PROTO_SEVERITY: dict[Severity, common_pb2.ValidationProblem.Severity] = {
-    Severity.ERROR: common_pb2.ValidationProblem.ERROR,
-    Severity.WARNING: common_pb2.ValidationProblem.WARNING,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationProblem:
-    """One problem: the path of the offending element, what is wrong, how serious."""
-
-    path: str
-    message: str
-    severity: Severity = Severity.ERROR
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.severity.value} {where}{self.message}"
-
-    def to_proto(self) -> common_pb2.ValidationProblem:
-        """The protocol's ValidationProblem."""
-        return common_pb2.ValidationProblem(
-            path=self.path,
-            message=self.message,
-            severity=_PROTO_SEVERITY[self.severity],
-        )
-
-
-def problems_to_proto(problems: Iterable[ValidationProblem]) -> list[common_pb2.ValidationProblem]:
-    """Convert problems to the protocol's messages, in order."""
-    return [p.to_proto() for p in problems]
-
-
-def has_errors(problems: Iterable[ValidationProblem]) -> bool:
-    """True when any problem refuses the plan."""
-    return any(p.severity is Severity.ERROR for p in problems)
-
-
-# --------------------------------------------------------------------------- Quartz time
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why a Quartz cron expression is invalid, or None when it is valid."""
-    from ikasched_common import quartz  # lazily: the CLI imports this module at start-up
-
-    try:
-        quartz.parse_cron(expression)
-    except InvalidArgument as exc:
-        return f"invalid Quartz cron {expression!r}: {exc}"
-    return None
-
-
-def zone_problem(name: str) -> str | None:
-    """Why a timezone name is invalid, or None when it names an IANA zone."""
-    from ikasched_common import quartz
-
-    try:
-        quartz.zone(name)
-    except InvalidArgument as exc:
-        return f"{exc.reason} (expected an IANA name such as 'Europe/London')"
-    return None
-
-
-# --------------------------------------------------------------------------- plan walk
-
-
-# Ikasan's agent-name constants of the virtual jobs, used when a virtual job gives no agent.
-VIRTUAL_AGENT_NAMES: dict[str, str] = {
-    "global_event_job": "GLOBAL_EVENT",
-    "context_start_job": "CONTEXT_START_JOB",
-    "context_terminal_job": "CONTEXT_TERMINAL_JOB",
-    "local_event_job": "LOCAL_EVENT_JOB",
-    "bridging_job": "BRIDGING_JOB",
-}
-
-
-def job_identifier(job: plan_pb2.SchedulerJob) -> str:
-    """The job's identifier; by default "<agent_name>-<job_name>", where a virtual job's agent
-    defaults to its type's constant (e.g. CONTEXT_START_JOB); "" when it cannot be formed."""
-    if job.identifier:
-        return job.identifier
-    agent = job.agent_name or VIRTUAL_AGENT_NAMES.get(job.WhichOneof("job_type") or "", "")
-    if agent and job.job_name:
-        return f"{agent}-{job.job_name}"
-    return ""
-
-
-def _at(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-@dataclass(frozen=True, slots=True)
-class _ContextAt:
-    path: str  # prefix of the context's fields; "" for the plan
-    context: plan_pb2.Context
-    depth: int
-
-
-@dataclass(frozen=True, slots=True)
-class _JobAt:
-    path: str
-    job: plan_pb2.SchedulerJob
-    identifier: str
-    context: str  # name of the context it resides in
-
-
-@dataclass(slots=True)
-class _Index:
-    contexts: list[_ContextAt] = field(default_factory=list)
-    jobs: list[_JobAt] = field(default_factory=list)
-    definitions: dict[str, _JobAt] = field(default_factory=dict)
-    known: set[str] = field(default_factory=set)
-    context_names: set[str] = field(default_factory=set)
-    residence: dict[str, set[str]] = field(default_factory=dict)  # context -> job identifiers
-    parameters: set[str] = field(default_factory=set)
-
-
-def _index(plan: plan_pb2.Context, out: list[ValidationProblem]) -> _Index:
-    index = _Index()
-    stack: list[_ContextAt] = [_ContextAt("", plan, 1)]
-    too_deep_reported = False
-    while stack:
-        at = stack.pop()
-        if len(index.contexts) == MAX_CONTEXTS:
-            out.append(
-                ValidationProblem(
-                    "", f"the plan has more than {MAX_CONTEXTS} contexts (limit MAX_CONTEXTS)"
-                )
-            )
-            break
-        index.contexts.append(at)
-        ctx = at.context
-        index.context_names.add(ctx.name)
-        resident = index.residence.setdefault(ctx.name, set())
-        index.parameters.update(p.name for p in ctx.context_parameters)
-        for i, job in enumerate(ctx.scheduled_jobs):
-            ident = job_identifier(job)
-            job_at = _JobAt(_at(at.path, f"scheduledJobs[{i}]"), job, ident, ctx.name)
-            index.jobs.append(job_at)
-            if ident:
-                index.known.add(ident)
-                resident.add(ident)
-                if job.WhichOneof("job_type") and ident not in index.definitions:
-                    index.definitions[ident] = job_at
-        if ctx.contexts and at.depth >= MAX_CONTEXT_DEPTH:
-            if not too_deep_reported:
-                out.append(
-                    ValidationProblem(
-                        _at(at.path, "contexts"),
-                        f"child contexts nest deeper than {MAX_CONTEXT_DEPTH} levels "
-                        "(limit MAX_CONTEXT_DEPTH); deeper contexts were not checked",
-                    )
-                )
-                too_deep_reported = True
-            continue
-        stack.extend(
-            _ContextAt(_at(at.path, f"contexts[{i}]"), child, at.depth + 1)
-            for i, child in reversed(list(enumerate(ctx.contexts)))
-        )
-    if len(index.jobs) > MAX_JOBS:
-        out.insert(
-            0,
-            ValidationProblem(
-                "",
-                f"the plan has {len(index.jobs)} job occurrences; at most {MAX_JOBS} "
-                "(limit MAX_JOBS)",
-            ),
-        )
-    return index
 
 
 def _positive_operands(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> Iterator[str]:
@@ -295,45 +146,18 @@ def _can_fire(grouping: plan_pb2.LogicalGrouping, depth: int = 1) -> bool:
     )
 
 
-class _Checker:
+class _Checker(FieldChecks):
+    """The structural checks: contexts, jobs, dependencies, groupings, locks, whole plan."""
+
     def __init__(self, plan: plan_pb2.Context) -> None:
         self.plan = plan
         self.out: list[ValidationProblem] = []
-        self.index = _index(plan, self.out)
+        self.index = index_plan(plan, self.out)
         self.context_seen: dict[str, str] = {}
         self.lock_seen: dict[str, str] = {}
         self.agent_job_seen: dict[tuple[str, str], str] = {}
 
     # -- reporting
-    def error(self, path: str, message: str) -> None:
-        self.out.append(ValidationProblem(path, message, Severity.ERROR))
-
-    def warning(self, path: str, message: str) -> None:
-        self.out.append(ValidationProblem(path, message, Severity.WARNING))
-
-    def name_length(self, path: str, name: str, what: str) -> None:
-        if len(name) > MAX_NAME_LENGTH:
-            self.error(
-                path,
-                f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH} "
-                "(limit MAX_NAME_LENGTH)",
-            )
-
-    def cron(self, path: str, expression: str) -> None:
-        problem = cron_problem(expression)
-        if problem:
-            self.error(path, problem)
-
-    def zone(self, path: str, name: str) -> None:
-        if name:
-            problem = zone_problem(name)
-            if problem:
-                self.error(path, problem)
-
-    def not_negative(self, path: str, value: int, what: str) -> None:
-        if value < 0:
-            self.error(path, f"{what} must not be negative, got {value}")
-
     # -- walk
     def run(self) -> list[ValidationProblem]:
         for at in self.index.contexts:
@@ -343,9 +167,9 @@ class _Checker:
         self.completion_blockers()
         return self.out
 
-    def context(self, at: _ContextAt) -> None:
+    def context(self, at: ContextAt) -> None:
         ctx, prefix, is_root = at.context, at.path, at.path == ""
-        name_path = _at(prefix, "name")
+        name_path = join_path(prefix, "name")
         if not ctx.name:
             self.error(
                 name_path, "a plan needs a name" if is_root else "a child context needs a name"
@@ -365,73 +189,43 @@ class _Checker:
             for fd, _ in ctx.ListFields():
                 if fd.name in ROOT_ONLY_FIELDS:
                     self.warning(
-                        _at(prefix, fd.json_name),
+                        join_path(prefix, fd.json_name),
                         "only meaningful on the plan (the root context); "
                         "ignored on a child context",
                     )
         if ctx.time_window_start:
-            self.cron(_at(prefix, "timeWindowStart"), ctx.time_window_start)
-        self.zone(_at(prefix, "timezone"), ctx.timezone)
+            self.cron(join_path(prefix, "timeWindowStart"), ctx.time_window_start)
+        self.zone(join_path(prefix, "timezone"), ctx.timezone)
         self.not_negative(
-            _at(prefix, "contextTtlMilliseconds"), ctx.context_ttl_milliseconds, "the TTL"
+            join_path(prefix, "contextTtlMilliseconds"), ctx.context_ttl_milliseconds, "the TTL"
         )
         self.not_negative(
-            _at(prefix, "misfireGraceSeconds"), ctx.misfire_grace_seconds, "the misfire grace"
+            join_path(prefix, "misfireGraceSeconds"), ctx.misfire_grace_seconds, "the misfire grace"
         )
         self.blackouts(
             prefix, ctx.blackout_window_cron_expressions, ctx.blackout_window_date_time_ranges
         )
-        self.parameters(_at(prefix, "contextParameters"), ctx.context_parameters)
+        self.parameters(join_path(prefix, "contextParameters"), ctx.context_parameters)
         seen_here: dict[str, str] = {}
         for i, job in enumerate(ctx.scheduled_jobs):
-            self.job(_at(prefix, f"scheduledJobs[{i}]"), job, seen_here)
+            self.job(join_path(prefix, f"scheduledJobs[{i}]"), job, seen_here)
         for i, dependency in enumerate(ctx.job_dependencies):
-            self.dependency(_at(prefix, f"jobDependencies[{i}]"), dependency, ctx.name)
+            self.dependency(join_path(prefix, f"jobDependencies[{i}]"), dependency, ctx.name)
         for i, lock in enumerate(ctx.job_locks):
-            self.lock(_at(prefix, f"jobLocks[{i}]"), lock)
+            self.lock(join_path(prefix, f"jobLocks[{i}]"), lock)
         if ctx.context_dependencies:
             self.warning(
-                _at(prefix, "contextDependencies"),
+                join_path(prefix, "contextDependencies"),
                 "context dependencies are never evaluated (as in Ikasan); order "
                 "contexts with job dependencies on context start/terminal jobs instead",
             )
-
-    def blackouts(
-        self, prefix: str, crons: Iterable[str], ranges: Iterable[common_pb2.DateTimeRange]
-    ) -> None:
-        for i, expression in enumerate(crons):
-            self.cron(_at(prefix, f"blackoutWindowCronExpressions[{i}]"), expression)
-        for i, window in enumerate(ranges):
-            path = _at(prefix, f"blackoutWindowDateTimeRanges[{i}]")
-            if window.start < 0 or window.end < 0:
-                self.error(path, "start and end are epoch milliseconds and not negative")
-            elif window.end < window.start:
-                self.error(path, f"end {window.end} is before start {window.start}")
-
-    def parameters(self, prefix: str, parameters: Iterable[common_pb2.ContextParameter]) -> None:
-        seen: dict[str, int] = {}
-        for i, parameter in enumerate(parameters):
-            path = f"{prefix}[{i}]"
-            if not parameter.name:
-                self.error(_at(path, "name"), "a parameter needs a name")
-                continue
-            self.name_length(_at(path, "name"), parameter.name, "the parameter name")
-            if parameter.name in seen:
-                first = f"{prefix}[{seen[parameter.name]}]"
-                self.error(
-                    _at(path, "name"),
-                    f"parameter {parameter.name!r} is declared twice "
-                    f"at this level (first at {first})",
-                )
-            else:
-                seen[parameter.name] = i
 
     def job(self, path: str, job: plan_pb2.SchedulerJob, seen_here: dict[str, str]) -> None:
         ident = job_identifier(job)
         if not ident:
             self.error(path, "a job needs an identifier, or an agentName and a jobName")
             return
-        self.name_length(_at(path, "identifier"), ident, "the job identifier")
+        self.name_length(join_path(path, "identifier"), ident, "the job identifier")
         if ident in seen_here:
             self.warning(
                 path,
@@ -461,133 +255,37 @@ class _Checker:
                     f"(first at {definition.path}); define it once in full",
                 )
             return  # an identical repeat: already checked at its first definition
-        self.name_length(_at(path, "agentName"), job.agent_name, "the agent name")
-        self.name_length(_at(path, "jobName"), job.job_name, "the job name")
+        self.name_length(join_path(path, "agentName"), job.agent_name, "the agent name")
+        self.name_length(join_path(path, "jobName"), job.job_name, "the job name")
         for which, keys in (
             ("skippedContexts", job.skipped_contexts),
             ("heldContexts", job.held_contexts),
         ):
             for key in sorted(keys):
                 if key not in self.index.context_names:
-                    self.warning(_at(path, f"{which}.{key}"), f"no context is named {key!r}")
+                    self.warning(join_path(path, f"{which}.{key}"), f"no context is named {key!r}")
         if kind in _AGENT_RUN_TYPES:
             if not job.agent_name:
-                self.error(_at(path, "agentName"), "a job run by an agent needs the agent's name")
+                self.error(
+                    join_path(path, "agentName"), "a job run by an agent needs the agent's name"
+                )
             if not job.job_name:
-                self.error(_at(path, "jobName"), "a job run by an agent needs a job name")
+                self.error(join_path(path, "jobName"), "a job run by an agent needs a job name")
             if job.agent_name and job.job_name:
                 pair = (job.agent_name, job.job_name)
                 other = self.agent_job_seen.setdefault(pair, ident)
                 if other != ident:
                     self.error(
-                        _at(path, "jobName"),
+                        join_path(path, "jobName"),
                         f"job name {job.job_name!r} on agent {job.agent_name!r} is already "
                         f"used by job {other!r}; job names are unique per agent",
                     )
         check: Callable[[str, plan_pb2.SchedulerJob], None] = getattr(self, kind)
-        check(_at(path, _JSON_NAMES[kind]), job)
-
-    def internal_event_driven_job(self, path: str, job: plan_pb2.SchedulerJob) -> None:
-        command = job.internal_event_driven_job
-        if not command.command_line.strip():
-            self.error(_at(path, "commandLine"), "a command job needs a command line")
-        for i, code in enumerate(command.successful_return_codes):
-            if not MIN_RETURN_CODE <= code <= MAX_RETURN_CODE:
-                self.error(
-                    _at(path, f"successfulReturnCodes[{i}]"),
-                    f"return code {code} is out of range ({MIN_RETURN_CODE}..{MAX_RETURN_CODE})",
-                )
-        for key, value in (
-            ("minExecutionTime", command.min_execution_time),
-            ("maxExecutionTime", command.max_execution_time),
-        ):
-            if value < -1:
-                self.error(_at(path, key), f"must be -1 or 0 (unset) or positive, got {value}")
-        if 0 < command.max_execution_time < command.min_execution_time:
-            self.warning(
-                _at(path, "maxExecutionTime"),
-                f"is below minExecutionTime ({command.min_execution_time})",
-            )
-        self.days(_at(path, "daysOfWeekToRun"), command.days_of_week_to_run)
-        self.parameters(_at(path, "contextParameters"), command.context_parameters)
-        self.not_negative(_at(path, "timeoutSeconds"), command.timeout_seconds, "the timeout")
-        self.not_negative(_at(path, "retry.count"), command.retry.count, "the retry count")
-        self.not_negative(
-            _at(path, "retry.delaySeconds"), command.retry.delay_seconds, "the retry delay"
-        )
-
-    def days(self, path: str, days: Iterable[int]) -> None:
-        for i, day in enumerate(days):
-            if day == common_pb2.DAY_OF_WEEK_UNSPECIFIED:
-                self.error(f"{path}[{i}]", "a day of week must be SUN..SAT (1..7)")
-
-    def quartz_schedule_driven_job(self, path: str, job: plan_pb2.SchedulerJob) -> None:
-        timed = job.quartz_schedule_driven_job
-        self.timed(path, timed)
-        self.days(_at(path, "daysOfWeekToRun"), timed.days_of_week_to_run)
-
-    def timed(
-        self,
-        path: str,
-        timed: plan_pb2.QuartzScheduleDrivenJob | plan_pb2.FileEventDrivenJob,
-    ) -> None:
-        if not timed.cron_expression:
-            self.error(_at(path, "cronExpression"), "a time or file job needs a cron expression")
-        else:
-            self.cron(_at(path, "cronExpression"), timed.cron_expression)
-        self.zone(_at(path, "timeZone"), timed.time_zone)
-        self.blackouts(
-            path, timed.blackout_window_cron_expressions, timed.blackout_window_date_time_ranges
-        )
-        self.not_negative(
-            _at(path, "maxEagerCallbacks"), timed.max_eager_callbacks, "maxEagerCallbacks"
-        )
-        self.not_negative(
-            _at(path, "recoveryTolerance"), timed.recovery_tolerance, "the recovery tolerance"
-        )
-        self.not_negative(
-            _at(path, "misfireGraceSeconds"), timed.misfire_grace_seconds, "the misfire grace"
-        )
-
-    def file_event_driven_job(self, path: str, job: plan_pb2.SchedulerJob) -> None:
-        watcher = job.file_event_driven_job
-        self.timed(path, watcher)
-        if not watcher.file_path:
-            self.error(_at(path, "filePath"), "a file job needs the directory to watch")
-        if not watcher.filenames:
-            self.error(_at(path, "filenames"), "a file job needs at least one filename pattern")
-        for i, pattern in enumerate(watcher.filenames):
-            if not pattern:
-                self.error(_at(path, f"filenames[{i}]"), "an empty pattern matches nothing")
-        if watcher.sla_cron_expression:
-            self.cron(_at(path, "slaCronExpression"), watcher.sla_cron_expression)
-        self.not_negative(
-            _at(path, "minFileAgeSeconds"), watcher.min_file_age_seconds, "the minimum file age"
-        )
-        self.not_negative(
-            _at(path, "directoryDepth"), watcher.directory_depth, "the directory depth"
-        )
-        for i, pair in enumerate(watcher.replacement_pairs):
-            where = _at(path, f"replacementPairs[{i}]")
-            if not pair.replacement_token:
-                self.error(_at(where, "replacementToken"), "a replacement needs a token")
-            if not pair.job_plan_parameter_name:
-                self.error(_at(where, "jobPlanParameterName"), "a replacement needs a parameter")
-            elif pair.job_plan_parameter_name not in self.index.parameters:
-                self.warning(
-                    _at(where, "jobPlanParameterName"),
-                    f"no context declares parameter {pair.job_plan_parameter_name!r}",
-                )
-
-    def _virtual(self, path: str, job: plan_pb2.SchedulerJob) -> None:
-        """Virtual jobs resolve inside the dashboard; nothing of their own to check."""
-
-    global_event_job = context_start_job = context_terminal_job = _virtual
-    local_event_job = bridging_job = _virtual
+        check(join_path(path, _JSON_NAMES[kind]), job)
 
     def dependency(self, path: str, dependency: plan_pb2.JobDependency, context: str) -> None:
         target = dependency.job_identifier
-        target_path = _at(path, "jobIdentifier")
+        target_path = join_path(path, "jobIdentifier")
         if not target:
             self.error(target_path, "a dependency needs the identifier of the job it raises")
         elif target not in self.index.known:
@@ -595,7 +293,9 @@ class _Checker:
         elif target not in self.index.residence.get(context, set()):
             self.error(target_path, _not_here(target))
         if dependency.HasField("logical_grouping"):
-            self.grouping(_at(path, "logicalGrouping"), dependency.logical_grouping, 1, context)
+            self.grouping(
+                join_path(path, "logicalGrouping"), dependency.logical_grouping, 1, context
+            )
 
     def grouping(
         self, path: str, grouping: plan_pb2.LogicalGrouping, depth: int, context: str
@@ -627,7 +327,7 @@ class _Checker:
             ("not", grouping.none_of),
         ):
             for i, operand in enumerate(operands):
-                where = _at(path, f"{key}[{i}]")
+                where = join_path(path, f"{key}[{i}]")
                 which = operand.WhichOneof("operand")
                 if which == "identifier":
                     if not operand.identifier:
@@ -638,17 +338,20 @@ class _Checker:
                         self.error(where, _not_here(operand.identifier))
                 elif which == "logical_grouping":
                     self.grouping(
-                        _at(where, "logicalGrouping"), operand.logical_grouping, depth + 1, context
+                        join_path(where, "logicalGrouping"),
+                        operand.logical_grouping,
+                        depth + 1,
+                        context,
                     )
                 else:
                     self.error(where, "an operand needs an identifier or a logicalGrouping")
         if grouping.HasField("logical_grouping"):
             self.grouping(
-                _at(path, "logicalGrouping"), grouping.logical_grouping, depth + 1, context
+                join_path(path, "logicalGrouping"), grouping.logical_grouping, depth + 1, context
             )
 
     def lock(self, path: str, lock: plan_pb2.JobLock) -> None:
-        name_path = _at(path, "name")
+        name_path = join_path(path, "name")
         if not lock.name:
             self.error(name_path, "a lock needs a name")
         else:
@@ -662,39 +365,41 @@ class _Checker:
                 self.lock_seen[lock.name] = path
         if lock.lock_count < 1:
             self.error(
-                _at(path, "lockCount"),
+                join_path(path, "lockCount"),
                 f"a lock's capacity must be at least 1, got {lock.lock_count}",
             )
         if not lock.jobs:
-            self.warning(_at(path, "jobs"), "the lock has no participating jobs")
+            self.warning(join_path(path, "jobs"), "the lock has no participating jobs")
         for i, participant in enumerate(lock.jobs):
-            where = _at(path, f"jobs[{i}]")
+            where = join_path(path, f"jobs[{i}]")
             ident = participant.identifier
             if not ident:
-                self.error(_at(where, "identifier"), "a lock participant needs a job identifier")
+                self.error(
+                    join_path(where, "identifier"), "a lock participant needs a job identifier"
+                )
             elif ident not in self.index.known:
-                self.error(_at(where, "identifier"), f"unknown job {ident!r}")
+                self.error(join_path(where, "identifier"), f"unknown job {ident!r}")
             child = participant.child_context_name
             if child:
                 if child not in self.index.context_names:
-                    self.error(_at(where, "childContextName"), f"unknown context {child!r}")
+                    self.error(join_path(where, "childContextName"), f"unknown context {child!r}")
                 elif (
                     ident
                     and ident in self.index.known
                     and (ident not in self.index.residence.get(child, set()))
                 ):
                     self.error(
-                        _at(where, "childContextName"),
+                        join_path(where, "childContextName"),
                         f"job {ident!r} does not reside in context {child!r}",
                     )
             if participant.lock_count < 0:
                 self.error(
-                    _at(where, "lockCount"),
+                    join_path(where, "lockCount"),
                     f"a weight must not be negative, got {participant.lock_count}",
                 )
             elif lock.lock_count >= 1 and participant.lock_count > lock.lock_count:
                 self.error(
-                    _at(where, "lockCount"),
+                    join_path(where, "lockCount"),
                     f"weight {participant.lock_count} exceeds the lock's capacity "
                     f"{lock.lock_count}: the job could never take the lock",
                 )
@@ -703,7 +408,7 @@ class _Checker:
     def _dependencies(self) -> Iterator[tuple[str, str, plan_pb2.JobDependency]]:
         for at in self.index.contexts:
             for i, dependency in enumerate(at.context.job_dependencies):
-                yield _at(at.path, f"jobDependencies[{i}]"), at.context.name, dependency
+                yield join_path(at.path, f"jobDependencies[{i}]"), at.context.name, dependency
 
     def cycles(self) -> None:
         graph: dict[str, list[str]] = {}
@@ -718,11 +423,11 @@ class _Checker:
                 successors = graph.setdefault(source, [])
                 if target not in successors:
                     successors.append(target)
-        for component in _strongly_connected(graph):
+        for component in strongly_connected(graph):
             start = component[0]
             if len(component) == 1 and start not in graph[start]:
                 continue
-            cycle = _cycle_through(graph, start, set(component))
+            cycle = cycle_through(graph, start, set(component))
             self.error(
                 first_path.get(start, ""),
                 "dependency cycle: "
@@ -766,7 +471,7 @@ class _Checker:
             ):
                 continue
             for where, ident in _not_operands(
-                _at(path, "logicalGrouping"), dependency.logical_grouping
+                join_path(path, "logicalGrouping"), dependency.logical_grouping
             ):
                 if ident in raised.get(context, set()):
                     self.warning(
@@ -781,9 +486,9 @@ class _Checker:
 def _not_operands(path: str, grouping: plan_pb2.LogicalGrouping) -> Iterator[tuple[str, str]]:
     for i, operand in enumerate(grouping.none_of):
         if operand.WhichOneof("operand") == "identifier":
-            yield _at(path, f"not[{i}]"), operand.identifier
+            yield join_path(path, f"not[{i}]"), operand.identifier
     if grouping.HasField("logical_grouping"):
-        yield from _not_operands(_at(path, "logicalGrouping"), grouping.logical_grouping)
+        yield from _not_operands(join_path(path, "logicalGrouping"), grouping.logical_grouping)
 
 
 def _not_here(ident: str) -> str:
@@ -796,71 +501,6 @@ def _not_here(ident: str) -> str:
 _JSON_NAMES: dict[str, str] = {
     f.name: f.json_name for f in plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"].fields
 }
-
-
-def _strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's components, iteratively, in a deterministic order (members in graph order)."""
-    order = {node: i for i, node in enumerate(graph)}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    for root in graph:
-        if root in index:
-            continue
-        work: list[tuple[str, int]] = [(root, 0)]
-        while work:
-            node, next_edge = work.pop()
-            if next_edge == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            successors = graph.get(node, [])
-            if next_edge < len(successors):
-                work.append((node, next_edge + 1))
-                succ = successors[next_edge]
-                if succ not in index:
-                    work.append((succ, 0))
-                elif succ in on_stack:
-                    low[node] = min(low[node], index[succ])
-                continue
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                members: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    members.append(member)
-                    if member == node:
-                        break
-                components.append(sorted(members, key=order.__getitem__))
-    components.sort(key=lambda c: order[c[0]])
-    return components
-
-
-def _cycle_through(graph: dict[str, list[str]], start: str, members: set[str]) -> list[str]:
-    """A shortest cycle from start back to start within one component."""
-    previous: dict[str, str] = {}
-    frontier = [start]
-    while frontier:
-        following: list[str] = []
-        for node in frontier:
-            for succ in graph.get(node, []):
-                if succ not in members:
-                    continue
-                if succ == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(previous[path[-1]])
-                    return [*reversed(path), start]
-                if succ not in previous:
-                    previous[succ] = node
-                    following.append(succ)
-        frontier = following
-    return [start, start]  # pragma: no cover - a component always has a cycle
 
 
 def validate_plan(plan: plan_pb2.Context) -> list[ValidationProblem]:

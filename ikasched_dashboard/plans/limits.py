@@ -1,0 +1,16 @@
+"""Size limits of a job plan: what the validator refuses, and why it stops looking deeper."""
+
+from __future__ import annotations
+
+#: Most job occurrences (entries of scheduledJobs, all contexts together) in one plan.
+MAX_JOBS = 10_000
+#: Most contexts (the plan and all its child contexts) in one plan.
+MAX_CONTEXTS = 10_000
+#: Deepest nesting of contexts; the plan itself is depth 1.
+MAX_CONTEXT_DEPTH = 32
+#: Deepest nesting of logical groupings inside one dependency.
+MAX_GROUPING_DEPTH = 32
+#: Longest name (plan, context, job identifier, agent, job name, lock, parameter).
+MAX_NAME_LENGTH = 200
+#: Exit statuses a process can return on the platforms agents support.
+MIN_RETURN_CODE, MAX_RETURN_CODE = 0, 255
