@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from ikasched.v1 import events_pb2
-from ikasched_agent.executor import Executor, ProcessEvent
+from ikasched_agent.executor import Executor
+from ikasched_agent.protocol import ProcessEventMessage
 
 COMMAND = "true"
 SUSTAINED_TARGET = 0.70
@@ -69,7 +70,7 @@ class Counter:
         self.all_completed = asyncio.Event()
         self.started_at = 0.0
 
-    async def __call__(self, event: ProcessEvent) -> None:
+    async def __call__(self, event: ProcessEventMessage) -> None:
         if event.job_starting:
             self.started += 1
             if self.started == self.expected:

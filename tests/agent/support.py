@@ -10,7 +10,37 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ikasched_agent.executor import EventRecorder, Executor
+from ikasched_agent.executor import Executor
+from ikasched_agent.protocol import ProcessEventMessage
+
+
+class EventRecorder:
+    """In-memory emit target: records the executor's events, lets a test wait for some."""
+
+    def __init__(self) -> None:
+        self.events: list[ProcessEventMessage] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, event: ProcessEventMessage) -> None:
+        async with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def completions(self) -> dict[str, ProcessEventMessage]:
+        """Completion events by initiation id."""
+        return {e.initiation_id: e for e in self.events if not e.job_starting}
+
+    async def wait_for(
+        self, predicate: Callable[[list[ProcessEventMessage]], bool], timeout: float = 10.0
+    ) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: predicate(self.events))
+
+    async def wait_completed(self, *initiation_ids: str, timeout: float = 10.0) -> None:
+        wanted = set(initiation_ids)
+        await self.wait_for(
+            lambda evs: wanted <= {e.initiation_id for e in evs if not e.job_starting}, timeout
+        )
 
 
 @asynccontextmanager

@@ -13,7 +13,8 @@ import pytest
 
 from ikasched.v1 import common_pb2
 from ikasched_agent import runs
-from ikasched_agent.executor import Disposition, Executor, ProcessEvent, quartz_day_of_week
+from ikasched_agent.executor import Disposition, Executor, quartz_day_of_week
+from ikasched_agent.protocol import ProcessEventMessage
 from ikasched_agent.runs import RunPaths
 
 from .conftest import MakeInitiation
@@ -419,10 +420,10 @@ async def test_emit_many_gets_every_event_in_order_in_batches(
 ) -> None:
     batches: list[list[str]] = []
 
-    async def one(_event: ProcessEvent) -> None:
+    async def one(_event: ProcessEventMessage) -> None:
         raise AssertionError("emit_many is given: emit is not used")
 
-    async def many(events: Sequence[ProcessEvent]) -> None:
+    async def many(events: Sequence[ProcessEventMessage]) -> None:
         # Nothing is marked reported before the batch is taken.
         assert not any(RunPaths.of(data_dir, e.initiation_id).reported.exists() for e in events)
         batches.append([e.id for e in events])

@@ -15,17 +15,25 @@ import pytest
 
 from ikasched.v1 import events_pb2
 from ikasched_agent import runs
-from ikasched_agent.executor import Disposition, EventRecorder, Executor, ProcessEvent
+from ikasched_agent.executor import Disposition, Executor
+from ikasched_agent.protocol import ProcessEventMessage
 from ikasched_agent.runs import RunPaths, RunState
 from ikasched_agent.wrapper import CLAIM_TAKEN_STATUS, wrapper_argv
 
 from .conftest import MakeInitiation
-from .support import kill_group_quietly, lines, open_executor, process_gone, wait_until
+from .support import (
+    EventRecorder,
+    kill_group_quietly,
+    lines,
+    open_executor,
+    process_gone,
+    wait_until,
+)
 
 HOST = Path(__file__).with_name("exec_host.py")
 
 
-def read_events(path: Path) -> list[ProcessEvent]:
+def read_events(path: Path) -> list[ProcessEventMessage]:
     return [
         events_pb2.ContextualisedScheduledProcessEvent.FromString(base64.b64decode(line))
         for line in lines(path)
@@ -162,9 +170,9 @@ async def test_completion_is_marked_reported_only_after_emit_returns(
 ) -> None:
     init = make_initiation("slow-outbox", "exit 0")
     gate = asyncio.Event()
-    seen: list[ProcessEvent] = []
+    seen: list[ProcessEventMessage] = []
 
-    async def stuck_emit(event: ProcessEvent) -> None:
+    async def stuck_emit(event: ProcessEventMessage) -> None:
         seen.append(event)
         if not event.job_starting:
             await gate.wait()  # the outbox never confirms: the agent "crashes" here
@@ -191,7 +199,7 @@ async def test_emit_failures_are_retried_before_marking(
     recorder = EventRecorder()
     failures = [2]
 
-    async def flaky_emit(event: ProcessEvent) -> None:
+    async def flaky_emit(event: ProcessEventMessage) -> None:
         if not event.job_starting and failures[0] > 0:
             failures[0] -= 1
             raise OSError("outbox unavailable")
