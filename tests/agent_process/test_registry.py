@@ -154,17 +154,12 @@ def test_hold_and_take_is_one_transaction_and_a_failed_one_leaves_nothing_held(
     """The consumer holds initiations, records registry changes and removes their inbox items
     together; when that transaction fails, neither the disk nor the in-memory index keeps the
     hold (else the replay would skip the initiation and it would never run)."""
-    from ikasched_agent.agent import Agent
-    from ikasched_common.config import AgentConfig
+    from ikasched_agent.journals import AgentJournals
 
     store = DiskJournal(tmp_path / "journal", prefix="inbox")
+    outbox = DiskJournal(tmp_path / "outbox", prefix="outbox")
     try:
-        agent = Agent(AgentConfig(name=AGENT, data_dir=tmp_path))
-        agent._store = store
-        agent._held_journal = store.sibling("held")
-        agent._registry_journal = store.sibling("registry")
-        agent.held = HeldInitiations(agent._held_journal)
-        agent._registry_log = RegistryLog(agent._registry_journal)
+        journals = AgentJournals(store, outbox)
         job = command_job("j")
         first, second = initiation("i-1", job).initiation, initiation("i-2", job).initiation
         keys = store.append([b"provision", first.SerializeToString(), second.SerializeToString()])
@@ -175,24 +170,25 @@ def test_hold_and_take_is_one_transaction_and_a_failed_one_leaves_nothing_held(
         real_remove = store.remove
         store.remove = broken_remove  # type: ignore[method-assign,assignment]
         try:
-            agent._hold_and_take([first], keys[:2], [provision(job)])
+            journals.hold_and_take([first], keys[:2], [provision(job)])
         except OSError:
             pass
         else:
             raise AssertionError("the failure must propagate")
         store.remove = real_remove  # type: ignore[method-assign]
-        assert "i-1" not in agent.held
-        assert HeldInitiations(agent._held_journal).load() == []
-        assert len(agent._registry_journal) == 0
+        assert "i-1" not in journals.held
+        assert HeldInitiations(journals.held_journal).load() == []
+        assert len(journals.registry_journal) == 0
         assert len(store) == 3
 
-        new = agent._hold_and_take([first, second], keys, [provision(job)])
+        new = journals.hold_and_take([first, second], keys, [provision(job)])
         assert [i.id for i in new] == ["i-1", "i-2"]
         assert len(store) == 0
-        assert len(agent._registry_journal) == 1
-        assert sorted(i.id for i in HeldInitiations(agent._held_journal).load()) == ["i-1", "i-2"]
+        assert len(journals.registry_journal) == 1
+        assert sorted(i.id for i in HeldInitiations(journals.held_journal).load()) == ["i-1", "i-2"]
     finally:
         store.close()
+        outbox.close()
 
 
 def test_an_older_plan_version_never_replaces_a_newer_one() -> None:
