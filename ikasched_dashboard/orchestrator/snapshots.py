@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Protocol
 
 from ikasched_dashboard.engine.effects import RaiseInitiation
 from ikasched_dashboard.engine.model import Status
@@ -31,7 +31,15 @@ from ikasched_dashboard.engine.state import InstanceState, JobKey, JobState
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _str: Callable[[str], str] = encode_basestring_ascii  # a JSON string literal, as _dumps writes it
 
-Retries = Mapping[JobKey, tuple[int, int]]  # job -> (attempt, due ms)
+
+class _Retry(Protocol):
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def due_ms(self) -> int: ...
+
+
+Retries = Mapping[JobKey, _Retry]  # job -> its pending retry
 
 
 @dataclass(slots=True)
@@ -101,7 +109,9 @@ class SnapshotWriter:
         ):
             settled = p.settled = (values, shared, _dumps(settled_fields(state))[1:-1])
         retry_text = (
-            _dumps([[j, c, a, d] for (j, c), (a, d) in sorted(retries.items())])
+            _dumps(
+                [[j, c, retries[j, c].attempt, retries[j, c].due_ms] for j, c in sorted(retries)]
+            )
             if retries
             else "[]"
         )

@@ -1,0 +1,41 @@
+"""A start's recovery: every live instance's machine state and the coordinator, rebuilt from
+their stored snapshots (with the pending retries stored beside each instance's state)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import Engine
+
+from ikasched_dashboard.engine.snapshot import coordinator_from_snapshot, from_snapshot
+from ikasched_dashboard.orchestrator.plans import PlanCache
+from ikasched_dashboard.orchestrator.steps import Layers, Live, Retry
+from ikasched_dashboard.store import instances, locks
+from ikasched_dashboard.store.db import read_transaction
+
+log = logging.getLogger(__name__)
+
+
+def recover(engine: Engine, plans: PlanCache, layers: Layers) -> None:
+    """Fill the committed layer (DB thread, before the consumer starts)."""
+    with read_transaction(engine) as conn:
+        saved = locks.load_lock_state(conn)
+        if saved is not None:
+            layers.coord = coordinator_from_snapshot(json.loads(saved.snapshot))
+        rows = {
+            r.id: r
+            for r in instances.list_instances(conn, excluding_statuses=("ENDED",), limit=10**9)
+        }
+        for snap in instances.load_snapshots(conn):
+            row = rows.get(snap.id)
+            if row is None:
+                continue
+            data = json.loads(snap.snapshot)
+            compiled = plans.compile(conn, row.plan_name, int(data["state"]["plan_version"]))
+            state = from_snapshot(compiled.plan, data["state"])
+            if state.ended:
+                continue
+            retries = {(j, c): Retry(int(a), int(d)) for j, c, a, d in data.get("retries", [])}
+            layers.committed[snap.id] = Live(state, compiled, row, retries)
+    log.info("orchestrator recovered %d instances", len(layers.committed))
