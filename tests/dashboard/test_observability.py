@@ -16,6 +16,7 @@ from ikasched_common.logging import configure_logging
 from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.metrics import Registry
 from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
+from tests.dashboard.support import orchestrator_idle
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -78,7 +79,7 @@ def test_metrics_are_scraped_over_http_after_a_run(tmp_path: Path) -> None:
                         or s.status.value == "COMPLETE"
                     )
                 )
-                await proc.orchestrator.idle()
+                await orchestrator_idle(proc.orchestrator)
                 status, headers, body = await http_get(proc.metrics_port, "/metrics")
                 assert status == 200
                 assert headers["Content-Type"].startswith("text/plain; version=0.0.4")

@@ -15,6 +15,7 @@ from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import changes, instances
 from ikasched_dashboard.store.db import read_transaction
 from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
+from tests.dashboard.support import dropped_events
 
 
 def _jobs(proc: DashboardProcess, iid: str) -> dict[str, str]:
@@ -49,7 +50,7 @@ def test_hold_of_a_queued_job_cancels_it_and_running_job_is_refused(tmp_path: Pa
                 # the agent's "cancelled" answer is dropped: the hold stands
                 await wait_until(
                     lambda: any(
-                        why.startswith("cancel confirmed") for _, why in proc.orchestrator.dropped
+                        why.startswith("cancel confirmed") for _, why in dropped_events(proc.engine)
                     )
                 )
                 assert _jobs(proc, iid)["a1-j1"] == "ON_HOLD"
@@ -153,7 +154,7 @@ def test_duplicate_events_change_nothing_and_poison_goes_to_dead_letters(tmp_pat
                     ]
                 )
                 await wait_until(
-                    lambda: {"stray", "spoof"} <= {m for m, _ in proc.orchestrator.dropped}
+                    lambda: {"stray", "spoof"} <= {m for m, _ in dropped_events(proc.engine)}
                 )
             finally:
                 await a1.stop()

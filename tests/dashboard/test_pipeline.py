@@ -12,7 +12,7 @@ from typing import Any
 from ikasched_common.journal import MemoryJournal
 from ikasched_dashboard.engine.inputs import Hold, Skip
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.orchestrator.core import Orchestrator
+from ikasched_dashboard.orchestrator import Orchestrator
 from ikasched_dashboard.store import db, instances
 from ikasched_dashboard.store.db import read_transaction
 from tests.dashboard.sim import chain_plan, store_plan, wait_until
@@ -32,15 +32,15 @@ def _jobs(orch: Orchestrator, iid: str) -> dict[str, tuple[bool, bool]]:
 
 
 class _GatedCommit:
-    """Wraps Orchestrator._commit: the `nth` commit waits for `release`, then runs or fails."""
+    """Wraps the pipeline's commit: the `nth` commit waits for `release`, then runs or fails."""
 
     def __init__(self, orch: Orchestrator, nth: int, fail: bool) -> None:
-        self.real: Callable[[Any], None] = orch._commit
+        self.real: Callable[[Any], None] = orch._pipeline.commit
         self.nth, self.fail = nth, fail
         self.calls = 0
         self.entered = threading.Event()
         self.release = threading.Event()
-        orch._commit = self  # type: ignore[method-assign]
+        orch._pipeline.commit = self
 
     def __call__(self, batch: Any) -> None:
         self.calls += 1
@@ -66,8 +66,8 @@ def test_batch_built_while_the_previous_commits_sees_its_states(tmp_path: Path) 
 
             def observe(step: Any) -> None:
                 # runs in batch N+1 while N (the hold) is still committing
-                seen.append(orch._inflight is not None)
-                seen.append(orch._live(step, iid).state.jobs[("a1-j2", "p")].held)
+                seen.append(orch._pipeline.inflight is not None)
+                seen.append(orch._layers.live(step, iid).state.jobs[("a1-j2", "p")].held)
 
             second = asyncio.ensure_future(orch._submit(observe))
             third = asyncio.ensure_future(orch.apply(iid, Skip("a1-j3", "p", actor="ops")))
@@ -96,7 +96,9 @@ def test_failed_commit_drops_the_batch_built_on_it_and_redoes_its_work(tmp_path:
             await wait_until(gate.entered.is_set)
             # built on the (uncommitted) end: the instance looks gone to this batch
             hold = asyncio.ensure_future(orch.apply(iid, Hold("a1-j2", "p", actor="ops")))
-            await wait_until(lambda: orch._inflight is not None and not orch._requests)
+            await wait_until(
+                lambda: orch._pipeline.inflight is not None and not orch._pipeline.requests
+            )
             await asyncio.sleep(0.05)
             gate.release.set()
             results = await asyncio.gather(ending, hold, return_exceptions=True)

@@ -19,6 +19,7 @@ from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.store import changes
 from ikasched_dashboard.store.db import read_transaction
 from tests.dashboard.sim import chain_plan, provision, running_dashboard, wait_until
+from tests.dashboard.support import orchestrator_idle
 
 PROTOCOL_VERSION = 1
 
@@ -199,7 +200,7 @@ def test_sdk_agent_cut_mid_batch_loses_nothing_and_applies_nothing_twice(tmp_pat
                     return all(s is None or s.status.value == "COMPLETE" for s in states)
 
                 await wait_until(done, timeout=60)
-                await proc.orchestrator.idle()
+                await orchestrator_idle(proc.orchestrator)
             finally:
                 stop.set()
                 task.cancel()

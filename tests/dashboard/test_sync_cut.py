@@ -83,7 +83,7 @@ def test_activation_committed_while_a_sync_is_being_built_stays_active(
             def slow(conn, agent):  # type: ignore[no-untyped-def]
                 reading.set()
                 deadline = time.monotonic() + 10  # hang guard
-                while orch._inflight is None and time.monotonic() < deadline:
+                while orch._pipeline.inflight is None and time.monotonic() < deadline:
                     time.sleep(0.001)
                 return real(conn, agent)
 

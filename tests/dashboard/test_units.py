@@ -21,6 +21,7 @@ from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot
 from ikasched_dashboard.gateway import AgentInboxView, decode_inbox_entry, encode_inbox_entry
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
+from ikasched_dashboard.orchestrator.steps import Retry
 from ikasched_dashboard.outbox import SqlOutbox
 from ikasched_dashboard.plans.convert import plan_from_proto
 from ikasched_dashboard.store import db
@@ -43,7 +44,7 @@ def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_pieces() -
     ]
     for ev in events:
         state, _ = machine.apply(state, ev)
-        data = json.loads(writer.text(state, {("a2-j2", "p"): (2, 9)}))
+        data = json.loads(writer.text(state, {("a2-j2", "p"): Retry(2, 9)}))
         assert data["state"] == to_snapshot(state)
         assert data["retries"] == [["a2-j2", "p", 2, 9]]
         assert from_snapshot(plan, data["state"]) == state
@@ -65,7 +66,7 @@ def test_spliced_snapshot_equals_the_engines_own_and_reuses_unchanged_pieces() -
     # the settled part is reused while nothing in it changed, rebuilt when it did
     settled = pieces.settled
     assert writer.text(state, {}) == text and pieces.settled is settled
-    retried = writer.text(state, {("a2-j2", "p"): (3, 7)})
+    retried = writer.text(state, {("a2-j2", "p"): Retry(3, 7)})
     assert json.loads(retried)["retries"] == [["a2-j2", "p", 3, 7]]
     ended, _ = machine.apply(state, End(9, "ops"))
     data = json.loads(writer.text(ended, {}))
@@ -86,10 +87,10 @@ def test_spliced_snapshot_matches_the_engine_after_every_step(data: st.DataObjec
     for n, item in enumerate(items):
         state, effects = step(machine, state, driver.convert(item))
         driver.saw(effects)
-        retries = {("J0", "R"): (n, n * 10)} if n % 3 == 0 else {}
+        retries = {("J0", "R"): Retry(n, n * 10)} if n % 3 == 0 else {}
         loaded = json.loads(writer.text(state, retries))
         assert loaded["state"] == to_snapshot(state)
-        assert loaded["retries"] == [[j, c, a, d] for (j, c), (a, d) in retries.items()]
+        assert loaded["retries"] == [[j, c, r.attempt, r.due_ms] for (j, c), r in retries.items()]
         assert from_snapshot(plan, loaded["state"]) == state
 
 
@@ -176,7 +177,7 @@ def test_spliced_snapshot_escapes_names_and_ids_like_json() -> None:
 def test_hot_path_writes_bind_by_position_on_sqlite_and_by_name_elsewhere() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from ikasched_dashboard.orchestrator import writes
+    from ikasched_dashboard.store import batches as writes
     from ikasched_dashboard.store.instances import JobInstanceRow
 
     class Recorder:
