@@ -3,7 +3,7 @@
     python bench/dashboard.py [--quick] [--durability crash|power] [--agents subprocess|inproc]
                               [--instances N] [--profile FILE]
 
-The simulated agents (tests/dashboard/sim.py: the real link client over gRPC on 127.0.0.1)
+The simulated agents (ikasched_dashboard/testing.py: the real link client over gRPC on 127.0.0.1)
 run in a child process by default, so the figures charge the dashboard's own CPU, not the
 agents'; `--agents inproc` puts them in the dashboard's event loop as before (figures then
 include the agents' work). Times across the two processes use CLOCK_MONOTONIC, which is
@@ -19,7 +19,7 @@ system-wide on Linux.
    (agent message journaled by a bare LinkGateway, echoed back, journaled by the agent).
 3. 20-job chain: trigger event handed to the link -> instance COMPLETE in the orchestrator
    (target <= 200 ms). Floor: 21 raw link round trips.
-4. restart with N live instances: DashboardProcess.start() (migrations + recovery) until
+4. restart with N live instances: Dashboard.start() (migrations + recovery) until
    serving. Floor: reading the same snapshot rows and parsing their JSON.
 
 `--profile FILE` runs the throughput measure under cProfile (dashboard side only) and
@@ -55,15 +55,16 @@ from ikasched_common.link import (
     Receiver,
 )
 from ikasched_common.link.grpc_transport import GrpcDialer, start_server
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.engine.model import Status
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import instances
 from ikasched_dashboard.store.db import read_transaction
-from tests.dashboard.sim import (
+from ikasched_dashboard.testing import (
     FAST,
     SimAgent,
     chain_plan,
+    core_dashboard,
     dashboard_config,
     free_port,
     provision,
@@ -76,15 +77,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def start(data: Path, port: int, durability: str) -> DashboardProcess:
+async def start(data: Path, port: int, durability: str) -> Dashboard:
     config = dashboard_config(data, f"127.0.0.1:{port}")
     object.__setattr__(config, "journal_durability", durability)
-    process = DashboardProcess(config, link_settings=FAST)
+    process = core_dashboard(config)
     await process.start()
     return process
 
 
-def all_complete(process: DashboardProcess, ids: list[str]) -> bool:
+def all_complete(process: Dashboard, ids: list[str]) -> bool:
     for iid in ids:
         state = process.orchestrator.instance_state(iid)
         if state is None or state.status is not Status.COMPLETE:

@@ -56,24 +56,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
-import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
+from ikasched.v1 import agent_pb2, common_pb2, plan_pb2
 from ikasched_agent import filewatch
-from ikasched_agent.filewatch import DirectoryWatcher, FileSeen, FileSpec, StabilityTracker
-from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
+from ikasched_agent.filewatch import DirectoryWatcher, FileSpec, StabilityTracker
+from ikasched_agent.protocol import AgentAlert, AlertSink, Emit
+from ikasched_agent.trigger_slots import (
+    FilePart,
+    PlanJobs,
+    Slot,
+    SlotFires,
+    job_identifier,
+    trigger_settings,
+)
+from ikasched_agent.trigger_state import TriggerState
+from ikasched_common.blackout import Blackout
 from ikasched_common.clock import Clock
-from ikasched_common.dispatch import catch_up
 from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
 
@@ -88,198 +92,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ProcessEvent = events_pb2.ContextualisedScheduledProcessEvent
-AgentAlert = agent_pb2.AgentAlert
-Emit = Callable[[ProcessEvent], Awaitable[None]]
-AlertSink = Callable[[AgentAlert], Awaitable[None]]
-
 MANUAL_FIRE_GROUP = "group (manual fire)"
 DEFAULT_MISFIRE_GRACE = timedelta(seconds=300)
 #: The background loop re-reads the clock at least this often (clock jumps, suspend).
 MAX_SLEEP_SECONDS = 30.0
 #: Never spin: the shortest sleep of the background loop.
 MIN_SLEEP_SECONDS = 0.01
-#: Shortest interval between two scans of one file slot asked for by directory events.
-SCAN_DEBOUNCE = timedelta(milliseconds=50)
 #: A slot whose handling failed (e.g. emit raised) is retried after this long.
 RETRY_DELAY = timedelta(seconds=1)
-_MS = timedelta(milliseconds=1)
 
 
 async def _no_alert(alert: AgentAlert) -> None:
     log.warning("agent alert (no alert sink): %s", alert.message)
-
-
-def _quartz_day(at: datetime) -> int:
-    return at.isoweekday() % 7 + 1  # Quartz: 1 = Sunday ... 7 = Saturday
-
-
-def _job_identifier(agent_name: str, job: plan_pb2.SchedulerJob) -> str:
-    return job.identifier or f"{agent_name}-{job.job_name}"
-
-
-# --------------------------------------------------------------------------- persisted state
-
-
-@dataclass(slots=True)
-class JobRecord:
-    """What must survive an agent restart for one (instance, job)."""
-
-    cursor_ms: int | None = None  # fires at or before this are handled
-    sla_cursor_ms: int | None = None  # SLA fires at or before this are judged
-    last_arrival_ms: int | None = None  # when files were last reported
-    reported: set[str] = field(default_factory=set)  # file keys already reported
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cursor_ms": self.cursor_ms,
-            "sla_cursor_ms": self.sla_cursor_ms,
-            "last_arrival_ms": self.last_arrival_ms,
-            "reported": sorted(self.reported),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobRecord:
-        def opt_int(name: str) -> int | None:
-            value = data.get(name)
-            return int(value) if isinstance(value, int) else None
-
-        return cls(
-            opt_int("cursor_ms"),
-            opt_int("sla_cursor_ms"),
-            opt_int("last_arrival_ms"),
-            {str(k) for k in data.get("reported", [])},
-        )
-
-
-class TriggerState:
-    """Per-instance JSON files of JobRecords under ``state_dir/triggers/``, replaced atomically.
-
-    A rename survives the agent being killed; ``fsync=True`` (the agent's ``power`` durability)
-    also flushes each file to the disk so it survives a power loss.
-    """
-
-    def __init__(self, state_dir: Path | str, *, fsync: bool = False) -> None:
-        self.fsync = fsync
-        self.directory = Path(state_dir) / "triggers"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._records: dict[str, dict[str, JobRecord]] = {}
-        self._write_lock = asyncio.Lock()
-        for path in sorted(self.directory.glob("*.json")):
-            try:
-                data = json.loads(path.read_text("utf-8"))
-                jobs = {j: JobRecord.from_json(r) for j, r in data["jobs"].items()}
-                self._records[str(data["instance"])] = jobs
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                log.warning("ignoring unreadable trigger state %s: %s", path, exc)
-
-    def _path(self, instance_id: str) -> Path:
-        digest = hashlib.sha256(instance_id.encode()).hexdigest()[:40]
-        return self.directory / f"{digest}.json"
-
-    def record(self, instance_id: str, job_id: str) -> JobRecord:
-        """The (mutable) record, created empty when absent."""
-        return self._records.setdefault(instance_id, {}).setdefault(job_id, JobRecord())
-
-    def instances(self) -> list[str]:
-        return sorted(self._records)
-
-    async def save(self, instance_id: str) -> None:
-        jobs = self._records.get(instance_id, {})
-        text = json.dumps(
-            {"instance": instance_id, "jobs": {j: r.to_json() for j, r in jobs.items()}},
-            sort_keys=True,
-        )
-        async with self._write_lock:
-            await asyncio.to_thread(self._write, self._path(instance_id), text, self.fsync)
-
-    async def drop(self, instance_id: str) -> None:
-        self._records.pop(instance_id, None)
-        async with self._write_lock:
-            with contextlib.suppress(FileNotFoundError):
-                await asyncio.to_thread(os.unlink, self._path(instance_id))
-
-    @staticmethod
-    def _write(path: Path, text: str, fsync: bool) -> None:
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if fsync:  # the rename itself must reach the disk too
-            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-
-
-# --------------------------------------------------------------------------- slots
-
-
-@dataclass(slots=True)
-class _FilePart:
-    spec: FileSpec
-    tracker: StabilityTracker
-    sla: CronTrigger | None
-    next_sla: datetime | None = None
-    watch: filewatch.WatchHandle | None = None
-    scan_requested: bool = True  # scan once on activation
-    last_scan: datetime | None = None
-
-
-@dataclass(slots=True)
-class _Slot:
-    """One (instance, job) the host fires for."""
-
-    instance_id: str
-    job_id: str
-    job: plan_pb2.SchedulerJob
-    trigger: CronTrigger | None  # the cron job's trigger or the file job's poll cron
-    blackout: Blackout
-    grace: timedelta
-    children: tuple[str, ...]
-    record: JobRecord
-    next_fire: datetime | None = None
-    file: _FilePart | None = None
-    retry_at: datetime | None = None  # after a failure, not due again before this
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.instance_id, self.job_id)
-
-    def due(self, now: datetime) -> datetime | None:
-        times = [self.next_fire]
-        if self.file is not None:
-            times += [self.file.next_sla, self.file.tracker.recheck_at()]
-            if self.file.scan_requested:
-                # A file being written raises a storm of inotify events: one scan per interval.
-                last = self.file.last_scan
-                times.append(now if last is None else max(now, last + SCAN_DEBOUNCE))
-        present = [t for t in times if t is not None]
-        if not present:
-            return None
-        due = min(present)
-        return max(due, self.retry_at) if self.retry_at is not None else due
-
-
-@dataclass(slots=True)
-class _Plan:
-    timezone: str
-    jobs: dict[str, plan_pb2.SchedulerJob]
-
-
-def _trigger_settings(
-    job: plan_pb2.SchedulerJob,
-) -> plan_pb2.QuartzScheduleDrivenJob | plan_pb2.FileEventDrivenJob | None:
-    kind = job.WhichOneof("job_type")
-    if kind == "quartz_schedule_driven_job":
-        return job.quartz_schedule_driven_job
-    if kind == "file_event_driven_job":
-        return job.file_event_driven_job
-    return None
 
 
 class TriggerHost:
@@ -304,9 +128,19 @@ class TriggerHost:
         self._alert = alert if alert is not None else _no_alert
         self._hostname = socket.gethostname() if agent_hostname is None else agent_hostname
         self._state = TriggerState(state_dir, fsync=fsync)
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, PlanJobs] = {}
         self._held: dict[str, agent_pb2.ActivateInstance] = {}
-        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._slots: dict[tuple[str, str], Slot] = {}
+        self._fires = SlotFires(
+            agent_name,
+            self._hostname,
+            emit,
+            self._alert,
+            clock,
+            self._state,
+            self._held,
+            self._watch,
+        )
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -340,9 +174,9 @@ class TriggerHost:
         if not plan_name:
             raise InvalidArgument("must not be empty", field="context_name")
         zone(timezone)  # refuse an unknown plan zone up front
-        kept = {_job_identifier(self.agent_name, j): j for j in jobs if _trigger_settings(j)}
+        kept = {job_identifier(self.agent_name, j): j for j in jobs if trigger_settings(j)}
         async with self._lock:
-            self._plans[plan_name] = _Plan(timezone, kept)
+            self._plans[plan_name] = PlanJobs(timezone, kept)
             for instance_id, held in list(self._held.items()):
                 if held.context_name == plan_name:
                     await self._rebuild(instance_id)
@@ -392,7 +226,7 @@ class TriggerHost:
             children = (
                 (request.child_context_name,) if request.child_context_name else slot.children
             )
-            event = self._event(
+            event = self._fires.event(
                 slot,
                 f"manual:{request.context_instance_id}:{slot.job_id}:"
                 f"{message_id or uuid.uuid4().hex}",
@@ -417,9 +251,9 @@ class TriggerHost:
                     continue
                 try:
                     if slot.file is None:
-                        await self._run_cron(slot, now)
+                        await self._fires.run_cron(slot, now)
                     else:
-                        await self._run_file(slot, now)
+                        await self._fires.run_file(slot, now)
                     slot.retry_at = None
                 except asyncio.CancelledError:
                     raise
@@ -511,7 +345,7 @@ class TriggerHost:
             try:
                 slot = self._new_slot(instance_id, job_id, job, children)
             except IkaschedError as exc:
-                await self._send_alert(
+                await self._fires.send_alert(
                     agent_pb2.AgentAlert.ALERT_ERROR,
                     instance_id,
                     job_id,
@@ -520,10 +354,10 @@ class TriggerHost:
                 continue
             self._slots[slot.key] = slot
             self._watch(slot)
-            await self._catch_up_on_activation(slot, now)
+            await self._fires.catch_up_on_activation(slot, now)
         await self._state.save(instance_id)
 
-    def _same(self, slot: _Slot, job: plan_pb2.SchedulerJob, children: tuple[str, ...]) -> bool:
+    def _same(self, slot: Slot, job: plan_pb2.SchedulerJob, children: tuple[str, ...]) -> bool:
         if slot.job != job or slot.children != children:
             return False
         if slot.file is not None:
@@ -549,8 +383,8 @@ class TriggerHost:
         job_id: str,
         job: plan_pb2.SchedulerJob,
         children: tuple[str, ...],
-    ) -> _Slot:
-        settings = _trigger_settings(job)
+    ) -> Slot:
+        settings = trigger_settings(job)
         assert settings is not None
         tz = self._zone_of(instance_id, settings.time_zone)
         trigger = CronTrigger(settings.cron_expression, tz) if settings.cron_expression else None
@@ -562,7 +396,7 @@ class TriggerHost:
         grace_s = settings.misfire_grace_seconds
         grace = timedelta(seconds=grace_s) if grace_s > 0 else DEFAULT_MISFIRE_GRACE
         record = self._state.record(instance_id, job_id)
-        slot = _Slot(instance_id, job_id, job, trigger, blackout, grace, children, record)
+        slot = Slot(instance_id, job_id, job, trigger, blackout, grace, children, record)
         if isinstance(settings, plan_pb2.FileEventDrivenJob):
             spec = self._file_spec(instance_id, job)
             sla = (
@@ -571,157 +405,10 @@ class TriggerHost:
                 else None
             )
             tracker = StabilityTracker(spec.min_age, record.reported)
-            slot.file = _FilePart(spec, tracker, sla)
+            slot.file = FilePart(spec, tracker, sla)
         return slot
 
-    def _start_cursor(self, slot: _Slot, record_ms: int | None, now: datetime) -> datetime:
-        """Where handling resumes: the record's cursor, else just before the instance start
-        (a fire at the start itself counts); an instance without a start time starts now."""
-        held = self._held[slot.instance_id]
-        start = from_epoch_ms(held.start_time) if held.start_time > 0 else now
-        start -= _MS
-        return max(start, from_epoch_ms(record_ms)) if record_ms is not None else start
-
-    async def _due_fires(self, slot: _Slot, cursor: datetime, now: datetime) -> list[datetime]:
-        """Fires in (cursor, now] within the grace; older ones become one misfire alert.
-
-        Only the grace period is walked fire by fire, so an old cursor (a long outage, a
-        per-second cron) costs two trigger look-ups, not one per missed fire.
-        """
-        assert slot.trigger is not None
-        first = slot.trigger.next_fire_time(cursor)
-        if first is None or first > now:
-            return []
-        horizon = now - slot.grace - _MS  # fires after this are at most grace late
-        if first <= horizon:
-            last_missed = slot.trigger.previous_fire_time(horizon + _MS) or first
-            await self._misfire_alert(slot, first, last_missed)
-        return list(catch_up(slot.trigger, max(cursor, horizon), now, slot.grace).late)
-
-    async def _catch_up_on_activation(self, slot: _Slot, now: datetime) -> None:
-        cursor = self._start_cursor(slot, slot.record.cursor_ms, now)
-        if slot.trigger is not None and slot.file is None:
-            late = await self._due_fires(slot, cursor, now)
-            if late:  # several late fires coalesce into one on activation
-                await self._fire(slot, late[-1])
-        slot.record.cursor_ms = epoch_ms(max(cursor, now))
-        slot.next_fire = slot.trigger.next_fire_time(now) if slot.trigger is not None else None
-        if slot.file is not None and slot.file.sla is not None:
-            sla_cursor = self._start_cursor(slot, slot.record.sla_cursor_ms, now)
-            slot.record.sla_cursor_ms = epoch_ms(sla_cursor)
-            slot.file.next_sla = slot.file.sla.next_fire_time(sla_cursor)
-
-    async def _run_cron(self, slot: _Slot, now: datetime) -> None:
-        assert slot.trigger is not None
-        cursor = self._start_cursor(slot, slot.record.cursor_ms, now)
-        for fire in await self._due_fires(slot, cursor, now):
-            await self._fire(slot, fire)
-            slot.record.cursor_ms = epoch_ms(fire)
-        slot.record.cursor_ms = epoch_ms(now)
-        slot.next_fire = slot.trigger.next_fire_time(now)
-        await self._state.save(slot.instance_id)
-
-    async def _fire(self, slot: _Slot, fire: datetime) -> None:
-        """One scheduled cron fire: the day, disabled and blackout rules, then the event."""
-        held = self._held[slot.instance_id]
-        if held.quartz_schedule_driven_jobs_disabled:
-            return
-        settings = slot.job.quartz_schedule_driven_job
-        assert slot.trigger is not None
-        if settings.days_of_week_to_run:
-            day = _quartz_day(fire.astimezone(slot.trigger.tz))
-            if day not in settings.days_of_week_to_run:
-                return
-        outcome = common_pb2.EXECUTION_INVOKED
-        if slot.blackout.contains(fire):
-            if settings.drop_event_on_blackout:
-                return
-            outcome = common_pb2.EXECUTION_IGNORED_INSIDE_BLACKOUT_WINDOW
-        event_id = f"fire:{slot.instance_id}:{slot.job_id}:{epoch_ms(fire)}"
-        event = self._event(slot, event_id, fire, outcome)
-        event.execution_details = (
-            f"cron {slot.trigger.expression.text!r} in {slot.trigger.timezone} fired at "
-            f"{fire.astimezone(slot.trigger.tz).isoformat()}"
-        )
-        await self._emit(event)
-
-    async def _run_file(self, slot: _Slot, now: datetime) -> None:
-        part = slot.file
-        assert part is not None
-        judged = part.sla is not None and part.next_sla is not None and part.next_sla <= now
-        if judged:
-            await self._judge_sla(slot, part, now)
-        if slot.trigger is not None and slot.next_fire is not None and slot.next_fire <= now:
-            slot.next_fire = slot.trigger.next_fire_time(now)
-        part.scan_requested = False
-        part.last_scan = now
-        if part.watch is None:
-            self._watch(slot)  # the directory may exist by now
-        files = await asyncio.to_thread(filewatch.scan, part.spec)
-        stable = part.tracker.observe(files, now)
-        if stable:
-            await self._report_files(slot, part, filewatch.order(stable, part.spec), now)
-        slot.record.cursor_ms = epoch_ms(now)
-        if stable or judged:
-            await self._state.save(slot.instance_id)
-
-    async def _report_files(
-        self, slot: _Slot, part: _FilePart, files: list[FileSeen], now: datetime
-    ) -> None:
-        settings = slot.job.file_event_driven_job
-        digest = hashlib.sha256("\n".join(sorted(f.key for f in files)).encode()).hexdigest()
-        outcome = common_pb2.EXECUTION_INVOKED
-        drop = False
-        if slot.blackout.contains(now):
-            drop = settings.drop_event_on_blackout
-            outcome = common_pb2.EXECUTION_IGNORED_INSIDE_BLACKOUT_WINDOW
-        names = [f.path for f in files]
-        if not drop:
-            event = self._event(
-                slot, f"file:{slot.instance_id}:{slot.job_id}:{digest[:32]}", now, outcome
-            )
-            event.matched_file_names.extend(names)
-            details = f"{len(names)} file(s) arrived in {part.spec.directory}"
-            if settings.log_matched_filenames:
-                details += ": " + ", ".join(names)
-            if part.spec.move_directory is not None:
-                details += f"; moved to {part.spec.move_directory}"
-            event.execution_details = details
-            await self._emit(event)
-        if part.spec.move_directory is not None:
-            for f in files:
-                try:
-                    await asyncio.to_thread(filewatch.move_file, f.path, part.spec.move_directory)
-                except OSError as exc:
-                    await self._send_alert(
-                        agent_pb2.AgentAlert.ALERT_ERROR,
-                        slot.instance_id,
-                        slot.job_id,
-                        f"cannot move {f.path} to {part.spec.move_directory}: {exc}",
-                    )
-        part.tracker.mark_reported(files)
-        slot.record.last_arrival_ms = epoch_ms(now)
-
-    async def _judge_sla(self, slot: _Slot, part: _FilePart, now: datetime) -> None:
-        """Judge the latest SLA fire at or before now (several due at once count as one)."""
-        assert part.sla is not None
-        fire = part.sla.previous_fire_time(now + _MS)
-        window_start = self._start_cursor(slot, slot.record.sla_cursor_ms, now)
-        if fire is not None and fire > window_start:
-            arrival = slot.record.last_arrival_ms
-            if arrival is None or not window_start < from_epoch_ms(arrival) <= fire:
-                await self._send_alert(
-                    agent_pb2.AgentAlert.ALERT_OVERDUE,
-                    slot.instance_id,
-                    slot.job_id,
-                    f"no file matching {', '.join(part.spec.patterns)} arrived in "
-                    f"{part.spec.directory} by {fire.astimezone(part.sla.tz).isoformat()}",
-                    at=fire,
-                )
-            slot.record.sla_cursor_ms = epoch_ms(fire)
-        part.next_sla = part.sla.next_fire_time(now)
-
-    def _watch(self, slot: _Slot) -> None:
+    def _watch(self, slot: Slot) -> None:
         part = slot.file
         if part is None or self._watcher is None or part.watch is not None:
             return
@@ -732,77 +419,7 @@ class TriggerHost:
 
         part.watch = self._watcher.watch(part.spec.directory, part.spec.depth > 1, on_change)
 
-    def _close(self, slot: _Slot) -> None:
+    def _close(self, slot: Slot) -> None:
         if slot.file is not None and slot.file.watch is not None and self._watcher is not None:
             self._watcher.unwatch(slot.file.watch)
             slot.file.watch = None
-
-    def _event(
-        self,
-        slot: _Slot,
-        event_id: str,
-        fire: datetime,
-        outcome: common_pb2.Outcome,
-        *,
-        children: Iterable[str] | None = None,
-        group: str | None = None,
-    ) -> ProcessEvent:
-        held = self._held[slot.instance_id]
-        settings = _trigger_settings(slot.job)
-        assert settings is not None
-        next_fire = slot.trigger.next_fire_time(fire) if slot.trigger is not None else None
-        event = ProcessEvent(
-            id=event_id,
-            outcome=outcome,
-            agent_name=self.agent_name,
-            agent_hostname=self._hostname,
-            job_name=slot.job.job_name,
-            job_description=slot.job.job_description,
-            job_group=settings.job_group if group is None else group,
-            successful=True,
-            job_starting=False,
-            fire_time=epoch_ms(fire),
-            next_fire_time=epoch_ms(next_fire) if next_fire is not None else 0,
-            dry_run=held.dry_run,
-            context_name=held.context_name,
-            context_instance_id=slot.instance_id,
-            job_identifier=slot.job_id,
-        )
-        event.child_context_names.extend(slot.children if children is None else children)
-        event.job_execution_output_parameters.update(settings.passthrough_properties)
-        return event
-
-    async def _misfire_alert(self, slot: _Slot, first: datetime, last: datetime) -> None:
-        span = (
-            f"at {first.isoformat()}"
-            if first == last
-            else (f"from {first.isoformat()} to {last.isoformat()}")
-        )
-        await self._send_alert(
-            agent_pb2.AgentAlert.ALERT_MISFIRE,
-            slot.instance_id,
-            slot.job_id,
-            f"fires of {slot.job_id!r} {span} missed: more than "
-            f"{int(slot.grace.total_seconds())} s late",
-            at=last,
-        )
-
-    async def _send_alert(
-        self,
-        kind: agent_pb2.AgentAlert.AlertType,
-        instance_id: str,
-        job_id: str,
-        message: str,
-        *,
-        at: datetime | None = None,
-    ) -> None:
-        held = self._held.get(instance_id)
-        alert = AgentAlert(
-            type=kind,
-            context_instance_id=instance_id,
-            context_name=held.context_name if held is not None else "",
-            job_identifier=job_id,
-            message=message,
-            time=epoch_ms(at if at is not None else self.clock.now()),
-        )
-        await self._alert(alert)

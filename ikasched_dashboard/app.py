@@ -1,33 +1,59 @@
-"""The whole dashboard: core process + security + lifecycle + operator services.
+"""The dashboard's one composition root: every part built here, in order, by its constructor.
 
-`build_dashboard(config)` is what `ikasched dashboard` and `ikasched up` run. It wires:
-- the core `DashboardProcess` (store, journals, gateway, orchestrator, gRPC server);
+`build_dashboard(config)` is what `ikasched dashboard` and `ikasched up` run; tests and the
+bench build `Dashboard(config, ...)` in-process (`security=False` for simulated agents without
+tokens, `operator_services=False` for the core alone: no lifecycle timers, no operator verbs).
+
+Start order: migrations -> journals (inbox + dead letters as siblings of one diskcache store
+under data_dir/inbox) -> agent outboxes -> orchestrator (recovery: machines from snapshots,
+coordinator) -> gateway -> gRPC server (link, health, operator services, TokenService,
+reflection listing every one of them) -> metrics endpoint -> lifecycle recovery and timers ->
+health SERVING. Stop order: health NOT_SERVING, lifecycle timers, metrics endpoint, agent links
+(inbox writes flushed), the gRPC server, the orchestrator drain (everything journaled is
+committed), the journals, the DB thread.
+
+The parts:
 - security: the token interceptor on every RPC (health always open, reflection by setting),
-  the TokenService, agent tokens bound to the agent name in the link hello, and the refusal of a
-  non-loopback listen address without TLS unless `insecure` is set;
-- the lifecycle (time windows, TTL ends, restart rules) and the operator services;
+  the TokenService, agent tokens bound to the agent name in the link hello;
 - job logs streamed from the agents over the link's lane (logstream), agent load in presence;
 - secret parameters sealed at rest with the config's key (or a generated 0600 key file) and
-  opened only in what the link sends to agents (sealing).
+  opened only in what the link sends to agents (sealing);
+- Prometheus text on GET /metrics when `config.metrics_listen` is set (port 0: any free one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import grpc
+import grpc.aio
+from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from sqlalchemy import Connection, Engine
 
-from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
-from ikasched_common.clock import Clock
+from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2, agent_pb2_grpc
+from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import DashboardConfig
+from ikasched_common.journal import DiskJournal
+from ikasched_common.link import LinkSettings
+from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
 from ikasched_common.secrets import SecretBox
-from ikasched_common.tls import check_listen_address
+from ikasched_common.tls import check_listen_address, server_credentials
+from ikasched_dashboard.gateway import Gateway
+from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
+from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
+from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
+from ikasched_dashboard.outbox import AgentOutboxes, SqlOutbox
 from ikasched_dashboard.sealing import SecretOpeningOutbox
 from ikasched_dashboard.security import (
     Authenticator,
@@ -36,97 +62,328 @@ from ikasched_dashboard.security import (
     current_actor,
     current_principal,
 )
-from ikasched_dashboard.server import DashboardProcess
-from ikasched_dashboard.services.context import LogFetcher
-from ikasched_dashboard.services.register import ProcessWiring
+from ikasched_dashboard.services.context import CommitSignal, LogFetcher, ServiceContext
+from ikasched_dashboard.services.register import (
+    add_operator_services,
+    enable_reflection,
+    set_serving,
+)
 from ikasched_dashboard.services.tokens import TokenServicer
 from ikasched_dashboard.store import db
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+GC_THRESHOLDS = (50_000, 20, 100)
 TOKEN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name
+AGENT_GATEWAY = agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name
 
 
-class DashboardApp:
-    """A dashboard with every part wired; `start()`, `stop()`, `port`, and the parts."""
+class Dashboard:
+    """One running dashboard (see the module doc): `start()`, `stop()`, `port`, the parts."""
 
     def __init__(
         self,
         config: DashboardConfig,
         *,
+        security: bool = True,
+        operator_services: bool = True,
         clock: Clock | None = None,
+        actor: Callable[[], str] | None = None,
         log_fetcher: LogFetcher | None = None,
-        **process_options: Any,
+        link_settings: LinkSettings | None = None,
+        orchestrator_settings: OrchestratorSettings | None = None,
     ) -> None:
         config.validate()
         check_listen_address(config.listen, config.tls_enabled, config.insecure)
         self.config = config
+        self._security = security
+        self._operator_services = operator_services
+        self._clock = clock
+        self._actor = actor or (lambda: current_actor("anonymous"))
+        self._log_fetcher = log_fetcher
+        self._link_settings = link_settings or LinkSettings(
+            heartbeat_interval=config.heartbeat_interval_ms / 1000,
+            liveness_timeout=config.liveness_timeout_ms / 1000,
+        )
+        self._orchestrator_settings = orchestrator_settings
         # Tokens are read through their own engine: the core's DB thread stays on the hot path.
-        self._auth_engine = db.create_engine_for(config.effective_database_url)
-        self.authenticator = Authenticator(self._auth_engine)
+        self._auth_engine: Engine | None = None
+        self.authenticator: Authenticator | None = None
+        if security:
+            self._auth_engine = db.create_engine_for(config.effective_database_url)
+            self.authenticator = Authenticator(self._auth_engine)
         # secret parameter values are sealed with this key at rest, opened for the agents only
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.secret_box = SecretBox.from_config(config.secret_key, config.effective_secret_key_file)
-        # the gateway (and its lane router) exists only once the process started
-        self.log_fetcher = log_fetcher or GatewayLogFetcher(lambda: self.process.gateway.lanes)
-        self.wiring = ProcessWiring(
-            clock=clock,
-            log_fetcher=self.log_fetcher,
-            actor=lambda: current_actor("anonymous"),
-            secret_box=self.secret_box,
-        )
-        self.process = DashboardProcess(
-            config,
-            registrars=[
-                self._open_secrets_for_agents,
-                self.wiring.registrar,
-                self._register_tokens,
-            ],
-            on_started=[self.wiring.on_started],
-            hello_check=_hello_check,
-            interceptors=[
-                AuthInterceptor(self.authenticator, reflection_open=config.reflection_open)
-            ],
-            metrics_listen=config.metrics_listen or None,
-            **process_options,
-        )
-        self._flusher: asyncio.Task[None] | None = None
+        self._health = HealthServicer()
+        self._served: tuple[str, ...] = ()
+        self._engine: Engine | None = None
+        self._journal: DiskJournal | None = None
+        self._db: ThreadPoolExecutor | None = None
+        self._gateway: Gateway | None = None
+        self._orchestrator: Orchestrator | None = None
+        self._server: grpc.aio.Server | None = None
+        self._metrics: DashboardMetrics | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._lifecycle: Lifecycle | None = None
+        self._context: ServiceContext | None = None
+        self._token_flusher: asyncio.Task[None] | None = None
+        self.port = 0
+        self.dashboard_id = ""
+        self.recovery_seconds = 0.0
 
-    def _open_secrets_for_agents(self, _server: grpc.aio.Server, process: DashboardProcess) -> None:
-        box = self.secret_box
-        process.gateway.set_link_outbox(lambda outbox: SecretOpeningOutbox(outbox, box))
-
-    def _register_tokens(self, server: grpc.aio.Server, process: DashboardProcess) -> None:
-        admin_service_pb2_grpc.add_TokenServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            TokenServicer(self._auth_engine, self.authenticator), server
-        )
+    # ---- parts ----------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        assert self._engine is not None, "not started"
+        return self._engine
 
     @property
-    def port(self) -> int:
-        return self.process.port
+    def orchestrator(self) -> Orchestrator:
+        assert self._orchestrator is not None, "not started"
+        return self._orchestrator
 
+    @property
+    def gateway(self) -> Gateway:
+        assert self._gateway is not None, "not started"
+        return self._gateway
+
+    @property
+    def inbox(self) -> DiskJournal:
+        assert self._journal is not None, "not started"
+        return self._journal
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        assert self._lifecycle is not None, "not started, or built without operator services"
+        return self._lifecycle
+
+    @property
+    def context(self) -> ServiceContext:
+        assert self._context is not None, "not started, or built without operator services"
+        return self._context
+
+    @property
+    def metrics(self) -> DashboardMetrics | None:
+        """The metric families (None until started)."""
+        return self._metrics
+
+    @property
+    def metrics_port(self) -> int:
+        """The port of the metrics endpoint (0: not serving)."""
+        return self._metrics_server.port if self._metrics_server is not None else 0
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """Full names of every service on the gRPC server (health and reflection aside)."""
+        return self._served
+
+    async def db_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(conn)` in a read transaction on the dashboard's DB thread."""
+        assert self._db is not None and self._engine is not None, "not started"
+        engine = self._engine
+
+        def work() -> T:
+            with db.read_transaction(engine) as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, work)
+
+    # ---- start ----------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.process.start()
-        self._flusher = asyncio.create_task(self.authenticator.run_flusher())
+        cfg = self.config
+        data = Path(cfg.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        url = cfg.effective_database_url
+        started = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(None, db.upgrade, url)
+        durability: Literal["crash", "power"] = (
+            "power" if cfg.journal_durability == "power" else "crash"
+        )
+        engine = self._engine = db.create_engine_for(url, durability=durability)
+        inbox = self._journal = DiskJournal(data / "inbox", durability=durability, prefix="inbox")
+        dead_letters = inbox.sibling("dead")
+        self.dashboard_id = _dashboard_id(data)
+        # SQLite has one writer: one DB thread for everything avoids its sleeping busy handler
+        sqlite = engine.dialect.name == "sqlite"
+        executor = self._db = ThreadPoolExecutor(
+            1 if sqlite else 4, thread_name_prefix="dashboard-db"
+        )
+        outboxes = AgentOutboxes(engine, executor)
+        orchestrator = self._orchestrator = Orchestrator(
+            engine,
+            inbox,
+            dead_letters,
+            notify=outboxes.notify,
+            db_executor=executor,
+            settings=self._orchestrator_settings,
+        )
+        gateway = self._gateway = Gateway(
+            engine,
+            inbox,
+            outboxes,
+            dashboard_id=self.dashboard_id,
+            db_executor=executor,
+            sync_source=orchestrator.sync_agent,
+            on_inbox=orchestrator.wake,
+            settings=self._link_settings,
+            hello_check=_agent_hello_check if self._security else None,
+            link_outbox=self._open_secrets,
+        )
+        metrics = self._metrics = DashboardMetrics(gateway, inbox, dead_letters, self.db_read)
+        orchestrator.set_batch_observer(metrics.observe_batch)
+        await orchestrator.start()
+        await gateway.start()
+        self.recovery_seconds = time.monotonic() - started
+        self._server = await self._serve(self._build_server(gateway))
+        if cfg.metrics_listen:
+            self._metrics_server = MetricsServer(metrics.registry, cfg.metrics_listen)
+            await self._metrics_server.start()
+        if self._lifecycle is not None:  # recovery of time windows, then the timers
+            await self._lifecycle.start()
+        await set_serving(self._health, self._served, True)
+        if self.authenticator is not None:
+            self._token_flusher = asyncio.create_task(self.authenticator.run_flusher())
+        # everything built so far lives as long as the process: keep it out of GC scans
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        log.info(
+            "dashboard %s listening on port %d (recovered in %.3fs)",
+            self.dashboard_id,
+            self.port,
+            self.recovery_seconds,
+        )
 
+    def _open_secrets(self, outbox: SqlOutbox) -> SecretOpeningOutbox:
+        return SecretOpeningOutbox(outbox, self.secret_box)
+
+    def _build_server(self, gateway: Gateway) -> grpc.aio.Server:
+        """The gRPC server with every service; reflection and health list all of them."""
+        cfg = self.config
+        interceptors: list[grpc.aio.ServerInterceptor[Any, Any]] = []
+        if self.authenticator is not None:
+            interceptors.append(
+                AuthInterceptor(self.authenticator, reflection_open=cfg.reflection_open)
+            )
+        server = grpc.aio.server(
+            options=[
+                *server_options(self._link_settings),
+                ("grpc.max_receive_message_length", cfg.max_message_bytes),
+            ],
+            interceptors=interceptors or None,
+        )
+        served: list[str] = [AGENT_GATEWAY]
+        agent_pb2_grpc.add_AgentGatewayServicer_to_server(  # type: ignore[no-untyped-call]
+            AgentGatewayService(gateway.link), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        if self._operator_services:
+            served += add_operator_services(server, self._service_context(gateway)).service_names
+        if self._auth_engine is not None and self.authenticator is not None:
+            admin_service_pb2_grpc.add_TokenServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                TokenServicer(self._auth_engine, self.authenticator), server
+            )
+            served.append(TOKEN_SERVICE)
+        self._served = tuple(served)
+        enable_reflection(server, self._served)
+        return server
+
+    def _service_context(self, gateway: Gateway) -> ServiceContext:
+        """The lifecycle and what the operator services share."""
+        engine, orchestrator = self.engine, self.orchestrator
+        self._lifecycle = Lifecycle(engine, orchestrator, clock=self._clock)
+        signal = CommitSignal()
+        orchestrator.add_commit_listener(signal.notify)
+        lanes = gateway.lanes
+        self._context = ServiceContext(
+            engine=engine,
+            orchestration=orchestrator,
+            lifecycle=self._lifecycle,
+            inbox=self.inbox,
+            dead_letters=orchestrator.dead_letters,
+            log_fetcher=self._log_fetcher or GatewayLogFetcher(lambda: lanes),
+            secret_box=self.secret_box,
+            commit_signal=signal,
+            actor=self._actor,
+            agent_load=lanes.load,
+            clock=self._clock or SystemClock(),
+        )
+        return self._context
+
+    async def _serve(self, server: grpc.aio.Server) -> grpc.aio.Server:
+        cfg = self.config
+        if cfg.tls_enabled:  # mutual TLS when a client CA is configured
+            self.port = server.add_secure_port(
+                cfg.listen,
+                server_credentials(
+                    cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None
+                ),
+            )
+        else:
+            self.port = server.add_insecure_port(cfg.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {cfg.listen}")
+        await server.start()
+        return server
+
+    # ---- stop -----------------------------------------------------------------------------
     async def stop(self, grace: float = 2.0) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
+        if self._token_flusher is not None:
+            self._token_flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
-        await self.wiring.close()
-        await self.process.stop(grace)
-        self._auth_engine.dispose()
+                await self._token_flusher
+            self._token_flusher = None
+        if self._server is not None:
+            await set_serving(self._health, self._served, False)
+        if self._lifecycle is not None:
+            await self._lifecycle.close()
+        with contextlib.suppress(Exception):
+            await self._health.enter_graceful_shutdown()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+            self._metrics_server = None
+        if self._gateway is not None:
+            await self._gateway.stop()
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        if self._orchestrator is not None:
+            await self._orchestrator.stop()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if self._db is not None:
+            self._db.shutdown(wait=True)
+            self._db = None
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._auth_engine is not None:
+            self._auth_engine.dispose()
+        gc.unfreeze()
 
     async def wait(self) -> None:
-        await self.process.wait()
+        if self._server is not None:
+            await self._server.wait_for_termination()
 
 
-def _hello_check(hello: agent_pb2.AgentHello, _metadata: Mapping[str, str]) -> None:
+def _agent_hello_check(hello: agent_pb2.AgentHello, _metadata: Mapping[str, str]) -> None:
+    """An agent link needs the AGENT token of the agent it names (the interceptor's principal
+    is visible here: the hello is read inside the RPC handler)."""
     check_agent_hello(current_principal(), hello)
 
 
-def build_dashboard(config: DashboardConfig, **options: Any) -> DashboardApp:
-    """The dashboard `ikasched dashboard` runs."""
-    return DashboardApp(config, **options)
+def _dashboard_id(data: Path) -> str:
+    """Stable across restarts of the same data dir (agents notice a lost dashboard)."""
+    path = data / "dashboard-id"
+    if path.exists():
+        return path.read_text().strip()
+    value = uuid.uuid4().hex
+    path.write_text(value)
+    return value
+
+
+def build_dashboard(config: DashboardConfig) -> Dashboard:
+    """The dashboard `ikasched dashboard` runs: every part."""
+    return Dashboard(config)

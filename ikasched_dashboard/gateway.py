@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from ikasched_common.journal import Journal, JournalItem, MetaValue
 from ikasched_common.link import AgentEndpoint, LinkGateway, LinkSettings, Outbox, Receiver
 from ikasched_common.link import AgentPresence as LinkPresence
 from ikasched_dashboard.logstream import LaneRouter
-from ikasched_dashboard.outbox import SqlOutbox
+from ikasched_dashboard.outbox import AgentOutboxes, SqlOutbox
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
@@ -126,31 +125,32 @@ class Gateway:
         self,
         engine: Engine,
         inbox: Journal,
+        outboxes: AgentOutboxes,
         *,
         dashboard_id: str,
+        db_executor: Executor,
+        sync_source: SyncSource,
+        on_inbox: Callable[[], None],
         settings: LinkSettings | None = None,
         dashboard_version: str = "0",
-        db_executor: Executor | None = None,
-        sync_source: SyncSource | None = None,
         hello_check: HelloCheck | None = None,
-        on_inbox: Callable[[], None] | None = None,
+        link_outbox: Callable[[SqlOutbox], Outbox] | None = None,
         presence_flush_interval: float | None = None,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
-        self._own_db = db_executor is None
-        self._db = db_executor or ThreadPoolExecutor(4, thread_name_prefix="gateway-db")
+        self._outboxes = outboxes
+        self._db = db_executor
         # one writer thread for the shared inbox: SQLite has one writer anyway
         self._journal_executor = ThreadPoolExecutor(1, thread_name_prefix="inbox-writer")
         self._sync_source = sync_source
         self._hello_check = hello_check
         self._on_inbox = on_inbox
         self._endpoints: dict[str, AgentEndpoint] = {}
-        self._outboxes: dict[str, SqlOutbox] = {}
         self._hellos: dict[str, HelloInfo] = {}
         self._presence_tasks: set[asyncio.Task[None]] = set()
         # How an agent's outbox reaches its link (e.g. sealing.SecretOpeningOutbox).
-        self._link_outbox: Callable[[SqlOutbox], Outbox] = lambda box: box
+        self._link_outbox: Callable[[SqlOutbox], Outbox] = link_outbox or (lambda box: box)
         self.link = LinkGateway(
             self._on_hello,
             dashboard_id=dashboard_id,
@@ -165,39 +165,13 @@ class Gateway:
         self.lanes = LaneRouter()
         self.lanes.bind(self.link)
 
-    # ---- wiring -----------------------------------------------------------------------------
-    def set_sync_source(self, source: SyncSource) -> None:
-        self._sync_source = source
-
-    def set_hello_check(self, check: HelloCheck | None) -> None:
-        """Plug the security hook in (see the module doc)."""
-        self._hello_check = check
-
-    def set_on_inbox(self, callback: Callable[[], None]) -> None:
-        self._on_inbox = callback
-
-    def set_link_outbox(self, adapter: Callable[[SqlOutbox], Outbox]) -> None:
-        """Wrap what each agent's link reads from its outbox (before any agent connects)."""
-        self._link_outbox = adapter
-
     @property
     def inbox(self) -> Journal:
         return self._inbox
 
     def outbox(self, agent_name: str) -> SqlOutbox:
         """The agent's outbox (created on first use; the orchestrator notifies it)."""
-        found = self._outboxes.get(agent_name)
-        if found is None:
-            found = SqlOutbox(self._engine, agent_name, self._db)
-            self._outboxes[agent_name] = found
-        return found
-
-    def notify(self, agent_names: Iterable[str]) -> None:
-        """Rows were committed for these agents: wake their senders."""
-        for name in agent_names:
-            box = self._outboxes.get(name)
-            if box is not None:
-                box.notify()
+        return self._outboxes.outbox(agent_name)
 
     def endpoint(self, agent_name: str) -> AgentEndpoint:
         found = self._endpoints.get(agent_name)
@@ -205,9 +179,8 @@ class Gateway:
             receiver = Receiver(
                 AgentInboxView(self._inbox, agent_name), executor=self._journal_executor
             )
-            if self._on_inbox is not None:
-                on_inbox = self._on_inbox
-                receiver.listen(lambda _seq: on_inbox())
+            on_inbox = self._on_inbox
+            receiver.listen(lambda _seq: on_inbox())
             found = AgentEndpoint(
                 receiver,
                 self._link_outbox(self.outbox(agent_name)),
@@ -245,8 +218,6 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self._db_write(agent_store.mark_all_disconnected)
         self._journal_executor.shutdown(wait=True)
-        if self._own_db:
-            self._db.shutdown(wait=True)
 
     # ---- link hooks -------------------------------------------------------------------------
     async def _on_hello(
@@ -271,8 +242,6 @@ class Gateway:
 
     async def _queue_sync(self, agent_name: str) -> None:
         """Provisioning and live instances for a (re)connecting agent, via its outbox."""
-        if self._sync_source is None:
-            return
         await self._sync_source(agent_name)
 
     def _on_presence(self, presence: LinkPresence) -> None:
@@ -352,7 +321,3 @@ class Gateway:
                 fn(conn)
 
         await asyncio.get_running_loop().run_in_executor(self._db, work)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

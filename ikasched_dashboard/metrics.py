@@ -7,7 +7,7 @@ status) are read at scrape time by collect hooks, off the event loop where they 
 `MetricsServer` answers `GET /metrics` over plain HTTP/1.1 on an asyncio server, one request
 per connection.
 
-`DashboardMetrics` wires the families to a running DashboardProcess:
+`DashboardMetrics` wires the families to the dashboard's gateway, journals and store:
 
   ikasched_process_events_total           counter   agent messages processed (committed)
   ikasched_orchestrator_batches_total     counter   orchestration batches committed
@@ -28,17 +28,27 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from ikasched_dashboard.server import DashboardProcess
+from sqlalchemy import Connection
+
+from ikasched_common.journal import Journal
+from ikasched_dashboard.gateway import Gateway
+from ikasched_dashboard.store import figures, messages
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["counter", "gauge", "histogram"]
 Labels = tuple[str, ...]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+T = TypeVar("T")
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class DbRead(Protocol):
+    """Runs `fn(conn)` in a read transaction on the dashboard's DB thread."""
+
+    def __call__(self, fn: Callable[[Connection], T], /) -> Awaitable[T]: ...
 
 
 def _escape(value: str) -> str:
@@ -252,10 +262,19 @@ class MetricsServer:
 
 
 class DashboardMetrics:
-    """The dashboard's families (see the module doc), fed from a started DashboardProcess."""
+    """The dashboard's families (see the module doc), read from the parts at scrape time."""
 
-    def __init__(self, process: DashboardProcess) -> None:
-        self._process = process
+    def __init__(
+        self,
+        gateway: Gateway,
+        inbox: Journal,
+        dead_letters: Journal,
+        db_read: DbRead,
+    ) -> None:
+        self._gateway = gateway
+        self._inbox = inbox
+        self._dead_letters = dead_letters
+        self._db_read = db_read
         r = self.registry = Registry()
         self.events = r.counter(
             "ikasched_process_events_total", "Agent messages processed and committed."
@@ -294,24 +313,22 @@ class DashboardMetrics:
         self.events.inc(events)
 
     async def _collect(self) -> None:
-        process = self._process
-        gateway = process.gateway
-        connected = gateway.connected_agents()
+        connected = self._gateway.connected_agents()
         self.agents_connected.set(len(connected))
         self._count_frames(connected)
         loop = asyncio.get_running_loop()
-        dead = process.orchestrator.dead_letters
-        inbox_n, dead_n = await loop.run_in_executor(None, lambda: (len(process.inbox), len(dead)))
+        inbox, dead = self._inbox, self._dead_letters
+        inbox_n, dead_n = await loop.run_in_executor(None, lambda: (len(inbox), len(dead)))
         self.journal_depth.replace(
             [({"journal": "inbox"}, inbox_n), ({"journal": "dead_letters"}, dead_n)]
         )
-        outbox, statuses = await process.db_read(_store_figures)
+        outbox, statuses = await self._db_read(_store_figures)
         known = set(outbox) | set(connected)
         self.outbox_depth.replace(({"agent": a}, outbox.get(a, 0)) for a in sorted(known))
         self.instances.replace(({"status": s}, n) for s, n in statuses.items())
 
     def _count_frames(self, connected: Sequence[str]) -> None:
-        link = self._process.gateway.link
+        link = self._gateway.link
         for name in connected:
             session = link.session(name)
             if session is None:
@@ -329,13 +346,6 @@ class DashboardMetrics:
             self.link_frames.set_total(total, {"direction": direction})
 
 
-def _store_figures(conn: object) -> tuple[dict[str, int], dict[str, int]]:
-    from sqlalchemy import Connection, func, select
-
-    from ikasched_dashboard.store import messages
-    from ikasched_dashboard.store.schema import instances
-
-    assert isinstance(conn, Connection)
+def _store_figures(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
     outbox = {name: s.size for name, s in messages.outbox_stats(conn).items()}
-    rows = conn.execute(select(instances.c.status, func.count()).group_by(instances.c.status))
-    return outbox, {str(status): int(n) for status, n in rows}
+    return outbox, figures.instance_counts_by_status(conn)

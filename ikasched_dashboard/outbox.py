@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Engine
 
 from ikasched_common.errors import LinkError
 from ikasched_common.link.outbox import OutboxPosition, PendingItem, SequencedItem
 from ikasched_dashboard.store import messages
-from ikasched_dashboard.store._sql import executemany, insert_ignoring_duplicates
+from ikasched_dashboard.store import outbox_link as link_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
-from ikasched_dashboard.store.schema import agent_links, outbox
 
 log = logging.getLogger(__name__)
 
@@ -101,39 +100,12 @@ class SqlOutbox:
             self.sent_frames += 1
         return [PendingItem(key, value) for key, _seq, value in self._claimed[:limit]]
 
-    def _claim(self, conn: Connection, limit: int) -> list[tuple[int, int, bytes]]:
+    def _claim(self, conn: Connection, limit: int) -> list[link_store.ClaimedRow]:
         if not self._link_known:
-            insert_ignoring_duplicates(conn, agent_links, [{"agent_name": self._agent}])
-        last = conn.execute(
-            select(agent_links.c.last_assigned_seq)
-            .where(agent_links.c.agent_name == self._agent)
-            .with_for_update()
-        ).scalar_one()
+            link_store.ensure_link_row(conn, self._agent)
+        claimed = link_store.claim_unsent(conn, self._agent, limit)
         self._link_known = True
-        rows = conn.execute(
-            select(outbox.c.id, outbox.c.message)
-            .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_(None))
-            .order_by(outbox.c.id)
-            .limit(limit)
-        ).all()
-        if not rows:
-            return []
-        out = [(int(r[0]), last + n, bytes(r[1])) for n, r in enumerate(rows, start=1)]
-        result = executemany(
-            conn,
-            "outbox-claim",
-            _claim_statement,
-            [{"b_id": key, "b_seq": seq} for key, seq, _ in out],
-        )
-        if 0 <= result.rowcount < len(out):
-            # only if the link row lock was bypassed: never hand out a seq twice
-            raise LinkError(f"outbox of {self._agent}: rows were assigned concurrently")
-        conn.execute(
-            update(agent_links)
-            .where(agent_links.c.agent_name == self._agent)
-            .values(last_assigned_seq=last + len(out))
-        )
-        return out
+        return claimed
 
     async def assign(self, keys: Sequence[int]) -> list[int]:
         wanted = list(keys)
@@ -167,12 +139,8 @@ class SqlOutbox:
 
     def _position(self, conn: Connection) -> OutboxPosition:
         state = messages.link_state(conn, self._agent)
-        lowest = conn.execute(
-            select(func.min(outbox.c.link_seq)).where(
-                outbox.c.agent_name == self._agent, outbox.c.link_seq.is_not(None)
-            )
-        ).scalar()
-        acked = state.last_assigned_seq if lowest is None else int(lowest) - 1
+        lowest = link_store.lowest_assigned_seq(conn, self._agent)
+        acked = state.last_assigned_seq if lowest is None else lowest - 1
         return OutboxPosition(acked, state.last_assigned_seq)
 
     async def position(self) -> OutboxPosition:
@@ -184,18 +152,7 @@ class SqlOutbox:
 
         def work(conn: Connection) -> int:
             # rows lose their seqs and go back to pending, oldest (lowest id) first as before
-            moved = conn.execute(
-                update(outbox)
-                .where(outbox.c.agent_name == self._agent, outbox.c.link_seq.is_not(None))
-                .values(link_seq=None)
-            ).rowcount
-            messages.set_inbound_seq(conn, self._agent, 0)  # ensures the link row exists
-            conn.execute(
-                update(agent_links)
-                .where(agent_links.c.agent_name == self._agent)
-                .values(last_assigned_seq=last_seq)
-            )
-            return max(int(moved), 0)
+            return link_store.reset_link_seqs(conn, self._agent, last_seq)
 
         return await self._run(self._write(work))
 
@@ -218,19 +175,31 @@ class SqlOutbox:
                 log.exception("outbox listener failed")
 
     async def size(self) -> int:
-        def work(conn: Connection) -> int:
-            return int(
-                conn.execute(
-                    select(func.count()).where(outbox.c.agent_name == self._agent)
-                ).scalar_one()
-            )
-
-        return await self._run(self._read(work))
+        return await self._run(self._read(lambda conn: link_store.outbox_size(conn, self._agent)))
 
 
-def _claim_statement() -> Update:
-    return (
-        update(outbox)
-        .where(outbox.c.id == bindparam("b_id"), outbox.c.link_seq.is_(None))
-        .values(link_seq=bindparam("b_seq"))
-    )
+class AgentOutboxes:
+    """Every agent's SqlOutbox, created on first use.
+
+    Built before the orchestrator and the gateway: the orchestrator wakes senders through
+    `notify`, the gateway hands the outboxes to the links.
+    """
+
+    def __init__(self, engine: Engine, executor: Executor) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._outboxes: dict[str, SqlOutbox] = {}
+
+    def outbox(self, agent_name: str) -> SqlOutbox:
+        found = self._outboxes.get(agent_name)
+        if found is None:
+            found = SqlOutbox(self._engine, agent_name, self._executor)
+            self._outboxes[agent_name] = found
+        return found
+
+    def notify(self, agent_names: Iterable[str]) -> None:
+        """Rows were committed for these agents: wake the senders of the known outboxes."""
+        for name in agent_names:
+            box = self._outboxes.get(name)
+            if box is not None:
+                box.notify()

@@ -1,4 +1,5 @@
-"""Simulated agents for dashboard tests and the bench: the real link client over gRPC on
+"""Official test stand-ins (as `temporalio.testing`): simulated agents for the dashboard's tests
+and the bench: the real link client over gRPC on
 127.0.0.1, an in-memory inbox/outbox, and a fake executor that answers each initiation with a
 starting and a successful completion event (or holds it until told, `auto=False`).
 
@@ -16,13 +17,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import json_format
 from sqlalchemy import Engine
 
 from ikasched.v1 import agent_pb2, common_pb2, events_pb2, plan_pb2
+from ikasched_common.config import DashboardConfig
 from ikasched_common.journal import MemoryJournal, MetaValue
 from ikasched_common.link import (
     AgentIdentity,
@@ -33,6 +35,7 @@ from ikasched_common.link import (
     Receiver,
 )
 from ikasched_common.link.grpc_transport import GrpcDialer
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.plans.loader import plan_from_dict
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import write_transaction
@@ -302,21 +305,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def dashboard_config(data_dir: Any, listen: str = "127.0.0.1:0") -> Any:
-    from ikasched_common.config import DashboardConfig
-
+def dashboard_config(
+    data_dir: Any, listen: str = "127.0.0.1:0", *, metrics_listen: str = ""
+) -> DashboardConfig:
     return DashboardConfig(
-        data_dir=data_dir, listen=listen, heartbeat_interval_ms=200, liveness_timeout_ms=3000
+        data_dir=data_dir,
+        listen=listen,
+        heartbeat_interval_ms=200,
+        liveness_timeout_ms=3000,
+        metrics_listen=metrics_listen,
     )
 
 
-@contextlib.asynccontextmanager
-async def running_dashboard(data_dir: Any, port: int = 0, **kwargs: Any) -> Any:
-    """An in-process DashboardProcess on 127.0.0.1 (port 0: any), stopped on exit."""
-    from ikasched_dashboard.server import DashboardProcess
+def core_dashboard(config: DashboardConfig) -> Dashboard:
+    """The dashboard's core for simulated agents: no tokens, no lifecycle, no operator verbs."""
+    return Dashboard(config, security=False, operator_services=False, link_settings=FAST)
 
-    config = dashboard_config(data_dir, f"127.0.0.1:{port}")
-    process = DashboardProcess(config, link_settings=FAST, **kwargs)
+
+@contextlib.asynccontextmanager
+async def running_dashboard(
+    data_dir: Any, port: int = 0, *, metrics_listen: str = ""
+) -> AsyncIterator[Dashboard]:
+    """An in-process core dashboard on 127.0.0.1 (port 0: any), stopped on exit."""
+    config = dashboard_config(data_dir, f"127.0.0.1:{port}", metrics_listen=metrics_listen)
+    process = core_dashboard(config)
     await process.start()
     try:
         yield process
@@ -324,6 +336,6 @@ async def running_dashboard(data_dir: Any, port: int = 0, **kwargs: Any) -> Any:
         await process.stop()
 
 
-async def provision(process: Any, plan: plan_pb2.Context) -> None:
+async def provision(process: Dashboard, plan: plan_pb2.Context) -> None:
     await asyncio.get_running_loop().run_in_executor(None, store_plan, process.engine, plan)
     await process.orchestrator.plan_provisioned(plan.name)

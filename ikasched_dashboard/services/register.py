@@ -1,17 +1,17 @@
-"""Put every operator service on a grpc.aio server, with standard health and reflection.
+"""Put the operator services on a grpc.aio server.
 
-`register_services` is synchronous, so it fits DashboardProcess's `registrars`; pass the
-process's own health servicer (`health=`) instead of letting it add a second one, and
-`await registered.set_serving(True)` once the process is up (e.g. from an `on_started` hook).
-TokenService (security) and AgentGateway (the link) are registered by their owners; name them
-in `extra_service_names` so reflection and health list them too.
+`add_operator_services` adds the six operator services and says what it added; the dashboard's
+composition root (`ikasched_dashboard.app`) calls it next to the link and the TokenService and
+lists every name it served in health and reflection (`enable_reflection`, `set_serving`).
+`register_services` is the same for a standalone server (tests): the operator services with
+their own health servicer and reflection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health as grpc_health
@@ -29,17 +29,11 @@ from ikasched.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
-from ikasched_common.clock import Clock
-from ikasched_common.secrets import SecretBox
-from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
-from ikasched_dashboard.services.context import CommitSignal, LogFetcher, ServiceContext
+from ikasched_dashboard.services.context import ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.plans import PlanServicer
-
-if TYPE_CHECKING:
-    from ikasched_dashboard.server import DashboardProcess
 
 
 def _full_name(module: Any, service: str) -> str:
@@ -67,23 +61,32 @@ class RegisteredServices:
     service_names: tuple[str, ...]
 
     async def set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ("", *self.service_names):
-            await self.health.set(name, status)
+        await set_serving(self.health, self.service_names, serving)
 
 
-def register_services(
-    server: grpc.aio.Server,
-    ctx: ServiceContext,
-    *,
-    health: HealthServicer | None = None,
-    extra_service_names: Sequence[str] = (),
-) -> RegisteredServices:
-    """Add the operator services, reflection, and a health servicer unless one is given."""
+async def set_serving(health: HealthServicer, service_names: Sequence[str], serving: bool) -> None:
+    """Report the server ("") and every named service SERVING or NOT_SERVING."""
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", *service_names):
+        await health.set(name, status)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorServices:
+    """The operator servicers put on a server, and their full service names."""
+
+    plans: PlanServicer
+    instances: InstanceServicer
+    jobs: JobServicer
+    service_names: tuple[str, ...] = OPERATOR_SERVICES
+
+
+def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> OperatorServices:
+    """Add the six operator services (no health, no reflection: the caller lists them)."""
     plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
     adders: list[tuple[Any, object]] = [
         (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, plans),
@@ -95,75 +98,20 @@ def register_services(
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)
-    if health is None:
-        health = HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    names = (*OPERATOR_SERVICES, *extra_service_names)
+    return OperatorServices(plans, instances, jobs)
+
+
+def enable_reflection(server: grpc.aio.Server, service_names: Sequence[str]) -> None:
+    """Reflection lists `service_names`, health and itself."""
     reflection.enable_server_reflection(
-        (*names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*service_names, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    return RegisteredServices(plans, instances, jobs, health, names)
 
 
-class ProcessWiring:
-    """The lifecycle and the operator services inside a DashboardProcess.
-
-    `DashboardProcess(config, registrars=[w.registrar], on_started=[w.on_started])`: the
-    registrar builds the Lifecycle and the services over the process's store, orchestrator,
-    inbox and dead letters; the hook runs lifecycle recovery (reference §5.3), starts its timers
-    and reports every service SERVING. `close()` stops the timers (call it before
-    `process.stop()`).
-    """
-
-    def __init__(
-        self,
-        *,
-        clock: Clock | None = None,
-        log_fetcher: LogFetcher | None = None,
-        actor: Callable[[], str] | None = None,
-        secret_box: SecretBox | None = None,
-    ) -> None:
-        self._clock = clock
-        self._secret_box = secret_box
-        self._log_fetcher = log_fetcher
-        self._actor = actor
-        self.lifecycle: Lifecycle | None = None
-        self.registered: RegisteredServices | None = None
-        self.context: ServiceContext | None = None
-
-    def registrar(self, server: grpc.aio.Server, process: DashboardProcess) -> None:
-        lifecycle = Lifecycle(process.engine, process.orchestrator, clock=self._clock)
-        extra: dict[str, Any] = {}
-        if self._clock is not None:
-            extra["clock"] = self._clock
-        if self._actor is not None:
-            extra["actor"] = self._actor
-        lanes = getattr(getattr(process, "gateway", None), "lanes", None)
-        if lanes is not None:
-            extra["agent_load"] = lanes.load
-        signal = CommitSignal()
-        process.orchestrator.add_commit_listener(signal.notify)
-        ctx = ServiceContext(
-            engine=process.engine,
-            orchestration=process.orchestrator,
-            lifecycle=lifecycle,
-            inbox=process.inbox,
-            dead_letters=process.orchestrator.dead_letters,
-            log_fetcher=self._log_fetcher,
-            secret_box=self._secret_box,
-            commit_signal=signal,
-            **extra,
-        )
-        self.lifecycle, self.context = lifecycle, ctx
-        self.registered = register_services(server, ctx, health=getattr(process, "health", None))
-
-    async def on_started(self, process: DashboardProcess) -> None:
-        assert self.lifecycle is not None and self.registered is not None, "registrar not run"
-        await self.lifecycle.start()
-        await self.registered.set_serving(True)
-
-    async def close(self) -> None:
-        if self.registered is not None:
-            await self.registered.set_serving(False)
-        if self.lifecycle is not None:
-            await self.lifecycle.close()
+def register_services(server: grpc.aio.Server, ctx: ServiceContext) -> RegisteredServices:
+    """A standalone server: the operator services, their own health servicer, reflection."""
+    added = add_operator_services(server, ctx)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    enable_reflection(server, added.service_names)
+    return RegisteredServices(added.plans, added.instances, added.jobs, health, added.service_names)

@@ -29,7 +29,7 @@ from ikasched_common.auth import Role, bearer_metadata
 from ikasched_common.config import AgentConfig, DashboardConfig
 from ikasched_common.errors import InvalidArgument
 from ikasched_common.link import Backoff
-from ikasched_dashboard.app import DashboardApp
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.plans.loader import load_plan_file
 from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token, create_token
 
@@ -37,10 +37,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @contextlib.asynccontextmanager
-async def wired(tmp: Path) -> AsyncIterator[tuple[DashboardApp, str]]:
-    app = DashboardApp(DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0"))
+async def wired(tmp: Path) -> AsyncIterator[tuple[Dashboard, str]]:
+    app = Dashboard(DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0"))
     await app.start()
-    admin = bootstrap_admin_token(app.process.engine, tmp / "admin.token")
+    admin = bootstrap_admin_token(app.engine, tmp / "admin.token")
     token = (tmp / "admin.token").read_text().strip()
     assert admin.created
     try:
@@ -49,9 +49,9 @@ async def wired(tmp: Path) -> AsyncIterator[tuple[DashboardApp, str]]:
         await app.stop()
 
 
-def agent_token(app: DashboardApp, name: str) -> str:
+def agent_token(app: Dashboard, name: str) -> str:
     _record, secret = create_token(
-        app.process.engine, TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name)
+        app.engine, TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name)
     )
     return secret
 
@@ -173,7 +173,7 @@ async def test_an_agent_token_cannot_speak_for_another_agent(tmp_path: Path) -> 
 
 def test_non_loopback_listen_without_tls_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="--insecure"):
-        DashboardApp(DashboardConfig(data_dir=tmp_path, listen="0.0.0.0:0"))
+        Dashboard(DashboardConfig(data_dir=tmp_path, listen="0.0.0.0:0"))
 
 
 FAILING_PLAN = """

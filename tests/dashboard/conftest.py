@@ -1,5 +1,5 @@
-"""Dashboard core tests: a real DashboardProcess on 127.0.0.1 driven by simulated agents
-(tests/dashboard/sim.py). Each test runs its own event loop with asyncio.run."""
+"""Dashboard core tests: a real core Dashboard on 127.0.0.1 driven by simulated agents
+(ikasched_dashboard/testing.py). Each test runs its own event loop with asyncio.run."""
 
 from __future__ import annotations
 

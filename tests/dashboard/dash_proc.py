@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.server import DashboardProcess
-from tests.dashboard.sim import FAST, chain_plan, dashboard_config, provision
+from ikasched_dashboard.testing import chain_plan, core_dashboard, dashboard_config, provision
 
 
 async def main() -> None:
@@ -26,7 +25,7 @@ async def main() -> None:
     parser.add_argument("--plans", type=int, default=2)
     args = parser.parse_args()
     config = dashboard_config(Path(args.data_dir), f"127.0.0.1:{args.port}")
-    process = DashboardProcess(config, link_settings=FAST)
+    process = core_dashboard(config)
     await process.start()
     print(
         f"READY {process.recovery_seconds:.3f} {len(process.orchestrator.live_instance_ids())}",

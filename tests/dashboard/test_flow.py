@@ -7,13 +7,19 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store import changes, instances
 from ikasched_dashboard.store.db import read_transaction
 from ikasched_dashboard.store.schema import outbox
-from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
+from ikasched_dashboard.testing import (
+    SimAgent,
+    chain_plan,
+    provision,
+    running_dashboard,
+    wait_until,
+)
 
 
 def _status(process, iid: str) -> str:  # type: ignore[no-untyped-def]
@@ -72,6 +78,6 @@ def test_chain_runs_to_complete_across_two_agents(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def conn_rows(proc: DashboardProcess) -> list[object]:
+def conn_rows(proc: Dashboard) -> list[object]:
     with read_transaction(proc.engine) as conn:
         return list(conn.execute(select(outbox.c.id)).all())

@@ -11,12 +11,18 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.dashboard.support import orchestrator_idle
 
 from ikasched_common.logging import configure_logging
 from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.metrics import Registry
-from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
-from tests.dashboard.support import orchestrator_idle
+from ikasched_dashboard.testing import (
+    SimAgent,
+    chain_plan,
+    provision,
+    running_dashboard,
+    wait_until,
+)
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

@@ -6,29 +6,35 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from tests.dashboard.support import dropped_events
 
 from ikasched.v1 import agent_pb2, events_pb2
 from ikasched_common.errors import FailedPrecondition
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.engine.inputs import Hold, Release
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import changes, instances
 from ikasched_dashboard.store.db import read_transaction
-from tests.dashboard.sim import SimAgent, chain_plan, provision, running_dashboard, wait_until
-from tests.dashboard.support import dropped_events
+from ikasched_dashboard.testing import (
+    SimAgent,
+    chain_plan,
+    provision,
+    running_dashboard,
+    wait_until,
+)
 
 
-def _jobs(proc: DashboardProcess, iid: str) -> dict[str, str]:
+def _jobs(proc: Dashboard, iid: str) -> dict[str, str]:
     with read_transaction(proc.engine) as conn:
         return {j.job_identifier: j.status for j in instances.jobs_of_instance(conn, iid)}
 
 
-def _audit_count(proc: DashboardProcess) -> int:
+def _audit_count(proc: Dashboard) -> int:
     with read_transaction(proc.engine) as conn:
         return changes.last_position(conn)
 
 
-def _status(proc: DashboardProcess, iid: str) -> str:
+def _status(proc: Dashboard, iid: str) -> str:
     with read_transaction(proc.engine) as conn:
         row = instances.get_instance(conn, iid)
     return row.status if row is not None else ""

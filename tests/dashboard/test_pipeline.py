@@ -15,7 +15,7 @@ from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.orchestrator import Orchestrator
 from ikasched_dashboard.store import db, instances
 from ikasched_dashboard.store.db import read_transaction
-from tests.dashboard.sim import chain_plan, store_plan, wait_until
+from ikasched_dashboard.testing import chain_plan, store_plan, wait_until
 
 
 def _orchestrator(tmp_path: Path) -> Orchestrator:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.interfaces import NewInstance
-from ikasched_dashboard.server import DashboardProcess
 from ikasched_dashboard.store import changes, db, instances
 from ikasched_dashboard.store.db import read_transaction
-from tests.dashboard.conftest import LONG
-from tests.dashboard.sim import (
+from ikasched_dashboard.testing import (
     SimAgent,
     chain_plan,
     free_port,
@@ -27,6 +26,7 @@ from tests.dashboard.sim import (
     running_dashboard,
     wait_until,
 )
+from tests.dashboard.conftest import LONG
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_graceful_restart_keeps_queued_work_and_retry_timers(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
-def _job(proc: DashboardProcess, iid: str) -> str:
+def _job(proc: Dashboard, iid: str) -> str:
     with read_transaction(proc.engine) as conn:
         return {j.job_identifier: j.status for j in instances.jobs_of_instance(conn, iid)}["a1-j2"]
 

@@ -23,7 +23,7 @@ from ikasched_agent.registry import REGISTRY_BODIES, Registry
 from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.store.db import read_transaction
 from ikasched_dashboard.store.schema import outbox
-from tests.dashboard.sim import chain_plan, provision, running_dashboard
+from ikasched_dashboard.testing import chain_plan, provision, running_dashboard
 
 
 def _replayed(proc, agent: str) -> Registry:  # type: ignore[no-untyped-def]

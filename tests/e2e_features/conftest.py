@@ -1,4 +1,4 @@
-"""The fully wired dashboard (DashboardApp) with a real in-process agent on 127.0.0.1, for the
+"""The fully wired dashboard (Dashboard) with a real in-process agent on 127.0.0.1, for the
 cross-cutting features: TLS, job logs through the dashboard, agent load, secret parameters.
 
 Async tests run on a fresh loop each (tests/conftest.py).
@@ -32,7 +32,7 @@ from ikasched_common.auth import Role, bearer_metadata
 from ikasched_common.config import AgentConfig, DashboardConfig
 from ikasched_common.link import Backoff
 from ikasched_common.tls import Pki, channel_credentials
-from ikasched_dashboard.app import DashboardApp
+from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.plans.loader import plan_from_dict
 from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token, create_token
 
@@ -56,7 +56,7 @@ async def until(
 class Stack:
     """A running dashboard, its admin token and operator stubs on one channel."""
 
-    app: DashboardApp
+    app: Dashboard
     token: str
     channel: grpc.aio.Channel
     tmp: Path
@@ -88,7 +88,7 @@ class Stack:
 
     def agent(self, name: str, **options: Any) -> Agent:
         _record, secret = create_token(
-            self.app.process.engine,
+            self.app.engine,
             TokenSpec(subject=f"agent {name}", role=Role.AGENT, agent_name=name),
         )
         tls: dict[str, Any] = {}
@@ -210,11 +210,9 @@ async def wired(
         tls = {"tls_cert_file": str(pki.server_cert), "tls_key_file": str(pki.server_key)}
         if mutual:
             tls["tls_client_ca_file"] = str(pki.ca_cert)
-    app = DashboardApp(
-        DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0", **tls, **config)
-    )
+    app = Dashboard(DashboardConfig(data_dir=tmp / "dash", listen="127.0.0.1:0", **tls, **config))
     await app.start()
-    bootstrap_admin_token(app.process.engine, tmp / "admin.token")
+    bootstrap_admin_token(app.engine, tmp / "admin.token")
     token = (tmp / "admin.token").read_text().strip()
     if pki is not None:
         creds = channel_credentials(pki.ca_cert, pki.client_cert, pki.client_key)

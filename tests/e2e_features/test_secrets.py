@@ -70,7 +70,7 @@ async def test_secret_parameters_reach_the_job_and_nothing_else(tmp_path: Path) 
         async with wired(tmp_path) as stack:
             await scenario(stack, job, out)
             answers = await api_output(stack)
-            audit = await stack.app.process.db_read(
+            audit = await stack.app.db_read(
                 lambda c: [tuple(r) for r in c.execute(text("SELECT * FROM audit"))]
             )
             key_file = stack.app.config.effective_secret_key_file

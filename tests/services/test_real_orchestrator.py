@@ -1,4 +1,4 @@
-"""The services and the lifecycle inside a real DashboardProcess (real orchestrator, inbox
+"""The services and the lifecycle inside a real Dashboard (real orchestrator, inbox
 journal, store), driven through the generated SDK: what the fake stands in for agrees with the
 real thing on snapshots, job rows, verbs and the change log."""
 
@@ -23,8 +23,7 @@ from ikasched.v1 import (
     plan_service_pb2_grpc,
 )
 from ikasched_common.config import DashboardConfig
-from ikasched_dashboard.server import DashboardProcess
-from ikasched_dashboard.services.register import ProcessWiring
+from ikasched_dashboard.app import Dashboard
 
 from .support import plan, refused
 
@@ -32,19 +31,15 @@ Code = grpc.StatusCode
 
 
 @asynccontextmanager
-async def dashboard(data_dir: Path) -> AsyncIterator[tuple[DashboardProcess, grpc.aio.Channel]]:
-    wiring = ProcessWiring(actor=lambda: "bob")
+async def dashboard(data_dir: Path) -> AsyncIterator[tuple[Dashboard, grpc.aio.Channel]]:
     config = DashboardConfig(data_dir=data_dir, listen="127.0.0.1:0")
-    process = DashboardProcess(
-        config, registrars=[wiring.registrar], on_started=[wiring.on_started]
-    )
+    process = Dashboard(config, security=False, actor=lambda: "bob")
     await process.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{process.port}")
     try:
         yield process, channel
     finally:
         await channel.close(None)
-        await wiring.close()
         await process.stop()
 
 
