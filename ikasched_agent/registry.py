@@ -17,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ikasched.v1 import agent_pb2, events_pb2, plan_pb2
+from ikasched.v1 import agent_pb2, plan_pb2
+from ikasched_agent.protocol import DashboardMessage, Initiation
 from ikasched_common.journal import Journal, JournalItem
-
-Initiation = events_pb2.SchedulerJobInitiationEvent
-DashboardMessage = agent_pb2.DashboardMessage
 
 #: Message bodies that change the registry.
 REGISTRY_BODIES = frozenset(
