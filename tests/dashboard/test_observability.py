@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.dashboard.support import orchestrator_idle
 
 from ikasched_common.logging import configure_logging
 from ikasched_dashboard.interfaces import NewInstance
@@ -23,6 +22,7 @@ from ikasched_dashboard.testing import (
     running_dashboard,
     wait_until,
 )
+from tests.dashboard.support import orchestrator_idle
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.dashboard.support import dropped_events
 
 from ikasched.v1 import agent_pb2, events_pb2
 from ikasched_common.errors import FailedPrecondition
@@ -22,6 +21,7 @@ from ikasched_dashboard.testing import (
     running_dashboard,
     wait_until,
 )
+from tests.dashboard.support import dropped_events
 
 
 def _jobs(proc: Dashboard, iid: str) -> dict[str, str]:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import grpc
 import grpc.aio
-from tests.dashboard.support import orchestrator_idle
 
 from ikasched.v1 import agent_pb2, agent_pb2_grpc, common_pb2, events_pb2
 from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.store import changes
 from ikasched_dashboard.store.db import read_transaction
 from ikasched_dashboard.testing import chain_plan, provision, running_dashboard, wait_until
+from tests.dashboard.support import orchestrator_idle
 
 PROTOCOL_VERSION = 1
 

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ikasched_dashboard.orchestrator.steps import Retry
 
 from ikasched_common.errors import InvalidArgument
 from ikasched_common.journal import MemoryJournal
@@ -22,6 +21,7 @@ from ikasched_dashboard.engine.machine import ContextMachine
 from ikasched_dashboard.engine.snapshot import from_snapshot, to_snapshot
 from ikasched_dashboard.gateway import AgentInboxView, decode_inbox_entry, encode_inbox_entry
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
+from ikasched_dashboard.orchestrator.steps import Retry
 from ikasched_dashboard.outbox import SqlOutbox
 from ikasched_dashboard.plans.convert import plan_from_proto
 from ikasched_dashboard.store import db
