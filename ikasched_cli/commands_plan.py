@@ -307,10 +307,11 @@ def next_fires(args: argparse.Namespace) -> int:
     if args.count <= 0:
         raise CliError("--count must be positive", USAGE)
     if args.cron:
+        from ikasched_common import clock
         from ikasched_common.quartz import CronTrigger
 
         trigger = CronTrigger(args.cron, args.tz)
-        at = dt.datetime.now(dt.UTC)
+        at = clock.now()
         times: list[dt.datetime] = []
         while len(times) < args.count:
             fire = trigger.next_fire_time(at)

@@ -65,6 +65,7 @@ def find_examples(explicit: str | None) -> Path | None:
 def prepare_tokens(data_dir: Path) -> LocalTokens:
     """Migrate the database, then make sure the admin token and the local agent's token in the
     data dir are valid ones (kept across runs)."""
+    from ikasched_common import clock
     from ikasched_common.auth import Role, read_token_file, token_id_of, write_token_file
     from ikasched_common.config import DashboardConfig
     from ikasched_dashboard.services.tokens import TokenSpec, bootstrap_admin_token, create_token
@@ -87,7 +88,7 @@ def prepare_tokens(data_dir: Path) -> LocalTokens:
                     record is not None
                     and record.role == Role.AGENT.value
                     and record.agent_name == AGENT_NAME
-                    and record.active(int(time.time() * 1000))
+                    and record.active(clock.now_ms())
                 ):
                     agent_secret = secret
         if not agent_secret:

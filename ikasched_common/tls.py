@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ikasched_common import clock
 from ikasched_common.auth import write_private_file
 from ikasched_common.errors import InvalidArgument
 
@@ -141,7 +142,7 @@ def generate_pki(
     in `directory` (keys 0600). For tests and `ikasched up`, not a production PKI."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     # Back-dated a little so a slightly slow clock elsewhere still accepts them.
     not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=days)
 
