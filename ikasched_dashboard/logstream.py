@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ikasched.v1 import agent_pb2
+from ikasched_common import clock as clocks
 from ikasched_common.errors import Unavailable
 from ikasched_dashboard.services.context import LogRequest
 
@@ -104,7 +104,7 @@ class LaneRouter:
                 s.queued_jobs,
                 s.active_instances,
                 s.outbox_size,
-                int(time.time() * 1000),
+                clocks.now_ms(),
             )
         elif kind == "log_chunk":
             await self._deliver(agent_name, message.log_chunk)

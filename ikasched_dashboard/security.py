@@ -34,6 +34,7 @@ from ikasched.v1 import (
     job_service_pb2,
     plan_service_pb2,
 )
+from ikasched_common import clock as clocks
 from ikasched_common.auth import Principal, Role, bearer_from_metadata, secret_matches, token_id_of
 from ikasched_common.errors import PermissionDenied, TokenFormatError, Unauthenticated
 from ikasched_dashboard.store import tokens as token_store
@@ -231,10 +232,6 @@ def check_agent_hello(principal: Principal | None, hello: agent_pb2.AgentHello) 
 # Authentication
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(frozen=True, slots=True)
 class _Cached:
     record: token_store.TokenRecord | None
@@ -265,7 +262,7 @@ class Authenticator:
         *,
         cache_ttl: float = DEFAULT_CACHE_TTL,
         clock: Callable[[], float] = time.monotonic,
-        now_ms: Callable[[], int] = _now_ms,
+        now_ms: Callable[[], int] = clocks.now_ms,
     ) -> None:
         self._engine = engine
         self._ttl = cache_ttl

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import grpc
 from sqlalchemy import Engine
 
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc
+from ikasched_common import clock as clocks
 from ikasched_common.auth import (
     Role,
     generate_token,
@@ -53,10 +53,6 @@ _STATUS: dict[type[IkaschedError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +105,7 @@ def create_token(
     engine: Engine, spec: TokenSpec, *, now_ms: int | None = None
 ) -> tuple[token_store.TokenRecord, str]:
     """Store a new token; returns its record and its secret (shown once, never stored)."""
-    now = _now_ms() if now_ms is None else now_ms
+    now = clocks.now_ms() if now_ms is None else now_ms
     new = generate_token()
     record = token_store.TokenRecord(
         id=new.token_id,
@@ -148,7 +144,7 @@ class TokenServicer(admin_service_pb2_grpc.TokenServiceServicer):
         engine: Engine,
         authenticator: Authenticator | None = None,
         *,
-        now_ms: Callable[[], int] = _now_ms,
+        now_ms: Callable[[], int] = clocks.now_ms,
     ) -> None:
         self._engine = engine
         self._auth = authenticator
@@ -250,7 +246,7 @@ def bootstrap_admin_token(engine: Engine, path: str | os.PathLike[str]) -> Local
                 record is not None
                 and record.role == Role.ADMIN.value
                 and not record.plan_names
-                and record.active(_now_ms())
+                and record.active(clocks.now_ms())
                 and secret_matches(secret, record.secret_hash)
             ):
                 return LocalAdminToken(target, token_id, created=False)
