@@ -1,4 +1,4 @@
-"""Start-up recovery of the lifecycle (reference §5.3, DESIGN §5 missed runs).
+"""Start-up recovery of the lifecycle.
 
 After a (re)start every live instance is resumed (its end timer re-armed) or ENDED (past its
 projected end, outside its window, inside a blackout); window starts that fell while the

@@ -25,16 +25,12 @@ from ikasched_common.auth import (
     write_token_file,
 )
 from ikasched_common.errors import (
-    AlreadyExists,
-    FailedPrecondition,
     IkaschedError,
     InvalidArgument,
-    NotFound,
-    PermissionDenied,
     TokenFormatError,
-    Unauthenticated,
 )
 from ikasched_dashboard.security import Authenticator, current_actor
+from ikasched_dashboard.services.errors import status_of
 from ikasched_dashboard.store import tokens as token_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
@@ -44,15 +40,6 @@ LOCAL_ADMIN_SUBJECT = "local-admin"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 _NAME_MAX = 255
-
-_STATUS: dict[type[IkaschedError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +201,7 @@ class TokenServicer(admin_service_pb2_grpc.TokenServiceServicer):
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: IkaschedError) -> NoReturn:
-    code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), grpc.StatusCode.INTERNAL)
-    await context.abort(code, str(exc))
+    await context.abort(status_of(exc), str(exc))
     raise AssertionError("abort returned")  # pragma: no cover
 
 
