@@ -1,4 +1,4 @@
-"""Start-up time of `ikasched` commands beside `python -c pass` (DESIGN.md §7: ≤ 300 ms).
+"""Start-up time of `ikasched` commands beside `python -c pass` (docs/architecture.md §8: ≤ 300 ms).
 
     python bench/cli_startup.py [--runs N]
 

@@ -7,7 +7,7 @@ timer that starts them) to completion: 1 tick + a starting and a completion even
 event sequence is made once (an agent answering every initiation) and replayed, interleaved
 round-robin across all instances as a busy dashboard would see them. The floor is the same
 number of events applied as plain `dict[key] = status` updates on one dict per instance.
-DESIGN §7 target: >= 30,000 events/s.
+docs/architecture.md §8 target: >= 30,000 events/s.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> None:
     machine = ContextMachine(plan)
     events = event_sequence(machine)
     total = len(events) * instances
-    # as the dashboard runs (DESIGN §7): start-up objects frozen, young-generation GC tuned
+    # as the dashboard runs (docs/architecture.md §8): start-up objects frozen, young-generation GC tuned
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     machine_s, machine_cpu = min(

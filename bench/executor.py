@@ -1,4 +1,4 @@
-"""Executor throughput beside a raw spawner, measured in the same run (DESIGN §7).
+"""Executor throughput beside a raw spawner, measured in the same run (docs/architecture.md §8).
 
     python bench/executor.py [--quick] [--jobs N] [--concurrency C] [--rounds R]
 

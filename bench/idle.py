@@ -1,4 +1,4 @@
-"""Idle footprint: a dashboard and one connected agent doing nothing (DESIGN.md §7).
+"""Idle footprint: a dashboard and one connected agent doing nothing (docs/architecture.md §8).
 
 Target: 2 processes, ≤ 150 MB RSS together, ≤ 1% of a core. The floor, measured in the same
 run: a bare `python -c` process that sleeps (interpreter start-up RSS, no CPU).

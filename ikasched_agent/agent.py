@@ -6,7 +6,7 @@ Data directory layout (under `AgentConfig.data_dir`): `journal/` and `outbox/` (
 
 On start, every held initiation (accepted, no reported completion) goes to the executor
 before the inbox consumer (consumer.py) runs, so no initiation ever gets a second process
-(DESIGN.md §3.6). The trigger host is fed through trigger_bridge.py; plug points are in
+(docs/architecture.md §4.6). The trigger host is fed through trigger_bridge.py; plug points are in
 ports.py.
 """
 

@@ -5,7 +5,7 @@ the `emit` coroutine with `ContextualisedScheduledProcessEvent`s: a "starting" e
 paths, execution details) when the process starts, then the completion event. Skipped, dry-run
 and day-of-week-ignored initiations are answered without a process.
 
-Exactly once (DESIGN §3 rule 6): every command job runs through the detached wrapper of
+Exactly once (docs/architecture.md §4.6): every command job runs through the detached wrapper of
 wrapper.py, which claims `runs/<initiation id>/claim` with O_EXCL before running anything.
 `submit` looks at the run directory before it starts anything, so a redelivered initiation,
 and `recover(initiations)` after an agent restart, never start a second process: a live

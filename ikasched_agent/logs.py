@@ -1,6 +1,6 @@
 """Job execution logs for the dashboard, and housekeeping of old run directories.
 
-Serving (the link's non-journaled lane, DESIGN.md §3.3)::
+Serving (the link's non-journaled lane, docs/architecture.md §4.3)::
 
     server = LogServer(runs_dir, send_chunk)   # runs_dir = <data_dir>/runs
     server.request(log_request)                # start serving it in a task (returns at once)

@@ -7,7 +7,7 @@ answers what changed. `RegistryLog` persists it as a log of those same serialize
 outgrows the state), so the records a restart reads are exactly the messages the dashboard sent.
 
 `HeldInitiations` is the set of accepted initiations without a reported completion, one journal
-item each; on restart they go to `Executor.recover` (DESIGN.md §3.6).
+item each; on restart they go to `Executor.recover` (docs/architecture.md §4.6).
 
 No I/O except through the `Journal` handed in; callers decide which thread runs it.
 """

@@ -92,7 +92,7 @@ class PidRecord:
 
 
 class RunState(enum.Enum):
-    """What a run directory says about an initiation (DESIGN §3 rule 6)."""
+    """What a run directory says about an initiation (docs/architecture.md §4.6)."""
 
     NOT_CLAIMED = "not_claimed"  # no directory or no claim: the job never started
     # claimed, and the recorded pid is alive with the same start time (or, before the record,

@@ -1,7 +1,7 @@
 """The `ikasched` command (console script `ikasched_cli:main`).
 
 Only argparse is imported at start-up; each command imports grpc, protobuf and the dashboard or
-agent code it needs when it runs, so every command starts fast (DESIGN.md §7).
+agent code it needs when it runs, so every command starts fast (docs/architecture.md §8).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Configuration: flags > IKASCHED_* environment > a TOML file > defaults (DESIGN.md §8).
+"""Configuration: flags > IKASCHED_* environment > a TOML file > defaults (docs/architecture.md §9).
 
 Each process describes its settings as a frozen dataclass whose fields carry their defaults;
 `load_config` fills it from the four sources and names the field and the source of any bad value.

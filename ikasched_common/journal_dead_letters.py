@@ -61,7 +61,7 @@ def decode_dead_letter(key: int, raw: bytes) -> DeadLetter:
 
 
 class DeadLetterJournal:
-    """Messages given up on, kept visible and resubmittable (DESIGN §3.7).
+    """Messages given up on, kept visible and resubmittable (docs/architecture.md §4.7).
 
     Wraps any Journal; give it a DiskJournal sibling of the journal it serves so that moving
     a message in and out is one transaction.

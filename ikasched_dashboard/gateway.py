@@ -5,7 +5,7 @@ agent's `Receiver` writes through `AgentInboxView`, which (a) wraps every messag
 envelope naming the link's agent (`encode_inbox_entry` / `decode_inbox_entry`: magic b"IKIN",
 one length byte, the agent name in UTF-8, then the AgentMessage bytes) and (b) keeps the
 receiver's "last journaled seq" under a per-agent meta name, committed in the same journal
-transaction as the messages (DESIGN.md §3.2). One journal means one consumer, one batch, one
+transaction as the messages (docs/architecture.md §4.2). One journal means one consumer, one batch, one
 fsync for many agents.
 
 Outbound messages come from the SQL outbox (`SqlOutbox`, one per agent). On every
@@ -161,7 +161,7 @@ class Gateway:
         s = self.link.settings
         self._flush_interval = presence_flush_interval or s.heartbeat_interval
         self._flusher: asyncio.Task[None] | None = None
-        # lane traffic (log chunks, agent load): never journaled (DESIGN.md §3.3)
+        # lane traffic (log chunks, agent load): never journaled (docs/architecture.md §4.3)
         self.lanes = LaneRouter()
         self.lanes.bind(self.link)
 

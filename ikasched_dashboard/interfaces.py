@@ -3,7 +3,7 @@
 The orchestrator owns every live plan instance (one ContextMachine each) and is the only writer
 of instance state. Operator services and the lifecycle (time windows, TTL ends, recovery) talk to
 it through `Orchestration`; each call goes through the instance's serial queue and returns after
-its effects are committed (DESIGN.md §4). Domain errors (NotFound, FailedPrecondition,
+its effects are committed (docs/architecture.md §5). Domain errors (NotFound, FailedPrecondition,
 InvalidArgument from ikasched_common.errors) propagate to the caller unchanged; the gRPC edge
 maps them to status codes.
 """
@@ -25,7 +25,7 @@ class NewInstance:
     plan_name: str
     # Window start of a scheduled instance (planned start for PREPARED), epoch ms.
     start_time_ms: int
-    # Previous window start + TTL (reference §5.1); 0 = no end trigger.
+    # Previous window start + TTL (docs/semantics.md §9.2); 0 = no end trigger.
     projected_end_time_ms: int = 0
     parameters: Pairs = ()
     hold_command_jobs: bool = False

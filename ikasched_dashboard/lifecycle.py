@@ -1,5 +1,5 @@
 """Instance lifecycle: time-window starts, PREPARED next instances, TTL ends, missed runs and
-restart recovery (reference §5, DESIGN §5).
+restart recovery (docs/semantics.md §9, docs/architecture.md §6).
 
 `Lifecycle` owns the dashboard's timers, one start trigger per enabled plan with a
 `time_window_start` and one end timer per live instance with a projected end, and drives the
@@ -159,7 +159,7 @@ class Lifecycle:
         else:
             log.warning("misfire of unknown timer %s", fire.job_id)
 
-    # -- window start (reference §5.1) --------------------------------------------------------
+    # -- window start (docs/semantics.md §9.2) --------------------------------------------------------
 
     async def on_window_start(
         self, plan_name: str, scheduled: datetime, *, actor: str = SCHEDULE_ACTOR
@@ -249,7 +249,7 @@ class Lifecycle:
             )
         )
 
-    # -- ends (reference §5.2) ----------------------------------------------------------------
+    # -- ends (docs/semantics.md §9.3) ----------------------------------------------------------------
 
     async def on_end_due(self, instance_id: str) -> bool:
         """The TTL end timer fired: end the instance unless it runs until manually ended."""
@@ -331,7 +331,7 @@ class Lifecycle:
         ignore_blackout: bool = False,
         reset_from_instance_id: str = "",
     ) -> str:
-        """Create an instance now (reference §5.1 manual creation); its id."""
+        """Create an instance now (docs/semantics.md §9.2 manual creation); its id."""
         async with self.lock(plan_name):
             window = await self._load_window(plan_name)
             if window is None:
@@ -373,7 +373,7 @@ class Lifecycle:
         hold_command_jobs: bool = False,
     ) -> str:
         """Replace an instance by a new one from the current plan; the old one ENDS first
-        (its running jobs killed, reference §4.2 resetContextInstance)."""
+        (its running jobs killed, docs/semantics.md §9.4)."""
         row = await self._records.instance(instance_id)
         if row is None:
             raise NotFound(f"instance {instance_id} not found")
@@ -412,7 +412,7 @@ class Lifecycle:
                 await self._orch.drop_prepared(p.id)
             self._windows.pop(plan_name, None)
 
-    # -- start-up (reference §5.3, DESIGN §5) -------------------------------------------------
+    # -- start-up (docs/semantics.md §9.6, docs/architecture.md §6.4) -------------------------------------------------
 
     async def start(self) -> RecoveryReport:
         """Recover instances and timers after a (re)start, catch up missed window starts, then

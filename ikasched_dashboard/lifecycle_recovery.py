@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ikasched_dashboard.lifecycle")
 
 RECOVERY_ACTOR = "recovery"
-# Live statuses of an instance that restart recovery considers (reference §5.3).
+# Live statuses of an instance that restart recovery considers (docs/semantics.md §9.6).
 RECOVERABLE = ("WAITING", "RUNNING", "ERROR", "COMPLETE")
 _NOT_LIVE = ("ENDED", "PREPARED")
 

@@ -134,7 +134,7 @@ class PlanWindow:
 
 
 def manual_end_time_ms(window: PlanWindow, now: datetime) -> int:
-    """Projected end of an instance created by hand now (reference §5.1 manual creation).
+    """Projected end of an instance created by hand now (docs/semantics.md §9.2 manual creation).
 
     The computed end is previous window start + TTL. If that is already past: a concurrent
     plan ends at now + TTL; a non-concurrent one at min(now + TTL, next start - 1 min), and is
@@ -179,7 +179,7 @@ class WindowOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What start-up recovery did (reference §5.3, DESIGN §5 missed runs)."""
+    """What start-up recovery did (docs/semantics.md §9.6, docs/architecture.md §6.4 missed runs)."""
 
     resumed: tuple[str, ...] = ()
     ended: tuple[str, ...] = ()

@@ -1,6 +1,6 @@
 """Job logs through the dashboard, and agent load, over the link's non-journaled lane.
 
-`LaneRouter` takes every agent's lane messages (DESIGN.md §3.3): a LogChunk goes to the
+`LaneRouter` takes every agent's lane messages (docs/architecture.md §4.3): a LogChunk goes to the
 request waiting for it (by request id, one bounded queue per request), an AgentStatus into an
 in-memory load cache that AgentService reports. Lane traffic is never journaled.
 

@@ -1,4 +1,4 @@
-"""The DST policy (DESIGN.md §5) against hand-written tables for the 2026 changes.
+"""The DST policy (docs/architecture.md §6.2) against hand-written tables for the 2026 changes.
 
 Zone facts (tz database):
 - Europe/London: 2026-03-29 01:00Z GMT(+0) -> BST(+1), local 01:00-01:59 skipped;

@@ -1,4 +1,4 @@
-"""The sequenced agent link (DESIGN.md §3): outbox, receiver, sessions and transports.
+"""The sequenced agent link (docs/architecture.md §4): outbox, receiver, sessions and transports.
 
 Both sides use the same engine: `AgentLinkClient` dials out from the agent, `LinkGateway`
 serves every agent on the dashboard. Transports: in-memory (`MemoryDialer`, tests) and gRPC

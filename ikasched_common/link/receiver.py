@@ -1,4 +1,4 @@
-"""The receiving half of one link direction: journal before ack (DESIGN.md §3.1, §3.2).
+"""The receiving half of one link direction: journal before ack (docs/architecture.md §4.1, §4.2).
 
 `offer()` takes a batch of (seq, bytes) straight from a frame: seqs at or below the highest
 seq already accepted are resend duplicates and are dropped; a gap is a protocol error. New

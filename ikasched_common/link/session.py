@@ -9,7 +9,7 @@ assigned seq. As a sender, with outbox position (acked A, assigned S):
     **state loss**. Logged at ERROR; the outbox's unacknowledged messages become pending again
     and numbering continues at L + 1 (`Outbox.reset_sequence(L)`). Nothing hangs and no seq is
     journaled twice; messages the receiver lost after acknowledging them cannot be recovered by
-    the link (their ids make a later replay harmless, DESIGN.md §3.4).
+    the link (their ids make a later replay harmless, docs/architecture.md §4.4).
 As a receiver, a peer whose last assigned seq is below our last journaled seq has lost its
 numbering; we log it and it renumbers by the rule above. A gap in a batch is a protocol error
 that tears the connection down; the next hello resumes exactly.

@@ -1,11 +1,11 @@
-"""The cross-instance coordinator: job locks and global events, one serial owner (DESIGN §4).
+"""The cross-instance coordinator: job locks and global events, one serial owner (docs/architecture.md §5).
 
 Pure: `Coordinator.apply(state, input) -> (state, outputs)`. Inputs are the machines' LockRequest
 / LockRelease / GlobalEvent effects plus instance registration; outputs are addressed inputs for
 machines: LockGranted / LockQueued, and Delivery(instance_id, ProcessEvent) for global events.
 The orchestrator feeds every output to the named instance's inbox in the same transaction.
 
-Lock rules (reference §1.3), partitioned by environment group:
+Lock rules (docs/semantics.md §7), partitioned by environment group:
 - a lock is taken while the holders' weights plus the asker's would exceed its capacity;
 - while an exclusive lock is held no other lock is granted, and an exclusive lock is granted
   only when no other lock of the group is held;

@@ -84,7 +84,7 @@ def context_status(
     jobs: Mapping[JobKey, JobState],
     child_statuses: Iterable[Status],
 ) -> Status:
-    """Reference §4.3, in precedence order ERROR > COMPLETE > RUNNING > WAITING."""
+    """docs/semantics.md §4.3, in precedence order ERROR > COMPLETE > RUNNING > WAITING."""
     any_error = False
     any_active = False
     for key in cdef.flag_keys:  # jobs driven from other contexts are left out

@@ -1,4 +1,4 @@
-"""ContextMachine: one plan instance's pure step function, Ikasan reference §4.
+"""ContextMachine: one plan instance's pure step function, docs/semantics.md §4.
 
 `ContextMachine(plan).apply(state, input) -> (new_state, effects)`; the same state and input
 always give the same result, and `state` is never changed. A refused verb raises

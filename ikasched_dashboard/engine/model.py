@@ -63,7 +63,7 @@ VIRTUAL_AGENT_NAMES: Mapping[JobKind, str] = {
 # Virtual jobs the machine resolves itself (a global one goes through the coordinator).
 LOCAL_VIRTUAL_KINDS = frozenset({JobKind.START, JobKind.TERMINAL, JobKind.LOCAL, JobKind.BRIDGING})
 QUARTZ_BASED_KINDS = frozenset({JobKind.QUARTZ, JobKind.FILE})
-# Jobs parked in heldJobs when their target is held (reference §4.1 step 3).
+# Jobs parked in heldJobs when their target is held (docs/semantics.md §4.1 step 3).
 PARKABLE_KINDS = frozenset({JobKind.COMMAND, JobKind.LOCAL})
 
 MANUAL_FIRE_GROUP = "group (manual fire)"

@@ -2,7 +2,7 @@
 
 Outbox rows are inserted in the transaction of the state change that raised them; they get
 a link seq only when first sent (`assign_link_seqs`), and the caller commits that assignment
-before sending (DESIGN §3.2): PostgreSQL commits inserts out of id order, so a seq given at
+before sending (docs/architecture.md §4.2): PostgreSQL commits inserts out of id order, so a seq given at
 insert time could let a cumulative ack cover a row that was never sent.
 """
 
@@ -18,7 +18,7 @@ from ikasched_common.errors import IkaschedError
 from ikasched_dashboard.store._sql import chunks, executemany, insert_ignoring_duplicates
 from ikasched_dashboard.store.schema import agent_links, outbox, processed_messages
 
-# ---- processed inbound message ids (idempotent processing, DESIGN §3.4)
+# ---- processed inbound message ids (idempotent processing, docs/architecture.md §4.4)
 
 
 def record_processed(conn: Connection, message_ids: Sequence[str], now: int) -> int:

@@ -1,4 +1,4 @@
-"""Window starts missed while the dashboard was down (DESIGN §5)."""
+"""Window starts missed while the dashboard was down (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

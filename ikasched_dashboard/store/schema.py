@@ -186,7 +186,7 @@ outbox = Table(
     Column("type_name", String(NAME), nullable=False, server_default=""),
     Column("message", LargeBinary, nullable=False),
     _millis("created_time"),
-    # NULL until first sent; assigned and committed before the send (DESIGN §3.2).
+    # NULL until first sent; assigned and committed before the send (docs/architecture.md §4.2).
     Column("link_seq", BigInteger, nullable=True),
     Column("instance_id", String(ID), nullable=True),
     # Unique: a seq names one message on the link; NULLs (unsent rows) never collide.

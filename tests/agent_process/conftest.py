@@ -1,5 +1,5 @@
 """Fixtures of the agent process tests: a fake dashboard on the real link over gRPC
-(127.0.0.1), agents in-process or as `python -m ikasched_agent` subprocesses."""
+(127.0.0.1), agents in-process or as `ikasched agent run` subprocesses."""
 
 from __future__ import annotations
 

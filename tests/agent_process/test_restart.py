@@ -1,4 +1,4 @@
-"""`python -m ikasched_agent` as a real process: SIGKILL while jobs run, SIGKILL after the
+"""`ikasched agent run` as a real process: SIGKILL while jobs run, SIGKILL after the
 inbox journaled initiations but before they were processed, SIGKILL again and again, SIGTERM
 (graceful, exit 0, jobs keep running detached). Each job runs exactly once (side effects are
 counted in files) and each completion reaches the dashboard once per outcome."""

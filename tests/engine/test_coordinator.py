@@ -1,4 +1,4 @@
-"""Locks and global events across instances, through the coordinator (reference §1.3, §2.5)."""
+"""Locks and global events across instances, through the coordinator (docs/semantics.md §7, §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario tests of the ContextMachine, one rule of reference §4 at a time."""
+"""Scenario tests of the ContextMachine, one rule of docs/semantics.md §4 at a time."""
 
 from __future__ import annotations
 

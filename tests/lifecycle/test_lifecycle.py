@@ -1,6 +1,6 @@
 """Lifecycle with a ManualClock: window starts in several zones and on DST days, blackouts,
 non-concurrent refusal, PREPARED next instances, TTL ends, completion ends, missed runs,
-restart recovery (reference §5.3) and rescheduling."""
+restart recovery (docs/semantics.md §9.6) and rescheduling."""
 
 from __future__ import annotations
 

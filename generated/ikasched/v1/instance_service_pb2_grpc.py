@@ -121,7 +121,7 @@ class InstanceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateInstance(self, request, context):
-        """Create an instance of a plan now, with parameters (reference §5.1 manual creation).
+        """Create an instance of a plan now, with parameters (manual creation, docs/semantics.md §9.2).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
