@@ -1,4 +1,5 @@
-"""The real agent's job launches beside a raw spawner, measured in the same run (docs/architecture.md §8).
+"""The real agent's job launches beside a raw spawner, measured in the same run
+(docs/architecture.md §8).
 
     python bench/agent.py [--quick] [--jobs N] [--concurrency C] [--latency N] [--burst N]
 

@@ -10,10 +10,10 @@ include the agents' work). Times across the two processes use CLOCK_MONOTONIC, w
 system-wide on Linux.
 
 1. durable process events/s: many instances of a chain across agents run to COMPLETE; every
-   starting/completion event is journaled, processed, committed with its effects (docs/architecture.md §8
-   target >= 10,000/s). Floor: the inbox journal's own batched append + peek + remove of the
-   same number of same-sized values. Also printed: the dashboard process's CPU time (all its
-   threads) per event, steadier than the rate on a shared machine.
+   starting/completion event is journaled, processed, committed with its effects
+   (docs/architecture.md §8 target >= 10,000/s). Floor: the inbox journal's own batched append +
+   peek + remove of the same number of same-sized values. Also printed: the dashboard process's CPU
+   time (all its threads) per event, steadier than the rate on a shared machine.
 2. dependency hop: upstream completion handed to the agent's link -> downstream initiation
    journaled by the agent, p50/p99 (targets 5/20 ms). Floor: a raw link round trip over gRPC
    (agent message journaled by a bare LinkGateway, echoed back, journaled by the agent).

@@ -124,7 +124,8 @@ def main() -> None:
     machine = ContextMachine(plan)
     events = event_sequence(machine)
     total = len(events) * instances
-    # as the dashboard runs (docs/architecture.md §8): start-up objects frozen, young-generation GC tuned
+    # as the dashboard runs (docs/architecture.md §8): start-up objects frozen, young-generation GC
+    # tuned
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     machine_s, machine_cpu = min(

@@ -23,8 +23,8 @@ Grammar (Quartz's, 6 or 7 whitespace-separated fields)::
 (31 February, ``30 FEB``, ``31`` of only 30-day months, ``29 FEB`` in non-leap years only).
 An expression whose years are all in the past parses; its trigger simply returns ``None``.
 
-Time zones and the DST policy (docs/architecture.md §6.2; we differ from Quartz, which silently skips):
-fire times are computed on the zone's wall clock, one UTC offset segment at a time, never by
+Time zones and the DST policy (docs/architecture.md §6.2; we differ from Quartz, which silently
+skips): fire times are computed on the zone's wall clock, one UTC offset segment at a time, never by
 stepping second by second.
 
 - *Fixed hours*: the hour field holds only single values (``2`` or ``1,13``; no ``*``, range or

@@ -5,8 +5,8 @@ agent's `Receiver` writes through `AgentInboxView`, which (a) wraps every messag
 envelope naming the link's agent (`encode_inbox_entry` / `decode_inbox_entry`: magic b"IKIN",
 one length byte, the agent name in UTF-8, then the AgentMessage bytes) and (b) keeps the
 receiver's "last journaled seq" under a per-agent meta name, committed in the same journal
-transaction as the messages (docs/architecture.md §4.2). One journal means one consumer, one batch, one
-fsync for many agents.
+transaction as the messages (docs/architecture.md §4.2). One journal means one consumer, one batch,
+one fsync for many agents.
 
 Outbound messages come from the SQL outbox (`SqlOutbox`, one per agent). On every
 (re)connect, before the welcome is written, the agent's provisioning and the live instances it

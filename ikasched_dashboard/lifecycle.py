@@ -159,7 +159,7 @@ class Lifecycle:
         else:
             log.warning("misfire of unknown timer %s", fire.job_id)
 
-    # -- window start (docs/semantics.md §9.2) --------------------------------------------------------
+    # -- window start (docs/semantics.md §9.2) -----------------------------------------------------
 
     async def on_window_start(
         self, plan_name: str, scheduled: datetime, *, actor: str = SCHEDULE_ACTOR
@@ -249,7 +249,7 @@ class Lifecycle:
             )
         )
 
-    # -- ends (docs/semantics.md §9.3) ----------------------------------------------------------------
+    # -- ends (docs/semantics.md §9.3) -------------------------------------------------------------
 
     async def on_end_due(self, instance_id: str) -> bool:
         """The TTL end timer fired: end the instance unless it runs until manually ended."""
@@ -412,7 +412,7 @@ class Lifecycle:
                 await self._orch.drop_prepared(p.id)
             self._windows.pop(plan_name, None)
 
-    # -- start-up (docs/semantics.md §9.6, docs/architecture.md §6.4) -------------------------------------------------
+    # -- start-up (docs/semantics.md §9.6, docs/architecture.md §6.4) ------------------------------
 
     async def start(self) -> RecoveryReport:
         """Recover instances and timers after a (re)start, catch up missed window starts, then

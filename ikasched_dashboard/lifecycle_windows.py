@@ -179,7 +179,8 @@ class WindowOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What start-up recovery did (docs/semantics.md §9.6, docs/architecture.md §6.4 missed runs)."""
+    """What start-up recovery did (docs/semantics.md §9.6, docs/architecture.md §6.4 missed
+    runs)."""
 
     resumed: tuple[str, ...] = ()
     ended: tuple[str, ...] = ()

@@ -1,15 +1,15 @@
 """The link's `Outbox` Protocol on the dashboard's SQL outbox (one instance per agent).
 
 Rows are inserted by the orchestrator inside its batch transaction (transactional outbox,
-docs/architecture.md §4.5); this class only moves them along and deletes them on ack. Acks remove seq
-prefixes, so the last acknowledged seq is derived: one below the lowest seq still stored, or
+docs/architecture.md §4.5); this class only moves them along and deletes them on ack. Acks remove
+seq prefixes, so the last acknowledged seq is derived: one below the lowest seq still stored, or
 the last assigned seq when none is. Every database call runs on the shared executor, never on
 the event loop.
 
 One database round trip per frame: the link session asks `pending` then `assign`; here
 `pending` already claims the rows, giving them their link seqs in one committed write
-transaction (so seqs are still persisted before the frame is written, docs/architecture.md §4.2), and `assign`
-only hands those seqs over from memory. A claimed row the session never takes (it ended
+transaction (so seqs are still persisted before the frame is written, docs/architecture.md §4.2),
+and `assign` only hands those seqs over from memory. A claimed row the session never takes (it ended
 between the two calls) is assigned in the table, so the next session's resume resends it like
 any other unacknowledged row; `position`, `assigned_from` and `reset_sequence` (the calls of a
 resume) drop the in-memory claims for that reason.

@@ -2,8 +2,8 @@
 
 A producer adds serialized messages; the link session takes the oldest *pending* ones (no seq
 yet), has the outbox *assign* them consecutive link seqs (persisted before the frame is written,
-docs/architecture.md §4.2), sends them, and deletes them when the peer *acknowledges* a seq cumulatively.
-After a reconnect the session resends the assigned-but-unacked tail (`assigned_from`).
+docs/architecture.md §4.2), sends them, and deletes them when the peer *acknowledges* a seq
+cumulatively. After a reconnect the session resends the assigned-but-unacked tail (`assigned_from`).
 
 The Protocol is deliberately narrow so the dashboard can implement it on SQL rows later.
 Implementations here: `MemoryOutbox` (tests, volatile) and `JournalOutbox` (agent; any

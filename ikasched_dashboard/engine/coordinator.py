@@ -1,4 +1,5 @@
-"""The cross-instance coordinator: job locks and global events, one serial owner (docs/architecture.md §5).
+"""The cross-instance coordinator: job locks and global events, one serial owner
+(docs/architecture.md §5).
 
 Pure: `Coordinator.apply(state, input) -> (state, outputs)`. Inputs are the machines' LockRequest
 / LockRelease / GlobalEvent effects plus instance registration; outputs are addressed inputs for

@@ -1,7 +1,7 @@
 """What a ContextMachine asks the world to do: plain immutable values.
 
-The orchestrator commits them with the new state in one transaction (docs/architecture.md §4.5) and then
-acts: initiations go to agents, lock requests/releases and global events to the coordinator,
+The orchestrator commits them with the new state in one transaction (docs/architecture.md §4.5) and
+then acts: initiations go to agents, lock requests/releases and global events to the coordinator,
 retries to a timer, kills and cancels to agents.
 """
 

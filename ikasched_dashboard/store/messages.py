@@ -2,8 +2,8 @@
 
 Outbox rows are inserted in the transaction of the state change that raised them; they get
 a link seq only when first sent (`assign_link_seqs`), and the caller commits that assignment
-before sending (docs/architecture.md §4.2): PostgreSQL commits inserts out of id order, so a seq given at
-insert time could let a cumulative ack cover a row that was never sent.
+before sending (docs/architecture.md §4.2): PostgreSQL commits inserts out of id order, so a seq
+given at insert time could let a cumulative ack cover a row that was never sent.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Exactly-once start across agent restarts (docs/architecture.md §4.6), with a real SIGKILLed host."""
+"""Exactly-once start across agent restarts (docs/architecture.md §4.6), with a real SIGKILLed
+host."""
 
 from __future__ import annotations
 
