@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ikasched_common.config import DashboardConfig
 
 # `version` must start fast: everything else is imported by the commands that need it.
 
@@ -22,16 +26,14 @@ def _setup_logging(level: str, fmt: str) -> None:
     configure_logging(level, "json" if fmt == "json" else "text")
 
 
-def dashboard(args: argparse.Namespace) -> int:
-    import dataclasses
-
+def _dashboard_config(args: argparse.Namespace, flags: dict[str, Any]) -> DashboardConfig:
+    """The dashboard's settings from flags, environment and file; a bad one is a usage error."""
     from ikasched_cli.exits import USAGE
     from ikasched_common.config import DashboardConfig, load_config
     from ikasched_common.errors import CliError, IkaschedError
 
-    flags = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(DashboardConfig)}
     try:
-        config = load_config(
+        return load_config(
             DashboardConfig,
             section="dashboard",
             flags=flags,
@@ -39,6 +41,16 @@ def dashboard(args: argparse.Namespace) -> int:
         )
     except IkaschedError as exc:
         raise CliError(" ".join(str(exc).split()), USAGE) from None
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ikasched_common.config import DashboardConfig
+    from ikasched_common.errors import CliError
+
+    flags = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(DashboardConfig)}
+    config = _dashboard_config(args, flags)
     _setup_logging(config.log_level, config.log_format)
     import asyncio
 
@@ -52,20 +64,9 @@ def dashboard(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    from ikasched_cli.exits import USAGE
-    from ikasched_common.config import DashboardConfig, load_config
-    from ikasched_common.errors import CliError, IkaschedError
+    from ikasched_common.errors import CliError
 
-    flags = {"database_url": args.database_url, "data_dir": args.data_dir}
-    try:
-        config = load_config(
-            DashboardConfig,
-            section="dashboard",
-            flags=flags,
-            file=Path(args.config) if args.config else None,
-        )
-    except IkaschedError as exc:
-        raise CliError(" ".join(str(exc).split()), USAGE) from None
+    config = _dashboard_config(args, {"database_url": args.database_url, "data_dir": args.data_dir})
     from ikasched_dashboard.store import db
 
     url = config.effective_database_url
