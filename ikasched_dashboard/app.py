@@ -45,7 +45,7 @@ from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import DashboardConfig
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
-from ikasched_common.link.grpc_transport import AgentGatewayService, server_options
+from ikasched_common.link.grpc_transport import AgentGatewayService
 from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address, server_credentials
 from ikasched_dashboard.gateway import Gateway
@@ -66,8 +66,10 @@ from ikasched_dashboard.services.context import CommitSignal, LogFetcher, Servic
 from ikasched_dashboard.services.register import (
     add_operator_services,
     enable_reflection,
+    operator_server_options,
     set_serving,
 )
+from ikasched_dashboard.services.request_guard import RequestGuard
 from ikasched_dashboard.services.tokens import TokenServicer
 from ikasched_dashboard.store import db
 
@@ -267,12 +269,10 @@ class Dashboard:
             interceptors.append(
                 AuthInterceptor(self.authenticator, reflection_open=cfg.reflection_open)
             )
+        interceptors.append(RequestGuard())
         server = grpc.aio.server(
-            options=[
-                *server_options(self._link_settings),
-                ("grpc.max_receive_message_length", cfg.max_message_bytes),
-            ],
-            interceptors=interceptors or None,
+            options=operator_server_options(self._link_settings, cfg.max_message_bytes),
+            interceptors=interceptors,
         )
         served: list[str] = [AGENT_GATEWAY]
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(  # type: ignore[no-untyped-call]

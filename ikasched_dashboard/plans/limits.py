@@ -14,3 +14,12 @@ MAX_GROUPING_DEPTH = 32
 MAX_NAME_LENGTH = 200
 #: Exit statuses a process can return on the platforms agents support.
 MIN_RETURN_CODE, MAX_RETURN_CODE = 0, 255
+#: Latest instant the dashboard can represent (9999-12-31T23:59:59.999Z, epoch milliseconds):
+#: every epoch time in a plan or a request lies in 0..MAX_EPOCH_MS.
+MAX_EPOCH_MS = 253_402_300_799_999
+#: Longest duration (TTL, grace, timeout, delay, tolerance...): 100 years, so that now plus a
+#: duration is still an instant the dashboard can represent.
+MAX_DURATION_SECONDS = 100 * 366 * 24 * 3600
+MAX_DURATION_MS = MAX_DURATION_SECONDS * 1000
+#: Largest capacity or weight of a job lock.
+MAX_LOCK_COUNT = 2**31 - 1

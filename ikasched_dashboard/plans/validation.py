@@ -5,7 +5,9 @@ Paths name the offending element in the JSON names json_format emits (lowerCamel
 ``contexts[1].jobDependencies[3].logicalGrouping.and[0]``; fields of the plan itself have no
 prefix (``name``, ``timeWindowStart``); ``""`` names the whole plan.
 
-Order of problems: size limits first; then, context by context (the plan, then its child
+Order of problems: size limits first; then every number out of the range the dashboard can
+use, enum value no version defines and name holding control characters (plans.field_ranges);
+then, context by context (the plan, then its child
 contexts depth-first in document order), the context's own fields, parameters, jobs,
 dependencies, locks and context dependencies; then dependency cycles; then jobs no event can
 reach.
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterator
 
 from ikasched.v1 import plan_pb2
 from ikasched_dashboard.plans.field_checks import FieldChecks, cron_problem, zone_problem
+from ikasched_dashboard.plans.field_ranges import range_problems
 from ikasched_dashboard.plans.graph import cycle_through, strongly_connected
 from ikasched_dashboard.plans.limits import (
     MAX_CONTEXT_DEPTH,
@@ -160,6 +163,7 @@ class _Checker(FieldChecks):
     # -- reporting
     # -- walk
     def run(self) -> list[ValidationProblem]:
+        self.out.extend(range_problems(self.plan))
         for at in self.index.contexts:
             self.context(at)
         self.cycles()

@@ -29,11 +29,28 @@ from ikasched.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
+from ikasched_common.link import LinkSettings
+from ikasched_common.link.grpc_transport import server_options
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
 from ikasched_dashboard.services.context import ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.plans import PlanServicer
+
+_SIZE_OPTIONS = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
+
+
+def operator_server_options(link: LinkSettings, max_message_bytes: int) -> list[tuple[str, Any]]:
+    """The server's options: the link's, with both message-size limits set to the larger of
+    the link's frame limit and `max_message_bytes` (the dashboard's --max-message-bytes),
+    so the setting governs every operator RPC in both directions (the link keeps its own
+    frame limit in its session); the link's size options are replaced, never repeated."""
+    kept = [(key, value) for key, value in server_options(link) if key not in _SIZE_OPTIONS]
+    link_limit = max(
+        (int(value) for key, value in server_options(link) if key in _SIZE_OPTIONS), default=0
+    )
+    limit = max(link_limit, max_message_bytes)
+    return [*kept, *((key, limit) for key in _SIZE_OPTIONS)]
 
 
 def _full_name(module: Any, service: str) -> str:

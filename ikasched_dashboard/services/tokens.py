@@ -29,6 +29,8 @@ from ikasched_common.errors import (
     InvalidArgument,
     TokenFormatError,
 )
+from ikasched_common.names import name_problem
+from ikasched_dashboard.plans.limits import MAX_DURATION_SECONDS
 from ikasched_dashboard.security import Authenticator, current_actor
 from ikasched_dashboard.services.errors import status_of
 from ikasched_dashboard.store import tokens as token_store
@@ -59,6 +61,19 @@ class TokenSpec:
             raise InvalidArgument(f"longer than {_NAME_MAX} characters", field="subject")
         if self.ttl_seconds < 0:
             raise InvalidArgument("must not be negative", field="ttl_seconds")
+        if self.ttl_seconds > MAX_DURATION_SECONDS:
+            raise InvalidArgument(
+                f"at most {MAX_DURATION_SECONDS} (100 years), got {self.ttl_seconds}",
+                field="ttl_seconds",
+            )
+        for what, value in (("subject", self.subject), ("agent_name", self.agent_name)):
+            problem = name_problem(value)
+            if problem:
+                raise InvalidArgument(problem, field=what)
+        for i, plan_name in enumerate(self.plan_names):
+            problem = name_problem(plan_name)
+            if problem:
+                raise InvalidArgument(problem, field=f"plan_names[{i}]")
         if any(not p.strip() for p in self.plan_names):
             raise InvalidArgument("plan names must not be empty", field="plan_names")
         if self.role is Role.AGENT:
