@@ -194,11 +194,11 @@ def list_plans(args: argparse.Namespace) -> int:
         token = response.next_page_token
         if not token:
             break
-    output.emit(
-        args.output,
-        [output.message_dict(p) for p in plans],
-        output.table([_summary_row(p) for p in plans], _SUMMARY_HEADERS),
-    )
+    text = output.table([_summary_row(p) for p in plans], _SUMMARY_HEADERS)
+    for p in plans:
+        if p.load_error:
+            text += f"\nplan {p.name} is quarantined: {p.load_error}"
+    output.emit(args.output, [output.message_dict(p) for p in plans], text)
     return 0
 
 

@@ -53,10 +53,34 @@ class StartupRecovery:
         known = set()
         for record in await self._records.plans():
             known.add(record.name)
-            window = PlanWindow.of_record(record)
+            try:
+                window = PlanWindow.of_record(record)
+                if window.enabled:
+                    window.next_start(life.clock.now())  # every time in it representable
+            except Exception as exc:  # a row this version cannot load must not stop start-up
+                log.error(
+                    "recovery: plan %s version %d quarantined: it cannot be loaded (%s: %s); "
+                    "no timers and no new instances until a corrected version is provisioned",
+                    record.name,
+                    record.version,
+                    type(exc).__name__,
+                    exc,
+                )
+                self._tally.quarantined.append(record.name)
+                continue
             life.remember_window(window)
             async with life.lock(record.name):
-                await self._recover_plan(window)
+                try:
+                    await self._recover_plan(window)
+                except Exception as exc:
+                    log.error(
+                        "recovery: plan %s quarantined: its recovery failed (%s: %s)",
+                        record.name,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    life.remove_timer(start_job_id(record.name))
+                    self._tally.quarantined.append(record.name)
         # instances of deleted plans: keep their end timers
         for row in await self._records.instances("", excluding=_NOT_LIVE):
             if row.plan_name not in known:

@@ -188,6 +188,8 @@ class RecoveryReport:
     created_late: tuple[WindowOutcome, ...] = ()
     missed: tuple[missed_store.MissedRunRecord, ...] = ()
     prepared: tuple[str, ...] = ()
+    #: plans whose stored row could not be loaded: skipped, logged, listed with load_error
+    quarantined: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -200,6 +202,7 @@ class RecoveryTally:
     late: list[WindowOutcome] = field(default_factory=list)
     missed: list[missed_store.MissedRunRecord] = field(default_factory=list)
     prepared: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
 
     def report(self) -> RecoveryReport:
         return RecoveryReport(
@@ -209,6 +212,7 @@ class RecoveryTally:
             created_late=tuple(self.late),
             missed=tuple(self.missed),
             prepared=tuple(self.prepared),
+            quarantined=tuple(self.quarantined),
         )
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def recover(engine: Engine, plans: PlanCache, layers: Layers) -> None:
     """Fill the committed layer (DB thread, before the consumer starts)."""
+    quarantined: list[str] = []
     with read_transaction(engine) as conn:
         saved = locks.load_lock_state(conn)
         if saved is not None:
@@ -31,11 +32,27 @@ def recover(engine: Engine, plans: PlanCache, layers: Layers) -> None:
             row = rows.get(snap.id)
             if row is None:
                 continue
-            data = json.loads(snap.snapshot)
-            compiled = plans.compile(conn, row.plan_name, int(data["state"]["plan_version"]))
-            state = from_snapshot(compiled.plan, data["state"])
+            try:
+                data = json.loads(snap.snapshot)
+                compiled = plans.compile(conn, row.plan_name, int(data["state"]["plan_version"]))
+                state = from_snapshot(compiled.plan, data["state"])
+                retries = {(j, c): Retry(int(a), int(d)) for j, c, a, d in data.get("retries", [])}
+            except Exception as exc:  # a snapshot this version cannot load: start without it
+                log.error(
+                    "recovery: instance %s of plan %s quarantined: its snapshot cannot be "
+                    "loaded (%s: %s); it takes no events until ended",
+                    snap.id,
+                    row.plan_name,
+                    type(exc).__name__,
+                    exc,
+                )
+                quarantined.append(snap.id)
+                continue
             if state.ended:
                 continue
-            retries = {(j, c): Retry(int(a), int(d)) for j, c, a, d in data.get("retries", [])}
             layers.committed[snap.id] = Live(state, compiled, row, retries)
-    log.info("orchestrator recovered %d instances", len(layers.committed))
+    log.info(
+        "orchestrator recovered %d instances (%d quarantined)",
+        len(layers.committed),
+        len(quarantined),
+    )

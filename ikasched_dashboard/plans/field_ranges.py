@@ -82,7 +82,7 @@ def is_repeated(fd: FieldDescriptor) -> bool:
     flag = getattr(fd, "is_repeated", None)
     if flag is not None:
         return bool(flag)
-    return bool(fd.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(getattr(fd, "label", None) == FieldDescriptor.LABEL_REPEATED)
 
 
 def _is_map(fd: FieldDescriptor) -> bool:
@@ -92,10 +92,12 @@ def _is_map(fd: FieldDescriptor) -> bool:
 
 def enum_problem(fd: FieldDescriptor, value: int) -> str | None:
     """Why `value` is not a member of the field's enum, or None."""
-    if fd.enum_type.values_by_number.get(value) is not None:
+    enum = fd.enum_type
+    assert enum is not None
+    if enum.values_by_number.get(value) is not None:
         return None
-    known = ", ".join(f"{v.name}={v.number}" for v in fd.enum_type.values)
-    return f"{value} is not a {fd.enum_type.name} (one of {known})"
+    known = ", ".join(f"{v.name}={v.number}" for v in enum.values)
+    return f"{value} is not a {enum.name} (one of {known})"
 
 
 def number_problem(json_name: str, value: int) -> str | None:

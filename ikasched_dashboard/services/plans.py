@@ -74,6 +74,11 @@ def check_plan(plan: plan_pb2.Context) -> list[ValidationProblem]:
     return problems
 
 
+def load_error_text(exc: BaseException) -> str:
+    """One line saying why a stored plan cannot be loaded."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
 def _contexts(plan: plan_pb2.Context) -> Iterator[plan_pb2.Context]:
     yield plan
     for child in plan.contexts:
@@ -149,11 +154,23 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         *,
         counts: dict[str, int] | None = None,
     ) -> plan_service_pb2.PlanSummary:
-        proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
         if counts is None:
             counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
-        window = PlanWindow.of(proto, version=record.version, enabled=record.enabled)
-        following = window.next_start(self.ctx.clock.now()) if window.enabled else None
+        try:
+            proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
+            window = PlanWindow.of(proto, version=record.version, enabled=record.enabled)
+            following = window.next_start(self.ctx.clock.now()) if window.enabled else None
+        except Exception as exc:  # a stored row this version cannot load: say why, list on
+            return plan_service_pb2.PlanSummary(
+                name=record.name,
+                version=record.version,
+                enabled=record.enabled,
+                live_instances=counts.get(record.name, 0),
+                agent_names=list(record.agent_names),
+                updated_time=record.updated_time,
+                updated_by=record.updated_by,
+                load_error=load_error_text(exc),
+            )
         return plan_service_pb2.PlanSummary(
             name=record.name,
             version=record.version,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor
@@ -135,7 +135,13 @@ def request_problem(request: Message, prefix: str = "", depth: int = 0) -> Inval
     return None
 
 
-Handler = grpc.RpcMethodHandler
+# grpc-stubs makes these generic; the runtime classes are not subscriptable.
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    _Interceptor = grpc.aio.ServerInterceptor
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 
 
@@ -167,7 +173,7 @@ def _guarded(handler: Handler, method: str) -> Handler:
         return handler
     decode = _decoder(deserializer, method)
     if handler.response_streaming:
-        behavior = handler.unary_stream
+        behavior: Any = handler.unary_stream
 
         async def streaming(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             request = decode(raw)
@@ -180,7 +186,7 @@ def _guarded(handler: Handler, method: str) -> Handler:
         return grpc.unary_stream_rpc_method_handler(
             streaming, response_serializer=handler.response_serializer
         )
-    unary_behavior = handler.unary_unary
+    unary_behavior: Any = handler.unary_unary
 
     async def unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         request = decode(raw)
@@ -194,7 +200,7 @@ def _guarded(handler: Handler, method: str) -> Handler:
     )
 
 
-class RequestGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RequestGuard(_Interceptor):
     """Decodes and checks every unary-request RPC's request (see the module doc)."""
 
     async def intercept_service(

@@ -26,7 +26,7 @@ from ikasched.v1 import common_pb2 as ikasched_dot_v1_dot_common__pb2
 from ikasched.v1 import plan_pb2 as ikasched_dot_v1_dot_plan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eikasched/v1/plan_service.proto\x12\x0bikasched.v1\x1a\x18ikasched/v1/common.proto\x1a\x16ikasched/v1/plan.proto\"\x90\x02\n\x0bPlanSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x19\n\x11time_window_start\x18\x05 \x01(\t\x12\x10\n\x08timezone\x18\x06 \x01(\t\x12\x16\n\x0enext_fire_time\x18\x07 \x01(\x03\x12\x16\n\x0elive_instances\x18\x08 \x01(\x05\x12\x11\n\tjob_count\x18\t \x01(\x05\x12\x13\n\x0b\x61gent_names\x18\n \x03(\t\x12\x14\n\x0cupdated_time\x18\x0b \x01(\x03\x12\x12\n\nupdated_by\x18\x0c \x01(\t\x12\r\n\x05owner\x18\r \x01(\t\"K\n\x14ProvisionPlanRequest\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.ikasched.v1.Context\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\xa6\x01\n\x15ProvisionPlanResponse\x12&\n\x04plan\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x30\n\x08warnings\x18\x03 \x03(\x0b\x32\x1e.ikasched.v1.ValidationProblem\x12\x0f\n\x07\x63hanges\x18\x04 \x03(\t\x12\x11\n\tunchanged\x18\x05 \x01(\x08\"9\n\x13ValidatePlanRequest\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.ikasched.v1.Context\"W\n\x14ValidatePlanResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x30\n\x08problems\x18\x02 \x03(\x0b\x32\x1e.ikasched.v1.ValidationProblem\"/\n\x0eGetPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"`\n\x0fGetPlanResponse\x12)\n\x07summary\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\"\n\x04plan\x18\x02 \x01(\x0b\x32\x14.ikasched.v1.Context\"Q\n\x10ListPlansRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PageRequest\x12\x15\n\rname_contains\x18\x02 \x01(\t\"U\n\x11ListPlansResponse\x12\'\n\x05plans\x18\x01 \x03(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x11\x45xportPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\'\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x17.ikasched.v1.PlanFormat\"K\n\x12\x45xportPlanResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.ikasched.v1.PlanFormat\"0\n\x11\x44\x65letePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"-\n\x12\x44\x65letePlanResponse\x12\x17\n\x0f\x65nded_instances\x18\x01 \x01(\x05\"!\n\x11\x45nablePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12\x44isablePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x8d\x01\n\x17GetNextFireTimesRequest\x12\x11\n\tplan_name\x18\x01 \x01(\t\x12\x16\n\x0ejob_identifier\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\x03\x12\x17\n\x0f\x63ron_expression\x18\x05 \x01(\t\x12\x10\n\x08timezone\x18\x06 \x01(\t\"Y\n\x18GetNextFireTimesResponse\x12\x12\n\nfire_times\x18\x01 \x03(\x03\x12\x17\n\x0f\x66ire_times_text\x18\x02 \x03(\t\x12\x10\n\x08timezone\x18\x03 \x01(\t*=\n\nPlanFormat\x12\x1b\n\x17PLAN_FORMAT_UNSPECIFIED\x10\x00\x12\x08\n\x04YAML\x10\x01\x12\x08\n\x04JSON\x10\x02\x32\xdd\x05\n\x0bPlanService\x12V\n\rProvisionPlan\x12!.ikasched.v1.ProvisionPlanRequest\x1a\".ikasched.v1.ProvisionPlanResponse\x12S\n\x0cValidatePlan\x12 .ikasched.v1.ValidatePlanRequest\x1a!.ikasched.v1.ValidatePlanResponse\x12\x44\n\x07GetPlan\x12\x1b.ikasched.v1.GetPlanRequest\x1a\x1c.ikasched.v1.GetPlanResponse\x12J\n\tListPlans\x12\x1d.ikasched.v1.ListPlansRequest\x1a\x1e.ikasched.v1.ListPlansResponse\x12M\n\nExportPlan\x12\x1e.ikasched.v1.ExportPlanRequest\x1a\x1f.ikasched.v1.ExportPlanResponse\x12M\n\nDeletePlan\x12\x1e.ikasched.v1.DeletePlanRequest\x1a\x1f.ikasched.v1.DeletePlanResponse\x12\x46\n\nEnablePlan\x12\x1e.ikasched.v1.EnablePlanRequest\x1a\x18.ikasched.v1.PlanSummary\x12H\n\x0b\x44isablePlan\x12\x1f.ikasched.v1.DisablePlanRequest\x1a\x18.ikasched.v1.PlanSummary\x12_\n\x10GetNextFireTimes\x12$.ikasched.v1.GetNextFireTimesRequest\x1a%.ikasched.v1.GetNextFireTimesResponseB1\n\x0eio.ikasched.v1P\x01Z\x1dikasched.io/sdk/go/ikaschedv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eikasched/v1/plan_service.proto\x12\x0bikasched.v1\x1a\x18ikasched/v1/common.proto\x1a\x16ikasched/v1/plan.proto\"\xa4\x02\n\x0bPlanSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x19\n\x11time_window_start\x18\x05 \x01(\t\x12\x10\n\x08timezone\x18\x06 \x01(\t\x12\x16\n\x0enext_fire_time\x18\x07 \x01(\x03\x12\x16\n\x0elive_instances\x18\x08 \x01(\x05\x12\x11\n\tjob_count\x18\t \x01(\x05\x12\x13\n\x0b\x61gent_names\x18\n \x03(\t\x12\x14\n\x0cupdated_time\x18\x0b \x01(\x03\x12\x12\n\nupdated_by\x18\x0c \x01(\t\x12\r\n\x05owner\x18\r \x01(\t\x12\x12\n\nload_error\x18\x0e \x01(\t\"K\n\x14ProvisionPlanRequest\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.ikasched.v1.Context\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\xa6\x01\n\x15ProvisionPlanResponse\x12&\n\x04plan\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x30\n\x08warnings\x18\x03 \x03(\x0b\x32\x1e.ikasched.v1.ValidationProblem\x12\x0f\n\x07\x63hanges\x18\x04 \x03(\t\x12\x11\n\tunchanged\x18\x05 \x01(\x08\"9\n\x13ValidatePlanRequest\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.ikasched.v1.Context\"W\n\x14ValidatePlanResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x30\n\x08problems\x18\x02 \x03(\x0b\x32\x1e.ikasched.v1.ValidationProblem\"/\n\x0eGetPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"`\n\x0fGetPlanResponse\x12)\n\x07summary\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\"\n\x04plan\x18\x02 \x01(\x0b\x32\x14.ikasched.v1.Context\"Q\n\x10ListPlansRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.ikasched.v1.PageRequest\x12\x15\n\rname_contains\x18\x02 \x01(\t\"U\n\x11ListPlansResponse\x12\'\n\x05plans\x18\x01 \x03(\x0b\x32\x18.ikasched.v1.PlanSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x11\x45xportPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\'\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x17.ikasched.v1.PlanFormat\"K\n\x12\x45xportPlanResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x17.ikasched.v1.PlanFormat\"0\n\x11\x44\x65letePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"-\n\x12\x44\x65letePlanResponse\x12\x17\n\x0f\x65nded_instances\x18\x01 \x01(\x05\"!\n\x11\x45nablePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12\x44isablePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x8d\x01\n\x17GetNextFireTimesRequest\x12\x11\n\tplan_name\x18\x01 \x01(\t\x12\x16\n\x0ejob_identifier\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\x03\x12\x17\n\x0f\x63ron_expression\x18\x05 \x01(\t\x12\x10\n\x08timezone\x18\x06 \x01(\t\"Y\n\x18GetNextFireTimesResponse\x12\x12\n\nfire_times\x18\x01 \x03(\x03\x12\x17\n\x0f\x66ire_times_text\x18\x02 \x03(\t\x12\x10\n\x08timezone\x18\x03 \x01(\t*=\n\nPlanFormat\x12\x1b\n\x17PLAN_FORMAT_UNSPECIFIED\x10\x00\x12\x08\n\x04YAML\x10\x01\x12\x08\n\x04JSON\x10\x02\x32\xdd\x05\n\x0bPlanService\x12V\n\rProvisionPlan\x12!.ikasched.v1.ProvisionPlanRequest\x1a\".ikasched.v1.ProvisionPlanResponse\x12S\n\x0cValidatePlan\x12 .ikasched.v1.ValidatePlanRequest\x1a!.ikasched.v1.ValidatePlanResponse\x12\x44\n\x07GetPlan\x12\x1b.ikasched.v1.GetPlanRequest\x1a\x1c.ikasched.v1.GetPlanResponse\x12J\n\tListPlans\x12\x1d.ikasched.v1.ListPlansRequest\x1a\x1e.ikasched.v1.ListPlansResponse\x12M\n\nExportPlan\x12\x1e.ikasched.v1.ExportPlanRequest\x1a\x1f.ikasched.v1.ExportPlanResponse\x12M\n\nDeletePlan\x12\x1e.ikasched.v1.DeletePlanRequest\x1a\x1f.ikasched.v1.DeletePlanResponse\x12\x46\n\nEnablePlan\x12\x1e.ikasched.v1.EnablePlanRequest\x1a\x18.ikasched.v1.PlanSummary\x12H\n\x0b\x44isablePlan\x12\x1f.ikasched.v1.DisablePlanRequest\x1a\x18.ikasched.v1.PlanSummary\x12_\n\x10GetNextFireTimes\x12$.ikasched.v1.GetNextFireTimesRequest\x1a%.ikasched.v1.GetNextFireTimesResponseB1\n\x0eio.ikasched.v1P\x01Z\x1dikasched.io/sdk/go/ikaschedv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,42 +34,42 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ikasched.v1.plan_service_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.ikasched.v1P\001Z\035ikasched.io/sdk/go/ikaschedv1'
-  _globals['_PLANFORMAT']._serialized_start=1656
-  _globals['_PLANFORMAT']._serialized_end=1717
+  _globals['_PLANFORMAT']._serialized_start=1676
+  _globals['_PLANFORMAT']._serialized_end=1737
   _globals['_PLANSUMMARY']._serialized_start=98
-  _globals['_PLANSUMMARY']._serialized_end=370
-  _globals['_PROVISIONPLANREQUEST']._serialized_start=372
-  _globals['_PROVISIONPLANREQUEST']._serialized_end=447
-  _globals['_PROVISIONPLANRESPONSE']._serialized_start=450
-  _globals['_PROVISIONPLANRESPONSE']._serialized_end=616
-  _globals['_VALIDATEPLANREQUEST']._serialized_start=618
-  _globals['_VALIDATEPLANREQUEST']._serialized_end=675
-  _globals['_VALIDATEPLANRESPONSE']._serialized_start=677
-  _globals['_VALIDATEPLANRESPONSE']._serialized_end=764
-  _globals['_GETPLANREQUEST']._serialized_start=766
-  _globals['_GETPLANREQUEST']._serialized_end=813
-  _globals['_GETPLANRESPONSE']._serialized_start=815
-  _globals['_GETPLANRESPONSE']._serialized_end=911
-  _globals['_LISTPLANSREQUEST']._serialized_start=913
-  _globals['_LISTPLANSREQUEST']._serialized_end=994
-  _globals['_LISTPLANSRESPONSE']._serialized_start=996
-  _globals['_LISTPLANSRESPONSE']._serialized_end=1081
-  _globals['_EXPORTPLANREQUEST']._serialized_start=1083
-  _globals['_EXPORTPLANREQUEST']._serialized_end=1174
-  _globals['_EXPORTPLANRESPONSE']._serialized_start=1176
-  _globals['_EXPORTPLANRESPONSE']._serialized_end=1251
-  _globals['_DELETEPLANREQUEST']._serialized_start=1253
-  _globals['_DELETEPLANREQUEST']._serialized_end=1301
-  _globals['_DELETEPLANRESPONSE']._serialized_start=1303
-  _globals['_DELETEPLANRESPONSE']._serialized_end=1348
-  _globals['_ENABLEPLANREQUEST']._serialized_start=1350
-  _globals['_ENABLEPLANREQUEST']._serialized_end=1383
-  _globals['_DISABLEPLANREQUEST']._serialized_start=1385
-  _globals['_DISABLEPLANREQUEST']._serialized_end=1419
-  _globals['_GETNEXTFIRETIMESREQUEST']._serialized_start=1422
-  _globals['_GETNEXTFIRETIMESREQUEST']._serialized_end=1563
-  _globals['_GETNEXTFIRETIMESRESPONSE']._serialized_start=1565
-  _globals['_GETNEXTFIRETIMESRESPONSE']._serialized_end=1654
-  _globals['_PLANSERVICE']._serialized_start=1720
-  _globals['_PLANSERVICE']._serialized_end=2453
+  _globals['_PLANSUMMARY']._serialized_end=390
+  _globals['_PROVISIONPLANREQUEST']._serialized_start=392
+  _globals['_PROVISIONPLANREQUEST']._serialized_end=467
+  _globals['_PROVISIONPLANRESPONSE']._serialized_start=470
+  _globals['_PROVISIONPLANRESPONSE']._serialized_end=636
+  _globals['_VALIDATEPLANREQUEST']._serialized_start=638
+  _globals['_VALIDATEPLANREQUEST']._serialized_end=695
+  _globals['_VALIDATEPLANRESPONSE']._serialized_start=697
+  _globals['_VALIDATEPLANRESPONSE']._serialized_end=784
+  _globals['_GETPLANREQUEST']._serialized_start=786
+  _globals['_GETPLANREQUEST']._serialized_end=833
+  _globals['_GETPLANRESPONSE']._serialized_start=835
+  _globals['_GETPLANRESPONSE']._serialized_end=931
+  _globals['_LISTPLANSREQUEST']._serialized_start=933
+  _globals['_LISTPLANSREQUEST']._serialized_end=1014
+  _globals['_LISTPLANSRESPONSE']._serialized_start=1016
+  _globals['_LISTPLANSRESPONSE']._serialized_end=1101
+  _globals['_EXPORTPLANREQUEST']._serialized_start=1103
+  _globals['_EXPORTPLANREQUEST']._serialized_end=1194
+  _globals['_EXPORTPLANRESPONSE']._serialized_start=1196
+  _globals['_EXPORTPLANRESPONSE']._serialized_end=1271
+  _globals['_DELETEPLANREQUEST']._serialized_start=1273
+  _globals['_DELETEPLANREQUEST']._serialized_end=1321
+  _globals['_DELETEPLANRESPONSE']._serialized_start=1323
+  _globals['_DELETEPLANRESPONSE']._serialized_end=1368
+  _globals['_ENABLEPLANREQUEST']._serialized_start=1370
+  _globals['_ENABLEPLANREQUEST']._serialized_end=1403
+  _globals['_DISABLEPLANREQUEST']._serialized_start=1405
+  _globals['_DISABLEPLANREQUEST']._serialized_end=1439
+  _globals['_GETNEXTFIRETIMESREQUEST']._serialized_start=1442
+  _globals['_GETNEXTFIRETIMESREQUEST']._serialized_end=1583
+  _globals['_GETNEXTFIRETIMESRESPONSE']._serialized_start=1585
+  _globals['_GETNEXTFIRETIMESRESPONSE']._serialized_end=1674
+  _globals['_PLANSERVICE']._serialized_start=1740
+  _globals['_PLANSERVICE']._serialized_end=2473
 # @@protoc_insertion_point(module_scope)

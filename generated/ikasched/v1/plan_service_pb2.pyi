@@ -19,7 +19,7 @@ YAML: PlanFormat
 JSON: PlanFormat
 
 class PlanSummary(_message.Message):
-    __slots__ = ("name", "version", "enabled", "description", "time_window_start", "timezone", "next_fire_time", "live_instances", "job_count", "agent_names", "updated_time", "updated_by", "owner")
+    __slots__ = ("name", "version", "enabled", "description", "time_window_start", "timezone", "next_fire_time", "live_instances", "job_count", "agent_names", "updated_time", "updated_by", "owner", "load_error")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class PlanSummary(_message.Message):
     UPDATED_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    LOAD_ERROR_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     enabled: bool
@@ -46,7 +47,8 @@ class PlanSummary(_message.Message):
     updated_time: int
     updated_by: str
     owner: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., timezone: _Optional[str] = ..., next_fire_time: _Optional[int] = ..., live_instances: _Optional[int] = ..., job_count: _Optional[int] = ..., agent_names: _Optional[_Iterable[str]] = ..., updated_time: _Optional[int] = ..., updated_by: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+    load_error: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., timezone: _Optional[str] = ..., next_fire_time: _Optional[int] = ..., live_instances: _Optional[int] = ..., job_count: _Optional[int] = ..., agent_names: _Optional[_Iterable[str]] = ..., updated_time: _Optional[int] = ..., updated_by: _Optional[str] = ..., owner: _Optional[str] = ..., load_error: _Optional[str] = ...) -> None: ...
 
 class ProvisionPlanRequest(_message.Message):
     __slots__ = ("plan", "dry_run")
