@@ -77,6 +77,11 @@ def _too_deep(source: str) -> PlanLoadError:
     return PlanLoadError([LoadProblem("", "the document nests too deeply", source)])
 
 
+def _too_long_number(exc: ValueError, source: str) -> PlanLoadError:
+    why = str(exc).split(";")[0]
+    return PlanLoadError([LoadProblem("", f"holds a number that cannot be read: {why}", source)])
+
+
 def _guess_format(text: str) -> Format:
     return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
 
@@ -126,6 +131,8 @@ def _parse(text: str, fmt: Format, source: str) -> object:
                     )
                 ]
             ) from None
+        except ValueError as exc:  # an integer past Python's digit limit
+            raise _too_long_number(exc, source) from None
     else:
         loader = _UniqueKeyLoader(text)
         loader.duplicates = duplicates = []
@@ -142,6 +149,8 @@ def _parse(text: str, fmt: Format, source: str) -> object:
             raise PlanLoadError(
                 [LoadProblem("", f"invalid YAML{where}: {problem}", source)]
             ) from None
+        except ValueError as exc:  # an integer past Python's digit limit
+            raise _too_long_number(exc, source) from None
         finally:
             loader.dispose()
         if len(documents) > 1:

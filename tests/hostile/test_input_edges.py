@@ -18,6 +18,8 @@ from ikasched.v1 import (
     plan_pb2,
     plan_service_pb2,
 )
+from ikasched_dashboard.plans.documents import PlanLoadError
+from ikasched_dashboard.plans.loader import load_plan_text
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import write_transaction
 from tests.hostile.wired import code_of, wired
@@ -212,3 +214,16 @@ def _parameter_named(name: str) -> plan_pb2.Context:
     plan = _plan()
     plan.context_parameters.append(common_pb2.ContextParameter(name=name))
     return plan
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_5000_digit_integer_in_a_plan_file_is_a_load_problem(fmt: str) -> None:
+    digits = "9" * 5000
+    text = (
+        f"name: big\ncontextTtlMilliseconds: {digits}\n"
+        if fmt == "yaml"
+        else f'{{"name": "big", "contextTtlMilliseconds": {digits}}}'
+    )
+    with pytest.raises(PlanLoadError) as info:
+        load_plan_text(text, fmt=fmt, source="big")  # type: ignore[arg-type]
+    assert "number that cannot be read" in str(info.value)
