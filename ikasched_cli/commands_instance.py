@@ -149,24 +149,30 @@ def get(args: argparse.Namespace) -> int:
     return 0
 
 
-def change_line(change: Any, colour: bool) -> str:
+def change_line(change: Any, colour: bool, *, one_instance: bool = False) -> str:
+    """One change; a watch of one instance names it once (its snapshot line), not per line."""
     stamp = output.time_text(change.time)
+    if not one_instance:
+        stamp = f"{stamp} {change.context_name} {change.context_instance_id}"
     kind = change.WhichOneof("change")
     if kind == "job":
         job = change.job
         where = f"{job.job_identifier}" + (
             f" [{job.child_context_name}]" if job.child_context_name else ""
         )
-        extra = f" ({job.cause})" if job.cause else ""
+        cause = job.cause
+        if one_instance:  # process-event ids start with the instance id: "<id>:2:starting"
+            cause = cause.replace(change.context_instance_id, "").strip(":>")
+        extra = f" ({cause})" if cause else ""
         new = output.status_text(status_name(job.new_status), colour)
         return (
-            f"{stamp} {change.context_name} {change.context_instance_id} job {where}: "
+            f"{stamp} job {where}: "
             f"{status_name(job.previous_status)} -> {new}{extra}"
         )
     ctx = change.context
     new = output.status_text(status_name(ctx.new_status), colour)
     return (
-        f"{stamp} {change.context_name} {change.context_instance_id} context "
+        f"{stamp} context "
         f"{ctx.context_name}: {status_name(ctx.previous_status)} -> {new}"
     )
 
@@ -202,7 +208,7 @@ def watch(args: argparse.Namespace) -> int:
             continue
         change = item.change
         if args.output == "table":
-            print(change_line(change, colour), flush=True)
+            print(change_line(change, colour, one_instance=bool(iid)), flush=True)
         else:
             print(output.dump({"change": output.message_dict(change)}, args.output), flush=True)
         if (

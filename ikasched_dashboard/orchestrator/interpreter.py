@@ -198,6 +198,10 @@ class EffectInterpreter:
             live.retries.pop((first.job_identifier, first.child_context_name), None)
         changed = step.jobs_changed.setdefault(instance_id, [])
         status_changed = False
+        # Effects that feed an instance again (the coordinator's deliveries and grants, the
+        # end of a completed instance) run after this input's own rows are recorded, so the
+        # change log holds this input's transitions before the ones they cause.
+        follow_ups: list[Any] = []
         for e in effects:
             match e:
                 case JobStatusChanged():
@@ -271,19 +275,24 @@ class EffectInterpreter:
                 case KillJob():
                     step.outbox.append(out.kill(e, instance_id, now, user=actor))
                 case LockRequest() | LockRelease() | GlobalEvent():
-                    self.coordinate(step, e, actor)
+                    follow_ups.append(e)
                 case ScheduleRetry():
                     due = (first.time_ms or now) + e.delay_seconds * 1000
                     job = (e.job_identifier, e.child_context_name)
                     live.retries[job] = Retry(e.attempt, due)
                     step.retries.append(ScheduledRetry(instance_id, job, e.attempt, due))
-                case InstanceComplete() if e.end_instance and not live.state.ended:
-                    self.feed(
-                        step,
-                        instance_id,
-                        End(first.time_ms or now, "engine", id=f"complete:{instance_id}"),
-                        "engine",
-                    )
+                case InstanceComplete() if e.end_instance:
+                    follow_ups.append(e)
+        for e in follow_ups:
+            if not isinstance(e, InstanceComplete):
+                self.coordinate(step, e, actor)
+            elif not self._layers.live(step, instance_id).state.ended:
+                self.feed(
+                    step,
+                    instance_id,
+                    End(first.time_ms or now, "engine", id=f"complete:{instance_id}"),
+                    "engine",
+                )
         if event is not None and not status_changed:
             self._repeat_run_facts(step, instance_id, event, old, new, now)
         live = self._layers.live(step, instance_id)

@@ -172,6 +172,8 @@ def test_watch_until_ended_follows_a_chain(stack: Cli) -> None:
     assert "local-say-done" in out and "-> COMPLETE" in out
     lines = out.splitlines()
     assert lines[0].startswith(f"hello {iid}")
+    # the instance is named once, by its snapshot line, not on every change
+    assert all(iid not in line for line in lines[1:]), out
     assert stack.json("instance", "get", iid)["status"] == "COMPLETE"
 
 
