@@ -165,16 +165,10 @@ def change_line(change: Any, colour: bool, *, one_instance: bool = False) -> str
             cause = cause.replace(change.context_instance_id, "").strip(":>")
         extra = f" ({cause})" if cause else ""
         new = output.status_text(status_name(job.new_status), colour)
-        return (
-            f"{stamp} job {where}: "
-            f"{status_name(job.previous_status)} -> {new}{extra}"
-        )
+        return f"{stamp} job {where}: {status_name(job.previous_status)} -> {new}{extra}"
     ctx = change.context
     new = output.status_text(status_name(ctx.new_status), colour)
-    return (
-        f"{stamp} context "
-        f"{ctx.context_name}: {status_name(ctx.previous_status)} -> {new}"
-    )
+    return f"{stamp} context {ctx.context_name}: {status_name(ctx.previous_status)} -> {new}"
 
 
 def watch(args: argparse.Namespace) -> int:

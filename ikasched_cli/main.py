@@ -136,6 +136,7 @@ def _params(p: argparse.ArgumentParser) -> None:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with `argv`, only the commands it names are built in full."""
+    from ikasched_cli import parser_verbs as verbs
     from ikasched_common import __version__
 
     b = _Builder(None if argv is None else set(argv))
@@ -177,6 +178,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         PKG + "commands_admin:agent_list",
         lambda p: p.add_argument("--connected", action="store_true", help="only connected agents"),
     )
+    verbs.add_agent_verbs(b, agent)
     db = b.group(sub, "db", "database maintenance")
     b.leaf(
         db,
@@ -221,6 +223,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         files,
         connection=False,
     ).add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+
+    verbs.add_plan_verbs(b, plan)
 
     def name(p: argparse.ArgumentParser) -> None:
         p.add_argument("name", help="plan name")
@@ -354,6 +358,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         ins + "run_until_ended",
         until_args,
     )
+    verbs.add_instance_verbs(b, inst)
 
     # ---- jobs -----------------------------------------------------------------------------
     jb = PKG + "commands_job:"
@@ -365,8 +370,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         ("unskip", "unskip a job (or --all)"),
     ):
         b.leaf(job, verb, text, jb + "verb", _bulk_ref)
-    for verb, text in (("reset", "reset a job to WAITING"), ("resubmit", "run a job again")):
+    for verb, text in (
+        ("reset", "reset a job to WAITING"),
+        (
+            "resubmit",
+            "Ikasan's resubmit: treat an ERROR job as if it had succeeded so its downstream "
+            "jobs run; the job itself does not run and stays ERROR (to run it again: rerun)",
+        ),
+    ):
         b.leaf(job, verb, text, jb + "verb", _job_ref)
+    verbs.add_job_verbs(b, job)
 
     def ack_args(p: argparse.ArgumentParser) -> None:
         _job_ref(p)
@@ -548,7 +561,7 @@ def _agent_alias(argv: list[str]) -> list[str]:
     return argv
 
 
-_AGENT_WORDS = ("run", "list", "-h", "--help")
+_AGENT_WORDS = ("run", "list", "get", "dry-run", "-h", "--help")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

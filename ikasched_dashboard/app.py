@@ -124,6 +124,7 @@ class Dashboard:
         self._journal: DiskJournal | None = None
         self._db: ThreadPoolExecutor | None = None
         self._gateway: Gateway | None = None
+        self._outboxes: AgentOutboxes | None = None
         self._orchestrator: Orchestrator | None = None
         self._server: grpc.aio.Server | None = None
         self._metrics: DashboardMetrics | None = None
@@ -212,7 +213,7 @@ class Dashboard:
         executor = self._db = ThreadPoolExecutor(
             1 if sqlite else 4, thread_name_prefix="dashboard-db"
         )
-        outboxes = AgentOutboxes(engine, executor)
+        outboxes = self._outboxes = AgentOutboxes(engine, executor)
         orchestrator = self._orchestrator = Orchestrator(
             engine,
             inbox,
@@ -309,6 +310,7 @@ class Dashboard:
             actor=self._actor,
             agent_load=lanes.load,
             clock=self._clock or SystemClock(),
+            notify_agents=(lambda _n: None) if self._outboxes is None else self._outboxes.notify,
         )
         return self._context
 

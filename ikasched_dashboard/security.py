@@ -95,6 +95,7 @@ READ_METHODS: frozenset[str] = frozenset(
 PRIVILEGED_METHODS: Mapping[str, Role] = {
     "AgentGateway/Connect": Role.AGENT,
     "PlanService/ProvisionPlan": Role.ADMIN,
+    "AgentService/SetAgentDryRunMode": Role.ADMIN,
     "PlanService/DeletePlan": Role.ADMIN,
     "PlanService/EnablePlan": Role.ADMIN,
     "PlanService/DisablePlan": Role.ADMIN,

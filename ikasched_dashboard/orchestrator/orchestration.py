@@ -400,7 +400,12 @@ class Orchestrator:
             agent_name=jdef.agent_name,
             job_name=jdef.job_name,
             job_identifier=job_identifier,
-            child_context_names=(child_context_name,),
+            # no child named: the job as it completes in every context it is in
+            child_context_names=(
+                (child_context_name,)
+                if child_context_name
+                else live.compiled.plan.job_contexts.get(job_identifier, ("",))
+            ),
             successful=True,
             time_ms=self._clock.now_ms(),
         )

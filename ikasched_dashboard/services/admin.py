@@ -4,6 +4,7 @@ AgentService (presence from the store)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,7 +12,7 @@ from google.protobuf import json_format, symbol_database
 from google.protobuf.message import DecodeError, Message
 from sqlalchemy import Connection
 
-from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2  # noqa: F401
+from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
 from ikasched_common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -348,3 +349,41 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         if info is None:
             raise NotFound(f"agent {request.agent_name!r} not known")
         return info
+
+    @unary
+    async def SetAgentDryRunMode(
+        self, request: admin_service_pb2.SetAgentDryRunModeRequest, context: Ctx
+    ) -> admin_service_pb2.AgentInfo:
+        name = require(request.agent_name, "agent_name")
+        for job, _on in request.mode.job_dry_run.items():
+            if not job.strip():
+                raise InvalidArgument("mode.job_dry_run: a job name is empty")
+        now = self.ctx.now_ms()
+        message = agent_pb2.DashboardMessage(
+            id=f"dry-run-mode:{uuid.uuid4().hex}",
+            created_time=now,
+            set_dry_run_mode=request.mode,
+        )
+
+        def queue(conn: Connection) -> bool:
+            if agent_store.get_agent(conn, name) is None:
+                return False
+            message_store.insert_outbox(
+                conn,
+                [
+                    message_store.OutboxMessage(
+                        agent_name=name,
+                        message=message.SerializeToString(),
+                        message_id=message.id,
+                        type_name="set_dry_run_mode",
+                        instance_id=None,
+                        created_time=now,
+                    )
+                ],
+            )
+            return True
+
+        if not await self.ctx.write(queue):
+            raise NotFound(f"agent_name: agent {name!r} not known")
+        self.ctx.notify_agents([name])
+        return await self.GetAgent(admin_service_pb2.GetAgentRequest(agent_name=name), context)

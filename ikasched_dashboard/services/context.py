@@ -8,7 +8,7 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -24,7 +24,7 @@ from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
-from ikasched_dashboard.store.db import read_transaction
+from ikasched_dashboard.store.db import read_transaction, write_transaction
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -143,6 +143,8 @@ class ServiceContext:
     # the fallback when one is set).
     watch_poll_seconds: float = 0.05
     commit_signal: CommitSignal | None = None
+    # Tells the agents' links that rows were added to their outboxes (outside a commit).
+    notify_agents: Callable[[Sequence[str]], None] = lambda _names: None
 
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())
@@ -152,6 +154,15 @@ class ServiceContext:
 
         def run() -> T:
             with read_transaction(self.engine) as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(run)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a write transaction off the event loop."""
+
+        def run() -> T:
+            with write_transaction(self.engine) as conn:
                 return work(conn)
 
         return await asyncio.to_thread(run)

@@ -1,3 +1,4 @@
+from ikasched.v1 import agent_pb2 as _agent_pb2
 from ikasched.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -127,6 +128,14 @@ class DeleteMessagesResponse(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     deleted: int
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+
+class SetAgentDryRunModeRequest(_message.Message):
+    __slots__ = ("agent_name", "mode")
+    AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    agent_name: str
+    mode: _agent_pb2.SetDryRunMode
+    def __init__(self, agent_name: _Optional[str] = ..., mode: _Optional[_Union[_agent_pb2.SetDryRunMode, _Mapping]] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("agent_name", "connected", "last_seen", "agent_version", "agent_hostname", "connected_since", "outbox_size", "running_jobs", "queued_jobs", "plan_names", "labels")

@@ -373,6 +373,11 @@ class AgentServiceStub:
                 request_serializer=ikasched_dot_v1_dot_admin__service__pb2.GetAgentRequest.SerializeToString,
                 response_deserializer=ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.FromString,
                 _registered_method=True)
+        self.SetAgentDryRunMode = channel.unary_unary(
+                '/ikasched.v1.AgentService/SetAgentDryRunMode',
+                request_serializer=ikasched_dot_v1_dot_admin__service__pb2.SetAgentDryRunModeRequest.SerializeToString,
+                response_deserializer=ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -393,6 +398,15 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAgentDryRunMode(self, request, context):
+        """Switch an agent's dry-run mode (agent-wide, per job, files a dry-run file watcher treats as
+        arrived). Queued to the agent through its outbox, so it reaches an agent that is offline
+        now when it reconnects; the agent keeps the mode across restarts. Replaces the whole mode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -404,6 +418,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
             'GetAgent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAgent,
                     request_deserializer=ikasched_dot_v1_dot_admin__service__pb2.GetAgentRequest.FromString,
+                    response_serializer=ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.SerializeToString,
+            ),
+            'SetAgentDryRunMode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAgentDryRunMode,
+                    request_deserializer=ikasched_dot_v1_dot_admin__service__pb2.SetAgentDryRunModeRequest.FromString,
                     response_serializer=ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.SerializeToString,
             ),
     }
@@ -461,6 +480,33 @@ class AgentService:
             target,
             '/ikasched.v1.AgentService/GetAgent',
             ikasched_dot_v1_dot_admin__service__pb2.GetAgentRequest.SerializeToString,
+            ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAgentDryRunMode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ikasched.v1.AgentService/SetAgentDryRunMode',
+            ikasched_dot_v1_dot_admin__service__pb2.SetAgentDryRunModeRequest.SerializeToString,
             ikasched_dot_v1_dot_admin__service__pb2.AgentInfo.FromString,
             options,
             channel_credentials,

@@ -175,7 +175,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResubmitJob(self, request, context):
-        """Raise downstream of a failed job as if it had succeeded (the job stays ERROR).
+        """Ikasan's resubmit: raise downstream of an ERROR job as if it had succeeded; the job itself
+        does not run again and stays ERROR (to run it again: ResetJob, then RunJob).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -231,7 +232,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseQueuedJobs(self, request, context):
-        """Release held locks and drop lock-queued jobs of an instance.
+        """The way out of a stuck lock: every lock-queued job of an instance is sent to its agent without
+        the lock (it runs now), and locks held by its running jobs are given back.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
