@@ -162,8 +162,11 @@ def test_watch_until_ended_follows_a_chain(stack: Cli) -> None:
         text=True,
     )
     try:
+        assert watch.stdout is not None
+        first = watch.stdout.readline()  # the snapshot: the watch follows from here on
         stack.ok("job", "run", iid, "local-morning")
-        out, err = watch.communicate(timeout=60)
+        rest, err = watch.communicate(timeout=60)
+        out = first + rest
     finally:
         if watch.poll() is None:
             watch.kill()
