@@ -1,7 +1,8 @@
 """Start-up recovery of the lifecycle.
 
-After a (re)start every live instance is resumed (its end timer re-armed) or ENDED (past its
-projected end, outside its window, inside a blackout); window starts that fell while the
+After a (re)start every live instance is resumed (its end timer re-armed; an instance without
+a projected end, TTL 0, has none and is resumed as it is) or ENDED (past its projected end,
+outside its window, inside a blackout); window starts that fell while the
 dashboard was down are caught up: of several late ones only the newest is created, the others
 and those beyond the misfire grace are recorded as missed; stale PREPARED instances are dropped,
 start triggers armed and the next PREPARED instance made.
@@ -126,12 +127,15 @@ class StartupRecovery:
         now_ms = epoch_ms(now)
         rum = row.run_until_manually_ended
         end = row.projected_end_time
-        if not rum and (end == 0 or end <= now_ms):
-            return "past its projected end" if end else "no projected end"
-        if rum or row.start_time <= now_ms < end:
+        # TTL 0 (projected end 0) means no end, at runtime and here alike (semantics §9.6):
+        # such an instance lives until an operator ends it, like "run until manually ended".
+        endless = rum or end == 0
+        if not endless and end <= now_ms:
+            return "past its projected end"
+        if endless or row.start_time <= now_ms < end:
             if window is not None and window.blackout.contains(now):
                 return "inside a blackout window"
-            if not rum:
+            if not endless:
                 self._lifecycle.arm_end(row.id, end)
             self._tally.resumed.append(row.id)
             return ""

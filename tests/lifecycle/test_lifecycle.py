@@ -364,6 +364,27 @@ async def test_restart_past_the_end_keeps_run_until_manually_ended(
     assert not w2.lc.has_end_timer(live.id)
 
 
+async def test_restart_keeps_an_instance_without_ttl(engine: Engine, clock: ManualClock) -> None:
+    """TTL 0 means no end while the dashboard runs, so a restart must not end it either."""
+    w = await started(
+        engine, clock, plan(context_ttl_milliseconds=0, able_to_run_concurrently=True)
+    )
+    await w.timers.advance_to(utc(2026, 3, 2, 7, 0))
+    (scheduled,) = w.live()
+    manual = await w.lc.create_manual("daily", actor="ops")
+    assert scheduled.projected_end_time == 0
+    clock.set(utc(2026, 3, 2, 9, 0))
+    w2, report = await w.restart()
+    assert sorted(report.resumed) == sorted([scheduled.id, manual])
+    assert report.ended == () and w2.orch.ended == []
+    assert sorted(r.id for r in w2.live()) == sorted([scheduled.id, manual])
+    assert not w2.lc.has_end_timer(scheduled.id)
+    # days later, another restart: still no end
+    clock.set(utc(2026, 3, 9, 5, 0))
+    w3, report = await w2.restart()
+    assert scheduled.id in report.resumed and w3.orch.ended == []
+
+
 async def test_restart_inside_a_blackout_ends_the_instance(
     engine: Engine, clock: ManualClock
 ) -> None:
