@@ -79,3 +79,32 @@ def db_upgrade(args: argparse.Namespace) -> int:
         raise CliError(f"database upgrade failed: {first}") from None
     print(f"database at revision {revision}", file=sys.stdout)
     return 0
+
+
+def token_bootstrap(args: argparse.Namespace) -> int:
+    """`ikasched token bootstrap`: an admin token made offline, straight in the store."""
+    from ikasched_common.errors import CliError
+
+    config = _dashboard_config(args, {"database_url": args.database_url, "data_dir": args.data_dir})
+    from ikasched_dashboard.services.tokens import BOOTSTRAP_TOKEN_FILE, new_bootstrap_token
+    from ikasched_dashboard.store import db
+
+    data_dir = Path(config.data_dir)
+    target = Path(args.file) if args.file else data_dir / BOOTSTRAP_TOKEN_FILE
+    if not config.database_url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        db.upgrade(config.effective_database_url)
+        engine = db.create_engine_for(config.effective_database_url)
+    except Exception as exc:  # a driver or connection error: one line, not a traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CliError(f"cannot open the token store: {first}") from None
+    try:
+        made = new_bootstrap_token(engine, target, force=args.force)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror}") from None
+    finally:
+        engine.dispose()
+    print(f"admin token {made.token_id} written to {made.path} (mode 0600)")
+    print(f"use it with: ikasched --token-file {made.path} token create ...")
+    return 0

@@ -491,6 +491,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         adm + "token_revoke",
         lambda p: p.add_argument("token_id"),
     )
+    b.leaf(
+        token,
+        "bootstrap",
+        "offline: write a first admin token into the dashboard's data dir",
+        srv + "token_bootstrap",
+        _bootstrap_args,
+        connection=False,
+    )
 
     comp = b.leaf(
         sub,
@@ -522,6 +530,12 @@ def _db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
     p.add_argument("--data-dir", help="dashboard data dir (default ikasched-data)")
     p.add_argument("--config", help="TOML file with a [dashboard] table")
+
+
+def _bootstrap_args(p: argparse.ArgumentParser) -> None:
+    _db_args(p)
+    p.add_argument("--file", help="where to write it (default <data dir>/admin.token)")
+    p.add_argument("--force", action="store_true", help="even when the store holds tokens")
 
 
 def _agent_run_args(p: argparse.ArgumentParser) -> None:

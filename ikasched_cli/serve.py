@@ -31,7 +31,11 @@ async def serve(
     from ikasched_dashboard.app import build_dashboard
 
     app = build_dashboard(config)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:  # e.g. the port or the data dir is in use: undo what started
+        await app.stop()
+        raise
     if port_file is not None:
         write_port_file(port_file, app.port)
     stop = stop or asyncio.Event()

@@ -43,11 +43,13 @@ from sqlalchemy import Connection, Engine
 from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2, agent_pb2_grpc
 from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import DashboardConfig
+from ikasched_common.errors import Unavailable
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import AgentGatewayService
 from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address, server_credentials
+from ikasched_dashboard.data_lock import DataLock, check_port_free
 from ikasched_dashboard.gateway import Gateway
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
@@ -70,7 +72,7 @@ from ikasched_dashboard.services.register import (
     set_serving,
 )
 from ikasched_dashboard.services.request_guard import RequestGuard
-from ikasched_dashboard.services.tokens import TokenServicer
+from ikasched_dashboard.services.tokens import TokenServicer, first_start_admin_token
 from ikasched_dashboard.store import db
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ class Dashboard:
         self._lifecycle: Lifecycle | None = None
         self._context: ServiceContext | None = None
         self._token_flusher: asyncio.Task[None] | None = None
+        self._data_lock = DataLock(Path(config.data_dir), config.effective_database_url)
         self.port = 0
         self.dashboard_id = ""
         self.recovery_seconds = 0.0
@@ -198,6 +201,9 @@ class Dashboard:
         cfg = self.config
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
+        # one dashboard per data dir and SQLite file; a second one stops here (§1.7)
+        self._data_lock.acquire()
+        check_port_free(cfg.listen)
         url = cfg.effective_database_url
         started = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, db.upgrade, url)
@@ -205,6 +211,8 @@ class Dashboard:
             "power" if cfg.journal_durability == "power" else "crash"
         )
         engine = self._engine = db.create_engine_for(url, durability=durability)
+        if self._security:
+            self._write_bootstrap_token(engine, data)
         inbox = self._journal = DiskJournal(data / "inbox", durability=durability, prefix="inbox")
         dead_letters = inbox.sibling("dead")
         self.dashboard_id = _dashboard_id(data)
@@ -259,6 +267,18 @@ class Dashboard:
             self.recovery_seconds,
         )
 
+    def _write_bootstrap_token(self, engine: Engine, data: Path) -> None:
+        """First start on an empty token store: an admin token file, so the operator can
+        make every other token (docs/architecture.md §7)."""
+        path = first_start_admin_token(engine, data)
+        if path is not None:
+            log.warning(
+                "no tokens yet: wrote a bootstrap admin token to %s (mode 0600); use it with"
+                " `ikasched --token-file %s token create ...`",
+                path,
+                path,
+            )
+
     def _open_secrets(self, outbox: SqlOutbox) -> SecretOpeningOutbox:
         return SecretOpeningOutbox(outbox, self.secret_box)
 
@@ -272,7 +292,11 @@ class Dashboard:
             )
         interceptors.append(RequestGuard())
         server = grpc.aio.server(
-            options=operator_server_options(self._link_settings, cfg.max_message_bytes),
+            options=[
+                *operator_server_options(self._link_settings, cfg.max_message_bytes),
+                # bind exclusively: a second dashboard on the port fails instead of sharing it
+                ("grpc.so_reuseport", 0),
+            ],
             interceptors=interceptors,
         )
         served: list[str] = [AGENT_GATEWAY]
@@ -316,17 +340,22 @@ class Dashboard:
 
     async def _serve(self, server: grpc.aio.Server) -> grpc.aio.Server:
         cfg = self.config
-        if cfg.tls_enabled:  # mutual TLS when a client CA is configured
-            self.port = server.add_secure_port(
-                cfg.listen,
-                server_credentials(
-                    cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None
-                ),
-            )
-        else:
-            self.port = server.add_insecure_port(cfg.listen)
+        try:
+            if cfg.tls_enabled:  # mutual TLS when a client CA is configured
+                self.port = server.add_secure_port(
+                    cfg.listen,
+                    server_credentials(
+                        cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None
+                    ),
+                )
+            else:
+                self.port = server.add_insecure_port(cfg.listen)
+        except RuntimeError:  # grpc's "Failed to bind to address"
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen on {cfg.listen}")
+            raise Unavailable(
+                f"cannot listen on {cfg.listen}: the port is in use or the address is not available"
+            )
         await server.start()
         return server
 
@@ -363,6 +392,7 @@ class Dashboard:
             self._engine.dispose()
         if self._auth_engine is not None:
             self._auth_engine.dispose()
+        self._data_lock.release()
         gc.unfreeze()
 
     async def wait(self) -> None:

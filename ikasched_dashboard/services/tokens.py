@@ -25,6 +25,7 @@ from ikasched_common.auth import (
     write_token_file,
 )
 from ikasched_common.errors import (
+    FailedPrecondition,
     IkaschedError,
     InvalidArgument,
     TokenFormatError,
@@ -255,3 +256,41 @@ def bootstrap_admin_token(engine: Engine, path: str | os.PathLike[str]) -> Local
     write_token_file(target, secret)
     log.info("created local admin token %s in %s", record.id, target)
     return LocalAdminToken(target, record.id, created=True)
+
+
+#: The bootstrap admin token's file in a data dir (the one `ikasched up` uses too).
+BOOTSTRAP_TOKEN_FILE = "admin.token"
+
+
+def token_count(engine: Engine) -> int:
+    """How many tokens the store holds, revoked and expired ones included."""
+    with read_transaction(engine) as conn:
+        return len(token_store.list_tokens(conn, include_inactive=True))
+
+
+def first_start_admin_token(engine: Engine, data_dir: str | os.PathLike[str]) -> Path | None:
+    """On an empty token store, write an admin token to `data_dir`/admin.token (mode 0600)
+    and return its path; None when the store already holds tokens (docs/architecture.md §7)."""
+    if token_count(engine):
+        return None
+    target = Path(data_dir) / BOOTSTRAP_TOKEN_FILE
+    _record, secret = create_token(engine, TokenSpec(LOCAL_ADMIN_SUBJECT, Role.ADMIN))
+    write_token_file(target, secret)
+    return target
+
+
+def new_bootstrap_token(
+    engine: Engine, path: str | os.PathLike[str], *, force: bool = False
+) -> LocalAdminToken:
+    """`ikasched token bootstrap`: a new admin token written to `path` (mode 0600). Refused
+    (FailedPrecondition) when the store already holds tokens, unless `force`."""
+    held = token_count(engine)
+    if held and not force:
+        raise FailedPrecondition(
+            f"the token store already holds {held} token(s); use `ikasched token create`"
+            " with an admin token, or --force to make another admin token anyway"
+        )
+    record, secret = create_token(engine, TokenSpec(LOCAL_ADMIN_SUBJECT, Role.ADMIN))
+    write_token_file(path, secret)
+    log.info("created bootstrap admin token %s in %s", record.id, path)
+    return LocalAdminToken(Path(path), record.id, created=True)
