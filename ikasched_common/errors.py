@@ -22,6 +22,9 @@ the same class (`exit_code`).
       JournalError         INTERNAL             a durable journal failed
       LinkError            INTERNAL             the agent link broke a protocol rule
         LinkClosed, LinkTimeout (ikasched_common.link.transport / session)
+        LinkViolation      FAILED_PRECONDITION  the peer sent a frame out of protocol order
+          LinkMalformed    INVALID_ARGUMENT     a frame that cannot be decoded or a bad value
+          LinkOversize     RESOURCE_EXHAUSTED   a frame or batch past the link's limits
       SecretError          INTERNAL             a sealed value cannot be opened
       CliError             (exit_code)          ends a command with one line
 """
@@ -42,7 +45,10 @@ __all__ = [
     "InvalidArgument",
     "JournalError",
     "LinkError",
+    "LinkMalformed",
+    "LinkOversize",
     "LinkRefused",
+    "LinkViolation",
     "NotFound",
     "OutOfRange",
     "PermissionDenied",
@@ -153,6 +159,26 @@ class JournalError(IkaschedError):
 
 class LinkError(IkaschedError):
     """The agent link broke a protocol rule."""
+
+
+class LinkViolation(LinkError):
+    """The peer broke the link protocol: a frame out of order (a second hello, an ack of a seq
+    never sent, a gap in a batch). The message names the frame field. The dashboard ends the
+    agent's stream with `code`; the next hello starts afresh."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class LinkMalformed(LinkViolation):
+    """A frame that cannot be decoded, or a value outside its range (a seq past 2^63-1)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class LinkOversize(LinkViolation):
+    """A frame or batch larger than the link's negotiated limits."""
+
+    code = "RESOURCE_EXHAUSTED"
 
 
 class SecretError(IkaschedError):

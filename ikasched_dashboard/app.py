@@ -40,13 +40,13 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from sqlalchemy import Connection, Engine
 
-from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2, agent_pb2_grpc
+from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
 from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import DashboardConfig
 from ikasched_common.errors import Unavailable
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
-from ikasched_common.link.grpc_transport import AgentGatewayService
+from ikasched_common.link.grpc_transport import add_agent_gateway
 from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address, server_credentials
 from ikasched_dashboard.data_lock import DataLock, check_port_free
@@ -300,9 +300,7 @@ class Dashboard:
             interceptors=interceptors,
         )
         served: list[str] = [AGENT_GATEWAY]
-        agent_pb2_grpc.add_AgentGatewayServicer_to_server(  # type: ignore[no-untyped-call]
-            AgentGatewayService(gateway.link), server
-        )
+        add_agent_gateway(server, gateway.link)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if self._operator_services:
             served += add_operator_services(server, self._service_context(gateway)).service_names

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ikasched.v1 import agent_pb2
-from ikasched_common.errors import LinkRefused
+from ikasched_common.errors import LinkRefused, LinkViolation
+from ikasched_common.link.frame_rules import check_hello
 from ikasched_common.link.outbox import Outbox
 from ikasched_common.link.receiver import Receiver
 from ikasched_common.link.session import (
@@ -137,16 +138,18 @@ class LinkGateway:
                 log.exception("presence listener failed")
 
     async def serve(self, conn: DashboardConnection, metadata: Mapping[str, str]) -> None:
-        """Handle one agent connection from hello to the end. Raises LinkRefused to refuse."""
+        """Handle one agent connection from hello to the end. Raises LinkRefused to refuse a
+        hello and LinkViolation when the agent breaks the protocol (the transport ends the
+        stream with its code); every other agent's session is left alone."""
         async with asyncio.timeout(self._settings.handshake_timeout):
             frame = await conn.recv()
         if frame is None:
             return
-        if frame.WhichOneof("frame") != "hello":
-            raise LinkRefused("the first frame must be a hello", status="invalid_argument")
+        kind = frame.WhichOneof("frame")
+        if kind != "hello":
+            raise LinkViolation(f"{kind}: the first frame must be a hello, not a {kind}")
         hello = frame.hello
-        if not hello.agent_name:
-            raise LinkRefused("hello: agent_name is empty", status="invalid_argument")
+        check_hello(hello)
         if hello.protocol_version not in (0, PROTOCOL_VERSION):
             raise LinkRefused(
                 f"hello: protocol_version {hello.protocol_version} not supported",
@@ -227,3 +230,5 @@ class LinkGateway:
                         str(reason),
                     )
                 )
+        if isinstance(reason, LinkViolation):
+            raise reason

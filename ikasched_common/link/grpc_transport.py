@@ -1,13 +1,18 @@
 """The link over gRPC: `AgentGateway.Connect` served by grpc.aio, and the agent's dialer.
 
-The servicer hands each stream to a `LinkGateway`; a `LinkRefused` becomes the matching gRPC
-status. The dialer keeps one channel (HTTP/2 keepalive on, message size limits from the link
-settings) and opens one Connect call per `dial()`, with "authorization: Bearer <token>"
-metadata when a token is given. Reconnect backoff lives in `AgentLinkClient`.
+The servicer hands each stream to a `LinkGateway`; a `LinkRefused` or a `LinkViolation` becomes
+the matching gRPC status (after a short drain of what the agent still sends, so grpc delivers
+the status rather than INTERNAL). Frames arrive undecoded (`add_agent_gateway`) and are decoded
+by `frame_rules.decode_frame`, so corrupt or oversized bytes are refused with the link's codes.
+The dialer keeps one channel (HTTP/2 keepalive on, message size limits from the link settings)
+and opens one Connect call per `dial()`, with "authorization: Bearer <token>" metadata when a
+token is given. Reconnect backoff lives in `AgentLinkClient`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,12 +21,18 @@ import grpc.aio
 from grpc.aio import EOF  # type: ignore[attr-defined]  # missing from grpc-stubs
 
 from ikasched.v1 import agent_pb2, agent_pb2_grpc
-from ikasched_common.errors import LinkRefused
+from ikasched_common.errors import LinkRefused, LinkViolation
+from ikasched_common.link.frame_rules import decode_frame
 from ikasched_common.link.gateway import LinkGateway
 from ikasched_common.link.session import LinkSettings
 from ikasched_common.link.transport import AgentConnection, LinkClosed
 
 ChannelOption = tuple[str, Any]
+
+# how long, and how many frames, a refused or violating agent's stream is read before its
+# error status is sent
+_DRAIN_SECONDS = 0.5
+_DRAIN_FRAMES = 64
 
 _STATUS: dict[str, grpc.StatusCode] = {
     "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
@@ -70,9 +81,13 @@ class GrpcServerConnection:
     """The dashboard end of one Connect stream."""
 
     def __init__(
-        self, context: grpc.aio.ServicerContext[agent_pb2.AgentFrame, agent_pb2.DashboardFrame]
+        self,
+        context: grpc.aio.ServicerContext[bytes, agent_pb2.DashboardFrame],
+        *,
+        frame_limit: int,
     ) -> None:
         self._context = context
+        self._frame_limit = frame_limit
         self._closed = False
 
     async def send(self, frame: agent_pb2.DashboardFrame) -> None:
@@ -87,16 +102,28 @@ class GrpcServerConnection:
         if self._closed:
             return None
         try:
-            frame = await self._context.read()
+            raw = await self._context.read()
         except Exception as exc:
             raise LinkClosed(f"read failed: {exc!r}") from exc
-        if frame is EOF:
+        if raw is EOF:
             return None
-        return frame
+        # the frames arrive undecoded (`add_agent_gateway`): corrupt bytes are the agent's
+        # protocol violation, not grpc's UNKNOWN
+        return decode_frame(agent_pb2.AgentFrame, raw, self._frame_limit)
 
     async def close(self) -> None:
         # returning from the handler ends the RPC; reads after this report the end
         self._closed = True
+
+    async def drain(self) -> None:
+        """Read what the agent still sends, for a moment, before the stream is ended with an
+        error status: grpc reports a status sent over unread messages as INTERNAL "Internal
+        error from Core" to the agent instead of the status itself."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                for _ in range(_DRAIN_FRAMES):
+                    if await self._context.read() is EOF:
+                        return
 
 
 class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
@@ -108,21 +135,40 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     async def Connect(
         self,
         request_iterator: object,
-        context: grpc.aio.ServicerContext[agent_pb2.AgentFrame, agent_pb2.DashboardFrame],
+        context: grpc.aio.ServicerContext[bytes, agent_pb2.DashboardFrame],
     ) -> None:
         metadata = {
             str(k).lower(): v if isinstance(v, str) else v.decode("latin-1")
             for k, v in (context.invocation_metadata() or ())
         }
-        conn = GrpcServerConnection(context)
+        conn = GrpcServerConnection(context, frame_limit=_message_limit(self._gateway.settings))
         try:
             await self._gateway.serve(conn, metadata)
         except LinkRefused as refused:
+            await conn.drain()
             await context.abort(
                 _STATUS.get(refused.status, grpc.StatusCode.PERMISSION_DENIED), str(refused)
             )
+        except LinkViolation as violation:
+            await conn.drain()
+            await context.abort(grpc.StatusCode[violation.code], str(violation))
         except (LinkClosed, TimeoutError):
             pass  # the agent went away or never said hello: nothing to answer
+
+
+def add_agent_gateway(server: grpc.aio.Server, gateway: LinkGateway) -> None:
+    """Serve `AgentGateway.Connect` on `server`, its frames left undecoded for the servicer
+    (`decode_frame` refuses corrupt and oversized ones with the link's own codes)."""
+    service = AgentGatewayService(gateway)
+    handler = grpc.stream_stream_rpc_method_handler(
+        service.Connect,
+        request_deserializer=None,
+        response_serializer=agent_pb2.DashboardFrame.SerializeToString,
+    )
+    name = agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(name, {"Connect": handler})]
+    )
 
 
 async def start_server(
@@ -133,9 +179,7 @@ async def start_server(
 ) -> tuple[grpc.aio.Server, int]:
     """A started grpc.aio server with only the AgentGateway service; returns (server, port)."""
     server = grpc.aio.server(options=[*server_options(gateway.settings), *options])
-    agent_pb2_grpc.add_AgentGatewayServicer_to_server(  # type: ignore[no-untyped-call]
-        AgentGatewayService(gateway), server
-    )
+    add_agent_gateway(server, gateway)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {address}")
@@ -166,6 +210,7 @@ class GrpcClientConnection:
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
             ):
                 raise LinkRefused(
                     exc.details() or str(exc.code()), status=exc.code().name.lower()

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from ikasched_common.errors import JournalError, LinkError
+from ikasched_common.errors import JournalError, LinkError, LinkOversize, LinkViolation
 from ikasched_common.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,18 @@ class Receiver:
             if seq < expected:
                 continue  # a resend of something already accepted
             if seq != expected:
-                raise LinkError(f"gap in link seqs: expected {expected}, got {seq}")
+                raise LinkViolation(
+                    f"batch.messages.seq: a gap in link seqs, expected {expected}, got {seq}"
+                )
             new.append(value)
             expected += 1
         if not new:
             return 0
         if len(self._buffer) + len(new) > self._max_buffered:
-            raise LinkError("receiver buffer overflow: the peer ignores the window")
+            raise LinkOversize(
+                f"batch.messages: {len(self._buffer) + len(new)} messages awaiting the journal,"
+                f" more than {self._max_buffered}: the peer ignores the window"
+            )
         self._buffer.extend(new)
         self._accepted = expected - 1
         if self._commit_task is None:

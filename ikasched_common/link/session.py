@@ -33,7 +33,8 @@ from google.protobuf.message import Message
 
 from ikasched.v1 import agent_pb2
 from ikasched_common import clock
-from ikasched_common.errors import LinkError
+from ikasched_common.errors import LinkError, LinkViolation
+from ikasched_common.link.frame_rules import check_batch_size, check_seq
 from ikasched_common.link.outbox import Outbox, SequencedItem
 from ikasched_common.link.receiver import Receiver
 from ikasched_common.link.transport import FrameConnection, LinkClosed
@@ -316,13 +317,17 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
             self.frames_received += 1
             kind = frame.WhichOneof("frame")
             if kind == "batch":
-                receiver.offer(
-                    [(m.seq, m.message.SerializeToString()) for m in frame.batch.messages]
-                )
+                messages = frame.batch.messages
+                check_batch_size(messages, self._settings.max_batch_messages)
+                receiver.offer([(m.seq, m.message.SerializeToString()) for m in messages])
             elif kind == "ack":
                 up_to = frame.ack.journaled_up_to
+                check_seq("ack.journaled_up_to", up_to)
                 if up_to > self._sent_up_to:
-                    raise LinkError(f"ack {up_to} beyond the last sent seq {self._sent_up_to}")
+                    raise LinkViolation(
+                        f"ack.journaled_up_to: {up_to} is beyond the last sent seq"
+                        f" {self._sent_up_to}"
+                    )
                 if up_to > self._peer_acked:
                     self._peer_acked = up_to
                     self._ack_event.set()
@@ -333,7 +338,7 @@ class LinkSession(Generic[OutF, InF, LaneT, LaneIn]):
                 if self._on_lane is not None:
                     await self._on_lane(frame.lane)  # type: ignore[arg-type]
             else:
-                raise LinkError(f"unexpected {kind!r} frame after the handshake")
+                raise LinkViolation(f"{kind}: a {kind} frame after the handshake")
 
     async def _acker(self) -> None:
         while True:
