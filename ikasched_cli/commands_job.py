@@ -92,6 +92,9 @@ def verb(args: argparse.Namespace) -> int:
     human = output.table(
         rows, ["JOB", "CONTEXT", "STATUS", "HELD", "SKIP"], colour=output.use_colour(sys.stdout)
     )
+    if getattr(args, "all", False):
+        # bulk verbs are lenient: they act on the jobs the verb applies to and say how many
+        human = f"{name} --all: {len(response.jobs)} job(s) changed\n" + human
     if response.ignored:
         human += "\nignored: " + ", ".join(response.ignored)
     output.emit(args.output, output.message_dict(response), human)

@@ -364,10 +364,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     jb = PKG + "commands_job:"
     job = b.group(sub, "job", "job verbs")
     for verb, text in (
-        ("hold", "hold a job (or --all)"),
-        ("release", "release a job (or --all)"),
-        ("skip", "skip a job (or --all)"),
-        ("unskip", "unskip a job (or --all)"),
+        ("hold", "hold a WAITING job (or --all: every waiting one)"),
+        ("release", "release a held job; refused if it is not held (or --all: every held one)"),
+        ("skip", "skip a WAITING job (or --all: every waiting one)"),
+        ("unskip", "unskip a skipped job; refused if it is not skipped (or --all)"),
     ):
         b.leaf(job, verb, text, jb + "verb", _bulk_ref)
     for verb, text in (

@@ -91,14 +91,26 @@ def hold_one(w: Step, key: JobKey, actor: str) -> None:
     w.audit("hold", actor=actor, key=key)
 
 
+def is_held(w: Step, key: JobKey) -> bool:
+    """ON_HOLD, a parked initiation, or a hold that raced the job's start (held flag)."""
+    js = w.jobs[key]
+    return js.status is Status.ON_HOLD or js.held or w.has_held(key)
+
+
 def release(w: Step, ev: Release) -> None:
+    """The named occurrence must be held; its other occurrences are released if held."""
     keys = occurrences(w, ev.job_identifier, ev.child_context_name)
-    for n, key in enumerate(keys):
-        if not release_one(w, key, ev.actor) and n == 0:
-            raise refuse(w, "release", key, w.jobs[key].status)
+    first = keys[0]
+    if not is_held(w, first):
+        raise FailedPrecondition(
+            f"job {first[0]} in child context {first[1]} is not held (it is {w.jobs[first].status})"
+        )
+    for key in keys:
+        if is_held(w, key):
+            release_one(w, key, ev.actor)
 
 
-def release_one(w: Step, key: JobKey, actor: str) -> bool:
+def release_one(w: Step, key: JobKey, actor: str) -> None:
     js = w.jobs[key]
     if w.has_held(key):
         parked = w.held.pop(key)
@@ -106,16 +118,10 @@ def release_one(w: Step, key: JobKey, actor: str) -> bool:
         init = renumbered(parked, w.next_id(), w.time)
         send(w, key, init)
         w.audit("release", actor=actor, key=key, detail=f"re-raised {init.initiation_id}")
-        return True
-    if js.status is Status.RUNNING or (
-        js.status is Status.COMPLETE and w.plan.jobs[key[0]].kind is JobKind.LOCAL
-    ):
-        return True
-    if js.status in (Status.ON_HOLD, Status.WAITING):
-        w.set_job(key, js.but(status=Status.WAITING, held=False), w.cause)
-        w.audit("release", actor=actor, key=key)
-        return True
-    return False
+        return
+    status = Status.WAITING if js.status is Status.ON_HOLD else js.status
+    w.set_job(key, js.but(status=status, held=False), w.cause)
+    w.audit("release", actor=actor, key=key)
 
 
 def skip(w: Step, ev: Skip) -> None:
@@ -169,7 +175,7 @@ def bulk(w: Step, child: str, verb: str, actor: str) -> None:
                 if status in HOLDABLE:
                     hold_one(w, key, actor)
             elif verb == "release-all":
-                if status is Status.ON_HOLD:
+                if is_held(w, key):
                     release_one(w, key, actor)
             elif plan.jobs[ident].kind in (JobKind.COMMAND, JobKind.GLOBAL):
                 if verb == "skip-all" and status in HOLDABLE:

@@ -137,6 +137,11 @@ def test_skip_unskip_and_bulk_by_child_context(stack: Cli) -> None:
         assert "local-extract-customers" in idents
         released = stack.json("job", "release", iid, "--all", "--child", "extract")
         assert not any(j.get("held") for j in released["jobs"])
+        # a single release of a job no longer held is refused; release --all stays lenient
+        again = stack.run("job", "release", iid, "local-extract-customers", "--child", "extract")
+        assert_one_line_error(again, rc=1, contains="is not held (it is WAITING)")
+        lenient = stack.ok("job", "release", iid, "--all", "--child", "extract")
+        assert lenient.out.startswith("release --all: 0 job(s) changed")
         stack.ok("job", "skip", iid, "--all", "--child", "warehouse")
         stack.ok("job", "unskip", iid, "--all", "--child", "warehouse")
         bad = stack.run("job", "hold", iid, "local-x", "--all")

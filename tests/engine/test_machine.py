@@ -268,9 +268,6 @@ REFUSALS = [
     (lambda: Hold("B", "P"), "ERROR", "hold"),
     (lambda: Hold("B", "P"), "ON_HOLD", "hold"),
     (lambda: Hold("B", "P"), "SKIPPED", "hold"),
-    (lambda: Release("B", "P"), "COMPLETE", "release"),
-    (lambda: Release("B", "P"), "ERROR", "release"),
-    (lambda: Release("B", "P"), "SKIPPED", "release"),
     (lambda: Skip("B", "P"), "RUNNING", "skip"),
     (lambda: Skip("B", "P"), "COMPLETE", "skip"),
     (lambda: Skip("B", "P"), "ON_HOLD", "skip"),
@@ -327,10 +324,33 @@ def test_unknown_job_or_context_is_not_found(verb: Input) -> None:
         run(verb)
 
 
-def test_release_of_running_job_is_a_no_op() -> None:
+@pytest.mark.parametrize("status", ["WAITING", "RUNNING", "COMPLETE", "ERROR", "SKIPPED"])
+def test_release_of_a_job_that_is_not_held_is_refused(status: str) -> None:
     run = Run(chain())
-    _put(run, "RUNNING")
-    assert not [e for e in run(Release("B", "P")) if isinstance(e, JobStatusChanged)]
+    _put(run, status)
+    before = run.state
+    with pytest.raises(FailedPrecondition) as err:
+        run(Release("B", "P"))
+    assert str(err.value) == f"job B in child context P is not held (it is {status})"
+    assert run.state is before
+
+
+def test_release_twice_is_refused_the_second_time() -> None:
+    run = Run(chain())
+    run(Hold("B", "P"))
+    run(Release("B", "P"))
+    assert run.status("B", "P") is W
+    with pytest.raises(FailedPrecondition, match=r"is not held \(it is WAITING\)"):
+        run(Release("B", "P"))
+
+
+def test_release_all_is_lenient_and_releases_only_what_is_held() -> None:
+    run = Run(chain())
+    run(Hold("B", "P"))
+    effects = run(ReleaseAll("P"))
+    changed = [(e.job_identifier, e.status) for e in effects if isinstance(e, JobStatusChanged)]
+    assert changed == [("B", W)]
+    assert not [e for e in run(ReleaseAll("P")) if isinstance(e, JobStatusChanged)]
 
 
 def test_held_job_initiation_is_parked_and_release_re_emits_it() -> None:

@@ -65,6 +65,12 @@ async def test_hold_release(engine: Engine) -> None:
         assert held.jobs[0].status_reason == "held by an operator"
         released = await d.jobs.ReleaseJob(J.JobVerbRequest(job=ref(iid, "a-two")))
         assert statuses(released) == {"a-two": common_pb2.WAITING}
+        # a job that is not held (here: released already) is refused, never answered OK
+        await refused(
+            d.jobs.ReleaseJob(J.JobVerbRequest(job=ref(iid, "a-two"))),
+            Code.FAILED_PRECONDITION,
+            "job a-two in child context daily is not held (it is WAITING)",
+        )
         start(d, iid, "one")
         await refused(
             d.jobs.HoldJob(J.JobVerbRequest(job=ref(iid, "a-one"))),
