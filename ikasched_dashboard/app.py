@@ -242,7 +242,13 @@ class Dashboard:
             hello_check=_agent_hello_check if self._security else None,
             link_outbox=self._open_secrets,
         )
-        metrics = self._metrics = DashboardMetrics(gateway, inbox, dead_letters, self.db_read)
+        metrics = self._metrics = DashboardMetrics(
+            gateway,
+            inbox,
+            dead_letters,
+            self.db_read,
+            refused_events=lambda: orchestrator.events_refused,
+        )
         orchestrator.set_batch_observer(metrics.observe_batch)
         await orchestrator.start()
         await gateway.start()

@@ -94,8 +94,10 @@ class Orchestration(Protocol):
         ignore_environment_group: bool,
         actor: str,
         time_ms: int,
+        plans: frozenset[str] | None = None,
     ) -> list[str]:
-        """Deliver a global event to every live instance of the group; the ids reached."""
+        """Deliver a global event to every live instance of the group (of `plans` only, when
+        given: a plan-limited operator's event reaches its own plans); the ids reached."""
         ...
 
     async def plan_provisioned(self, plan_name: str) -> None:

@@ -17,6 +17,8 @@ per connection.
   ikasched_instances{status}              gauge     instances by status (stored rows)
   ikasched_agents_connected               gauge     agents with a live link
   ikasched_link_frames_total{direction}   counter   link frames sent / received, all agents
+  ikasched_agent_events_refused_total{agent} counter process events an agent may not send
+                                                    (another agent's job, instance, initiation)
 """
 
 from __future__ import annotations
@@ -270,8 +272,10 @@ class DashboardMetrics:
         inbox: Journal,
         dead_letters: Journal,
         db_read: DbRead,
+        refused_events: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self._gateway = gateway
+        self._refused_events = refused_events
         self._inbox = inbox
         self._dead_letters = dead_letters
         self._db_read = db_read
@@ -300,6 +304,11 @@ class DashboardMetrics:
         self.link_frames = r.counter(
             "ikasched_link_frames_total", "Link frames over every agent link.", ("direction",)
         )
+        self.events_refused = r.counter(
+            "ikasched_agent_events_refused_total",
+            "Process events refused: they spoke for another agent's job, instance or initiation.",
+            ("agent",),
+        )
         # frames of sessions that have ended, so the counter never moves back
         self._retired = {"sent": 0, "received": 0}
         self._sessions: dict[str, object] = {}
@@ -316,6 +325,9 @@ class DashboardMetrics:
         connected = self._gateway.connected_agents()
         self.agents_connected.set(len(connected))
         self._count_frames(connected)
+        if self._refused_events is not None:
+            for agent, total in sorted(self._refused_events().items()):
+                self.events_refused.set_total(total, {"agent": agent})
         loop = asyncio.get_running_loop()
         inbox, dead = self._inbox, self._dead_letters
         inbox_n, dead_n = await loop.run_in_executor(None, lambda: (len(inbox), len(dead)))

@@ -39,6 +39,7 @@ from ikasched_common.auth import Principal, Role, bearer_from_metadata, secret_m
 from ikasched_common.errors import PermissionDenied, TokenFormatError, Unauthenticated
 from ikasched_dashboard.store import tokens as token_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
+from ikasched_dashboard.stream_guard import StreamGuard, guarded_items
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,16 @@ else:
     Handler = grpc.RpcMethodHandler
     _Interceptor = grpc.aio.ServerInterceptor
 
+# Makes the guard of one open stream; its argument: what to call when the stream must end.
+GuardFactory = Callable[[Callable[[], None] | None], StreamGuard]
+
 # Revocation and expiry take effect within this many seconds in other processes (and at once
 # in this one: revoking through TokenService drops the cached entry).
 DEFAULT_CACHE_TTL = 2.0
 DEFAULT_FLUSH_INTERVAL = 10.0
+# Open streams (agent links, watches, log follows) re-check their token this often, and at once
+# when it is revoked here: revocation and expiry end them within this plus the cache TTL.
+DEFAULT_STREAM_CHECK_INTERVAL = 1.0
 _MAX_CACHED = 10_000
 # How long a refused client stream may take to send its first message.
 _FIRST_MESSAGE_WAIT = 2.0
@@ -271,6 +278,8 @@ class Authenticator:
         self._now_ms = now_ms
         self._cache: dict[str, _Cached] = {}
         self._last_used: dict[str, int] = {}
+        # token id -> wake-ups of the open streams authenticated with it (StreamGuard)
+        self._streams: dict[str, set[Callable[[], None]]] = {}
         self.lookups = 0
 
     async def authenticate(self, secret: str | None) -> Principal:
@@ -329,11 +338,35 @@ class Authenticator:
         return entry
 
     def invalidate(self, token_id: str | None = None) -> None:
-        """Forget a cached token (all when None): the next call reads the table again."""
+        """Forget a cached token (all when None): the next call reads the table again, and
+        the open streams of the token check it now (a revoked token's streams end)."""
         if token_id is None:
             self._cache.clear()
+            wakes = [w for ws in self._streams.values() for w in ws]
         else:
             self._cache.pop(token_id, None)
+            wakes = list(self._streams.get(token_id, ()))
+        for wake in wakes:
+            wake()
+
+    def watch(self, token_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` (thread-safe, quick) when `token_id` is invalidated; returns the
+        undo."""
+        self._streams.setdefault(token_id, set()).add(wake)
+
+        def undo() -> None:
+            found = self._streams.get(token_id)
+            if found is not None:
+                found.discard(wake)
+                if not found:
+                    del self._streams[token_id]
+
+        return undo
+
+    @property
+    def open_streams(self) -> int:
+        """Streams being watched for revocation (tests, diagnostics)."""
+        return sum(len(ws) for ws in self._streams.values())
 
     def flush_now(self) -> int:
         """Write the gathered last-used times in one transaction; returns how many."""
@@ -375,9 +408,16 @@ class Authenticator:
 class AuthInterceptor(_Interceptor):
     """Refuses every RPC without a valid token of the method's role (see module doc)."""
 
-    def __init__(self, authenticator: Authenticator, *, reflection_open: bool = False) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        reflection_open: bool = False,
+        stream_check_interval: float = DEFAULT_STREAM_CHECK_INTERVAL,
+    ) -> None:
         self._auth = authenticator
         self._reflection_open = reflection_open
+        self._stream_check = stream_check_interval
 
     async def intercept_service(
         self,
@@ -405,7 +445,14 @@ class AuthInterceptor(_Interceptor):
         if handler is None:
             # grpc.aio answers UNIMPLEMENTED for a None handler.
             return None  # type: ignore[return-value]
-        return _with_principal(handler, principal)
+        guard: GuardFactory | None = None
+        if handler.request_streaming or handler.response_streaming:
+            auth, interval = self._auth, self._stream_check
+
+            def guard(on_end: Callable[[], None] | None) -> StreamGuard:
+                return StreamGuard(auth, principal, interval, on_end=on_end)
+
+        return _with_principal(handler, principal, guard)
 
 
 def authorize(principal: Principal, method: str) -> None:
@@ -425,6 +472,31 @@ def authorize(principal: Principal, method: str) -> None:
             f"{method} acts across plans; token {principal.token_id} is "
             f"limited to plans {sorted(principal.plan_names)}"
         )
+
+
+async def _guarded_call(
+    behavior: Callable[..., Any], request: Any, context: Any, guard: GuardFactory
+) -> Any:
+    """A streaming coroutine handler (the agent link), cancelled when its token stops being
+    valid; Unauthenticated then."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def end() -> None:
+        task.cancel()
+
+    watch = guard(end)
+    async with watch:
+        try:
+            result = await behavior(request, context)
+        except asyncio.CancelledError:
+            if not watch.ended.is_set():
+                raise
+            task.uncancel()
+            raise Unauthenticated(watch.reason) from None
+    if watch.ended.is_set():  # it ended the stream itself on the cancel
+        raise Unauthenticated(watch.reason)
+    return result
 
 
 def _refusal(handler: Handler | None, code: grpc.StatusCode, details: str) -> Handler:
@@ -453,8 +525,11 @@ def _refusal(handler: Handler | None, code: grpc.StatusCode, details: str) -> Ha
     return grpc.unary_stream_rpc_method_handler(streaming)
 
 
-def _with_principal(handler: Handler, principal: Principal) -> Handler:
-    """`handler` run with `principal` as the current principal, PermissionDenied -> status."""
+def _with_principal(
+    handler: Handler, principal: Principal, guard: GuardFactory | None = None
+) -> Handler:
+    """`handler` run with `principal` as the current principal, PermissionDenied -> status;
+    a streaming one under a `StreamGuard` from `guard` (its token re-checked while open)."""
     if handler.request_streaming and handler.response_streaming:
         build: Callable[..., Handler] = grpc.stream_stream_rpc_method_handler
         behavior = handler.stream_stream
@@ -467,13 +542,15 @@ def _with_principal(handler: Handler, principal: Principal) -> Handler:
     if behavior is None:
         return handler
     return build(
-        _wrap_behavior(behavior, principal),
+        _wrap_behavior(behavior, principal, guard),
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
 
 
-def _wrap_behavior(behavior: Callable[..., Any], principal: Principal) -> Callable[..., Any]:
+def _wrap_behavior(
+    behavior: Callable[..., Any], principal: Principal, guard: GuardFactory | None
+) -> Callable[..., Any]:
     # The wrapper keeps the behaviour's kind: grpc.aio runs coroutine functions and async
     # generators on the loop and plain functions in its executor.
     if inspect.isasyncgenfunction(behavior):
@@ -481,10 +558,15 @@ def _wrap_behavior(behavior: Callable[..., Any], principal: Principal) -> Callab
         async def agen(request: Any, context: Any) -> AsyncIterator[Any]:
             _PRINCIPAL.set(principal)  # each RPC runs in its own task: no reset needed
             try:
-                async for item in behavior(request, context):
+                items = behavior(request, context)
+                if guard is not None:
+                    items = guarded_items(items, guard(None))
+                async for item in items:
                     yield item
             except PermissionDenied as exc:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            except Unauthenticated as exc:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
         return agen
     if inspect.iscoroutinefunction(behavior):
@@ -492,9 +574,13 @@ def _wrap_behavior(behavior: Callable[..., Any], principal: Principal) -> Callab
         async def coro(request: Any, context: Any) -> Any:
             _PRINCIPAL.set(principal)
             try:
-                return await behavior(request, context)
+                if guard is None:
+                    return await behavior(request, context)
+                return await _guarded_call(behavior, request, context, guard)
             except PermissionDenied as exc:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            except Unauthenticated as exc:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
         return coro
 

@@ -78,6 +78,7 @@ class SimAgent:
         settings: LinkSettings = FAST,
         delay: float = 0.0,
         fail_first: Sequence[str] = (),
+        token: str | None = None,
     ) -> None:
         self.name = name
         self.delay = delay  # seconds between an initiation and its answer
@@ -87,7 +88,7 @@ class SimAgent:
         self.journal = GateJournal()
         self.receiver = Receiver(self.journal)
         self.outbox = MemoryOutbox()
-        self.dialer = GrpcDialer(target, settings=settings)
+        self.dialer = GrpcDialer(target, token=token, settings=settings)
         self.client = AgentLinkClient(
             self.dialer,
             AgentIdentity(name, uuid.uuid4().hex, agent_version="sim-1", labels={"role": "sim"}),

@@ -162,19 +162,28 @@ class EffectInterpreter:
             step.outbox.append(out.activate(act, agent, now))
 
     # ---- inputs and their effects ------------------------------------------------------------
-    def coordinate(self, step: Step, item: Any, actor: str) -> list[str]:
-        """Apply a coordinator input; returns the instances a delivered event reached."""
+    def coordinate(
+        self, step: Step, item: Any, actor: str, *, plans: frozenset[str] | None = None
+    ) -> list[str]:
+        """Apply a coordinator input; returns the instances a delivered event reached.
+        `plans`: deliver only to instances of these plans (None: every plan)."""
         state, outputs = self._coordinator.apply(self._layers.coord_state(step), item)
         step.coord = state
         reached: list[str] = []
         for o in outputs:
             match o:
+                case Delivery() if plans is not None and not self._of_plans(step, o, plans):
+                    continue
                 case Delivery():
                     reached.append(o.instance_id)
                     self.feed(step, o.instance_id, o.event, "engine")
                 case LockGranted() | LockQueued():
                     self.feed(step, o.instance_id, o, "engine")
         return reached
+
+    def _of_plans(self, step: Step, delivery: Delivery, plans: frozenset[str]) -> bool:
+        live = self._layers.seen_live(step, delivery.instance_id)
+        return live is not None and live.state.plan_name in plans
 
     def feed(
         self,
@@ -330,9 +339,12 @@ class EffectInterpreter:
             step.facts[ref] = facts
 
     # ---- agent messages ----------------------------------------------------------------------
-    def on_message(self, step: Step, agent: str, message: agent_pb2.AgentMessage) -> None:
+    def on_message(self, step: Step, agent: str, message: agent_pb2.AgentMessage) -> bool:
         """An agent's message: a process event is fed to its instance (or dropped, audited,
-        when it cannot apply); anything else is audited."""
+        when it cannot apply); anything else is audited. Returns True when the event was
+        refused (it speaks for a job, instance or initiation that is not the link agent's,
+        docs/architecture.md §7.3): audited, and not recorded as processed, so a forged id
+        cannot shadow the genuine event."""
         kind = message.WhichOneof("body")
         if kind != "process_event":
             step.audits.append(
@@ -349,11 +361,30 @@ class EffectInterpreter:
                     detail=f"{kind}: {message.alert.message}"[:500],
                 )
             )
-            return
+            return False
         pe = message.process_event
         iid = pe.context_instance_id
         ev = event_from_proto(pe)
-        why = self._why_dropped(self._layers.seen_live(step, iid), agent, pe.agent_name, ev)
+        live = self._layers.seen_live(step, iid)
+        refused = event_refusal(live, agent, ev)
+        if refused:
+            log.warning("process event %s from agent %s refused: %s", message.id, agent, refused)
+            step.audits.append(
+                AuditEntry(
+                    time=self._clock.now_ms(),
+                    instance_id=iid,
+                    plan_name=live.state.plan_name if live is not None else pe.context_name,
+                    from_status="",
+                    to_status="",
+                    job_identifier=pe.job_identifier,
+                    child_context="",
+                    cause=pe.id,
+                    actor=f"agent:{agent}",
+                    detail=f"event refused: agent {agent!r} tried {_what(ev)}: {refused}"[:500],
+                )
+            )
+            return True
+        why = self._why_dropped(live, ev)
         if why:
             log.info("process event %s from %s dropped: %s", message.id, agent, why)
             step.audits.append(
@@ -370,15 +401,13 @@ class EffectInterpreter:
                     detail=f"event dropped: {why}",
                 )
             )
-            return
+            return False
         self.feed(step, iid, ev, f"agent:{agent}")
+        return False
 
     @staticmethod
-    def _why_dropped(live: Live | None, link: str, named: str, ev: ProcessEvent) -> str:
-        """Why a process event cannot apply ("": it can). `link`: the agent whose link it
-        came over; `named`: the agent the event names."""
-        if named != link:
-            return f"event names agent {named!r} but came over {link!r}'s link"
+    def _why_dropped(live: Live | None, ev: ProcessEvent) -> str:
+        """Why an authorized process event cannot apply ("": it can)."""
         if live is None:
             return "unknown instance"
         if live.state.ended:
@@ -395,3 +424,49 @@ class EffectInterpreter:
             if parked and ev.outcome == CANCELLED_OUTCOME:
                 return "cancel confirmed for a held job"
         return ""
+
+
+def event_refusal(live: Live | None, link: str, ev: ProcessEvent) -> str:
+    """Why an agent may not send this process event ("": it may). `link`: the agent whose
+    link it came over. An agent speaks only for itself, for jobs of its own, and for the
+    initiations the dashboard raised for that job in that instance (with their attempt)."""
+    if ev.agent_name != link:
+        return f"the event names agent {ev.agent_name!r} but came over {link!r}'s link"
+    if live is None:
+        return ""  # unknown instance: dropped, it touches nothing
+    state = live.state
+    ident = live.compiled.plan.resolve_identifier(ev.job_identifier, ev.agent_name, ev.job_name)
+    if ident is None:
+        return ""  # unknown job: the engine ignores it, audited
+    owner = live.compiled.plan.jobs[ident].agent_name
+    if owner != link:
+        return f"job {ident} of instance {state.instance_id} is assigned to agent {owner!r}"
+    if not ev.initiation_id:
+        return ""  # a trigger's fire (time, file) names no initiation
+    if not ev.initiation_id.startswith(f"{state.instance_id}:"):
+        return f"initiation {ev.initiation_id!r} was not raised in instance {state.instance_id}"
+    own = [init for init in _initiations(state) if init.job_identifier == ident]
+    for init in own:
+        if init.initiation_id == ev.initiation_id:
+            if ev.attempt and init.attempt and ev.attempt != init.attempt:
+                return f"initiation {ev.initiation_id} is attempt {init.attempt}, not {ev.attempt}"
+            return ""
+    for init in _initiations(state):
+        if init.initiation_id == ev.initiation_id:
+            return f"initiation {ev.initiation_id} was raised for job {init.job_identifier}"
+    return ""  # an earlier initiation of this job (a late or repeated report)
+
+
+def _initiations(state: InstanceState) -> list[RaiseInitiation]:
+    """Every initiation the instance still knows of: the latest of each job, parked ones."""
+    found = [js.initiation for js in state.jobs.values() if js.initiation is not None]
+    found.extend(state.held_initiations.values())
+    found.extend(state.lock_pending.values())
+    return found
+
+
+def _what(ev: ProcessEvent) -> str:
+    verb = "starting" if ev.job_starting else ("completing" if ev.successful else "failing")
+    job = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
+    where = f" (initiation {ev.initiation_id}, attempt {ev.attempt})" if ev.initiation_id else ""
+    return f"{verb} job {job}{where}"

@@ -167,6 +167,11 @@ class Orchestrator:
         """Agent messages processed (committed)."""
         return self._pipeline.events_processed
 
+    @property
+    def events_refused(self) -> dict[str, int]:
+        """Process events refused, by sending agent (committed batches)."""
+        return dict(self._pipeline.events_refused)
+
     # ---- Orchestration API -------------------------------------------------------------------
     async def _submit(self, run: Callable[[Step], Any]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -302,6 +307,7 @@ class Orchestrator:
         ignore_environment_group: bool,
         actor: str,
         time_ms: int,
+        plans: frozenset[str] | None = None,
     ) -> list[str]:
         def run(step: Step) -> list[str]:
             ev = GlobalEvent(
@@ -314,7 +320,7 @@ class Orchestrator:
                 f"global:{uuid.uuid4().hex[:12]}",
                 time_ms=time_ms,
             )
-            return self._fx.coordinate(step, ev, actor)
+            return self._fx.coordinate(step, ev, actor, plans=plans)
 
         result: list[str] = await self._submit(run)
         return result

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Notify = Callable[[Sequence[str]], None]
 BatchObserver = Callable[[float, int], None]  # (seconds to process + commit, events)
-OnMessage = Callable[[Step, str, agent_pb2.AgentMessage], None]
+# Applies one agent message; True when it was refused (audited, not recorded as processed).
+OnMessage = Callable[[Step, str, agent_pb2.AgentMessage], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class Pipeline:
         self.batches = 0
         self.duplicate_redos = 0  # batches redone after the commit met a processed id
         self.events_processed = 0
+        # agent name -> process events refused (committed batches), docs/architecture.md §7.3
+        self.events_refused: dict[str, int] = {}
         self.observe: BatchObserver | None = None
         self.commit_listeners: list[Callable[[], None]] = []
 
@@ -221,6 +224,8 @@ class Pipeline:
         self._after_commit(batch)
         self.batches += 1
         self.events_processed += len(batch.processed)
+        for agent in batch.refused:
+            self.events_refused[agent] = self.events_refused.get(agent, 0) + 1
         if self.observe is not None:
             self.observe(time.perf_counter() - batch.began, len(batch.processed))
         for listener in self.commit_listeners:
@@ -306,10 +311,15 @@ class Pipeline:
                 batch.done_keys.append(item.key)  # a replay: changes nothing
                 continue
             try:
-                self._run_step(batch, lambda step, a=agent, m=message: self._on_message(step, a, m))  # type: ignore[misc]
+                refused = self._run_step(batch, self._message_step(agent, message))
             except Exception as exc:
                 log.warning("agent message %s from %s failed: %r", message.id, agent, exc)
                 poison.append((item, repr(exc)))
+                continue
+            if refused:
+                # its id is not claimed: a forged id must not shadow the genuine message
+                batch.refused.append(agent)
+                batch.done_keys.append(item.key)
                 continue
             seen.add(message.id)
             batch.processed.append(message.id)
@@ -327,6 +337,9 @@ class Pipeline:
         # a failed item stays in the journal: the next batch must start from the oldest key
         batch.pipelinable = not poison
         return batch
+
+    def _message_step(self, agent: str, message: agent_pb2.AgentMessage) -> Callable[[Step], bool]:
+        return lambda step: self._on_message(step, agent, message)
 
     def _run_step(self, batch: Batch, fn: Callable[[Step], T]) -> T:
         step = Step()

@@ -128,6 +128,7 @@ class Batch:
         self.ended: set[str] = set()
         self.forget: set[str] = set()
         self.processed: list[str] = []
+        self.refused: list[str] = []  # the sending agent of each refused process event
         self.done_keys: list[int] = []
         self.facts: dict[JobRef, RunFacts] = {}
         self.acks: dict[JobRef, ErrorAck] = {}

@@ -17,6 +17,7 @@ from ikasched_common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
@@ -54,6 +55,7 @@ class GlobalEventServicer(admin_service_pb2_grpc.GlobalEventServiceServicer):
             ignore_environment_group=request.ignore_environment_group,
             actor=self.ctx.actor(),
             time_ms=self.ctx.now_ms(),
+            plans=self.ctx.visible_plans(),
         )
         return admin_service_pb2.RaiseGlobalEventResponse(context_instance_ids=reached)
 
@@ -308,6 +310,7 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
             else len(instance_store.jobs_on_agent(conn, agent.name, ("RUNNING",)))
         )
         s = stats.get(agent.name)
+        plans = [p for p in plan_store.plans_on_agent(conn, agent.name) if self.ctx.may_see(p)]
         return admin_service_pb2.AgentInfo(
             agent_name=agent.name,
             connected=agent.connected,
@@ -318,7 +321,7 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
             outbox_size=s.size if s else 0,
             running_jobs=running,
             queued_jobs=load.queued_jobs if load is not None else 0,
-            plan_names=plan_store.plans_on_agent(conn, agent.name),
+            plan_names=plans,
             labels=dict(agent.labels),
         )
 
@@ -329,8 +332,11 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         def load(conn: Connection) -> list[admin_service_pb2.AgentInfo]:
             stats = message_store.outbox_stats(conn)
             agents = agent_store.list_agents(conn, connected_only=request.connected_only)
-            return [self._info(conn, a, stats) for a in agents]
+            infos = [self._info(conn, a, stats) for a in agents]
+            # a plan-limited token sees the agents of its plans only
+            return [i for i in infos if limited is None or i.plan_names]
 
+        limited = self.ctx.visible_plans()
         return admin_service_pb2.ListAgentsResponse(agents=await self.ctx.read(load))
 
     @unary
@@ -348,6 +354,12 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         info = await self.ctx.read(load)
         if info is None:
             raise NotFound(f"agent {request.agent_name!r} not known")
+        visible = self.ctx.visible_plans()
+        if visible is not None and not info.plan_names:
+            raise PermissionDenied(
+                f"agent {request.agent_name!r} runs none of the plans this token may touch "
+                f"({', '.join(sorted(visible))})"
+            )
         return info
 
     @unary

@@ -384,6 +384,9 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         job = found[0]
         if job_type_value(job.job_type) not in AGENT_JOB_TYPES:
             raise FailedPrecondition(f"job {job.job_identifier} is virtual: it has no logs")
+        if request.initiation_id and not request.initiation_id.startswith(f"{row.id}:"):
+            # an initiation of another instance would reach another plan's logs
+            raise InvalidArgument(f"not an initiation of instance {row.id}", field="initiation_id")
         initiation = request.initiation_id or job.initiation_id
         if not initiation:
             raise NotFound(f"job {job.job_identifier} has not run in instance {row.id}")

@@ -11,6 +11,7 @@ from ikasched_dashboard.store import changes
 from ikasched_dashboard.store.db import read_transaction
 
 _DROPPED = "event dropped: "
+_REFUSED = "event refused: "
 
 
 async def orchestrator_idle(orch: Orchestrator) -> None:
@@ -28,4 +29,14 @@ def dropped_events(engine: Engine) -> list[tuple[str, str]]:
             (c.entry.cause, c.entry.detail.removeprefix(_DROPPED))
             for c in changes.changes_after(conn, 0, limit=10**6)
             if c.entry.detail.startswith(_DROPPED)
+        ]
+
+
+def refused_events(engine: Engine) -> list[tuple[str, str]]:
+    """(process event id, what was tried and why) of every refused process event."""
+    with read_transaction(engine) as conn:
+        return [
+            (c.entry.cause, c.entry.detail.removeprefix(_REFUSED))
+            for c in changes.changes_after(conn, 0, limit=10**6)
+            if c.entry.detail.startswith(_REFUSED)
         ]

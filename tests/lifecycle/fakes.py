@@ -329,6 +329,7 @@ class FakeOrchestration:
         ignore_environment_group: bool,
         actor: str,
         time_ms: int,
+        plans: frozenset[str] | None = None,
     ) -> list[str]:
         self.global_events.append((job_name, environment_group, ignore_environment_group, actor))
         return [
