@@ -16,7 +16,16 @@ from ikasched_dashboard.security import DEFAULT_CACHE_TTL, DEFAULT_STREAM_CHECK_
 from ikasched_dashboard.services.tokens import TokenSpec, create_token
 from ikasched_dashboard.testing import wait_until
 
-from .conftest import Api, make_tokens, revoke_in_store, sim, sim_agents, token, wired
+from .conftest import (
+    Api,
+    make_tokens,
+    revoke_in_store,
+    sim,
+    sim_agents,
+    token,
+    two_agent_plan,
+    wired,
+)
 
 # Hang guard for "ends within seconds": the bound plus scheduling slack on a loaded box.
 BOUND = DEFAULT_CACHE_TTL + DEFAULT_STREAM_CHECK_INTERVAL
@@ -26,7 +35,7 @@ GUARD = BOUND + 10.0
 async def _watch_until_end(call: grpc.aio.UnaryStreamCall) -> grpc.aio.AioRpcError:  # type: ignore[type-arg]
     try:
         async with asyncio.timeout(GUARD):
-            async for _ in call:
+            while await call.read() is not grpc.aio.EOF:
                 pass
     except grpc.aio.AioRpcError as exc:
         return exc
@@ -43,18 +52,22 @@ async def test_revoked_and_expired_tokens_end_open_watches(tmp_path: Path) -> No
             _rec, expiring = create_token(
                 app.engine, TokenSpec("short", Role.VIEWER, ttl_seconds=2)
             )
+            await admin.provision(two_agent_plan("pa", "a1", "b1"))
+            await admin.instances.CreateInstance(
+                instance_service_pb2.CreateInstanceRequest(context_name="pa"), metadata=admin.md
+            )
             calls = {}
             for name, secret in (("rpc", by_rpc), ("store", by_store), ("expiry", expiring)):
-                calls[name] = Api(channel, secret).instances.WatchInstances(
+                call = Api(channel, secret).instances.WatchInstances(
                     instance_service_pb2.WatchInstancesRequest(send_initial=True),
                     metadata=bearer_metadata(secret),
                 )
+                first = await call.read()  # the instance's snapshot: the stream is open
+                assert first.snapshot.context_name == "pa"
+                calls[name] = call
             auth = app.authenticator
             assert auth is not None
-            await wait_until(lambda: auth.open_streams == 3)
             ends = {n: asyncio.ensure_future(_watch_until_end(c)) for n, c in calls.items()}
-            await asyncio.sleep(0.2)
-            assert not any(e.done() for e in ends.values())  # open while the tokens are good
 
             started = time.monotonic()
             await admin.tokens.RevokeToken(
