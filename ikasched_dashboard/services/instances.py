@@ -127,9 +127,13 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 "must not be negative",
                 field="started_after" if request.started_after < 0 else "started_before",
             )
+        if request.context_name:
+            self.ctx.plan_access(request.context_name)
+        visible = self.ctx.visible_plans()
         rows = await self.ctx.read(
             lambda c: instance_store.list_instances(
                 c,
+                plan_names=visible,
                 plan_name=request.context_name,
                 statuses=statuses,
                 excluding_statuses=excluding,

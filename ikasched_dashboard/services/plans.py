@@ -291,9 +291,14 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         after = decode_token(request.page.page_token)
         if after is not None and not isinstance(after, str):
             raise InvalidArgument("not a token this server gave out", field="page.page_token")
+        visible = self.ctx.visible_plans()
         records = await self.ctx.read(
             lambda c: plan_store.list_plans(
-                c, name_contains=request.name_contains, after_name=after or "", limit=size + 1
+                c,
+                name_contains=request.name_contains,
+                after_name=after or "",
+                limit=size + 1,
+                names=visible,
             )
         )
         more = len(records) > size

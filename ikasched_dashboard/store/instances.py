@@ -231,14 +231,18 @@ def list_instances(
     started_before: int = 0,
     before: tuple[int, str] | None = None,
     limit: int = 100,
+    plan_names: Collection[str] | None = None,
 ) -> list[InstanceRow]:
-    """Instances, newest first (by created time, then id).
+    """Instances, newest first (by created time, then id); of `plan_names` only when given
+    (a plan-limited caller's listing, so no page reaches past its plans).
 
     Page with `before` = (created_time, id) of the last row of the previous page.
     """
     stmt = select(*_instance_columns())
     if plan_name:
         stmt = stmt.where(instances.c.plan_name == plan_name)
+    if plan_names is not None:
+        stmt = stmt.where(instances.c.plan_name.in_(sorted(plan_names)))
     if statuses:
         stmt = stmt.where(instances.c.status.in_(list(statuses)))
     if excluding_statuses:

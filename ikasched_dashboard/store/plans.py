@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,10 +154,18 @@ def get_plan(conn: Connection, name: str, version: int = 0) -> PlanRecord | None
 
 
 def list_plans(
-    conn: Connection, *, name_contains: str = "", after_name: str = "", limit: int = 100
+    conn: Connection,
+    *,
+    name_contains: str = "",
+    after_name: str = "",
+    limit: int = 100,
+    names: Collection[str] | None = None,
 ) -> list[PlanRecord]:
-    """Current versions by name; page with `after_name` = the last name of the previous page."""
+    """Current versions by name (of `names` only when given); page with `after_name` = the
+    last name of the previous page."""
     stmt = _select_plans().where(plan_versions.c.version == plans.c.current_version)
+    if names is not None:
+        stmt = stmt.where(plans.c.name.in_(sorted(names)))
     if name_contains:
         stmt = stmt.where(plans.c.name.contains(name_contains, autoescape=True))
     if after_name:

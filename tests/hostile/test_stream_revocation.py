@@ -35,7 +35,7 @@ GUARD = BOUND + 10.0
 async def _watch_until_end(call: grpc.aio.UnaryStreamCall) -> grpc.aio.AioRpcError:  # type: ignore[type-arg]
     try:
         async with asyncio.timeout(GUARD):
-            while await call.read() is not grpc.aio.EOF:
+            while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 pass
     except grpc.aio.AioRpcError as exc:
         return exc
