@@ -345,7 +345,17 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
     ) -> admin_service_pb2.AgentInfo:
         require(request.agent_name, "agent_name")
 
+        visible = self.ctx.visible_plans()
+
         def load(conn: Connection) -> admin_service_pb2.AgentInfo | None:
+            if visible is not None and not any(
+                self.ctx.may_see(p) for p in plan_store.plans_on_agent(conn, request.agent_name)
+            ):
+                # before the lookup: a plan-limited token learns nothing of other agents
+                raise PermissionDenied(
+                    f"agent {request.agent_name!r} runs none of the plans this token may "
+                    f"touch ({', '.join(sorted(visible))})"
+                )
             agent = agent_store.get_agent(conn, request.agent_name)
             if agent is None:
                 return None
@@ -354,12 +364,6 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
         info = await self.ctx.read(load)
         if info is None:
             raise NotFound(f"agent {request.agent_name!r} not known")
-        visible = self.ctx.visible_plans()
-        if visible is not None and not info.plan_names:
-            raise PermissionDenied(
-                f"agent {request.agent_name!r} runs none of the plans this token may touch "
-                f"({', '.join(sorted(visible))})"
-            )
         return info
 
     @unary
