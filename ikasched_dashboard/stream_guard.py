@@ -94,14 +94,12 @@ async def guarded_items(source: AsyncIterator[T], guard: StreamGuard) -> AsyncIt
     """`source`'s items until it ends or `guard` ends the stream (then Unauthenticated)."""
     async with guard:
         ended = asyncio.ensure_future(guard.ended.wait())
+        item: asyncio.Future[T] | None = None
         try:
             while True:
                 item = asyncio.ensure_future(anext(source))
                 await asyncio.wait({item, ended}, return_when=asyncio.FIRST_COMPLETED)
                 if not item.done():
-                    item.cancel()
-                    with contextlib.suppress(BaseException):
-                        await item
                     raise Unauthenticated(guard.reason)
                 try:
                     value = item.result()
@@ -109,7 +107,12 @@ async def guarded_items(source: AsyncIterator[T], guard: StreamGuard) -> AsyncIt
                     return
                 yield value
         finally:
+            # the call may also end from outside (the client went away): stop the source
             ended.cancel()
+            if item is not None and not item.done():
+                item.cancel()
+                with contextlib.suppress(BaseException):
+                    await item
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(BaseException):
