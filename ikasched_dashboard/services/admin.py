@@ -381,7 +381,18 @@ class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):
             set_dry_run_mode=request.mode,
         )
 
+        visible = self.ctx.visible_plans()
+
         def queue(conn: Connection) -> bool:
+            if visible is not None:
+                # the mode acts on every plan of the agent: all of them must be the token's
+                plans = plan_store.plans_on_agent(conn, name)
+                if not plans or not set(plans) <= visible:
+                    raise PermissionDenied(
+                        f"agent {name!r} runs plans beyond this token's "
+                        f"({', '.join(sorted(visible))}): its dry-run mode is not the token's "
+                        "to set"
+                    )
             if agent_store.get_agent(conn, name) is None:
                 return False
             message_store.insert_outbox(

@@ -61,6 +61,7 @@ class Tokens:
     viewer: str
     operator_a: str  # operator limited to plan "pa"
     viewer_a: str  # viewer limited to plan "pa"
+    admin_a: str  # admin limited to plan "pa"
     agent_a1: str
     agent_b1: str
     expired: str
@@ -80,6 +81,7 @@ def make_tokens(app: Dashboard) -> Tokens:
         viewer=token(app, Role.VIEWER, "vera"),
         operator_a=token(app, Role.OPERATOR, "olga", plan_names=("pa",)),
         viewer_a=token(app, Role.VIEWER, "val", plan_names=("pa",)),
+        admin_a=token(app, Role.ADMIN, "pat", plan_names=("pa",)),
         agent_a1=token(app, Role.AGENT, "agent a1", agent_name="a1"),
         agent_b1=token(app, Role.AGENT, "agent b1", agent_name="b1"),
         expired=expired,

@@ -2,9 +2,10 @@
 generated descriptors and every kind of token, against the fully wired dashboard on
 127.0.0.1: no token, a malformed, an expired and a revoked token are UNAUTHENTICATED; a
 viewer reads and is PERMISSION_DENIED every verb; an agent token may only open its own
-agent's link; an operator limited to plan "pa" is refused every object of plan "pb" (and its
-listings and global events stay within "pa"). The stored state is the same before and after
-the whole walk. Streams opened with a token end UNAUTHENTICATED when it is revoked."""
+agent's link; an operator or an admin limited to plan "pa" is refused every object of plan
+"pb" (and its listings and global events stay within "pa"). The stored state is the same
+before and after the whole walk. Streams opened with a token end UNAUTHENTICATED when it is
+revoked."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format, message_factory
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from ikasched.v1 import admin_service_pb2, agent_pb2, instance_service_pb2
@@ -91,16 +92,17 @@ def _fill(message: Message, world: World) -> Message:
         "message_id": "1",
         "subject": "intruder",
     }
-    descriptor: Descriptor = message.DESCRIPTOR
+    descriptor = message.DESCRIPTOR
     for field in descriptor.fields:
         if field.is_repeated:
             continue
         if field.type == FieldDescriptor.TYPE_STRING and field.name in strings:
             setattr(message, field.name, strings[field.name])
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            if field.message_type.full_name == "ikasched.v1.Context":
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
+            kind = field.message_type.full_name
+            if kind == "ikasched.v1.Context":
                 getattr(message, field.name).CopyFrom(two_agent_plan("pb", "b1", "b2"))
-            elif field.message_type.full_name == "ikasched.v1.JobRef":
+            elif kind == "ikasched.v1.JobRef":
                 _fill(getattr(message, field.name), world)
     if descriptor.full_name == "ikasched.v1.CreateTokenRequest":
         message.role = admin_service_pb2.ADMIN  # type: ignore[attr-defined]
@@ -171,6 +173,8 @@ def _expected(kind: str, path: str, tokens_role: Role | None) -> str:
         return "denied"
     if kind == "viewer":
         return "allowed" if role is Role.VIEWER else "denied"
+    if kind == "admin_a":  # everything of pb is beyond it, admin methods too
+        return "allowed" if short in SCOPED_ALLOWED else "denied"
     assert kind == "operator_a" and tokens_role is Role.OPERATOR
     if role is Role.ADMIN or role is Role.AGENT:
         return "denied"
@@ -185,6 +189,7 @@ def _kinds(tokens: Tokens) -> dict[str, tuple[str | None, Role | None]]:
         "revoked": (tokens.revoked, None),
         "viewer": (tokens.viewer, Role.VIEWER),
         "operator_a": (tokens.operator_a, Role.OPERATOR),
+        "admin_a": (tokens.admin_a, Role.ADMIN),
         "agent": (tokens.agent_a1, Role.AGENT),
     }
 
@@ -234,7 +239,7 @@ async def test_every_rpc_and_every_token_kind(tmp_path: Path) -> None:
                         )
                         if seen != want:
                             wrong.append((kind, _short(path), want, code, details))
-                        scoped = kind == "operator_a" and seen == "allowed"
+                        scoped = kind in ("operator_a", "admin_a") and seen == "allowed"
                         found = _leaks(got, world)
                         if scoped and _short(path) != "PlanService/ValidatePlan" and found:
                             leaks.append((_short(path), found))
