@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ikasched_cli.exits import FAILED, OK, UNREACHABLE, USAGE
-from ikasched_common.errors import CliError
+from ikasched_common.errors import CliError, InvalidArgument
 
 __all__ = [
     "FAILED",
@@ -204,8 +204,9 @@ class Client:
                     connection.tls_ca or None,
                     connection.tls_cert or None,
                     connection.tls_key or None,
+                    fields=("--tls-ca", "--tls-cert", "--tls-key"),
                 )
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, InvalidArgument) as exc:
                 raise CliError(f"TLS files: {exc}", USAGE) from None
             self._channel = grpc.secure_channel(connection.dashboard, creds, options=options)
         else:

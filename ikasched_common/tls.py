@@ -35,32 +35,95 @@ def read_pem(source: PemSource) -> bytes:
     return Path(source).read_bytes()
 
 
+def _shown(source: PemSource) -> str:
+    return "the PEM given" if isinstance(source, bytes) else os.fspath(source)
+
+
+def _read(source: PemSource, field: str) -> bytes:
+    try:
+        return read_pem(source)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot read {_shown(source)}: {exc.strerror or exc}", field=field
+        ) from None
+
+
+def _certificates(source: PemSource, field: str) -> tuple[bytes, list[x509.Certificate]]:
+    pem = _read(source, field)
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise InvalidArgument(f"{_shown(source)} holds no PEM certificate", field=field)
+    return pem, certs
+
+
+def key_pair(
+    cert: PemSource,
+    key: PemSource,
+    *,
+    fields: tuple[str, str] = ("tls_cert_file", "tls_key_file"),
+) -> tuple[bytes, bytes]:
+    """The PEM bytes of a certificate chain and its private key, once they are known to be
+    readable, PEM, and a pair (grpc itself only logs "Invalid private key" and fails later
+    with a message about something else). Refusals name the field and the files."""
+    cert_field, key_field = fields
+    cert_pem, certs = _certificates(cert, cert_field)
+    key_pem = _read(key, key_field)
+    try:
+        private = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        raise InvalidArgument(
+            f"{_shown(key)} holds no unencrypted PEM private key", field=key_field
+        ) from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if private.public_key().public_bytes(der, public) != certs[0].public_key().public_bytes(
+        der, public
+    ):
+        raise InvalidArgument(
+            f"{_shown(key)} is not the private key of the certificate {_shown(cert)}",
+            field=key_field,
+        )
+    return cert_pem, key_pem
+
+
 def server_credentials(
     cert: PemSource, key: PemSource, client_ca: PemSource | None = None
 ) -> grpc.ServerCredentials:
     """TLS credentials for a server; with `client_ca`, clients must present a certificate
-    signed by it (mutual TLS)."""
+    signed by it (mutual TLS). Files that cannot serve are refused naming the field."""
+    cert_pem, key_pem = key_pair(cert, key)
     return grpc.ssl_server_credentials(
-        [(read_pem(key), read_pem(cert))],
-        root_certificates=None if client_ca is None else read_pem(client_ca),
+        [(key_pem, cert_pem)],
+        root_certificates=None
+        if client_ca is None
+        else _certificates(client_ca, "tls_client_ca_file")[0],
         require_client_auth=client_ca is not None,
     )
 
 
 def channel_credentials(
-    ca: PemSource | None, cert: PemSource | None = None, key: PemSource | None = None
+    ca: PemSource | None,
+    cert: PemSource | None = None,
+    key: PemSource | None = None,
+    *,
+    fields: tuple[str, str, str] = ("tls_ca_file", "tls_cert_file", "tls_key_file"),
 ) -> grpc.ChannelCredentials:
     """TLS credentials for a client trusting `ca` (None: the system roots); `cert` and `key`
-    identify the client under mutual TLS."""
+    identify the client under mutual TLS. `fields` name the three settings in refusals."""
+    ca_field, cert_field, key_field = fields
     if (cert is None) != (key is None):
         raise InvalidArgument(
             "a client certificate needs its key and the key its certificate",
-            field="tls_cert_file" if cert is None else "tls_key_file",
+            field=cert_field if cert is None else key_field,
         )
+    pair = None if cert is None or key is None else key_pair(cert, key, fields=fields[1:])
     return grpc.ssl_channel_credentials(
-        root_certificates=None if ca is None else read_pem(ca),
-        private_key=None if key is None else read_pem(key),
-        certificate_chain=None if cert is None else read_pem(cert),
+        root_certificates=None if ca is None else _certificates(ca, ca_field)[0],
+        private_key=None if pair is None else pair[1],
+        certificate_chain=None if pair is None else pair[0],
     )
 
 

@@ -100,6 +100,15 @@ class Dashboard:
     ) -> None:
         config.validate()
         check_listen_address(config.listen, config.tls_enabled, config.insecure)
+        # read and pair the TLS files before anything starts: a key that does not match its
+        # certificate is refused naming the files (grpc would only fail to listen)
+        self._tls_credentials = (
+            server_credentials(
+                config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file or None
+            )
+            if config.tls_enabled
+            else None
+        )
         self.config = config
         self._security = security
         self._operator_services = operator_services
@@ -345,13 +354,8 @@ class Dashboard:
     async def _serve(self, server: grpc.aio.Server) -> grpc.aio.Server:
         cfg = self.config
         try:
-            if cfg.tls_enabled:  # mutual TLS when a client CA is configured
-                self.port = server.add_secure_port(
-                    cfg.listen,
-                    server_credentials(
-                        cfg.tls_cert_file, cfg.tls_key_file, cfg.tls_client_ca_file or None
-                    ),
-                )
+            if self._tls_credentials is not None:  # mutual TLS when a client CA is configured
+                self.port = server.add_secure_port(cfg.listen, self._tls_credentials)
             else:
                 self.port = server.add_insecure_port(cfg.listen)
         except RuntimeError:  # grpc's "Failed to bind to address"

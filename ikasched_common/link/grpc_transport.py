@@ -82,7 +82,7 @@ class GrpcServerConnection:
 
     def __init__(
         self,
-        context: grpc.aio.ServicerContext[bytes, agent_pb2.DashboardFrame],
+        context: grpc.aio.ServicerContext[Any, agent_pb2.DashboardFrame],
         *,
         frame_limit: int,
     ) -> None:
@@ -107,6 +107,8 @@ class GrpcServerConnection:
             raise LinkClosed(f"read failed: {exc!r}") from exc
         if raw is EOF:
             return None
+        if isinstance(raw, agent_pb2.AgentFrame):  # served through the generated handler
+            return raw
         # the frames arrive undecoded (`add_agent_gateway`): corrupt bytes are the agent's
         # protocol violation, not grpc's UNKNOWN
         return decode_frame(agent_pb2.AgentFrame, raw, self._frame_limit)
@@ -135,7 +137,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     async def Connect(
         self,
         request_iterator: object,
-        context: grpc.aio.ServicerContext[bytes, agent_pb2.DashboardFrame],
+        context: grpc.aio.ServicerContext[Any, agent_pb2.DashboardFrame],
     ) -> None:
         metadata = {
             str(k).lower(): v if isinstance(v, str) else v.decode("latin-1")
