@@ -1,9 +1,11 @@
 """Connection settings and the gRPC client of the operator commands.
 
 Settings: flags > IKASCHED_* environment > the [cli] table of a TOML file > defaults. The file
-is --config, else $IKASCHED_CONFIG, else ./ikasched-data/cli.toml (written by `ikasched up`),
-else ./ikasched.toml. Without any token setting, ./ikasched-data/admin.token is used if present,
-so commands run next to `ikasched up` need no flags.
+is --config, else $IKASCHED_CONFIG, else the nearest ikasched-data/cli.toml (written by
+`ikasched up`) in the current directory or one of its parents (as git looks for .git), else
+./ikasched.toml. Without any token setting, admin.token beside that cli.toml (or
+./ikasched-data/admin.token) is used if present, so commands run anywhere under the directory of
+`ikasched up` need no flags. An unreachable dashboard's error says where the address came from.
 """
 
 from __future__ import annotations
@@ -48,6 +50,19 @@ class Connection:
     tls_key: str = ""
     # Seconds per unary call.
     timeout: float = 30.0
+    # Where the dashboard address came from, for the "cannot reach" message.
+    source: str = ""
+
+
+def find_cli_config(start: Path | None = None) -> Path | None:
+    """The nearest ikasched-data/cli.toml in `start` (default: the current directory) or one of
+    its parents."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / LOCAL_DATA_DIR / CLI_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def config_file(explicit: str | None) -> Path | None:
@@ -56,10 +71,26 @@ def config_file(explicit: str | None) -> Path | None:
     env = os.environ.get("IKASCHED_CONFIG")
     if env:
         return Path(env)
-    for candidate in (LOCAL_DATA_DIR / CLI_CONFIG_NAME, Path("ikasched.toml")):
-        if candidate.exists():
-            return candidate
-    return None
+    found = find_cli_config()
+    if found is not None:
+        return found
+    local = Path("ikasched.toml")
+    return local if local.exists() else None
+
+
+def _address_source(args: argparse.Namespace, path: Path | None, table: dict[str, Any]) -> str:
+    if getattr(args, "dashboard", None) is not None:
+        return "from --dashboard"
+    if os.environ.get("IKASCHED_DASHBOARD") is not None:
+        return "from IKASCHED_DASHBOARD"
+    if path is not None and table.get("dashboard"):
+        return f"from {path}"
+    if path is not None:
+        return f"the default; {path} sets no dashboard"
+    return (
+        f"the default: no {LOCAL_DATA_DIR / CLI_CONFIG_NAME} in {Path.cwd()} or its parents, "
+        "no ./ikasched.toml; pass --dashboard or set IKASCHED_DASHBOARD"
+    )
 
 
 def read_cli_table(path: Path | None) -> dict[str, Any]:
@@ -103,8 +134,13 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
     token = pick("token")
     if not token:
         token_file = pick("token_file")
-        if not token_file and (LOCAL_DATA_DIR / "admin.token").exists():
-            token_file = str(LOCAL_DATA_DIR / "admin.token")
+        beside = (
+            path.parent / "admin.token"
+            if path is not None and path.name == CLI_CONFIG_NAME
+            else LOCAL_DATA_DIR / "admin.token"
+        )
+        if not token_file and beside.exists():
+            token_file = str(beside)
         if token_file:
             try:
                 token = Path(token_file).read_text(encoding="utf-8").strip()
@@ -127,6 +163,7 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
         tls_cert=pick("tls_cert"),
         tls_key=pick("tls_key"),
         timeout=timeout,
+        source=_address_source(args, path, table),
     )
 
 
@@ -162,7 +199,7 @@ _STATUS_WORDS = {
 }
 
 
-def rpc_error(exc: Any, dashboard: str) -> CliError:
+def rpc_error(exc: Any, dashboard: str, source: str = "") -> CliError:
     """One line for a failed call, with the exit code its status deserves."""
     import grpc
 
@@ -177,7 +214,8 @@ def rpc_error(exc: Any, dashboard: str) -> CliError:
     )
     if unreachable:
         why = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else details
-        return CliError(f"cannot reach the dashboard at {dashboard}: {why}", UNREACHABLE)
+        where = f" (address {source})" if source else ""
+        return CliError(f"cannot reach the dashboard at {dashboard}{where}: {why}", UNREACHABLE)
     word = _STATUS_WORDS.get(code.name, code.name.lower().replace("_", " "))
     hint = ""
     if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -229,7 +267,7 @@ class Client:
                 request, metadata=self._metadata, timeout=timeout or self.connection.timeout
             )
         except grpc.RpcError as exc:
-            raise rpc_error(exc, self.connection.dashboard) from None
+            raise rpc_error(exc, self.connection.dashboard, self.connection.source) from None
 
     def stream(
         self, method: Callable[..., Any], request: Any, *, timeout: float | None = None
@@ -244,7 +282,7 @@ class Client:
                 return
             if timeout is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return  # the caller's own time limit ended the stream
-            raise rpc_error(exc, self.connection.dashboard) from None
+            raise rpc_error(exc, self.connection.dashboard, self.connection.source) from None
         finally:
             call.cancel()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import Any
@@ -11,6 +12,8 @@ from ikasched_cli import output
 from ikasched_cli.client import FAILED, USAGE, Client, CliError, connect
 
 ENDED_STATUSES = ("COMPLETE", "ERROR", "ENDED")
+# Instance ids as the dashboard makes them (uuid4 hex)
+_INSTANCE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def instances_stub(client: Client) -> Any:
@@ -32,17 +35,64 @@ def parse_params(items: list[str]) -> list[Any]:
 
 
 def resolve_instance(client: Client, text: str) -> str:
-    """An instance id as given, or the newest live instance of the plan named `text`."""
-    from ikasched.v1 import instance_service_pb2
+    """An instance id as given, or the newest instance of the plan named `text`: its newest
+    live instance, else (saying so on stderr) its newest ended one. A name that is neither a
+    plan with instances nor an instance id is refused, with the closest plan names."""
+    from ikasched.v1 import (
+        common_pb2,
+        instance_service_pb2,
+        plan_service_pb2,
+        plan_service_pb2_grpc,
+    )
+    from ikasched_common.suggest import did_you_mean
 
     stub = instances_stub(client)
     listed = client.call(
-        stub.ListInstances, instance_service_pb2.ListInstancesRequest(context_name=text)
+        stub.ListInstances,
+        instance_service_pb2.ListInstancesRequest(
+            context_name=text, include_ended=True, page=common_pb2.PageRequest(page_size=100)
+        ),
     )
-    live = sorted(listed.instances, key=lambda i: i.created_date_time)
-    if live:
-        return str(live[-1].id)
-    return text
+    found = [i for i in listed.instances if i.status != common_pb2.PREPARED]
+    live = [i for i in found if i.status != common_pb2.ENDED]
+    if found:
+        chosen = max(live or found, key=lambda i: (i.created_date_time, i.id))
+        if not live:
+            print(
+                f"ikasched: plan {text} has no live instance; using its newest, {chosen.id} "
+                f"({status_name(chosen.status)} {output.time_text(chosen.end_time)})",
+                file=sys.stderr,
+            )
+        return str(chosen.id)
+    if _INSTANCE_ID.fullmatch(text):
+        return text
+    try:  # an id of another form (another dashboard's, a test's)
+        return str(
+            client.call(
+                stub.GetInstance, instance_service_pb2.GetInstanceRequest(context_instance_id=text)
+            ).id
+        )
+    except CliError:
+        pass
+    plans = client.stub(plan_service_pb2_grpc.PlanServiceStub)
+    names: list[str] = []
+    token = ""
+    while True:
+        page = client.call(
+            plans.ListPlans,
+            plan_service_pb2.ListPlansRequest(
+                page=common_pb2.PageRequest(page_size=500, page_token=token)
+            ),
+        )
+        names.extend(p.name for p in page.plans)
+        token = page.next_page_token
+        if not token:
+            break
+    if text in names:
+        raise CliError(
+            f"plan {text!r} has no instance yet (create one: ikasched instance create {text})"
+        )
+    raise CliError(f"not found: no plan or instance {text!r}{did_you_mean(text, names)}")
 
 
 def status_name(value: int) -> str:

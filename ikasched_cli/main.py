@@ -16,7 +16,9 @@ PKG = "ikasched_cli."
 
 _EPILOG = """exit status: 0 ok, 1 failed or refused, 2 usage, 3 dashboard unreachable.
 Connection: --dashboard/--token flags, IKASCHED_DASHBOARD/IKASCHED_TOKEN, or the [cli] table of
-./ikasched-data/cli.toml (written by `ikasched up`) or ./ikasched.toml."""
+the nearest ikasched-data/cli.toml here or in a parent directory (written by `ikasched up`) or
+./ikasched.toml. A plan name where an instance is expected: its newest live instance, else its
+newest ended one."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -108,14 +110,14 @@ class _Builder:
 
 
 def _job_ref(p: argparse.ArgumentParser) -> None:
-    p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+    p.add_argument("instance", help="instance id, or a plan name (its newest instance)")
     p.add_argument("job", help="job identifier, e.g. local-say-hello")
     p.add_argument("--child", default="", help="child context name (a job in several contexts)")
     p.add_argument("--comment", default="", help="recorded in the audit trail")
 
 
 def _bulk_ref(p: argparse.ArgumentParser) -> None:
-    p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+    p.add_argument("instance", help="instance id, or a plan name (its newest instance)")
     p.add_argument("job", nargs="?", help="job identifier (leave out with --all)")
     p.add_argument("--child", default="", help="child context name")
     p.add_argument(
@@ -302,7 +304,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     b.leaf(inst, "list", "list instances", ins + "list_instances", list_args)
 
     def ident(p: argparse.ArgumentParser) -> None:
-        p.add_argument("instance", help="instance id, or a plan name (its newest live instance)")
+        p.add_argument("instance", help="instance id, or a plan name (its newest instance)")
 
     b.leaf(inst, "get", "show an instance and its jobs", ins + "get", ident)
 

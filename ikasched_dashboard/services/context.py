@@ -20,6 +20,7 @@ from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.errors import InvalidArgument, NotFound, ResourceExhausted
 from ikasched_common.journal import DeadLetterJournal, Journal
 from ikasched_common.secrets import SecretBox
+from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.store import instances as instance_store
@@ -175,7 +176,11 @@ class ServiceContext:
         record = await self.read(lambda c: plan_store.get_plan(c, name, version))
         if record is None:
             what = f"plan {name!r}" + (f" version {version}" if version else "")
-            raise NotFound(f"{what} not found")
+            hint = ""
+            if not version:
+                names = await self.read(plan_store.plan_names)
+                hint = did_you_mean(name, (n for n in names if self.may_see(n)))
+            raise NotFound(f"{what} not found{hint}")
         return record
 
     async def plan_proto(self, name: str, version: int = 0) -> plan_pb2.Context:

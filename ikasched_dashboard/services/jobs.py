@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ikasched.v1 import agent_pb2, common_pb2, job_service_pb2, job_service_pb2_grpc
 from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.interfaces import VerbResult
 from ikasched_dashboard.sealing import seal_for_plan
@@ -60,11 +61,13 @@ async def resolve_job(
     rows = await ctx.read(lambda c: instance_store.jobs_of_instance(c, row.id))
     found = tuple(j for j in rows if j.job_identifier == ref.job_identifier)
     if not found:
-        raise NotFound(f"job {ref.job_identifier!r} not found in instance {row.id}")
+        hint = did_you_mean(ref.job_identifier, (j.job_identifier for j in rows))
+        raise NotFound(f"job {ref.job_identifier!r} not found in instance {row.id}{hint}")
     child = ref.child_context_name
     if child:
         if not any(j.child_context == child for j in found):
-            raise NotFound(f"job {ref.job_identifier!r} not found in child context {child!r}")
+            hint = did_you_mean(child, (j.child_context for j in found))
+            raise NotFound(f"job {ref.job_identifier!r} not found in child context {child!r}{hint}")
     else:
         residing = index.residing.get(ref.job_identifier, "") if index is not None else ""
         child = (

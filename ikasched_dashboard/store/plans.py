@@ -211,3 +211,8 @@ def set_plan_enabled(conn: Connection, name: str, enabled: bool, *, now: int, ac
 def delete_plan(conn: Connection, name: str) -> bool:
     """Remove the plan (its versions stay for the instances built from them)."""
     return conn.execute(delete(plans).where(plans.c.name == name)).rowcount > 0
+
+
+def plan_names(conn: Connection) -> list[str]:
+    """The names of every plan (not deleted), sorted."""
+    return [str(n) for n in conn.execute(select(plans.c.name).order_by(plans.c.name)).scalars()]
