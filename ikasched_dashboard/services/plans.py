@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from ikasched.v1 import plan_pb2, plan_service_pb2, plan_service_pb2_grpc
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
@@ -33,6 +31,7 @@ from ikasched_dashboard.services.context import (
     require,
 )
 from ikasched_dashboard.services.errors import Ctx, unary
+from ikasched_dashboard.services.plan_diff import plan_changes
 from ikasched_dashboard.services.views import agent_names, masked_plan, plan_jobs, unmask_secrets
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
@@ -40,19 +39,9 @@ from ikasched_dashboard.store.db import write_transaction
 
 MAX_FIRE_TIMES = 1000
 DEFAULT_FIRE_TIMES = 10
+
+
 # Fields compared one by one in the change summary; the structure is compared separately.
-_STRUCTURE = frozenset(
-    {
-        "scheduled_jobs",
-        "job_dependencies",
-        "contexts",
-        "context_parameters",
-        "job_locks",
-        "context_dependencies",
-    }
-)
-
-
 def plan_bytes(plan: plan_pb2.Context) -> tuple[bytes, str]:
     """Canonical bytes of a plan and their hash (same plan, same hash)."""
     data = plan.SerializeToString(deterministic=True)
@@ -77,68 +66,6 @@ def check_plan(plan: plan_pb2.Context) -> list[ValidationProblem]:
 def load_error_text(exc: BaseException) -> str:
     """One line saying why a stored plan cannot be loaded."""
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-
-
-def _contexts(plan: plan_pb2.Context) -> Iterator[plan_pb2.Context]:
-    yield plan
-    for child in plan.contexts:
-        yield from _contexts(child)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, Message):
-        return json_format.MessageToJson(value, indent=None)
-    return repr(value)
-
-
-def plan_changes(old: plan_pb2.Context | None, new: plan_pb2.Context) -> list[str]:
-    """What differs from the previous version, in words."""
-    if old is None:
-        return ["new plan"]
-    out: list[str] = []
-    for fd in plan_pb2.Context.DESCRIPTOR.fields:
-        if fd.name in _STRUCTURE:
-            continue
-        before, after = getattr(old, fd.name), getattr(new, fd.name)
-        if before != after:
-            if fd.message_type is not None or _is_repeated(fd):
-                out.append(f"{fd.json_name} changed")
-            else:
-                out.append(f"{fd.json_name}: {_text(before)} -> {_text(after)}")
-    if list(old.context_parameters) != list(new.context_parameters):
-        out.append("contextParameters changed")
-    old_jobs, new_jobs = plan_jobs(old), plan_jobs(new)
-    for ident in sorted(new_jobs.keys() - old_jobs.keys()):
-        out.append(f"job {ident} added")
-    for ident in sorted(old_jobs.keys() - new_jobs.keys()):
-        out.append(f"job {ident} removed")
-    for ident in sorted(old_jobs.keys() & new_jobs.keys()):
-        if old_jobs[ident] != new_jobs[ident]:
-            out.append(f"job {ident} changed")
-    old_ctx = {c.name: c for c in _contexts(old)}
-    new_ctx = {c.name: c for c in _contexts(new)}
-    for name in sorted(new_ctx.keys() - old_ctx.keys()):
-        out.append(f"context {name} added")
-    for name in sorted(old_ctx.keys() - new_ctx.keys()):
-        out.append(f"context {name} removed")
-    for name in sorted(new_ctx.keys() & old_ctx.keys()):
-        a, b = old_ctx[name], new_ctx[name]
-        if list(a.job_dependencies) != list(b.job_dependencies):
-            out.append(f"dependencies of context {name} changed")
-        if list(a.scheduled_jobs) != list(b.scheduled_jobs):
-            out.append(f"jobs of context {name} changed")
-        if list(a.job_locks) != list(b.job_locks):
-            out.append(f"job locks of context {name} changed")
-        if name != new.name and list(a.context_parameters) != list(b.context_parameters):
-            out.append(f"parameters of context {name} changed")
-    return out or ["no change in meaning (formatting only)"]
-
-
-def _is_repeated(fd: Any) -> bool:
-    flag = getattr(fd, "is_repeated", None)
-    if flag is not None:
-        return bool(flag)
-    return bool(fd.label == fd.LABEL_REPEATED)
 
 
 class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
