@@ -55,57 +55,46 @@ def load_files(paths: list[str]) -> list[tuple[str, Any]]:
 
 
 def validate(args: argparse.Namespace) -> int:
-    from ikasched_dashboard.plans.loader import PlanLoadError, load_plan_dir, load_plan_file
+    """Every file of every -f (a directory: each plan file under it) is checked and reported,
+    broken ones included; non-zero if any has an error."""
+    from ikasched_dashboard.plans.loader import PlanLoadError, load_plan_file, plan_files
     from ikasched_dashboard.plans.validation import Severity, validate_plan
 
     rows: list[dict[str, str]] = []
+
+    def problem(file: str, path: str, message: str, severity: str = "ERROR") -> None:
+        rows.append({"file": file, "path": path, "severity": severity, "message": message})
+
+    owner: dict[str, str] = {}
     for raw in args.file:
         path = Path(raw)
-        try:
-            if path.is_dir():
-                loaded = [(p.source, p.plan) for p in load_plan_dir(path)]
-            elif path.exists():
-                loaded = [(str(path), load_plan_file(path))]
-            else:
-                rows.append(
-                    {
-                        "file": str(path),
-                        "path": "",
-                        "severity": "ERROR",
-                        "message": "no such file or directory",
-                    }
+        if path.is_dir():
+            files = plan_files(path)
+            if not files:
+                problem(str(path), "", "no plan files (.yaml, .yml or .json) in this directory")
+        elif path.exists():
+            files = [path]
+        else:
+            problem(str(path), "", "no such file or directory")
+            continue
+        for file in files:
+            source = str(file)
+            try:
+                plan = load_plan_file(file)
+            except PlanLoadError as exc:
+                for p in exc.problems:
+                    problem(p.source or source, p.path, p.message)
+                continue
+            if plan.name in owner:
+                problem(
+                    source, "name", f"plan name {plan.name!r} is also used by {owner[plan.name]}"
                 )
                 continue
-        except PlanLoadError as exc:
-            rows.extend(
-                {
-                    "file": p.source or str(path),
-                    "path": p.path,
-                    "severity": "ERROR",
-                    "message": p.message,
-                }
-                for p in exc.problems
-            )
-            continue
-        for source, plan in loaded:
-            for problem in validate_plan(plan):
-                rows.append(
-                    {
-                        "file": source,
-                        "path": problem.path,
-                        "severity": problem.severity.name,
-                        "message": problem.message,
-                    }
-                )
+            owner[plan.name] = source
+            for found in validate_plan(plan):
+                problem(source, found.path, found.message, found.severity.name)
             if not any(r["file"] == source for r in rows):
-                rows.append(
-                    {
-                        "file": source,
-                        "path": "",
-                        "severity": "OK",
-                        "message": f"plan {plan.name!r} is valid",
-                    }
-                )
+                problem(source, "", f"plan {plan.name!r} is valid", "OK")
     errors = sum(1 for r in rows if r["severity"] == Severity.ERROR.name)
     human = "\n".join(
         f"{r['file']}: {r['path'] + ': ' if r['path'] else ''}{r['severity'].lower()}: "

@@ -103,6 +103,17 @@ def load_plan_file(path: str | Path) -> plan_pb2.Context:
     return load_plan_text(text, fmt=_format_of(path), source=str(path))
 
 
+def plan_files(root: Path) -> list[Path]:
+    """The plan files under a directory (recursively, in path order, hidden entries left out)."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in PLAN_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
 def load_plan_dir(directory: str | Path) -> list[LoadedPlan]:
     """Load every plan file under a directory (recursively, in path order, hidden entries left out).
 
@@ -111,13 +122,7 @@ def load_plan_dir(directory: str | Path) -> list[LoadedPlan]:
     root = Path(directory)
     if not root.is_dir():
         raise PlanLoadError([LoadProblem("", "not a directory", str(root))])
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in PLAN_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    files = plan_files(root)
     plans: list[LoadedPlan] = []
     problems: list[LoadProblem] = []
     owner: dict[str, str] = {}

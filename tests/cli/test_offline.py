@@ -145,6 +145,26 @@ jobDependencies:
     assert "error" in result.out and "cyclic.yaml" in result.out
 
 
+def test_validate_a_directory_reports_every_file(tmp_path: Path) -> None:
+    """A broken file does not hide the others: each is loaded, validated and reported."""
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    hello = (EXAMPLES / "hello.yaml").read_text()
+    (plans / "a.yaml").write_text(hello)
+    (plans / "b.yaml").write_text("name: b\n  bad: [\n")
+    (plans / "c.yaml").write_text(
+        hello.replace("name: hello", "name: c").replace(
+            "and: [local-say-world]", "and: [local-nowhere]"
+        )
+    )
+    result = run(["plan", "validate", "-f", str(plans)], cwd=tmp_path, env=clean_env())
+    assert result.rc == 1
+    lines = result.out.splitlines()
+    assert any("a.yaml" in line and "'hello' is valid" in line for line in lines), result.out
+    assert any("b.yaml" in line and "invalid YAML" in line for line in lines), result.out
+    assert any("c.yaml" in line and "local-nowhere" in line for line in lines), result.out
+
+
 def test_validate_missing_file(tmp_path: Path) -> None:
     result = run(
         ["plan", "validate", "-f", str(tmp_path / "nope.yaml")], cwd=tmp_path, env=clean_env()
