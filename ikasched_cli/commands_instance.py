@@ -101,13 +101,30 @@ def status_name(value: int) -> str:
     return str(common_pb2.InstanceStatus.Name(value))
 
 
+def ended_time(i: Any) -> int:
+    """When an ENDED instance ended (its last change); 0 for one that has not."""
+    return int(i.updated_date_time) if status_name(i.status) == "ENDED" else 0
+
+
+def _due(i: Any) -> str:
+    """What comes next by the clock: a PREPARED instance's planned start, a live one's end."""
+    status = status_name(i.status)
+    if status == "PREPARED":
+        return "start " + output.time_text(i.start_time)
+    if status != "ENDED" and i.projected_end_time and not i.run_context_until_manually_ended:
+        return "end " + output.time_text(i.projected_end_time)
+    return "-"
+
+
 def _instance_row(i: Any) -> list[str]:
+    started = 0 if status_name(i.status) == "PREPARED" else i.start_time
     return [
         i.id,
         i.context_name,
         status_name(i.status),
-        output.time_text(i.start_time),
-        output.time_text(i.end_time),
+        output.time_text(started),
+        output.time_text(ended_time(i)),
+        _due(i),
         i.created_by or "-",
     ]
 
@@ -146,28 +163,63 @@ def list_instances(args: argparse.Namespace) -> int:
         [output.message_dict(i) for i in found],
         output.table(
             [_instance_row(i) for i in found],
-            ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "BY"],
+            ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "DUE", "BY"],
             colour=colour,
         ),
     )
     return 0
 
 
+def context_paths(i: Any) -> dict[str, str]:
+    """Each context's path from the root ("nightly-batch/load/warehouse") by its name."""
+    parents = {c.context_name: c.parent_context_name for c in i.contexts}
+    paths: dict[str, str] = {}
+
+    def path(name: str) -> str:
+        if name not in paths:
+            parent = parents.get(name, "")
+            paths[name] = f"{path(parent)}/{name}" if parent and parent != name else name
+        return paths[name]
+
+    for name in parents:
+        path(name)
+    return paths
+
+
 def instance_text(i: Any, colour: bool) -> str:
+    status = status_name(i.status)
+    flags = [
+        text
+        for text, on in (
+            ("dry run", i.dry_run),
+            ("cron jobs disabled", i.quartz_schedule_driven_jobs_disabled),
+            ("runs until ended by hand", i.run_context_until_manually_ended),
+        )
+        if on
+    ]
     head = output.kv_block(
         {
             "id": i.id,
             "plan": f"{i.context_name} (version {i.plan_version})",
-            "status": output.status_text(status_name(i.status), colour),
-            "started": output.time_text(i.start_time),
-            "ended": output.time_text(i.end_time),
+            "status": output.status_text(status, colour),
+            "started": output.time_text(0 if status == "PREPARED" else i.start_time),
+            "finished": output.time_text(i.end_time),
+            "ended": output.time_text(ended_time(i)),
+            "due": _due(i),
+            "flags": ", ".join(flags) or "-",
             "parameters": ", ".join(f"{p.name}={p.value}" for p in i.context_parameters) or "-",
         }
+    )
+    paths = context_paths(i)
+    contexts = output.table(
+        [[paths[c.context_name], status_name(c.status)] for c in i.contexts],
+        ["CONTEXT", "STATUS"],
+        colour=colour,
     )
     rows = [
         [
             j.identifier,
-            j.child_context_name or "-",
+            paths.get(j.child_context_name, j.child_context_name) or "-",
             j.agent_name or "-",
             status_name(j.status),
             ",".join(
@@ -181,7 +233,7 @@ def instance_text(i: Any, colour: bool) -> str:
         for j in i.jobs
     ]
     jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"], colour=colour)
-    return f"{head}\n\n{jobs}"
+    return f"{head}\n\n{contexts}\n\n{jobs}"
 
 
 def get(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """A plan's contexts, jobs and dependencies as Graphviz DOT or Mermaid text (pure).
 
 Nodes are job identifiers, grouped by the context that lists them; an edge runs from each
-operand of a job's logical grouping to the job (dashed for a `not` operand).
+operand of a job's logical grouping to the job: plain for an `and` operand (all needed),
+labelled "or" (bold in DOT) for an `or` operand (any one is enough), dashed and labelled "not"
+for a `not` operand.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Edge:
     source: str
     target: str
     negated: bool = False
+    # an operand of an `or` (any one of its operands satisfies it)
+    alternative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +53,16 @@ def _identifier(job: Any) -> str:
     return f"{agent}-{job.job_name}" if agent and job.job_name else ""
 
 
-def _operands(grouping: Any, negated: bool = False) -> Iterator[tuple[str, bool]]:
-    for field, neg in (("all_of", False), ("any_of", False), ("none_of", True)):
+def _operands(grouping: Any, negated: bool = False) -> Iterator[tuple[str, bool, bool]]:
+    """(identifier, negated, alternative) of every operand, nested groupings included."""
+    for field, neg, alt in (
+        ("all_of", False, False),
+        ("any_of", False, True),
+        ("none_of", True, False),
+    ):
         for operator in getattr(grouping, field):
             if operator.WhichOneof("operand") == "identifier":
-                yield operator.identifier, negated or neg
+                yield operator.identifier, negated or neg, alt
             elif operator.WhichOneof("operand") == "logical_grouping":
                 yield from _operands(operator.logical_grouping, negated or neg)
     if grouping.HasField("logical_grouping"):
@@ -72,8 +81,8 @@ def build_graph(plan: Any) -> PlanGraph:
             if ident:
                 jobs.append((ident, job.WhichOneof("job_type") or "reference"))
         for dependency in context.job_dependencies:
-            for source, negated in _operands(dependency.logical_grouping):
-                edge = Edge(source, dependency.job_identifier, negated)
+            for source, negated, alternative in _operands(dependency.logical_grouping):
+                edge = Edge(source, dependency.job_identifier, negated, alternative)
                 if edge not in seen:
                     seen.add(edge)
                     edges.append(edge)
@@ -128,7 +137,13 @@ def to_dot(graph: PlanGraph) -> str:
 
     walk(graph.root, graph.root.name, "  ")
     for edge in graph.edges:
-        style = ' [style=dashed, label="not"]' if edge.negated else ""
+        style = (
+            ' [style=dashed, label="not"]'
+            if edge.negated
+            else ' [style=bold, label="or"]'
+            if edge.alternative
+            else ""
+        )
         lines.append(f"  {_node_id(edge.source)} -> {_node_id(edge.target)}{style};")
     lines.append("}")
     return "\n".join(lines)
@@ -152,6 +167,6 @@ def to_mermaid(graph: PlanGraph) -> str:
 
     walk(graph.root, graph.root.name, "  ")
     for edge in graph.edges:
-        arrow = " -. not .-> " if edge.negated else " --> "
+        arrow = " -. not .-> " if edge.negated else " -- or --> " if edge.alternative else " --> "
         lines.append(f"  {_node_id(edge.source)}{arrow}{_node_id(edge.target)}")
     return "\n".join(lines)
