@@ -55,9 +55,9 @@ LONG = os.environ.get("IKASCHED_LONG_TESTS") == "1"
 SEED = int(os.environ.get("IKASCHED_CHAOS_SEED", "1511"))
 INSTANCES = 500 if LONG else 130  # 8 command jobs each
 KILLS = 100 if LONG else 22
-GAP = (1.0, 3.0)  # seconds between kills
+GAP = (0.5, 2.0)  # seconds between kills
 DOWN = (0.0, 1.0)  # seconds a killed process stays down
-CREATE_SECONDS = 240.0 if LONG else 45.0  # creations are spread over this many seconds
+CREATE_SECONDS = 300.0 if LONG else 70.0  # creations are spread over this many seconds
 DRAIN_TIMEOUT = 600.0 if LONG else 100.0
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 VICTIMS: tuple[tuple[tuple[str, ...], float], ...] = (
