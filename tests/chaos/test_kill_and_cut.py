@@ -313,13 +313,29 @@ def _kill_schedule(
         figures.delays += proxy.delay > 0
         time.sleep(rng.uniform(*DOWN))
         if "dashboard" in chosen:
-            stack.start_dashboard()
+            stack.start_dashboard()  # waits for its port file
         for name in chosen:
             if name.startswith("agent-"):
-                stack.start_agent(name.removeprefix("agent-"), dashboard=proxy.address)
+                _restart_agent(stack, name.removeprefix("agent-"), proxy)
         if n % 5 == 4:  # now and then let the stack settle enough to make progress
             stop.wait(rng.uniform(0.5, 2.0))
     proxy.delay = 0.0
+
+
+def _restart_agent(stack: E2EStack, agent: str, proxy: FaultProxy) -> None:
+    """Start the agent again and wait until it says it started (recovery done, link and inbox
+    consumer running), so the next kill finds it at work rather than still starting."""
+    log = stack.base / f"agent-{agent}.log"
+    line = f"agent {agent} started (".encode()
+    before = log.read_bytes().count(line)
+    stack.start_agent(agent, dashboard=proxy.address)
+    proc = stack.procs[f"agent-{agent}"]
+
+    def started() -> bool:
+        assert proc.poll() is None, f"agent {agent} exited {proc.returncode}; see {log}"
+        return log.read_bytes().count(line) > before
+
+    wait_until(f"agent {agent} to start again", started, timeout=60)
 
 
 def _agent_journal_sizes(stack: E2EStack, agent: str) -> dict[str, int]:
