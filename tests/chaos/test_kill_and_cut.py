@@ -68,7 +68,11 @@ VICTIMS: tuple[tuple[tuple[str, ...], float], ...] = (
 )
 T = TypeVar("T")
 
-LINE = 'echo "$IKASCHED_CONTEXT_INSTANCE_ID $IKASCHED_JOB_NAME $IKASCHED_INITIATION_ID" >> LEDGER'
+# each job writes its ledger line, then lasts a little, so that kills find jobs running
+LINE = (
+    'echo "$IKASCHED_CONTEXT_INSTANCE_ID $IKASCHED_JOB_NAME $IKASCHED_INITIATION_ID" >> LEDGER;'
+    " sleep 0.4"
+)
 
 
 def _command(agent: str, name: str) -> dict[str, Any]:
@@ -178,7 +182,7 @@ def plan_document() -> dict[str, Any]:
 
 def plan_text(ledger: Path) -> str:
     """The plan as JSON, its jobs appending to `ledger`."""
-    return json.dumps(plan_document()).replace(" >> LEDGER", f" >> {ledger}")
+    return json.dumps(plan_document()).replace(" >> LEDGER;", f" >> {ledger};")
 
 
 # (job name, identifier, context) of every command job of an instance (the top context
@@ -377,6 +381,7 @@ def audit_problems(changes: list[dict[str, Any]], made: list[str]) -> list[str]:
     return problems
 
 
+@pytest.mark.timeout(2400 if LONG else 300)
 def test_kills_and_link_faults_lose_no_job_and_run_none_twice(stack: E2EStack) -> None:
     print(f"\nchaos seed {SEED} (replay with IKASCHED_CHAOS_SEED={SEED})")
     began = time.monotonic()
