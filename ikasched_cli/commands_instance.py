@@ -158,15 +158,15 @@ def list_instances(args: argparse.Namespace) -> int:
         if not token:
             break
     colour = output.use_colour(sys.stdout)
-    output.emit(
-        args.output,
-        [output.message_dict(i) for i in found],
-        output.table(
-            [_instance_row(i) for i in found],
-            ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "DUE", "BY"],
-            colour=colour,
-        ),
+    text = output.table(
+        [_instance_row(i) for i in found],
+        ["ID", "PLAN", "STATUS", "STARTED", "ENDED", "DUE", "BY"],
+        colour=colour,
     )
+    for i in found:
+        if i.load_error:
+            text += f"\ninstance {i.id} is quarantined: {i.load_error}"
+    output.emit(args.output, [output.message_dict(i) for i in found], text)
     return 0
 
 
@@ -208,6 +208,7 @@ def instance_text(i: Any, colour: bool) -> str:
             "due": _due(i),
             "flags": ", ".join(flags) or "-",
             "parameters": ", ".join(f"{p.name}={p.value}" for p in i.context_parameters) or "-",
+            **({"quarantined": i.load_error} if i.load_error else {}),
         }
     )
     paths = context_paths(i)

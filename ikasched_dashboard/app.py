@@ -348,6 +348,7 @@ class Dashboard:
             agent_load=lanes.load,
             clock=self._clock or SystemClock(),
             notify_agents=(lambda _n: None) if self._outboxes is None else self._outboxes.notify,
+            quarantined_instances=orchestrator.quarantined,
         )
         return self._context
 

@@ -111,11 +111,18 @@ class Orchestrator:
         )
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: instances whose snapshot could not be loaded at start (id -> why): they take no
+        #: events until ended; the services show them (ContextInstance.load_error)
+        self.quarantined: dict[str, str] = {}
 
     # ---- start / stop ------------------------------------------------------------------------
     async def start(self) -> None:
         """Rebuild machines from snapshots and the coordinator, then consume."""
-        await self._pipeline.db_call(lambda: recover(self._engine, self._plans, self._layers))
+        found = await self._pipeline.db_call(
+            lambda: recover(self._engine, self._plans, self._layers)
+        )
+        self.quarantined.clear()
+        self.quarantined.update(found)
         now = self._clock.now_ms()
         for iid, live in self._layers.committed.items():
             for job, retry in live.retries.items():

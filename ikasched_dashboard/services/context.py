@@ -146,6 +146,8 @@ class ServiceContext:
     commit_signal: CommitSignal | None = None
     # Tells the agents' links that rows were added to their outboxes (outside a commit).
     notify_agents: Callable[[Sequence[str]], None] = lambda _names: None
+    # Instances quarantined at start (id -> why their snapshot cannot be loaded).
+    quarantined_instances: Mapping[str, str] = field(default_factory=dict)
 
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())

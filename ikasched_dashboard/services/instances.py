@@ -98,7 +98,13 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             raise NotFound(f"instance {instance_id!r} not found")
         self.ctx.plan_access(row.plan_name)
         index = await self.index(row.plan_name, row.plan_version)
-        return instance_proto(row, index=index, snapshot=self._snapshot(snap), jobs=jobs)
+        return instance_proto(
+            row,
+            index=index,
+            snapshot=self._snapshot(snap),
+            jobs=jobs,
+            load_error=self.ctx.quarantined_instances.get(row.id, ""),
+        )
 
     @unary
     async def ListInstances(
@@ -146,7 +152,11 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         more = len(rows) > size
         rows = rows[:size]
         return instance_service_pb2.ListInstancesResponse(
-            instances=[instance_proto(r) for r in rows if self.ctx.may_see(r.plan_name)],
+            instances=[
+                instance_proto(r, load_error=self.ctx.quarantined_instances.get(r.id, ""))
+                for r in rows
+                if self.ctx.may_see(r.plan_name)
+            ],
             next_page_token=encode_token([rows[-1].created_time, rows[-1].id]) if more else "",
         )
 

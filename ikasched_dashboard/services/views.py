@@ -297,6 +297,7 @@ def instance_proto(
     index: PlanIndex | None = None,
     snapshot: Mapping[str, Any] | None = None,
     jobs: Sequence[instance_store.JobInstanceRow] | None = None,
+    load_error: str = "",
 ) -> instance_pb2.ContextInstance:
     """A ContextInstance; contexts, parameters and jobs only when their sources are given."""
     out = instance_pb2.ContextInstance(
@@ -317,6 +318,7 @@ def instance_proto(
         created_by=row.created_by,
         reset_from_instance_id=row.reset_from,
         contains_repeating_jobs=index.repeating if index is not None else False,
+        load_error=load_error,
     )
     snap = snapshot or {}
     if index is not None:

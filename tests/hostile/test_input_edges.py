@@ -4,7 +4,10 @@ the dashboard from starting."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 from pathlib import Path
 
 import grpc
@@ -20,8 +23,10 @@ from ikasched.v1 import (
 )
 from ikasched_dashboard.plans.documents import PlanLoadError
 from ikasched_dashboard.plans.loader import load_plan_text
+from ikasched_dashboard.store import changes as change_store
+from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
-from ikasched_dashboard.store.db import write_transaction
+from ikasched_dashboard.store.db import read_transaction, write_transaction
 from tests.hostile.wired import code_of, wired
 
 YEAR_10000_MS = 253_402_300_800_000
@@ -227,3 +232,52 @@ def test_a_5000_digit_integer_in_a_plan_file_is_a_load_problem(fmt: str) -> None
     with pytest.raises(PlanLoadError) as info:
         load_plan_text(text, fmt=fmt, source="big")  # type: ignore[arg-type]
     assert "number that cannot be read" in str(info.value)
+
+
+async def test_a_quarantined_instance_is_visible_to_an_admin(tmp_path: Path) -> None:
+    """An instance whose snapshot cannot load is listed with load_error, shown by GetInstance,
+    noted in the audit trail and printed by `ikasched instance list` (architecture §4.10)."""
+    async with wired(tmp_path) as w:
+        await w.plans.ProvisionPlan(
+            plan_service_pb2.ProvisionPlanRequest(plan=_plan("good")), metadata=w.metadata
+        )
+        created = await w.instances.CreateInstance(
+            instance_service_pb2.CreateInstanceRequest(context_name="good"), metadata=w.metadata
+        )
+        iid = created.id
+    with write_transaction(w.app.engine) as conn:  # what a damaged or foreign store holds
+        instance_store.write_snapshots(conn, [(iid, b"{not json")])
+    async with wired(tmp_path) as w:
+        listed = await w.instances.ListInstances(
+            instance_service_pb2.ListInstancesRequest(context_name="good"), metadata=w.metadata
+        )
+        [found] = [i for i in listed.instances if i.id == iid]
+        assert found.load_error.startswith("JSONDecodeError")
+        got = await w.instances.GetInstance(
+            instance_service_pb2.GetInstanceRequest(context_instance_id=iid), metadata=w.metadata
+        )
+        assert got.load_error == found.load_error
+        with read_transaction(w.app.engine) as conn:
+            notes = change_store.changes_after(conn, 0, instance_id=iid)
+        assert [c.entry.detail for c in notes if c.entry.cause == "recovery"] == [
+            f"quarantined: its snapshot cannot be loaded ({found.load_error}); it takes no"
+            " events until ended"
+        ]
+        token = dict(w.metadata)["authorization"].removeprefix("Bearer ")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ikasched_cli",
+            "--dashboard",
+            f"127.0.0.1:{w.app.port}",
+            "--token",
+            token,
+            "instance",
+            "list",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err
+        assert f"instance {iid} is quarantined: JSONDecodeError" in out.decode()

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContextInstance(_message.Message):
-    __slots__ = ("id", "context_name", "plan_version", "status", "created_date_time", "updated_date_time", "start_time", "end_time", "projected_end_time", "timezone", "run_context_until_manually_ended", "contains_repeating_jobs", "context_parameters", "quartz_schedule_driven_jobs_disabled", "dry_run", "dry_run_parameters", "contexts", "jobs", "environment_group", "created_by", "reset_from_instance_id")
+    __slots__ = ("id", "context_name", "plan_version", "status", "created_date_time", "updated_date_time", "start_time", "end_time", "projected_end_time", "timezone", "run_context_until_manually_ended", "contains_repeating_jobs", "context_parameters", "quartz_schedule_driven_jobs_disabled", "dry_run", "dry_run_parameters", "contexts", "jobs", "environment_group", "created_by", "reset_from_instance_id", "load_error")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class ContextInstance(_message.Message):
     ENVIRONMENT_GROUP_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     RESET_FROM_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOAD_ERROR_FIELD_NUMBER: _ClassVar[int]
     id: str
     context_name: str
     plan_version: int
@@ -52,7 +53,8 @@ class ContextInstance(_message.Message):
     environment_group: str
     created_by: str
     reset_from_instance_id: str
-    def __init__(self, id: _Optional[str] = ..., context_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., created_date_time: _Optional[int] = ..., updated_date_time: _Optional[int] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ..., projected_end_time: _Optional[int] = ..., timezone: _Optional[str] = ..., run_context_until_manually_ended: _Optional[bool] = ..., contains_repeating_jobs: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameterInstance, _Mapping]]] = ..., quartz_schedule_driven_jobs_disabled: _Optional[bool] = ..., dry_run: _Optional[bool] = ..., dry_run_parameters: _Optional[_Union[_common_pb2.DryRunParameters, _Mapping]] = ..., contexts: _Optional[_Iterable[_Union[ContextStatus, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[SchedulerJobInstance, _Mapping]]] = ..., environment_group: _Optional[str] = ..., created_by: _Optional[str] = ..., reset_from_instance_id: _Optional[str] = ...) -> None: ...
+    load_error: str
+    def __init__(self, id: _Optional[str] = ..., context_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., created_date_time: _Optional[int] = ..., updated_date_time: _Optional[int] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ..., projected_end_time: _Optional[int] = ..., timezone: _Optional[str] = ..., run_context_until_manually_ended: _Optional[bool] = ..., contains_repeating_jobs: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameterInstance, _Mapping]]] = ..., quartz_schedule_driven_jobs_disabled: _Optional[bool] = ..., dry_run: _Optional[bool] = ..., dry_run_parameters: _Optional[_Union[_common_pb2.DryRunParameters, _Mapping]] = ..., contexts: _Optional[_Iterable[_Union[ContextStatus, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[SchedulerJobInstance, _Mapping]]] = ..., environment_group: _Optional[str] = ..., created_by: _Optional[str] = ..., reset_from_instance_id: _Optional[str] = ..., load_error: _Optional[str] = ...) -> None: ...
 
 class ContextStatus(_message.Message):
     __slots__ = ("context_name", "parent_context_name", "status", "depth")
