@@ -77,9 +77,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def start(data: Path, port: int, durability: str) -> Dashboard:
+async def start(data: Path, port: int, durability: str, database_url: str = "") -> Dashboard:
     config = dashboard_config(data, f"127.0.0.1:{port}")
     object.__setattr__(config, "journal_durability", durability)
+    if database_url:
+        object.__setattr__(config, "database_url", database_url)
     process = core_dashboard(config)
     await process.start()
     return process
@@ -264,11 +266,12 @@ async def sim_child(target: str, names: str, triggers: str) -> None:
 
 
 # ---- measures -------------------------------------------------------------------------------
-async def throughput(root: Path, args: argparse.Namespace) -> None:
+async def throughput(root: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Durable process events/s; returns rate, floor, events and CPU us per event."""
     count = args.instances or (200 if args.quick else 1000)
     length, agents_n = (10, 4) if args.quick else (10, 8)
     port = free_port()
-    process = await start(root / "tput", port, args.durability)
+    process = await start(root / "tput", port, args.durability, getattr(args, "database_url", ""))
     names = [f"a{n}" for n in range(agents_n)]
     fleet = Fleet(args.agents, f"127.0.0.1:{port}", names, [f"{n}-start" for n in names])
     profile: Any = None
@@ -316,12 +319,15 @@ async def throughput(root: Path, args: argparse.Namespace) -> None:
     if sizes:
         print(f"  stored snapshot at the end: {sum(sizes) / len(sizes):7,.0f} bytes mean,"
               f" {max(sizes):,} max ({len(sizes)} instances)")  # fmt: skip
+    return {"rate": rate, "floor": floor, "events": events, "us_per_event": cpu / events * 1e6}
 
 
-async def latency(root: Path, args: argparse.Namespace) -> None:
+async def latency(root: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Hops (event handed to the link -> next initiation journaled by the agent), 20-job
+    chains and raw link round trips, in ms."""
     chains, length = (3, 20) if args.quick else (10, 20)
     port = free_port()
-    process = await start(root / "lat", port, args.durability)
+    process = await start(root / "lat", port, args.durability, getattr(args, "database_url", ""))
     fleet = Fleet(args.agents, f"127.0.0.1:{port}", ["a1", "a2"], [])
     hops: list[float] = []
     chain_ms: list[float] = []
@@ -357,6 +363,7 @@ async def latency(root: Path, args: argparse.Namespace) -> None:
     print(f"20-job chain trigger->done: {statistics.median(chain_ms):7.1f} ms median,"
           f" {max(chain_ms):7.1f} max   ({len(chain_ms)} runs; target <= 200)")  # fmt: skip
     print(f"  floor: 21 raw link round trips: {21 * statistics.median(trips):7.1f} ms")
+    return {"hops": hops, "chains": chain_ms, "trips": trips}
 
 
 async def restart(root: Path, args: argparse.Namespace) -> None:
