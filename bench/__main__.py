@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,18 @@ def run_stack(
     return out
 
 
+FAILED: list[str] = []
+
+
 def timed(name: str, step: Callable[[], list[Figure]]) -> list[Figure]:
+    """The step's figures; a step that crashes is reported and the others still run."""
     t0 = time.perf_counter()
-    got = step()
+    try:
+        got = step()
+    except Exception:
+        traceback.print_exc()
+        FAILED.append(name)
+        got = []
     print(f"  {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return got
 
@@ -127,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(figures))
     if args.json:
-        write_json(args.json, meta, figures)
+        write_json(args.json, meta | {"failed": FAILED}, figures)
+    if FAILED:
+        print(f"python -m bench: crashed: {', '.join(FAILED)}", file=sys.stderr)
+        return 1
     return 0
 
 

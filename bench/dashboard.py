@@ -178,7 +178,10 @@ class _Agents:
     async def start(self) -> None:
         for agent in self.agents.values():
             await agent.start()
-        await wait_until(lambda: all(a.client.session is not None for a in self.agents.values()))
+        await wait_until(
+            lambda: all(a.client.session is not None for a in self.agents.values()),
+            timeout=30.0 + 0.3 * len(self.agents),
+        )
 
     async def fire(self, agent: str, iid: str, context: str) -> float:
         t0 = time.monotonic()

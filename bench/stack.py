@@ -231,7 +231,7 @@ class RealStack:
         iid: str,
         done: Callable[[instance_pb2.SchedulerJobInstance], bool],
         timeout: float = 300.0,
-        poll: float = 0.05,
+        poll: float = 0.2,
     ) -> instance_pb2.ContextInstance:
         """Poll (slowly: the figures come from the agents' own timestamps) until every job of
         the instance satisfies `done`."""
