@@ -209,13 +209,14 @@ class Fleet:
     def __init__(self, mode: str, target: str, names: list[str], triggers: list[str]) -> None:
         self._mode = mode
         self._args = [target, ",".join(names), ",".join(triggers)]
+        self._count = len(names)
         self._local = _Agents(target, names, triggers) if mode == "inproc" else None
         self._child: asyncio.subprocess.Process | None = None
 
-    async def _line(self, prefix: str) -> str:
+    async def _line(self, prefix: str, timeout: float = 120.0) -> str:
         assert self._child is not None and self._child.stdout is not None
         while True:
-            raw = await asyncio.wait_for(self._child.stdout.readline(), 120)
+            raw = await asyncio.wait_for(self._child.stdout.readline(), timeout)
             if not raw:
                 raise RuntimeError(f"agent child exited before {prefix}")
             line = raw.decode().strip()
@@ -234,7 +235,7 @@ class Fleet:
         self._child = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--sim-child", *self._args, limit=1 << 28,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)  # fmt: skip
-        await self._line("CONNECTED")
+        await self._line("CONNECTED", timeout=60.0 + 0.5 * self._count)
 
     async def fire(self, agent: str, iid: str, context: str) -> float:
         if self._local is not None:
