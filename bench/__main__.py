@@ -122,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                         core.events(root / f"events-{d}", args.quick, d)
                     ),
                 )
+            if "events" in want and core.postgres_url():
+                figures += timed(
+                    "events (PostgreSQL)",
+                    lambda d=durability: asyncio.run(  # type: ignore[misc]
+                        core.events_postgres(root / f"events-pg-{d}", args.quick, d)
+                    ),
+                )
             if "scale" in want and n == 0:
                 figures += timed(
                     "scale",

@@ -45,23 +45,26 @@ def postgres_url() -> str:
 
 
 @contextmanager
-def own_postgres_database(url: str) -> Iterator[str]:
-    """A fresh database next to the one `url` names (others' tests use that one), dropped after."""
+def own_postgres_schema(url: str) -> Iterator[str]:
+    """A URL whose tables live in a fresh schema of the database `url` names (others' tests use
+    its public schema), dropped after."""
     from sqlalchemy import make_url, text
 
     from ikasched_dashboard.store import db
 
     name = f"ikasched_bench_{uuid.uuid4().hex[:8]}"
     admin = db.create_engine_for(url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
     try:
-        mine = make_url(url).set(database=name).render_as_string(hide_password=False)
-        db.upgrade(mine)
-        yield mine
+        parsed = make_url(url)
+        mine = parsed.update_query_dict({"options": f"-csearch_path={name}"})
+        rendered = mine.render_as_string(hide_password=False)
+        db.upgrade(rendered)
+        yield rendered
     finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()
 
 
@@ -115,11 +118,12 @@ async def _events_on(
 
 
 async def events(root: Path, quick: bool, durability: str) -> list[Figure]:
-    out = await _events_on(root, quick, durability, "", "sqlite")
-    if postgres_url():
-        with own_postgres_database(postgres_url()) as url:
-            out += await _events_on(root, quick, durability, url, "postgresql")
-    return out
+    return await _events_on(root, quick, durability, "", "sqlite")
+
+
+async def events_postgres(root: Path, quick: bool, durability: str) -> list[Figure]:
+    with own_postgres_schema(postgres_url()) as url:
+        return await _events_on(root, quick, durability, url, "postgresql")
 
 
 # ---- scale ----------------------------------------------------------------------------------
