@@ -50,7 +50,7 @@ from ikasched_common.link.grpc_transport import add_agent_gateway
 from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address, server_credentials
 from ikasched_dashboard.data_lock import DataLock, check_port_free
-from ikasched_dashboard.gateway import Gateway
+from ikasched_dashboard.gateway import AgentPresenceHook, Gateway
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
@@ -250,6 +250,7 @@ class Dashboard:
             settings=self._link_settings,
             hello_check=_agent_hello_check if self._security else None,
             link_outbox=self._open_secrets,
+            on_agent_presence=self._agent_presence(orchestrator),
         )
         metrics = self._metrics = DashboardMetrics(
             gateway,
@@ -293,6 +294,15 @@ class Dashboard:
                 path,
                 path,
             )
+
+    @staticmethod
+    def _agent_presence(orchestrator: Orchestrator) -> AgentPresenceHook:
+        async def hook(agent_name: str, connected: bool, last_seen_ms: int) -> int:
+            return await orchestrator.agent_presence(
+                agent_name, reachable=connected, since_ms=last_seen_ms
+            )
+
+        return hook
 
     def _open_secrets(self, outbox: SqlOutbox) -> SecretOpeningOutbox:
         return SecretOpeningOutbox(outbox, self.secret_box)

@@ -11,7 +11,9 @@ one fsync for many agents.
 Outbound messages come from the SQL outbox (`SqlOutbox`, one per agent). On every
 (re)connect, before the welcome is written, the agent's provisioning and the live instances it
 takes part in are queued for it (`SyncSource`), so it always hears them after a reconnect.
-Presence goes to the `agents` table: connect/disconnect at once, last seen in batches.
+Presence goes to the `agents` table: connect/disconnect at once, last seen in batches; and
+to `on_agent_presence` (the orchestrator marks a lost agent's running jobs, docs/semantics.md
+§10), except for the links the gateway's own stop closes.
 
 Auth hook: `hello_check(hello, metadata)` runs before anything else for the connection; raise
 IkaschedError (e.g. security.PermissionDenied) to refuse. The intended plug-in is
@@ -24,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -49,6 +52,8 @@ HelloCheck = Callable[[agent_pb2.AgentHello, Mapping[str, str]], None]
 # Queues a (re)connecting agent's provisioning and live instances in its outbox, as one
 # consistent cut of it (the orchestrator commits them in one of its batches).
 SyncSource = Callable[[str], Awaitable[int]]
+# (agent name, connected, last seen in epoch ms): called on every connect and disconnect
+AgentPresenceHook = Callable[[str, bool, int], Coroutine[Any, Any, object]]
 
 
 def encode_inbox_entry(agent_name: str, message: bytes) -> bytes:
@@ -136,6 +141,7 @@ class Gateway:
         hello_check: HelloCheck | None = None,
         link_outbox: Callable[[SqlOutbox], Outbox] | None = None,
         presence_flush_interval: float | None = None,
+        on_agent_presence: AgentPresenceHook | None = None,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
@@ -149,6 +155,9 @@ class Gateway:
         self._endpoints: dict[str, AgentEndpoint] = {}
         self._hellos: dict[str, HelloInfo] = {}
         self._presence_tasks: set[asyncio.Task[None]] = set()
+        # the orchestrator's view of a lost or returning agent (its jobs' status reasons)
+        self._on_agent_presence = on_agent_presence
+        self._stopping = False
         # How an agent's outbox reaches its link (e.g. sealing.SecretOpeningOutbox).
         self._link_outbox: Callable[[SqlOutbox], Outbox] = link_outbox or (lambda box: box)
         self.link = LinkGateway(
@@ -198,6 +207,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Close every link, wait for the inbox writes, record the agents as disconnected."""
+        self._stopping = True  # links closed by the stop do not make agents unreachable
         for name in self.link.connected_agents():
             self.link.disconnect(name, "dashboard stopping")
         for name in list(self._endpoints):
@@ -258,11 +268,19 @@ class Gateway:
             labels=dict(info.labels) if info else {},
             instance_id=presence.agent_instance_id,
         )
-        task = asyncio.get_running_loop().create_task(
-            self._db_write(lambda conn: agent_store.save_agent(conn, record))
-        )
+        self._track(self._db_write(lambda conn: agent_store.save_agent(conn, record)))
+        hook = self._on_agent_presence
+        if hook is not None and not self._stopping:
+            self._track(hook(presence.agent_name, presence.connected, record.last_seen))
+
+    def _track(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(self._ignore_result(work))
         self._presence_tasks.add(task)
         task.add_done_callback(self._presence_done)
+
+    @staticmethod
+    async def _ignore_result(work: Coroutine[Any, Any, object]) -> None:
+        await work
 
     def _presence_done(self, task: asyncio.Task[None]) -> None:
         self._presence_tasks.discard(task)

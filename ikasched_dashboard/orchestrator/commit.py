@@ -9,6 +9,7 @@ commit drops it (`drop_cache`).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from sqlalchemy import Connection, Engine
 
@@ -26,6 +27,12 @@ from ikasched_dashboard.store.instances import JobInstanceRow
 _INSTANCE_DONE = frozenset({Status.COMPLETE, Status.ENDED})
 
 JobRows = dict[tuple[str, str], JobInstanceRow]  # (child context, job identifier) -> row
+#: The words of a status reason the orchestrator sets while a job's agent is unreachable.
+UNREACHABLE = " unreachable since "
+
+
+def is_unreachable_reason(row: JobInstanceRow) -> bool:
+    return row.status_reason.startswith("agent ") and UNREACHABLE in row.status_reason
 
 
 class BatchCommitter:
@@ -91,12 +98,28 @@ class BatchCommitter:
         rows.changed_instances.append((row, snapshot))
         base = self._layers.committed[iid].state
         cache = self._job_rows.get(iid) or self._load_jobs(conn, iid)
+        changed: dict[tuple[str, str], JobInstanceRow] = {}
         for key, js in state.jobs.items():
             if base.jobs.get(key) is js:
                 continue
             ident, ctx = key
-            jr = self._job_row(batch, plan, iid, ident, ctx, js, cache.get((ctx, ident)))
-            cache[(ctx, ident)] = jr
+            old = cache.get((ctx, ident))
+            jr = self._job_row(batch, plan, iid, ident, ctx, js, old)
+            if old is not None and jr.status != old.status and is_unreachable_reason(jr):
+                jr = replace(jr, status_reason="")  # the agent's word on the job came back
+            changed[(ctx, ident)] = jr
+        for ref, reason in batch.reasons.items():
+            found = changed.get((ref.child_context, ref.job_identifier)) or cache.get(
+                (ref.child_context, ref.job_identifier)
+            )
+            if ref.instance_id != iid or found is None or found.status_reason == reason:
+                continue
+            if reason or is_unreachable_reason(found):  # "": clear an unreachable reason only
+                changed[(ref.child_context, ref.job_identifier)] = replace(
+                    found, status_reason=reason
+                )
+        for key, jr in changed.items():
+            cache[key] = jr
             rows.changed_jobs.append(jr)
 
     def _load_jobs(self, conn: Connection, iid: str) -> JobRows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -37,7 +38,7 @@ from ikasched_dashboard.engine.model import Status
 from ikasched_dashboard.engine.state import InstanceState
 from ikasched_dashboard.interfaces import NewInstance, VerbResult
 from ikasched_dashboard.orchestrator import messages as out
-from ikasched_dashboard.orchestrator.commit import BatchCommitter
+from ikasched_dashboard.orchestrator.commit import UNREACHABLE, BatchCommitter
 from ikasched_dashboard.orchestrator.interpreter import EffectInterpreter
 from ikasched_dashboard.orchestrator.pipeline import (
     BatchObserver,
@@ -50,15 +51,21 @@ from ikasched_dashboard.orchestrator.recovery import recover
 from ikasched_dashboard.orchestrator.retries import RetryTimers
 from ikasched_dashboard.orchestrator.steps import (
     CompiledPlan,
+    JobRef,
     Layers,
     Request,
     ScheduledRetry,
     Step,
 )
 from ikasched_dashboard.store import plans as plan_store
+from ikasched_dashboard.store.changes import AuditEntry
 from ikasched_dashboard.store.db import read_transaction
 
 _RUNNING = frozenset({Status.RUNNING, Status.SKIPPED_RUNNING})
+
+
+def _utc_clock(ms: int) -> str:
+    return time.strftime("%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +404,45 @@ class Orchestrator:
 
         queued: int = await self._submit(run)
         return queued
+
+    async def agent_presence(self, agent_name: str, *, reachable: bool, since_ms: int) -> int:
+        """An agent's link went away (`reachable` False) or came back: its running jobs get
+        the status reason "agent NAME unreachable since HH:MM:SSZ" and an alert audit row,
+        or lose that reason (docs/semantics.md §10). Returns how many jobs it touched."""
+        reason = f"agent {agent_name}{UNREACHABLE}{_utc_clock(since_ms)}" if not reachable else ""
+
+        def run(step: Step) -> int:
+            now = self._clock.now_ms()
+            touched = 0
+            for seen in self._layers.visible_lives(step):
+                iid = seen.row.id
+                for (ident, ctx), js in seen.state.jobs.items():
+                    init = js.initiation
+                    if js.status not in _RUNNING or init is None or init.agent_name != agent_name:
+                        continue
+                    self._layers.live(step, iid)  # the instance is in this batch
+                    step.reasons[JobRef(iid, ident, ctx)] = reason
+                    touched += 1
+                    if reachable:
+                        continue
+                    step.audits.append(
+                        AuditEntry(
+                            time=now,
+                            instance_id=iid,
+                            plan_name=seen.row.plan_name,
+                            from_status="",
+                            to_status="",
+                            job_identifier=ident,
+                            child_context=ctx,
+                            cause=f"agent:{agent_name}:lost",
+                            actor="dashboard",
+                            detail=f"alert: {reason}",
+                        )
+                    )
+            return touched
+
+        touched: int = await self._submit(run)
+        return touched
 
     # ---- read-only views ---------------------------------------------------------------------
     def events_that_can_run(

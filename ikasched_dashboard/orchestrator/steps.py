@@ -91,6 +91,7 @@ class Step:
         "jobs_changed",
         "lives",
         "outbox",
+        "reasons",
         "retries",
     )
 
@@ -105,6 +106,8 @@ class Step:
         self.jobs_changed: dict[str, list[JobKey]] = {}
         self.facts: dict[JobRef, RunFacts] = {}  # learned in this step
         self.acks: dict[JobRef, ErrorAck] = {}
+        # status reasons set on job rows whose state may not change (agent unreachable)
+        self.reasons: dict[JobRef, str] = {}
 
 
 @dataclass(slots=True)
@@ -132,6 +135,7 @@ class Batch:
         self.done_keys: list[int] = []
         self.facts: dict[JobRef, RunFacts] = {}
         self.acks: dict[JobRef, ErrorAck] = {}
+        self.reasons: dict[JobRef, str] = {}
         self.answers: list[tuple[asyncio.Future[Any], Any]] = []
         self.refusals: list[tuple[asyncio.Future[Any], BaseException]] = []
         self.poison: list[tuple[JournalItem, str]] = []
@@ -153,6 +157,7 @@ class Batch:
         self.forget |= step.forget
         self.facts.update(step.facts)
         self.acks.update(step.acks)
+        self.reasons.update(step.reasons)
 
 
 class Layers:

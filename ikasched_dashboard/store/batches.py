@@ -44,7 +44,7 @@ _INSTANCE_MUTABLE = (
     "dry_run",
     "quartz_disabled",
 )
-# job columns a machine (or the facts of its events) may change
+# job columns a machine (or the facts of its events, or the orchestrator's reasons) may change
 _JOB_MUTABLE = (
     "status",
     "held",
@@ -62,6 +62,7 @@ _JOB_MUTABLE = (
     "error_ack_ticket",
     "error_ack_user",
     "error_ack_time",
+    "status_reason",
 )
 _JOB_KEY = ("instance_id", "child_context", "job_identifier")
 

@@ -130,6 +130,8 @@ class E2EStack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         # what `ikasched plan apply -f examples/` printed when the stack started
         self.examples_applied: Result | None = None
+        # extra `ikasched dashboard` flags, kept for restarts (e.g. a short liveness timeout)
+        self.dashboard_flags: tuple[str, ...] = ()
         self._logs: list[IO[bytes]] = []
 
     # ---- the command --------------------------------------------------------------------
@@ -292,6 +294,7 @@ class E2EStack:
                 self.dashboard,
                 "--port-file",
                 str(port_file),
+                *self.dashboard_flags,
             ],
             clean_env(),
         )
@@ -391,9 +394,10 @@ class StackFactory:
     tmp: pytest.TempPathFactory
     made: list[E2EStack] = field(default_factory=list)
 
-    def __call__(self, name: str = "e2e") -> E2EStack:
+    def __call__(self, name: str = "e2e", *, dashboard_flags: tuple[str, ...] = ()) -> E2EStack:
         """Dashboard, agent tokens through the CLI, both agents connected."""
         stack = E2EStack(self.tmp.mktemp(name))
+        stack.dashboard_flags = dashboard_flags
         self.made.append(stack)
         stack.bootstrap()
         stack.start_dashboard()
@@ -415,6 +419,16 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]
     factory = StackFactory(tmp_path_factory)
     try:
         yield factory("e2e-module")
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
+    """Stacks made by the test itself (e.g. with dashboard flags), closed after it."""
+    factory = StackFactory(tmp_path_factory)
+    try:
+        yield factory
     finally:
         factory.close()
 
