@@ -56,7 +56,8 @@ def _alerts(stack: E2EStack, iid: str) -> list[tuple[str, str]]:
 
 
 def _remote(stack: E2EStack) -> dict[str, Any]:
-    (found,) = [a for a in stack.json("agent", "list") if a["agent_name"] == "remote"]
+    agents: list[dict[str, Any]] = stack.json("agent", "list")
+    (found,) = [a for a in agents if a["agent_name"] == "remote"]
     return found
 
 
