@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import signal
@@ -507,10 +508,15 @@ def real_log_server(runs_dir: Path, send_chunk: SendChunk) -> LogService:
     return LogServer(runs_dir, send_chunk)
 
 
-def real_housekeeper(runs_dir: Path, clock: Clock, max_age_days: int) -> Housekeeper:
+def real_housekeeper(
+    runs_dir: Path, clock: Clock, max_age_days: int, archive_dir: str = ""
+) -> Housekeeper:
+    """Run housekeeping: runs past the retention are deleted, or moved under `archive_dir`."""
     from ikasched_agent.logs import LogHousekeeper
 
-    return LogHousekeeper(runs_dir, clock, max_age_days=max_age_days)
+    return LogHousekeeper(
+        runs_dir, clock, max_age_days=max_age_days, archive_dir=archive_dir or None
+    )
 
 
 def default_options(config: AgentConfig) -> AgentOptions:
@@ -518,7 +524,11 @@ def default_options(config: AgentConfig) -> AgentOptions:
     return AgentOptions(
         trigger_factory=real_trigger_host,
         log_factory=real_log_server,
-        housekeeper_factory=real_housekeeper if config.log_retention_days > 0 else None,
+        housekeeper_factory=(
+            functools.partial(real_housekeeper, archive_dir=config.log_archive_dir)
+            if config.log_retention_days > 0
+            else None
+        ),
     )
 
 

@@ -22,6 +22,8 @@ _CONFIG_FLAGS = (
     "max_concurrent_jobs",
     "default_timeout_seconds",
     "kill_grace_seconds",
+    "log_retention_days",
+    "log_archive_dir",
     "journal_durability",
     "token",
     "tls_ca_file",
@@ -40,6 +42,10 @@ def run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-concurrent-jobs", type=int, help="command jobs at once (0 = no limit)")
     p.add_argument("--default-timeout-seconds", type=int, help="timeout of jobs without their own")
     p.add_argument("--kill-grace-seconds", type=int, help="TERM-to-KILL grace of a stopped job")
+    p.add_argument("--log-retention-days", type=int, help="days job logs are kept (0 = forever)")
+    p.add_argument(
+        "--log-archive-dir", help="move job logs past their retention here instead of deleting"
+    )
     p.add_argument("--journal-durability", choices=("crash", "power"))
     p.add_argument("--token", help="agent token (sent as 'authorization: Bearer ...')")
     p.add_argument("--tls-ca-file", help="CA bundle that signed the dashboard's certificate")

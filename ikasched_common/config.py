@@ -99,6 +99,8 @@ class AgentConfig:
     default_timeout_seconds: int = 4 * 60 * 60
     kill_grace_seconds: int = 10
     log_retention_days: int = 25
+    # Where housekeeping moves runs older than log_retention_days ("" = delete them).
+    log_archive_dir: str = ""
     token: str = ""
     tls_ca_file: str = ""
     tls_cert_file: str = ""

@@ -23,7 +23,8 @@ from ikasched_dashboard.plans.loader import (
     parse_plan_document,
     plan_to_dict,
 )
-from ikasched_dashboard.plans.validation import has_errors, validate_plan
+from ikasched_dashboard.plans.problems import Severity
+from ikasched_dashboard.plans.validation import validate_plan
 
 JOB_TYPES = {f.name for f in plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"].fields}
 
@@ -301,7 +302,17 @@ def test_the_plans_cover_the_model(source: str) -> None:
     assert any(c.timeout_seconds and c.retry.count and c.run_as_user for c in commands)
     assert any(j.priority and j.owner for j in all_jobs(plan))
     assert plan.job_locks and plan.context_parameters and plan.blackout_window_date_time_ranges
-    assert not has_errors(validate_plan(plan)), [str(p) for p in validate_plan(plan)]
+    # The Ikasan export sets two fields ikasched does not act on: they load (and round-trip),
+    # and validation refuses them by name instead of ignoring them.
+    errors = [p.path for p in validate_plan(plan) if p.severity is Severity.ERROR]
+    assert errors == (
+        [
+            "scheduledJobs[0].quartzScheduleDrivenJob.ignoreMisfire",
+            "contexts[0].scheduledJobs[2].startupControlType",
+        ]
+        if source == "json"
+        else []
+    ), errors
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=str)

@@ -892,3 +892,45 @@ def test_not_over_a_job_the_context_runs_warns_that_it_cannot_complete() -> None
     ]
     # a `not` over a job nothing in the context raises (e.g. a global event) is fine
     assert found(BASE.replace("{and: [a-one]}", "{and: [a-one], not: [a-tick]}")) == []
+
+
+def test_fields_ikasched_does_not_act_on_are_refused_by_name() -> None:
+    """Validated-but-ignored is not allowed: a plan setting an Ikasan-only field to anything but
+    the behaviour ikasched has is refused, naming the field; the default is accepted."""
+    text = """
+name: p
+requiresAgentSynchronisation: true
+scheduledJobs:
+  - agentName: a
+    jobName: tick
+    startupControlType: MANUAL
+    quartzScheduleDrivenJob: {cronExpression: "0 0 5 ? * * *", ignoreMisfire: true}
+  - agentName: a
+    jobName: files
+    fileEventDrivenJob:
+      {filePath: "/in", filenames: ["*.csv"], cronExpression: "0 * * ? * * *", includeHeader: true}
+  - agentName: a
+    jobName: run
+    startupControlType: AUTOMATIC
+    internalEventDrivenJob: {commandLine: "true"}
+jobDependencies:
+  - jobIdentifier: a-tick
+  - jobIdentifier: a-files
+  - jobIdentifier: a-run
+    logicalGrouping: {and: [a-tick, a-files]}
+"""
+    plan = load_plan_text(text)
+    errors = {
+        p.path: p.message for p in validation.validate_plan(plan) if p.severity.name == "ERROR"
+    }
+    assert set(errors) == {
+        "requiresAgentSynchronisation",
+        "scheduledJobs[0].startupControlType",
+        "scheduledJobs[0].quartzScheduleDrivenJob.ignoreMisfire",
+        "scheduledJobs[1].fileEventDrivenJob.includeHeader",
+    }, errors
+    assert (
+        "startupControlType MANUAL is not supported"
+        in errors["scheduledJobs[0].startupControlType"]
+    )
+    assert plan.scheduled_jobs[2].startup_control_type == common_pb2.AUTOMATIC

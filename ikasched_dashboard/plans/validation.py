@@ -66,6 +66,7 @@ from ikasched_dashboard.plans.problems import (
     has_errors,
     problems_to_proto,
 )
+from ikasched_dashboard.plans.unsupported import unsupported_problems
 
 __all__ = [
     "MAX_CONTEXTS",
@@ -164,6 +165,7 @@ class _Checker(FieldChecks):
     # -- walk
     def run(self) -> list[ValidationProblem]:
         self.out.extend(range_problems(self.plan))
+        self.out.extend(unsupported_problems(self.plan))
         for at in self.index.contexts:
             self.context(at)
         self.cycles()

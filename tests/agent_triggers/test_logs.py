@@ -304,3 +304,24 @@ async def test_housekeeper_loop_fires_on_its_cron(tmp_path: Path) -> None:
     finally:
         await keeper.aclose()
     assert results == [("old-done",)]
+
+
+async def test_agent_config_log_archive_dir_reaches_housekeeping(tmp_path: Path) -> None:
+    """The [agent] setting log_archive_dir (flag --log-archive-dir) is what the real agent's
+    housekeeper archives into; without it, old runs are deleted."""
+    from ikasched_agent.agent import default_options
+    from ikasched_common.config import AgentConfig, load_config
+
+    runs, archive = tmp_path / "runs", tmp_path / "archive"
+    now = utc(2026, 9, 1)
+    _runs_fixture(runs, now.timestamp())
+    toml = tmp_path / "agent.toml"
+    toml.write_text(f'[agent]\nname = "a1"\nlog_archive_dir = "{archive}"\n')
+    config = load_config(AgentConfig, section="agent", flags={}, env={}, file=toml)
+    factory = default_options(config).housekeeper_factory
+    assert factory is not None
+    keeper = factory(runs, ManualClock(now), config.log_retention_days)
+    assert isinstance(keeper, LogHousekeeper)
+    result = await keeper.run_once()
+    assert result.archived == ("old-done",) and result.removed == ()
+    assert (archive / "old-done" / "out.log").read_bytes() == b"o"
