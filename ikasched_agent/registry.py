@@ -15,7 +15,7 @@ No I/O except through the `Journal` handed in; callers decide which thread runs 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ikasched.v1 import agent_pb2, plan_pb2
 from ikasched_agent.protocol import DashboardMessage, Initiation
@@ -83,6 +83,10 @@ class RegistryChange:
     plans_removed: tuple[str, ...] = ()
     instances_added: tuple[str, ...] = ()
     instances_removed: tuple[str, ...] = ()
+    #: One part of a sync in parts that is not complete yet: nothing changed so far.
+    partial: bool = False
+    #: The whole message a completed sync in parts stands for (its parts' contents together).
+    assembled: DashboardMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,9 @@ class Registry:
         self._plans: dict[str, ProvisionedPlan] = {}
         self._instances: dict[str, agent_pb2.ActivateInstance] = {}
         self._dry_run = DryRunMode()
+        # syncs in parts not complete yet: key ("instances" or "plan:<name>") -> (sync id,
+        # parts received by number)
+        self._parts: dict[str, tuple[str, dict[int, DashboardMessage]]] = {}
 
     # ---- reading -------------------------------------------------------------------------
     @property
@@ -175,6 +182,50 @@ class Registry:
     def apply(self, message: DashboardMessage) -> RegistryChange:
         """Apply one registry message; idempotent (a replay leaves the same state)."""
         kind = message.WhichOneof("body") or ""
+        whole = self._gather(kind, message)
+        if whole is None:
+            return RegistryChange(kind, partial=True)
+        change = self._apply_whole(kind, whole)
+        if whole is not message:
+            return replace(change, assembled=whole)
+        return change
+
+    def _gather(self, kind: str, message: DashboardMessage) -> DashboardMessage | None:
+        """`message` itself, or for a part of a sync in parts (docs/architecture.md §4.11)
+        None until its last part arrived, then one message with every part's content. A part
+        of another sync id starts over: the older sync was superseded before it completed."""
+        if kind == "sync_instances":
+            body: agent_pb2.SyncInstances | agent_pb2.ProvisionJobs = message.sync_instances
+            key = "instances"
+        elif kind == "provision_jobs":
+            body = message.provision_jobs
+            key = f"plan:{message.provision_jobs.context_name}"
+        else:
+            return message
+        if body.parts <= 1 and not body.sync_id:
+            return message
+        got = self._parts.get(key)
+        if got is None or got[0] != body.sync_id:
+            got = (body.sync_id, {})
+            self._parts[key] = got
+        got[1][body.part] = message
+        if len(got[1]) < body.parts:
+            return None
+        del self._parts[key]
+        parts = [got[1][n] for n in sorted(got[1])]
+        whole = DashboardMessage()
+        whole.CopyFrom(parts[0])
+        if kind == "sync_instances":
+            del whole.sync_instances.instances[:]
+            for part in parts:
+                whole.sync_instances.instances.extend(part.sync_instances.instances)
+        else:
+            del whole.provision_jobs.jobs[:]
+            for part in parts:
+                whole.provision_jobs.jobs.extend(part.provision_jobs.jobs)
+        return whole
+
+    def _apply_whole(self, kind: str, message: DashboardMessage) -> RegistryChange:
         if kind == "provision_jobs":
             p = message.provision_jobs
             have = self._plans.get(p.context_name)
@@ -233,6 +284,8 @@ class Registry:
         out.append(
             DashboardMessage(id="snapshot:dry_run", set_dry_run_mode=self._dry_run.to_message())
         )
+        for _key, (_sync_id, parts) in sorted(self._parts.items()):
+            out.extend(parts[n] for n in sorted(parts))  # a sync in parts still arriving
         return out
 
 

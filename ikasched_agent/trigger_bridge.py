@@ -45,8 +45,10 @@ class TriggerBridge:
     async def registry_changed(self, message: DashboardMessage, change: RegistryChange) -> None:
         """Pass a registry change the host cares about on to it."""
         host = self.host
-        if host is None:
+        if host is None or change.partial:
             return
+        if change.assembled is not None:  # the last part of a sync in parts: the whole set
+            message = change.assembled
         kind = change.kind
         if kind == "provision_jobs":
             p = message.provision_jobs

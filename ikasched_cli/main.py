@@ -459,7 +459,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("queue")
         p.add_argument("message_id", nargs="?")
         p.add_argument("--all", action="store_true", help="every message of the queue")
-        p.add_argument("--force", action="store_true", help="needed for a non-dead-letter queue")
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="needed for a non-dead-letter queue (inbox, outbox/<agent>)",
+        )
 
     b.leaf(queue, "delete", "delete a message (or --all)", adm + "queue_delete", qdelete_args)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import time
@@ -119,7 +120,11 @@ class Dashboard:
             heartbeat_interval=config.heartbeat_interval_ms / 1000,
             liveness_timeout=config.liveness_timeout_ms / 1000,
         )
-        self._orchestrator_settings = orchestrator_settings
+        # messages the orchestrator queues must fit this dashboard's link frames (§4.9)
+        self._orchestrator_settings = dataclasses.replace(
+            orchestrator_settings or OrchestratorSettings(),
+            max_message_bytes=self._link_settings.message_limit,
+        )
         # Tokens are read through their own engine: the core's DB thread stays on the hot path.
         self._auth_engine: Engine | None = None
         self.authenticator: Authenticator | None = None
@@ -356,6 +361,7 @@ class Dashboard:
             commit_signal=signal,
             actor=self._actor,
             agent_load=lanes.load,
+            disconnect_agent=lambda name: gateway.link.disconnect(name, "outbox deleted"),
             clock=self._clock or SystemClock(),
             notify_agents=(lambda _n: None) if self._outboxes is None else self._outboxes.notify,
             quarantined_instances=orchestrator.quarantined,

@@ -68,6 +68,12 @@ class LinkSettings:
     lane_queue_size: int = 64
     handshake_timeout: float = 10.0
 
+    @property
+    def message_limit(self) -> int:
+        """The largest work message (serialized bytes) a frame can carry: producers refuse to
+        queue a bigger one (docs/architecture.md §4.9)."""
+        return self.max_frame_bytes - _FRAME_OVERHEAD - _ITEM_OVERHEAD
+
     def adopt(self, welcome: agent_pb2.DashboardWelcome) -> LinkSettings:
         """These settings with the dashboard's negotiated values."""
         return LinkSettings(

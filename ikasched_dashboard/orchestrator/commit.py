@@ -56,7 +56,9 @@ class BatchCommitter:
     def commit(self, batch: Batch) -> None:
         """Write the batch; AlreadyProcessed if one of its message ids was processed before."""
         now = self._clock.now_ms()
-        rows = BatchRows(audits=batch.audits, outbox=batch.outbox)
+        rows = BatchRows(
+            audits=batch.audits, outbox=batch.outbox, superseded_syncs=sorted(batch.supersede)
+        )
         with write_transaction(self._engine) as conn:
             batches.claim_processed(conn, batch.processed, now)
             for iid, live in batch.lives.items():

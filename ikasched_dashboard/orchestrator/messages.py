@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ikasched.v1 import agent_pb2, common_pb2, plan_pb2
 from ikasched_dashboard.engine.effects import CancelInitiation, KillJob, RaiseInitiation
 from ikasched_dashboard.engine.model import VIRTUAL_AGENT_NAMES, Plan
 from ikasched_dashboard.engine.state import InstanceState
 from ikasched_dashboard.plans.convert import initiation_to_proto
-from ikasched_dashboard.store.messages import OutboxMessage
+from ikasched_dashboard.store.messages import SYNC_MESSAGE_PREFIX, OutboxMessage
 
 _VIRTUAL = frozenset(VIRTUAL_AGENT_NAMES.values())
 
@@ -105,10 +106,68 @@ def remove(instance_id: str, agent: str, now: int, *, kill_running_jobs: bool) -
     return _row(agent, msg, instance_id)
 
 
-def sync(acts: list[agent_pb2.ActivateInstance], now: int) -> agent_pb2.DashboardMessage:
-    msg = agent_pb2.DashboardMessage(id=f"sync:{uuid.uuid4().hex}", created_time=now)
-    msg.sync_instances.instances.extend(acts)
-    return msg
+#: Message ids of the rows a reconnect sync queues start with this; a newer sync for the same
+#: agent deletes the older one's unsent rows (docs/architecture.md §4.11).
+SYNC_ID_PREFIX = SYNC_MESSAGE_PREFIX
+#: Room kept in every part for the message's own fields (id, time, part numbers, plan name).
+_HEADER_ROOM = 1024
+
+
+def _entry_cost(size: int) -> int:
+    """Bytes one repeated entry of `size` takes in its message (tag and length prefix)."""
+    return size + 1 + (size.bit_length() + 6) // 7
+
+
+def _packed(sizes: list[int], budget: int) -> list[list[int]]:
+    """Indexes of `sizes` in order, cut into runs whose costs fit `budget` (an entry over
+    the budget on its own is left out: the caller reports it)."""
+    runs: list[list[int]] = [[]]
+    used = 0
+    for n, size in enumerate(sizes):
+        cost = _entry_cost(size)
+        if cost > budget:
+            continue
+        if runs[-1] and used + cost > budget:
+            runs.append([])
+            used = 0
+        runs[-1].append(n)
+        used += cost
+    return runs
+
+
+@dataclass(frozen=True, slots=True)
+class Oversized:
+    """An entry a link message could not carry even alone (never queued; reported)."""
+
+    what: str
+    size: int
+
+
+def sync(
+    acts: list[agent_pb2.ActivateInstance], now: int, limit: int, sync_id: str
+) -> tuple[list[agent_pb2.DashboardMessage], list[Oversized]]:
+    """SyncInstances in as many parts as `limit` (bytes per message) needs, one part at
+    least; an activation that cannot fit a message alone is left out and returned."""
+    sizes = [a.ByteSize() for a in acts]
+    runs = _packed(sizes, limit - _HEADER_ROOM)
+    out: list[agent_pb2.DashboardMessage] = []
+    for n, run in enumerate(runs, start=1):
+        msg = agent_pb2.DashboardMessage(id=f"{sync_id}:{n}", created_time=now)
+        body = msg.sync_instances
+        body.instances.extend(acts[i] for i in run)
+        if len(runs) > 1:
+            body.sync_id, body.part, body.parts = sync_id, n, len(runs)
+        out.append(msg)
+    skipped = [
+        Oversized(f"instance {acts[i].context_instance_id}", size)
+        for i, size in enumerate(sizes)
+        if _entry_cost(size) > limit - _HEADER_ROOM
+    ]
+    return out, skipped
+
+
+def new_sync_id() -> str:
+    return f"{SYNC_ID_PREFIX}{uuid.uuid4().hex}"
 
 
 def _jobs(ctx: plan_pb2.Context) -> Iterator[plan_pb2.SchedulerJob]:
@@ -118,21 +177,44 @@ def _jobs(ctx: plan_pb2.Context) -> Iterator[plan_pb2.SchedulerJob]:
 
 
 def provision(
-    root: plan_pb2.Context, version: int, agent: str, now: int
-) -> agent_pb2.DashboardMessage:
-    """ProvisionJobs: the plan's jobs for one agent (each identifier once)."""
-    msg = agent_pb2.DashboardMessage(id=f"provision:{uuid.uuid4().hex}", created_time=now)
-    p = msg.provision_jobs
-    p.context_name = root.name
-    p.plan_version = version
-    p.timezone = root.timezone
+    root: plan_pb2.Context,
+    version: int,
+    agent: str,
+    now: int,
+    limit: int,
+    id_prefix: str = "",
+) -> tuple[list[agent_pb2.DashboardMessage], list[Oversized]]:
+    """ProvisionJobs: the plan's jobs for one agent (each identifier once), in as many parts
+    as `limit` (bytes per message) needs; a job that cannot fit a message alone is left out
+    and returned. `id_prefix` names the messages (default: a new `provision:<uuid>`)."""
+    prefix = id_prefix or f"provision:{uuid.uuid4().hex}"
+    jobs: list[plan_pb2.SchedulerJob] = []
     seen: set[str] = set()
     for job in _jobs(root):
         key = job.identifier or f"{job.agent_name}-{job.job_name}"
         if job.agent_name == agent and key not in seen:
             seen.add(key)
-            p.jobs.append(job)
-    return msg
+            jobs.append(job)
+    sizes = [j.ByteSize() for j in jobs]
+    budget = limit - _HEADER_ROOM - len(root.name.encode()) - len(root.timezone.encode())
+    runs = _packed(sizes, budget)
+    out: list[agent_pb2.DashboardMessage] = []
+    for n, run in enumerate(runs, start=1):
+        msg = agent_pb2.DashboardMessage(id=f"{prefix}:{n}", created_time=now)
+        p = msg.provision_jobs
+        p.context_name = root.name
+        p.plan_version = version
+        p.timezone = root.timezone
+        p.jobs.extend(jobs[i] for i in run)
+        if len(runs) > 1:
+            p.sync_id, p.part, p.parts = prefix, n, len(runs)
+        out.append(msg)
+    skipped = [
+        Oversized(f"job {j.identifier or j.job_name} of plan {root.name}", size)
+        for j, size in zip(jobs, sizes, strict=True)
+        if _entry_cost(size) > budget
+    ]
+    return out, skipped
 
 
 def remove_plan(plan_name: str, now: int) -> agent_pb2.DashboardMessage:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from ikasched_common.clock import SYSTEM, Clock
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.journal import DeadLetterJournal, Journal, PoisonGuard
+from ikasched_common.link import LinkSettings
 from ikasched_dashboard.engine.coordinator import CoordinatorState, UnregisterInstance
 from ikasched_dashboard.engine.effects import GlobalEvent, KillJob, RaiseInitiation
 from ikasched_dashboard.engine.inputs import (
@@ -60,6 +62,7 @@ from ikasched_dashboard.orchestrator.steps import (
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.changes import AuditEntry
 from ikasched_dashboard.store.db import read_transaction
+from ikasched_dashboard.store.messages import OutboxMessage
 
 _RUNNING = frozenset({Status.RUNNING, Status.SKIPPED_RUNNING})
 
@@ -68,11 +71,28 @@ def _utc_clock(ms: int) -> str:
     return time.strftime("%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
+log = logging.getLogger(__name__)
+
+
+def _report_oversized(agent: str, skipped: Sequence[out.Oversized]) -> None:
+    """What a sync or provisioning had to leave out: no link message could carry it."""
+    for item in skipped:
+        log.error(
+            "not queued for agent %s: %s is %d bytes, more than one link message carries;"
+            " lower its parameter or command sizes",
+            agent,
+            item.what,
+            item.size,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class OrchestratorSettings:
     batch_max: int = 2000
     max_attempts: int = 3  # poison: tries before the dead letters
     retry_backoff: float = 0.05  # after a failed commit
+    # the largest message a link frame carries; the dashboard sets its link's limit
+    max_message_bytes: int = LinkSettings().message_limit
 
 
 class Orchestrator:
@@ -93,6 +113,7 @@ class Orchestrator:
         self._dead = DeadLetterJournal(dead_letters)
         settings = settings or OrchestratorSettings()
         self._clock = clock
+        self._max_message = settings.max_message_bytes
         # one DB thread shared with the outboxes (SQLite): writers never meet on the file lock,
         # whose busy handler would sleep for milliseconds
         self._own_db = db_executor is None
@@ -106,7 +127,9 @@ class Orchestrator:
             engine=engine,
             inbox=inbox,
             guard=PoisonGuard(inbox, self._dead, max_attempts=settings.max_attempts),
-            settings=PipelineSettings(settings.batch_max, settings.retry_backoff),
+            settings=PipelineSettings(
+                settings.batch_max, settings.retry_backoff, settings.max_message_bytes
+            ),
             db=self._db,
             journal_thread=self._jx,
             layers=self._layers,
@@ -345,9 +368,11 @@ class Orchestrator:
         def run(step: Step) -> None:
             now = self._clock.now_ms()
             for agent in compiled.agents:
-                step.outbox.append(
-                    out.as_row(agent, out.provision(compiled.proto, compiled.version, agent, now))
+                parts, skipped = out.provision(
+                    compiled.proto, compiled.version, agent, now, self._max_message
                 )
+                _report_oversized(agent, skipped)
+                step.outbox.extend(out.as_row(agent, m) for m in parts)
 
         await self._submit(run)
 
@@ -382,10 +407,15 @@ class Orchestrator:
 
         def run(step: Step) -> int:
             now = self._clock.now_ms()
-            rows = [
-                out.as_row(agent_name, out.provision(c.proto, c.version, agent_name, now))
-                for c in loaded
-            ]
+            limit = self._max_message
+            sync_id = out.new_sync_id()
+            rows: list[OutboxMessage] = []
+            for n, c in enumerate(loaded, start=1):
+                parts, skipped = out.provision(
+                    c.proto, c.version, agent_name, now, limit, f"{sync_id}:p{n}"
+                )
+                _report_oversized(agent_name, skipped)
+                rows.extend(out.as_row(agent_name, m) for m in parts)
             acts = [
                 out.activation(
                     live.state,
@@ -398,7 +428,12 @@ class Orchestrator:
                 for live in self._layers.visible_lives(step)
                 if agent_name in live.compiled.agents
             ]
-            rows.append(out.as_row(agent_name, out.sync(acts, now)))
+            syncs, skipped = out.sync(acts, now, limit, sync_id)
+            _report_oversized(agent_name, skipped)
+            rows.extend(out.as_row(agent_name, m) for m in syncs)
+            # an older sync for this agent not sent yet is superseded by this one: deleted in
+            # this batch's transaction, so reconnects cannot pile syncs up (§4.11)
+            step.supersede.add(agent_name)
             step.outbox.extend(rows)
             return len(rows)
 

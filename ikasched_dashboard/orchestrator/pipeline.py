@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 
 from ikasched.v1 import agent_pb2
 from ikasched_common.clock import Clock
+from ikasched_common.errors import ResourceExhausted
 from ikasched_common.journal import Journal, JournalItem, PoisonGuard
 from ikasched_dashboard.gateway import decode_inbox_entry
 from ikasched_dashboard.orchestrator.commit import BatchCommitter
@@ -55,6 +56,7 @@ OnMessage = Callable[[Step, str, agent_pb2.AgentMessage], bool]
 class PipelineSettings:
     batch_max: int
     retry_backoff: float  # after a failed commit
+    max_message_bytes: int  # the largest outbox message a link frame carries
 
 
 class Pipeline:
@@ -345,5 +347,14 @@ class Pipeline:
         step = Step()
         self._layers.building = batch
         result = fn(step)
+        limit = self._settings.max_message_bytes
+        for row in step.outbox:
+            if len(row.message) > limit:
+                # never queued: a message no frame carries would wedge the agent's link
+                raise ResourceExhausted(
+                    f"{row.type_name or 'message'} {row.message_id} for agent"
+                    f" {row.agent_name} is {len(row.message)} bytes; a link message carries"
+                    f" at most {limit}"
+                )
         batch.merge(step)
         return result

@@ -93,6 +93,7 @@ class Step:
         "outbox",
         "reasons",
         "retries",
+        "supersede",
     )
 
     def __init__(self) -> None:
@@ -108,6 +109,7 @@ class Step:
         self.acks: dict[JobRef, ErrorAck] = {}
         # status reasons set on job rows whose state may not change (agent unreachable)
         self.reasons: dict[JobRef, str] = {}
+        self.supersede: set[str] = set()  # agents whose unsent older syncs this step replaces
 
 
 @dataclass(slots=True)
@@ -136,6 +138,7 @@ class Batch:
         self.facts: dict[JobRef, RunFacts] = {}
         self.acks: dict[JobRef, ErrorAck] = {}
         self.reasons: dict[JobRef, str] = {}
+        self.supersede: set[str] = set()
         self.answers: list[tuple[asyncio.Future[Any], Any]] = []
         self.refusals: list[tuple[asyncio.Future[Any], BaseException]] = []
         self.poison: list[tuple[JournalItem, str]] = []
@@ -158,6 +161,7 @@ class Batch:
         self.facts.update(step.facts)
         self.acks.update(step.acks)
         self.reasons.update(step.reasons)
+        self.supersede |= step.supersede
 
 
 class Layers:

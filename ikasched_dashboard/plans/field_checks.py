@@ -11,7 +11,12 @@ from collections.abc import Iterable
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_common.errors import InvalidArgument
-from ikasched_dashboard.plans.limits import MAX_NAME_LENGTH, MAX_RETURN_CODE, MIN_RETURN_CODE
+from ikasched_dashboard.plans.limits import (
+    MAX_NAME_LENGTH,
+    MAX_PARAMETER_VALUE_BYTES,
+    MAX_RETURN_CODE,
+    MIN_RETURN_CODE,
+)
 from ikasched_dashboard.plans.plan_index import PlanIndex, join_path
 from ikasched_dashboard.plans.problems import Severity, ValidationProblem
 
@@ -96,6 +101,13 @@ class FieldChecks:
                 self.error(join_path(path, "name"), "a parameter needs a name")
                 continue
             self.name_length(join_path(path, "name"), parameter.name, "the parameter name")
+            size = len(parameter.default_value.encode("utf-8"))
+            if size > MAX_PARAMETER_VALUE_BYTES:
+                self.error(
+                    join_path(path, "defaultValue"),
+                    f"the default value is {size} bytes; at most {MAX_PARAMETER_VALUE_BYTES}"
+                    " (limit MAX_PARAMETER_VALUE_BYTES)",
+                )
             if parameter.name in seen:
                 first = f"{prefix}[{seen[parameter.name]}]"
                 self.error(

@@ -23,3 +23,16 @@ MAX_DURATION_SECONDS = 100 * 366 * 24 * 3600
 MAX_DURATION_MS = MAX_DURATION_SECONDS * 1000
 #: Largest capacity or weight of a job lock.
 MAX_LOCK_COUNT = 2**31 - 1
+
+# Sizes bound what one link message to an agent carries (docs/architecture.md §4.9): an
+# instance's activation holds its parameters, an initiation its job's, provisioning its jobs.
+#: Longest parameter value (a plan's default or an operator's), in UTF-8 bytes.
+MAX_PARAMETER_VALUE_BYTES = 64 * 1024
+#: Most parameters one request (new instance, update, reset, manual run) gives.
+MAX_PARAMETERS = 1000
+#: Most bytes of parameter values, together: in one request, or the defaults of one plan.
+MAX_PARAMETER_BYTES = 1024 * 1024
+#: Largest job (its serialized SchedulerJob: command line, environment, parameters ...).
+MAX_JOB_BYTES = 256 * 1024
+#: Largest plan, serialized.
+MAX_PLAN_BYTES = 8 * 1024 * 1024

@@ -48,8 +48,11 @@ from ikasched_dashboard.plans.limits import (
     MAX_CONTEXT_DEPTH,
     MAX_CONTEXTS,
     MAX_GROUPING_DEPTH,  # read here at check time, so a test can lower it on this module
+    MAX_JOB_BYTES,
     MAX_JOBS,
     MAX_NAME_LENGTH,
+    MAX_PARAMETER_BYTES,
+    MAX_PLAN_BYTES,
     MAX_RETURN_CODE,
     MIN_RETURN_CODE,
 )
@@ -166,12 +169,31 @@ class _Checker(FieldChecks):
     def run(self) -> list[ValidationProblem]:
         self.out.extend(range_problems(self.plan))
         self.out.extend(unsupported_problems(self.plan))
+        self.sizes()
         for at in self.index.contexts:
             self.context(at)
         self.cycles()
         self.reachability()
         self.completion_blockers()
         return self.out
+
+    def sizes(self) -> None:
+        """The whole plan's size and its parameter defaults together (docs/architecture.md
+        §4.9: what reaches an agent must fit its link's messages)."""
+        size = self.plan.ByteSize()
+        if size > MAX_PLAN_BYTES:
+            self.error(
+                "",
+                f"the plan is {size} bytes serialized; at most {MAX_PLAN_BYTES}"
+                " (limit MAX_PLAN_BYTES)",
+            )
+        defaults = sum(len(v.encode("utf-8")) for v in _defaults(self.plan))
+        if defaults > MAX_PARAMETER_BYTES:
+            self.error(
+                "contextParameters",
+                f"parameter default values come to {defaults} bytes together; at most"
+                f" {MAX_PARAMETER_BYTES} (limit MAX_PARAMETER_BYTES)",
+            )
 
     def context(self, at: ContextAt) -> None:
         ctx, prefix, is_root = at.context, at.path, at.path == ""
@@ -240,6 +262,13 @@ class _Checker(FieldChecks):
             )
         else:
             seen_here[ident] = path
+        size = job.ByteSize()
+        if size > MAX_JOB_BYTES:
+            self.error(
+                path,
+                f"job {ident!r} is {size} bytes serialized; at most {MAX_JOB_BYTES}"
+                " (limit MAX_JOB_BYTES)",
+            )
         kind = job.WhichOneof("job_type")
         definition = self.index.definitions.get(ident)
         if kind is None:
@@ -507,6 +536,17 @@ def _not_here(ident: str) -> str:
 _JSON_NAMES: dict[str, str] = {
     f.name: f.json_name for f in plan_pb2.SchedulerJob.DESCRIPTOR.oneofs_by_name["job_type"].fields
 }
+
+
+def _defaults(ctx: plan_pb2.Context) -> Iterator[str]:
+    for p in ctx.context_parameters:
+        yield p.default_value
+    for job in ctx.scheduled_jobs:
+        if job.HasField("internal_event_driven_job"):
+            for p in job.internal_event_driven_job.context_parameters:
+                yield p.default_value
+    for child in ctx.contexts:
+        yield from _defaults(child)
 
 
 def validate_plan(plan: plan_pb2.Context) -> list[ValidationProblem]:

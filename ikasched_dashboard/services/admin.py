@@ -4,6 +4,7 @@ AgentService (presence from the store)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,9 +27,13 @@ from ikasched_common.secrets import mask_secret_parameters
 from ikasched_dashboard.services.context import ServiceContext, require
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.store import agents as agent_store
+from ikasched_dashboard.store import changes as change_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import messages as message_store
+from ikasched_dashboard.store import outbox_link
 from ikasched_dashboard.store import plans as plan_store
+from ikasched_dashboard.store.changes import AuditEntry
+from ikasched_dashboard.store.db import write_transaction
 
 INBOX = "inbox"
 DEAD_LETTERS = "dlq"
@@ -38,6 +43,7 @@ MAX_PEEK = 1000
 _ALL = 1_000_000
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class GlobalEventServicer(admin_service_pb2_grpc.GlobalEventServiceServicer):
@@ -86,7 +92,7 @@ def _key(message_id: str) -> int:
 
 class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
     """Queues: "inbox" (the dashboard's inbound journal), "dlq" (its dead letters) and
-    "outbox/<agent>" (messages waiting for that agent's ack; read-only)."""
+    "outbox/<agent>" (messages waiting for that agent's ack; emptied only whole, forced)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -270,7 +276,7 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
         require(request.queue, "queue")
         self._known(request.queue)
         if request.queue.startswith(OUTBOX_PREFIX):
-            raise FailedPrecondition("outbox messages leave when their agent acknowledges them")
+            return await self._delete_outbox(self._outbox_agent(request.queue), request.force)
         journal: Journal
         if request.queue == DEAD_LETTERS:
             journal = self._dlq().journal
@@ -288,6 +294,44 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
                 total += journal.remove([i.key for i in items])
 
         return admin_service_pb2.DeleteMessagesResponse(deleted=await self._off(clear))
+
+    async def _delete_outbox(
+        self, agent: str, force: bool
+    ) -> admin_service_pb2.DeleteMessagesResponse:
+        """Empty a stuck agent outbox (docs/architecture.md §4.9): audited, then the agent's
+        link is ended so that it reconnects and gets its provisioning and instances afresh."""
+        if not force:
+            raise FailedPrecondition(
+                f"emptying outbox/{agent} drops messages the agent has not acknowledged"
+                " (initiations, kills, provisioning): set force to do it"
+            )
+        actor = self.ctx.actor()
+        now = self.ctx.now_ms()
+
+        def work() -> int:
+            with write_transaction(self.ctx.engine) as conn:
+                deleted = outbox_link.delete_outbox(conn, agent)
+                change_store.append_audit(
+                    conn,
+                    [
+                        AuditEntry(
+                            time=now,
+                            instance_id="",
+                            plan_name="",
+                            from_status="",
+                            to_status="",
+                            cause=f"queue delete {OUTBOX_PREFIX}{agent}",
+                            actor=actor,
+                            detail=f"{deleted} outbox message(s) deleted by an admin",
+                        )
+                    ],
+                )
+                return deleted
+
+        deleted = await asyncio.to_thread(work)
+        log.warning("%s deleted %d message(s) from outbox/%s", actor, deleted, agent)
+        self.ctx.disconnect_agent(agent)  # after the delete: its reconnect sync must stay
+        return admin_service_pb2.DeleteMessagesResponse(deleted=deleted)
 
 
 class AgentServicer(admin_service_pb2_grpc.AgentServiceServicer):

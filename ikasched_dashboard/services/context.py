@@ -23,6 +23,11 @@ from ikasched_common.secrets import SecretBox
 from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
+from ikasched_dashboard.plans.limits import (
+    MAX_PARAMETER_BYTES,
+    MAX_PARAMETER_VALUE_BYTES,
+    MAX_PARAMETERS,
+)
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
@@ -148,6 +153,8 @@ class ServiceContext:
     notify_agents: Callable[[Sequence[str]], None] = lambda _names: None
     # Instances quarantined at start (id -> why their snapshot cannot be loaded).
     quarantined_instances: Mapping[str, str] = field(default_factory=dict)
+    # Ends an agent's current link (it reconnects and is synced afresh); False: not connected.
+    disconnect_agent: Callable[[str], bool] = lambda _name: False
 
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())
@@ -234,10 +241,30 @@ def decode_token(token: str, field_name: str = "page.page_token") -> Any:
 def parameter_pairs(
     params: Any, field_name: str = "context_parameters"
 ) -> tuple[tuple[str, str], ...]:
-    """(name, value) pairs of ContextParameterInstance messages; names required and unique."""
+    """(name, value) pairs of ContextParameterInstance messages; names required and unique,
+    values within the sizes every link message to an agent must respect (limits.py)."""
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
+    total = 0
     for n, p in enumerate(params):
+        if n >= MAX_PARAMETERS:
+            raise InvalidArgument(
+                f"at most {MAX_PARAMETERS} parameters (limit MAX_PARAMETERS)", field=field_name
+            )
+        size = len(p.value.encode("utf-8"))
+        if size > MAX_PARAMETER_VALUE_BYTES:
+            raise InvalidArgument(
+                f"value is {size} bytes; at most {MAX_PARAMETER_VALUE_BYTES}"
+                " (limit MAX_PARAMETER_VALUE_BYTES)",
+                field=f"{field_name}[{n}].value",
+            )
+        total += size
+        if total > MAX_PARAMETER_BYTES:
+            raise InvalidArgument(
+                f"values come to more than {MAX_PARAMETER_BYTES} bytes together"
+                " (limit MAX_PARAMETER_BYTES)",
+                field=field_name,
+            )
         if not p.name:
             raise InvalidArgument("required", field=f"{field_name}[{n}].name")
         if p.name in seen:

@@ -124,6 +124,23 @@ def insert_outbox(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
     executemany(conn, "insert_outbox", outbox.insert, rows, columns=_OUTBOX_COLUMNS)
 
 
+#: Message ids of reconnect syncs (provisioning and SyncInstances parts) start with this.
+SYNC_MESSAGE_PREFIX = "sync:"
+
+
+def delete_unsent_syncs(conn: Connection, agent_name: str) -> int:
+    """Delete the agent's reconnect-sync rows not sent yet (a newer sync supersedes them);
+    rows already given a link seq stay, the link resends them. Returns how many."""
+    result = conn.execute(
+        delete(outbox).where(
+            outbox.c.agent_name == agent_name,
+            outbox.c.link_seq.is_(None),
+            outbox.c.message_id.startswith(SYNC_MESSAGE_PREFIX, autoescape=True),
+        )
+    )
+    return max(result.rowcount, 0)
+
+
 def _ensure_link(conn: Connection, agent_name: str) -> None:
     insert_ignoring_duplicates(conn, agent_links, [{"agent_name": agent_name}])
 

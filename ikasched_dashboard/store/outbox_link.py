@@ -6,7 +6,7 @@ never handed out twice; the position of a resume is derived from the lowest seq 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Update, bindparam, delete, func, select, update
 
 from ikasched_common.errors import LinkError
 from ikasched_dashboard.store._sql import executemany, insert_ignoring_duplicates
@@ -79,6 +79,21 @@ def reset_link_seqs(conn: Connection, agent_name: str, last_seq: int) -> int:
         .values(last_assigned_seq=last_seq)
     )
     return max(int(moved), 0)
+
+
+def delete_outbox(conn: Connection, agent_name: str) -> int:
+    """Delete every row queued for the agent, sent or not (an admin's way out of a stuck
+    outbox). Seqs given to deleted rows are handed out again, as if never assigned, so the
+    next resume finds the agent's position and the outbox's in step. Returns how many."""
+    lowest = lowest_assigned_seq(conn, agent_name)
+    deleted = conn.execute(delete(outbox).where(outbox.c.agent_name == agent_name)).rowcount
+    if lowest is not None:
+        conn.execute(
+            update(agent_links)
+            .where(agent_links.c.agent_name == agent_name)
+            .values(last_assigned_seq=lowest - 1)
+        )
+    return max(int(deleted), 0)
 
 
 def outbox_size(conn: Connection, agent_name: str) -> int:

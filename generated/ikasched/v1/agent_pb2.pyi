@@ -223,22 +223,34 @@ class RemoveInstance(_message.Message):
     def __init__(self, context_instance_id: _Optional[str] = ..., kill_running_jobs: _Optional[bool] = ...) -> None: ...
 
 class SyncInstances(_message.Message):
-    __slots__ = ("instances",)
+    __slots__ = ("instances", "sync_id", "part", "parts")
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     instances: _containers.RepeatedCompositeFieldContainer[ActivateInstance]
-    def __init__(self, instances: _Optional[_Iterable[_Union[ActivateInstance, _Mapping]]] = ...) -> None: ...
+    sync_id: str
+    part: int
+    parts: int
+    def __init__(self, instances: _Optional[_Iterable[_Union[ActivateInstance, _Mapping]]] = ..., sync_id: _Optional[str] = ..., part: _Optional[int] = ..., parts: _Optional[int] = ...) -> None: ...
 
 class ProvisionJobs(_message.Message):
-    __slots__ = ("context_name", "plan_version", "jobs", "timezone")
+    __slots__ = ("context_name", "plan_version", "jobs", "timezone", "sync_id", "part", "parts")
     CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     context_name: str
     plan_version: int
     jobs: _containers.RepeatedCompositeFieldContainer[_plan_pb2.SchedulerJob]
     timezone: str
-    def __init__(self, context_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., jobs: _Optional[_Iterable[_Union[_plan_pb2.SchedulerJob, _Mapping]]] = ..., timezone: _Optional[str] = ...) -> None: ...
+    sync_id: str
+    part: int
+    parts: int
+    def __init__(self, context_name: _Optional[str] = ..., plan_version: _Optional[int] = ..., jobs: _Optional[_Iterable[_Union[_plan_pb2.SchedulerJob, _Mapping]]] = ..., timezone: _Optional[str] = ..., sync_id: _Optional[str] = ..., part: _Optional[int] = ..., parts: _Optional[int] = ...) -> None: ...
 
 class RemovePlanJobs(_message.Message):
     __slots__ = ("context_name",)
