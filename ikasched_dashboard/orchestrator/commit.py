@@ -17,9 +17,11 @@ from ikasched_common.clock import Clock
 from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import coordinator_to_snapshot
 from ikasched_dashboard.engine.state import JobState
+from ikasched_dashboard.orchestrator import messages as out
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.orchestrator.steps import Batch, JobRef, Layers, Live
 from ikasched_dashboard.store import batches, instances
+from ikasched_dashboard.store import messages as message_store
 from ikasched_dashboard.store.batches import BatchRows, PlanGiven
 from ikasched_dashboard.store.db import write_transaction
 from ikasched_dashboard.store.instances import JobInstanceRow
@@ -56,9 +58,7 @@ class BatchCommitter:
     def commit(self, batch: Batch) -> None:
         """Write the batch; AlreadyProcessed if one of its message ids was processed before."""
         now = self._clock.now_ms()
-        rows = BatchRows(
-            audits=batch.audits, outbox=batch.outbox, superseded_syncs=sorted(batch.supersede)
-        )
+        rows = BatchRows(audits=batch.audits, outbox=batch.outbox)
         with write_transaction(self._engine) as conn:
             batches.claim_processed(conn, batch.processed, now)
             for iid, live in batch.lives.items():
@@ -69,6 +69,8 @@ class BatchCommitter:
                 rows.coordinator = json.dumps(
                     coordinator_to_snapshot(batch.coord), separators=(",", ":")
                 ).encode()
+            for agent in sorted(batch.supersede):  # before this batch's own sync rows go in
+                message_store.supersede_syncs(conn, agent, out.superseded)
             batches.write_batch(conn, rows, now)
 
     def _instance_rows(

@@ -166,6 +166,12 @@ def sync(
     return out, skipped
 
 
+def superseded(message_id: str) -> bytes:
+    """What an older sync's already-sent row becomes once a newer sync replaced it: the same
+    id, no body (the agent ignores it; the link's order is kept)."""
+    return agent_pb2.DashboardMessage(id=message_id).SerializeToString()
+
+
 def new_sync_id() -> str:
     return f"{SYNC_ID_PREFIX}{uuid.uuid4().hex}"
 

@@ -317,8 +317,6 @@ class BatchRows:
     audits: Sequence[AuditEntry] = ()
     coordinator: bytes | None = None  # its snapshot, when the batch changed it
     outbox: Sequence[OutboxMessage] = ()
-    # agents whose unsent reconnect syncs go before this batch's outbox rows are inserted
-    superseded_syncs: Sequence[str] = ()
 
 
 def claim_processed(conn: Connection, message_ids: Sequence[str], now: int) -> None:
@@ -339,6 +337,4 @@ def write_batch(conn: Connection, rows: BatchRows, now: int) -> None:
     changes.append_audit(conn, rows.audits)
     if rows.coordinator is not None:
         locks.save_lock_state(conn, rows.coordinator, now)
-    for agent in rows.superseded_syncs:
-        message_store.delete_unsent_syncs(conn, agent)
     message_store.insert_outbox(conn, rows.outbox)

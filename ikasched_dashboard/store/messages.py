@@ -8,7 +8,7 @@ given at insert time could let a cumulative ack cover a row that was never sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,19 +126,32 @@ def insert_outbox(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
 
 #: Message ids of reconnect syncs (provisioning and SyncInstances parts) start with this.
 SYNC_MESSAGE_PREFIX = "sync:"
+#: The type name of a sync row whose content a newer sync replaced.
+SUPERSEDED = "superseded"
 
 
-def delete_unsent_syncs(conn: Connection, agent_name: str) -> int:
-    """Delete the agent's reconnect-sync rows not sent yet (a newer sync supersedes them);
-    rows already given a link seq stay, the link resends them. Returns how many."""
-    result = conn.execute(
-        delete(outbox).where(
-            outbox.c.agent_name == agent_name,
-            outbox.c.link_seq.is_(None),
-            outbox.c.message_id.startswith(SYNC_MESSAGE_PREFIX, autoescape=True),
-        )
+def supersede_syncs(conn: Connection, agent_name: str, placeholder: Callable[[str], bytes]) -> int:
+    """A newer reconnect sync replaces the agent's older ones (docs/architecture.md §4.11):
+    their rows not sent yet are deleted; rows already given a link seq stay (the link resends
+    them in order) but their content becomes `placeholder(message_id)`, a message without a
+    body, so unacknowledged syncs cannot pile up their size. Returns the rows changed."""
+    mine = (
+        outbox.c.agent_name == agent_name,
+        outbox.c.message_id.startswith(SYNC_MESSAGE_PREFIX, autoescape=True),
     )
-    return max(result.rowcount, 0)
+    deleted = conn.execute(delete(outbox).where(*mine, outbox.c.link_seq.is_(None))).rowcount
+    sent = conn.execute(
+        select(outbox.c.id, outbox.c.message_id).where(
+            *mine, outbox.c.link_seq.is_not(None), outbox.c.type_name != SUPERSEDED
+        )
+    ).all()
+    for row_id, message_id in sent:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id)
+            .values(message=placeholder(str(message_id)), type_name=SUPERSEDED)
+        )
+    return max(deleted, 0) + len(sent)
 
 
 def _ensure_link(conn: Connection, agent_name: str) -> None:
