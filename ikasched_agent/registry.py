@@ -33,6 +33,9 @@ REGISTRY_BODIES = frozenset(
     }
 )
 
+#: How many abandoned sync ids the registry remembers (their late parts are ignored).
+_DISCARDED_KEPT = 64
+
 #: The log is rewritten as a snapshot once it holds this many more records than the state needs.
 COMPACT_SLACK = 256
 
@@ -107,6 +110,7 @@ class Registry:
         # syncs in parts not complete yet: key ("instances" or "plan:<name>") -> (sync id,
         # parts received by number)
         self._parts: dict[str, tuple[str, dict[int, DashboardMessage]]] = {}
+        self._discarded: dict[str, None] = {}  # recent sync ids given up: late parts ignored
 
     # ---- reading -------------------------------------------------------------------------
     @property
@@ -204,8 +208,14 @@ class Registry:
             return message
         if body.parts <= 1 and not body.sync_id:
             return message
+        if body.sync_id in self._discarded:
+            return None
         got = self._parts.get(key)
         if got is None or got[0] != body.sync_id:
+            if got is not None:
+                self._discarded[got[0]] = None
+                while len(self._discarded) > _DISCARDED_KEPT:
+                    del self._discarded[next(iter(self._discarded))]
             got = (body.sync_id, {})
             self._parts[key] = got
         got[1][body.part] = message

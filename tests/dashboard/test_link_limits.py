@@ -91,9 +91,12 @@ def test_large_parameters_and_reconnects_keep_the_link_working(tmp_path: Path) -
                 for _ in range(15):
                     before = proc.gateway.link.session("a1")
                     proc.gateway.link.disconnect("a1", "test: reconnect storm")
-                    await wait_until(
-                        lambda b=before: proc.gateway.link.session("a1") not in (None, b), 30
-                    )
+
+                    def reconnected(old: object = before) -> bool:
+                        now = proc.gateway.link.session("a1")
+                        return now is not None and now is not old
+
+                    await wait_until(reconnected, 30)
                 await wait_until(lambda: _outbox(proc, "a1")[0] == 0, 30)
                 rows, size = _outbox(proc, "a1")
                 assert (rows, size) == (0, 0)

@@ -13,9 +13,8 @@ from ikasched_dashboard.plans.limits import (
     MAX_PARAMETER_VALUE_BYTES,
     MAX_PARAMETERS,
 )
-from ikasched_dashboard.store import changes
+from ikasched_dashboard.store import changes, outbox_link
 from ikasched_dashboard.store import messages as message_store
-from ikasched_dashboard.store import outbox_link
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 from ikasched_dashboard.store.schema import agent_links
 
