@@ -46,6 +46,7 @@ from ikasched_common import clock
 from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import AgentConfig
 from ikasched_common.errors import IkaschedError, InvalidArgument
+from ikasched_common.files import private_dir, private_files
 from ikasched_common.journal import DeadLetterJournal, DiskJournal, Durability
 from ikasched_common.link import (
     AgentIdentity,
@@ -57,6 +58,7 @@ from ikasched_common.link import (
     LinkSettings,
     Receiver,
 )
+from ikasched_common.secrets import SecretBox, load_or_create_key_file
 
 __all__ = [
     "META_INSTANCE_ID",
@@ -75,6 +77,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The agent's own key (in its data directory) sealing secret values in its journals.
+SECRET_KEY_FILE = "secret.key"
 
 
 async def _call(result: Any) -> Any:
@@ -233,10 +238,12 @@ class Agent:
         opts = self.options
         if self._dialer is None:  # first: a bad TLS file fails before anything is touched
             self._dialer = grpc_dialer(self.config, opts.link_settings)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files()  # journals, run directories, logs, key: 0600 files, 0700 directories
+        private_dir(self.data_dir)
+        box = SecretBox(load_or_create_key_file(self.data_dir / SECRET_KEY_FILE))
         durability: Durability = "power" if self.config.journal_durability == "power" else "crash"
         journals = await AgentJournals.open(
-            self.data_dir, durability, max_poison_attempts=opts.max_poison_attempts
+            self.data_dir, durability, max_poison_attempts=opts.max_poison_attempts, box=box
         )
         instance_id = await journals.aj.run(journals.instance_id)
         await journals.aj.run(journals.registry_log.load, self.registry)
@@ -251,6 +258,7 @@ class Agent:
             kill_grace_seconds=self.config.kill_grace_seconds,
             agent_name=self.name,
             agent_hostname=self.hostname,
+            secret_box=box,
         )
         if opts.trigger_factory is not None:
             self.triggers = opts.trigger_factory(

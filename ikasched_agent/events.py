@@ -15,6 +15,7 @@ from ikasched_agent import runs
 from ikasched_agent.process import Phase, Run
 from ikasched_agent.protocol import Initiation, ProcessEventMessage
 from ikasched_agent.spawn import job_parameters
+from ikasched_common.secrets import mask_secret_parameters
 
 __all__ = ["SECRET_MASK", "RunEvents", "execution_details", "process_event", "refusal_event"]
 
@@ -74,7 +75,8 @@ def process_event(
         manual=bool(init.manually_submitted_by),
     )
     if init.HasField("internal_event_driven_job"):
-        event.internal_event_driven_job.CopyFrom(job)
+        # a secret default must not travel back (nor land in the dashboard's inbox journal)
+        event.internal_event_driven_job.CopyFrom(mask_secret_parameters(job))
     if init.HasField("catalyst_event"):
         event.catalyst_event.CopyFrom(init.catalyst_event)
     if init.HasField("dry_run_parameters"):

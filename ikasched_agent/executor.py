@@ -44,7 +44,8 @@ from ikasched_agent.runs import RunPaths, RunState
 from ikasched_agent.spawn import default_base_env, launch_settings, spawn_wrapper
 from ikasched_agent.wrapper import CLAIM_TAKEN_STATUS
 from ikasched_common import clock
-from ikasched_common.errors import InvalidArgument
+from ikasched_common.errors import InvalidArgument, SecretError
+from ikasched_common.secrets import SecretBox, open_secret_parameters
 
 __all__ = [
     "DEFAULT_KILL_GRACE_SECONDS",
@@ -101,6 +102,7 @@ class Executor:
         today: Callable[[], dt.date] = dt.date.today,
         clock_ms: Callable[[], int] = clock.now_ms,
         rng: random.Random | None = None,
+        secret_box: SecretBox | None = None,
     ) -> None:
         if max_concurrent_jobs < 0:
             raise InvalidArgument("must be >= 0 (0 = unlimited)", field="max_concurrent_jobs")
@@ -117,6 +119,7 @@ class Executor:
         self._today = today
         self._clock_ms = clock_ms
         self._rng = rng or random.Random()
+        self._box = secret_box  # opens sealed parameter values for the process only
         self._runs: dict[str, Run] = {}
         self._recent: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._queue: list[tuple[int, int, str]] = []
@@ -298,12 +301,25 @@ class Executor:
                 continue  # cancelled or killed while queued
             self._start(run)
 
+    def _opened(self, init: Initiation) -> Initiation:
+        """A copy of `init` with its sealed values opened: for the environment only, never
+        kept, journaled or reported (docs/architecture.md §7.5)."""
+        if self._box is None:
+            return init
+        copy = Initiation()
+        copy.CopyFrom(init)
+        open_secret_parameters(copy, self._box)
+        return copy
+
     def _start(self, run: Run) -> None:
         job = run.init.internal_event_driven_job
         try:
             env, interpreter = launch_settings(
-                run.init, run.paths, self._base_env, is_root=self._is_root
+                self._opened(run.init), run.paths, self._base_env, is_root=self._is_root
             )
+        except SecretError as exc:
+            self._reject(run, f"a secret parameter does not open: {exc}")
+            return
         except InvalidArgument as exc:
             self._reject(run, str(exc))
             return

@@ -18,8 +18,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from google.protobuf.message import DecodeError
 
 from ikasched.v1 import agent_pb2
 from ikasched_agent.protocol import AgentAlert, DashboardMessage, Initiation, ProcessEventMessage
@@ -30,24 +32,76 @@ from ikasched_common.journal import (
     DeadLetterJournal,
     DiskJournal,
     Durability,
+    Journal,
     JournalItem,
+    MetaValue,
     PoisonGuard,
     one_transaction,
 )
 from ikasched_common.link import JournalOutbox, Receiver
+from ikasched_common.secrets import SecretBox, seal_secret_parameters
 
-__all__ = ["META_INSTANCE_ID", "AgentJournals"]
+__all__ = ["META_INSTANCE_ID", "AgentJournals", "SealingInbox"]
 
 log = logging.getLogger(__name__)
 
 META_INSTANCE_ID = "agent.instance_id"
 
 
+class SealingInbox:
+    """The inbox journal as the link receiver writes it: each DashboardMessage's secret
+    parameter values (the dashboard marks them secret when it opens them for this agent) are
+    sealed with the agent's key before they touch the disk (docs/architecture.md §7.5). The
+    registry log, held initiations and dead letters are copies of inbox items, so they hold
+    the sealed form too; the executor opens the values only to start the process."""
+
+    def __init__(self, inner: Journal, box: SecretBox) -> None:
+        self._inner = inner
+        self._box = box
+
+    def _sealed(self, value: bytes) -> bytes:
+        try:
+            message = DashboardMessage.FromString(value)
+        except DecodeError:
+            return value  # the consumer dead-letters it; there is nothing to seal in it
+        if not seal_secret_parameters(message, self._box):
+            return value
+        return message.SerializeToString()
+
+    def append(
+        self, values: Sequence[bytes], meta: Mapping[str, MetaValue] | None = None
+    ) -> list[int]:
+        return self._inner.append([self._sealed(v) for v in values], meta)
+
+    def peek(self, limit: int = 1, after: int | None = None) -> list[JournalItem]:
+        return self._inner.peek(limit, after)
+
+    def remove(self, keys: Iterable[int], meta: Mapping[str, MetaValue] | None = None) -> int:
+        return self._inner.remove(keys, meta)
+
+    def get_meta(self, name: str, default: MetaValue | None = None) -> MetaValue | None:
+        return self._inner.get_meta(name, default)
+
+    def set_meta(self, meta: Mapping[str, MetaValue]) -> None:
+        self._inner.set_meta(meta)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class AgentJournals:
     """The opened journals and the records kept on them."""
 
     def __init__(
-        self, store: DiskJournal, outbox_journal: DiskJournal, *, max_poison_attempts: int = 5
+        self,
+        store: DiskJournal,
+        outbox_journal: DiskJournal,
+        *,
+        max_poison_attempts: int = 5,
+        box: SecretBox | None = None,
     ) -> None:
         self.store = store  # the inbox
         self.held_journal = store.sibling("held")
@@ -60,11 +114,17 @@ class AgentJournals:
         self.dead_letters = DeadLetterJournal(self.dead_journal)
         self.guard = PoisonGuard(store, self.dead_letters, max_attempts=max_poison_attempts)
         self.outbox = JournalOutbox(outbox_journal)
-        self.receiver = Receiver(store)
+        # what the link journals has its secret values sealed with the agent's key first
+        self.receiver = Receiver(store if box is None else SealingInbox(store, box))
 
     @classmethod
     async def open(
-        cls, data_dir: Path, durability: Durability, *, max_poison_attempts: int
+        cls,
+        data_dir: Path,
+        durability: Durability,
+        *,
+        max_poison_attempts: int,
+        box: SecretBox | None = None,
     ) -> AgentJournals:
         """Open (or create) the journals of `data_dir`, off the event loop."""
         store = await asyncio.to_thread(
@@ -73,7 +133,7 @@ class AgentJournals:
         outbox_journal = await asyncio.to_thread(
             DiskJournal, data_dir / "outbox", durability=durability, prefix="outbox"
         )
-        return cls(store, outbox_journal, max_poison_attempts=max_poison_attempts)
+        return cls(store, outbox_journal, max_poison_attempts=max_poison_attempts, box=box)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.outbox.close)

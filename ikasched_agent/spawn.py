@@ -17,6 +17,7 @@ from ikasched_agent.protocol import Initiation
 from ikasched_agent.runs import RunPaths
 from ikasched_agent.wrapper import MAX_INLINE_SCRIPT_BYTES, SHELL, STOP_AT_ENV, wrapper_argv
 from ikasched_common.errors import InvalidArgument
+from ikasched_common.files import JOB_UMASK_ENV, started_umask
 
 __all__ = [
     "RESERVED_ENV",
@@ -34,6 +35,7 @@ RESERVED_ENV = (
     "IKASCHED_CONTEXT_INSTANCE_ID",
     "IKASCHED_JOB_NAME",
     STOP_AT_ENV,  # the wrapper's test hook: never set by a job parameter
+    JOB_UMASK_ENV,
 )
 _BASE_ENV_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR")
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -107,6 +109,7 @@ def launch_settings(
         IKASCHED_CONTEXT_INSTANCE_ID=init.context_instance_id,
         IKASCHED_JOB_NAME=init.job_name,
     )
+    env[JOB_UMASK_ENV] = f"{started_umask():03o}"
     return env, interpreter
 
 

@@ -12,7 +12,9 @@ What the wrapper does, in order (run-directory records in runs.py):
    exits 75 running nothing;
 2. writes its identity into the claim: "<its own pid> <its start ticks>" (the ticks come from
    the executor on fd 3, or, run by hand, from /proc/$$/stat read with builtins);
-3. sends its stdin to /dev/null and stdout/stderr to `out.log`/`err.log`;
+3. sends its stdin to /dev/null and stdout/stderr to `out.log`/`err.log` (created, like the
+   claim, under the agent's private umask: 0600), then gives the job the umask the agent
+   started with (`IKASCHED_JOB_UMASK`, ikasched_common/files.py);
 4. changes to the working directory (a failure there is the job's failure, rc 1);
 5. runs the job and waits for it:
    - default: the command line, passed inline in argv, is evaluated by /bin/sh in a forked
@@ -89,6 +91,7 @@ printf '%s %s\n' $$ "$__ik_t" >&4
 case ${IKASCHED_TEST_STOP_AT-} in recorded) kill -STOP $$;; esac
 case $__ik_text in =*) printf '%s\n' "${__ik_text#=}" >"$__ik_d/job.sh"; __ik_text=-;; esac
 exec </dev/null >"$__ik_d/out.log" 2>"$__ik_d/err.log"
+case ${IKASCHED_JOB_UMASK-} in ?*) umask "$IKASCHED_JOB_UMASK";; esac
 if [ -n "$__ik_wd" ] && ! cd "$__ik_wd"; then
   __ik_rc=1
 elif [ $# -ne 0 ]; then

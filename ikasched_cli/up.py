@@ -419,8 +419,10 @@ def render_screen(client: Client, iid: str, footer: str, colour: bool) -> str:
 
 
 def up(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from ikasched_common.files import private_dir, private_files
+
+    private_files()  # its logs, tokens and config, and the processes it starts: private
+    data_dir = private_dir(Path(args.data_dir).resolve())
     examples = find_examples(args.examples)
     print(f"ikasched up: data in {data_dir}", flush=True)
     tokens = prepare_tokens(data_dir)

@@ -138,12 +138,20 @@ def mask_secret_parameters(message: M) -> M:
     return copy
 
 
-def seal_secret_parameters(message: Message, box: SecretBox) -> None:
-    """Encrypt, in place, every secret parameter value not sealed yet (aad: its name)."""
-    _rewrite(
-        message,
-        lambda name, value: value if not value or is_sealed(value) else box.seal(value, aad=name),
-    )
+def seal_secret_parameters(message: Message, box: SecretBox) -> bool:
+    """Encrypt, in place, every secret parameter value not sealed yet (aad: its name);
+    True when one was."""
+    sealed = False
+
+    def seal(name: str, value: str) -> str:
+        nonlocal sealed
+        if not value or is_sealed(value):
+            return value
+        sealed = True
+        return box.seal(value, aad=name)
+
+    _rewrite(message, seal)
+    return sealed
 
 
 def open_secret_parameters(message: Message, box: SecretBox) -> None:

@@ -45,6 +45,7 @@ from ikasched.v1 import admin_service_pb2, admin_service_pb2_grpc, agent_pb2
 from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import DashboardConfig
 from ikasched_common.errors import Unavailable
+from ikasched_common.files import private_dir, private_files
 from ikasched_common.journal import DiskJournal
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import add_agent_gateway
@@ -132,7 +133,7 @@ class Dashboard:
             self._auth_engine = db.create_engine_for(config.effective_database_url)
             self.authenticator = Authenticator(self._auth_engine)
         # secret parameter values are sealed with this key at rest, opened for the agents only
-        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_dir)
         self.secret_box = SecretBox.from_config(config.secret_key, config.effective_secret_key_file)
         self._health = HealthServicer()
         self._served: tuple[str, ...] = ()
@@ -213,8 +214,8 @@ class Dashboard:
     # ---- start ----------------------------------------------------------------------------
     async def start(self) -> None:
         cfg = self.config
-        data = Path(cfg.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        private_files()  # database, journals, token and key files: 0600, directories 0700
+        data = private_dir(cfg.data_dir)
         # one dashboard per data dir and SQLite file; a second one stops here (§1.7)
         self._data_lock.acquire()
         check_port_free(cfg.listen)

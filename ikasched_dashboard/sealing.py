@@ -185,9 +185,21 @@ class SecretOpeningOutbox:
         return getattr(self._inner, name)
 
 
-def seal_for_plan(box: SecretBox | None, plan: bytes, pairs: Iterable[tuple[str, str]]) -> Pairs:
-    """`seal_pairs` with the secret names of a stored plan (its serialized Context)."""
+def seal_for_plan(
+    box: SecretBox | None,
+    plan: bytes,
+    pairs: Iterable[tuple[str, str]],
+    given_secret: frozenset[str] = frozenset(),
+) -> Pairs:
+    """`seal_pairs` with the secret names of a stored plan (its serialized Context), and the
+    names the request itself marks secret (`given_secret`: sealed even if the plan does not
+    declare them)."""
     out = tuple(pairs)
     if box is None or not out:
         return out
-    return seal_pairs(out, secret_names(plan_pb2.Context.FromString(plan)), box)
+    return seal_pairs(out, secret_names(plan_pb2.Context.FromString(plan)) | given_secret, box)
+
+
+def secret_given(params: Iterable[Any]) -> frozenset[str]:
+    """Names of the ContextParameterInstance messages a request marks secret."""
+    return frozenset(p.name for p in params if p.secret)

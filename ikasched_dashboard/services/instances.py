@@ -24,7 +24,7 @@ from ikasched.v1 import (
 from ikasched_common.errors import InvalidArgument, NotFound, OutOfRange
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.plans.convert import dry_run_from_proto, initiation_to_proto
-from ikasched_dashboard.sealing import seal_for_plan
+from ikasched_dashboard.sealing import seal_for_plan, secret_given
 from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
@@ -247,7 +247,10 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             record.name,
             actor=self.ctx.actor(),
             parameters=seal_for_plan(
-                self.ctx.secret_box, record.plan, parameter_pairs(request.context_parameters)
+                self.ctx.secret_box,
+                record.plan,
+                parameter_pairs(request.context_parameters),
+                secret_given(request.context_parameters),
             ),
             hold_command_jobs=request.hold_command_jobs,
             ignore_blackout=request.ignore_blackout,
@@ -280,7 +283,11 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         values.update(given)
         if given and self.ctx.secret_box is not None:
             plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
-            values.update(seal_for_plan(self.ctx.secret_box, plan.plan, given))
+            values.update(
+                seal_for_plan(
+                    self.ctx.secret_box, plan.plan, given, secret_given(request.context_parameters)
+                )
+            )
         new_id = await self.ctx.lifecycle.reset_instance(
             row.id,
             actor=self.ctx.actor(),
@@ -328,7 +335,9 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
                 )
         if self.ctx.secret_box is not None:
             plan = await self.ctx.plan_record(row.plan_name, row.plan_version)
-            pairs = seal_for_plan(self.ctx.secret_box, plan.plan, pairs)
+            pairs = seal_for_plan(
+                self.ctx.secret_box, plan.plan, pairs, secret_given(request.context_parameters)
+            )
         return await self._verb(
             row.id,
             verbs.UpdateParameters(

@@ -12,7 +12,7 @@ from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.interfaces import VerbResult
-from ikasched_dashboard.sealing import seal_for_plan
+from ikasched_dashboard.sealing import seal_for_plan, secret_given
 from ikasched_dashboard.services.context import (
     LogRequest,
     ServiceContext,
@@ -239,7 +239,9 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             plan = await self.ctx.plan_record(
                 target.instance.plan_name, target.instance.plan_version
             )
-            given = seal_for_plan(self.ctx.secret_box, plan.plan, given)
+            given = seal_for_plan(
+                self.ctx.secret_box, plan.plan, given, secret_given(request.context_parameters)
+            )
         verb = verbs.ManualRun(
             target.job_identifier,
             target.child_context_name,

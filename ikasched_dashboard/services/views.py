@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ikasched.v1 import common_pb2, instance_pb2, plan_pb2
+from ikasched_common.secrets import is_sealed
 from ikasched_dashboard.plans.validation import job_identifier
 from ikasched_dashboard.store import changes as change_store
 from ikasched_dashboard.store import instances as instance_store
@@ -334,7 +335,8 @@ def instance_proto(
         declared = {p.name: p for p in index.root_parameters}
         for name in dict.fromkeys([*declared, *values]):
             decl = declared.get(name)
-            secret = name in index.secret_names
+            # sealed: declared secret, or given with secret=true though the plan does not say so
+            secret = name in index.secret_names or is_sealed(str(values.get(name, "")))
             default = decl.default_value if decl is not None else ""
             value = str(values.get(name, default))
             out.context_parameters.add(

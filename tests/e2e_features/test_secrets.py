@@ -1,6 +1,8 @@
 """Secret parameters end to end (issue 9 done-when): a secret value never appears in the
-dashboard's files (SQLite database, -wal, -shm, journals), its logs, audit rows, exports or API
-output, yet the job's process sees it (the job writes a hash of $SECRET to a file)."""
+dashboard's files (SQLite database, -wal, -shm, journals), the agent's files (inbox, registry,
+held initiations, outbox, run directories), logs, audit rows, exports or API output, yet the
+job's process sees it (the job writes a hash of $SECRET to a file). Every file of both data
+directories is 0600, every directory 0700 (docs/architecture.md §7.5)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ DEFAULT = "default-s3cr3t-Zq81"
 GIVEN = "given-s3cr3t-Xk27"
 UPDATED = "updated-s3cr3t-Pw55"
 RUN_ONLY = "runonly-s3cr3t-Jd90"
-SECRETS = (DEFAULT, GIVEN, UPDATED, RUN_ONLY)
+UNDECLARED = "undeclared-s3cr3t-Mv63"  # given with secret=true, not declared in the plan
+SECRETS = (DEFAULT, GIVEN, UPDATED, RUN_ONLY, UNDECLARED)
 
 
 class Capture(logging.Handler):
@@ -76,6 +79,7 @@ async def test_secret_parameters_reach_the_job_and_nothing_else(tmp_path: Path) 
             key_file = stack.app.config.effective_secret_key_file
             assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
         data_dir = tmp_path / "dash"
+        agent_dir = tmp_path / "agents" / "a1"
     finally:
         root.removeHandler(capture)
         root.setLevel(old_level)
@@ -90,21 +94,34 @@ async def test_secret_parameters_reach_the_job_and_nothing_else(tmp_path: Path) 
     assert sqlite, list(files_under(data_dir))
     for path in files_under(data_dir):
         assert_nowhere(path.read_bytes(), str(path))
+    agent_files = list(files_under(agent_dir))
+    assert any("runs" in p.parts for p in agent_files), agent_files
+    for path in agent_files:
+        assert_nowhere(path.read_bytes(), str(path))
+    for top in (data_dir, agent_dir):
+        loose = [
+            (str(p), oct(stat.S_IMODE(p.stat().st_mode)))
+            for p in [top, *top.rglob("*")]
+            if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
+        ]
+        assert loose == [], loose
     # at rest, the values are sealed, not dropped
     everything = b"".join(p.read_bytes() for p in sqlite)
     assert b"enc:v1:" in everything
 
 
 async def scenario(stack: Stack, job: str, out: Path) -> None:
+    extra = job.replace("$SECRET", "$EXTRA")
     plan = command_plan(
         "secretive",
         "a1",
-        {name: job.format(name=name) for name in ("default", "given", "updated", "run")},
+        {name: job.format(name=name) for name in ("default", "given", "updated", "run")}
+        | {"extra": extra.format(name="extra")},
         parameters=[
             {"name": "SECRET", "defaultValue": DEFAULT, "secret": True},
             {"name": "PLAIN", "defaultValue": "plain-value"},
         ],
-        job_parameters=["SECRET", "PLAIN"],
+        job_parameters=["SECRET", "PLAIN", "EXTRA"],
     )
     await stack.provision(plan)
     # provisioning the same plan again is a no-op although the stored value is sealed
@@ -133,10 +150,24 @@ async def scenario(stack: Stack, job: str, out: Path) -> None:
         await stack.wait_job(given, "a1-updated")
         await stack.run_job(by_default, "a1-run", {"SECRET": RUN_ONLY})
         await stack.wait_job(by_default, "a1-run")
+        undeclared = await stack.instances.CreateInstance(
+            instance_service_pb2.CreateInstanceRequest(
+                context_name="secretive",
+                context_parameters=[
+                    common_pb2.ContextParameterInstance(name="EXTRA", value=UNDECLARED, secret=True)
+                ],
+            ),
+            metadata=stack.md,
+        )
+        shown = {p.name: (p.value, p.secret) for p in undeclared.context_parameters}
+        assert shown["EXTRA"] == ("***", True), shown
+        await stack.run_job(undeclared.id, "a1-extra")
+        await stack.wait_job(undeclared.id, "a1-extra")
     assert (out / "default").read_text().strip() == sha(DEFAULT)
     assert (out / "given").read_text().strip() == sha(GIVEN)
     assert (out / "updated").read_text().strip() == sha(UPDATED)
     assert (out / "run").read_text().strip() == sha(RUN_ONLY)
+    assert (out / "extra").read_text().strip() == sha(UNDECLARED)
 
 
 async def api_output(stack: Stack) -> bytes:
