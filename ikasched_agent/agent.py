@@ -269,6 +269,7 @@ class Agent:
                     journals.send_alert,
                     self._clock,
                     self.data_dir / "triggers",
+                    box,
                 )
             )
         if opts.log_factory is not None:
@@ -507,6 +508,7 @@ def real_trigger_host(ctx: TriggerContext) -> TriggerPort:
         ctx.state_dir,
         alert=ctx.alert,
         agent_hostname=ctx.agent_hostname,
+        secret_box=ctx.secret_box,
     )
 
 

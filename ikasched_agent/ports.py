@@ -14,6 +14,7 @@ from typing import Protocol
 from ikasched.v1 import agent_pb2, plan_pb2
 from ikasched_agent.protocol import AlertSink, Emit
 from ikasched_common.clock import Clock
+from ikasched_common.secrets import SecretBox
 
 __all__ = [
     "Housekeeper",
@@ -53,6 +54,8 @@ class TriggerContext:
     alert: AlertSink
     clock: Clock
     state_dir: Path
+    # opens the secret values the agent keeps sealed (file paths built from parameters)
+    secret_box: SecretBox | None = None
 
 
 TriggerFactory = Callable[[TriggerContext], TriggerPort]

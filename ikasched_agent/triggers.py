@@ -80,6 +80,7 @@ from ikasched_common.blackout import Blackout
 from ikasched_common.clock import Clock
 from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
+from ikasched_common.secrets import SecretBox, is_sealed
 
 __all__ = [
     "DEFAULT_MISFIRE_GRACE",
@@ -119,6 +120,7 @@ class TriggerHost:
         alert: AlertSink | None = None,
         agent_hostname: str | None = None,
         fsync: bool = False,
+        secret_box: SecretBox | None = None,
     ) -> None:
         if not agent_name:
             raise InvalidArgument("must not be empty", field="agent_name")
@@ -128,6 +130,7 @@ class TriggerHost:
         self._alert = alert if alert is not None else _no_alert
         self._hostname = socket.gethostname() if agent_hostname is None else agent_hostname
         self._state = TriggerState(state_dir, fsync=fsync)
+        self._box = secret_box
         self._plans: dict[str, PlanJobs] = {}
         self._held: dict[str, agent_pb2.ActivateInstance] = {}
         self._slots: dict[tuple[str, str], Slot] = {}
@@ -372,7 +375,12 @@ class TriggerHost:
 
     def _parameters(self, instance_id: str) -> dict[str, str]:
         held = self._held[instance_id]
-        return {p.name: p.value or p.default_value for p in held.context_parameters}
+        values = {p.name: p.value or p.default_value for p in held.context_parameters}
+        if self._box is not None:  # sealed at rest on the agent (docs/architecture.md §7.5)
+            for name, value in values.items():
+                if is_sealed(value):
+                    values[name] = self._box.open(value, aad=name)
+        return values
 
     def _file_spec(self, instance_id: str, job: plan_pb2.SchedulerJob) -> FileSpec:
         return filewatch.resolve_spec(job.file_event_driven_job, self._parameters(instance_id))
