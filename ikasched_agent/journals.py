@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 META_INSTANCE_ID = "agent.instance_id"
 
 
+# `secret = true` on a parameter (field 4 of ContextParameter and ContextParameterInstance, a
+# varint 1) is encoded as these two bytes; a message without them holds no secret to seal.
+_SECRET_TRUE = bytes([4 << 3, 1])
+
+
 class SealingInbox:
     """The inbox journal as the link receiver writes it: each DashboardMessage's secret
     parameter values (the dashboard marks them secret when it opens them for this agent) are
@@ -60,6 +65,8 @@ class SealingInbox:
         self._box = box
 
     def _sealed(self, value: bytes) -> bytes:
+        if _SECRET_TRUE not in value:  # no parameter marked secret can be in there
+            return value
         try:
             message = DashboardMessage.FromString(value)
         except DecodeError:
