@@ -172,8 +172,13 @@ def spawn_wrapper(
 
 def _prepare_for_user(paths: RunPaths, user_name: str) -> None:
     # The wrapper (root) opens the logs; the job itself reads job.sh and writes output.env.
+    # The agent's files are private (0600/0700, ikasched_common/files.py): the user may pass
+    # through the data directory, runs/ and the run directory (0711, no listing) and read
+    # job.sh (the command text; parameter values only ever travel in the environment).
     user = pwd.getpwnam(user_name)
-    os.chmod(paths.root, 0o711)
+    for directory in (paths.root.parent.parent, paths.root.parent, paths.root):
+        os.chmod(directory, 0o711)
+    os.chmod(paths.script, 0o644)
     fd = os.open(paths.output_env, os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
     os.chown(paths.output_env, user.pw_uid, user.pw_gid)
