@@ -234,7 +234,14 @@ def instance_text(i: Any, colour: bool) -> str:
         for j in i.jobs
     ]
     jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"], colour=colour)
-    return f"{head}\n\n{contexts}\n\n{jobs}"
+    # a running job has a reason only when something is wrong (e.g. its agent is unreachable)
+    notes = [
+        f"{j.identifier}: {j.status_reason}"
+        for j in i.jobs
+        if j.status_reason and status_name(j.status) in ("RUNNING", "SKIPPED_RUNNING")
+    ]
+    tail = "\n\n" + "\n".join(notes) if notes else ""
+    return f"{head}\n\n{contexts}\n\n{jobs}{tail}"
 
 
 def get(args: argparse.Namespace) -> int:

@@ -84,6 +84,8 @@ def test_a_stopped_agent_shows_on_its_jobs_until_it_returns(stack_factory: Stack
             ),
         )
         assert stack.job_status(iid, "remote-stays") == "RUNNING"
+        shown = stack.ok("instance", "get", iid).out
+        assert re.search(r"^remote-stays: agent remote unreachable since ", shown, re.M), shown
         alerts = _alerts(stack, iid)
         assert sorted(job for job, _ in alerts) == ["remote-ends", "remote-stays"], alerts
         assert all(REASON.match(detail.removeprefix("alert: ")) for _, detail in alerts), alerts
