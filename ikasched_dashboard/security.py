@@ -39,7 +39,7 @@ from ikasched_common.auth import Principal, Role, bearer_from_metadata, secret_m
 from ikasched_common.errors import PermissionDenied, TokenFormatError, Unauthenticated
 from ikasched_dashboard.store import tokens as token_store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
-from ikasched_dashboard.stream_guard import StreamGuard, guarded_items
+from ikasched_dashboard.stream_guard import GuardFactory, StreamGuard, guarded_call, guarded_items
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,6 @@ if TYPE_CHECKING:
 else:
     Handler = grpc.RpcMethodHandler
     _Interceptor = grpc.aio.ServerInterceptor
-
-# Makes the guard of one open stream; its argument: what to call when the stream must end.
-GuardFactory = Callable[[Callable[[], None] | None], StreamGuard]
 
 # Revocation and expiry take effect within this many seconds in other processes (and at once
 # in this one: revoking through TokenService drops the cached entry).
@@ -474,31 +471,6 @@ def authorize(principal: Principal, method: str) -> None:
         )
 
 
-async def _guarded_call(
-    behavior: Callable[..., Any], request: Any, context: Any, guard: GuardFactory
-) -> Any:
-    """A streaming coroutine handler (the agent link), cancelled when its token stops being
-    valid; Unauthenticated then."""
-    task = asyncio.current_task()
-    assert task is not None
-
-    def end() -> None:
-        task.cancel()
-
-    watch = guard(end)
-    async with watch:
-        try:
-            result = await behavior(request, context)
-        except asyncio.CancelledError:
-            if not watch.ended.is_set():
-                raise
-            task.uncancel()
-            raise Unauthenticated(watch.reason) from None
-    if watch.ended.is_set():  # it ended the stream itself on the cancel
-        raise Unauthenticated(watch.reason)
-    return result
-
-
 def _refusal(handler: Handler | None, code: grpc.StatusCode, details: str) -> Handler:
     """A handler of the same shape as `handler` that ends the call with `code`."""
 
@@ -576,7 +548,7 @@ def _wrap_behavior(
             try:
                 if guard is None:
                     return await behavior(request, context)
-                return await _guarded_call(behavior, request, context, guard)
+                return await guarded_call(behavior, request, context, guard)
             except PermissionDenied as exc:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
             except Unauthenticated as exc:

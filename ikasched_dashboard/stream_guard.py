@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ikasched_common.auth import Principal
 from ikasched_common.errors import Unauthenticated
@@ -90,6 +90,31 @@ class StreamGuard:
                 log.exception("re-checking token %s failed", self._principal.token_id)
 
 
+async def guarded_call(
+    behavior: Callable[..., Any], request: Any, context: Any, guard: GuardFactory
+) -> Any:
+    """A streaming coroutine handler (the agent link), cancelled when its token stops being
+    valid; Unauthenticated then."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def end() -> None:
+        task.cancel()
+
+    watch = guard(end)
+    async with watch:
+        try:
+            result = await behavior(request, context)
+        except asyncio.CancelledError:
+            if not watch.ended.is_set():
+                raise
+            task.uncancel()
+            raise Unauthenticated(watch.reason) from None
+    if watch.ended.is_set():  # it ended the stream itself on the cancel
+        raise Unauthenticated(watch.reason)
+    return result
+
+
 async def guarded_items(source: AsyncIterator[T], guard: StreamGuard) -> AsyncIterator[T]:
     """`source`'s items until it ends or `guard` ends the stream (then Unauthenticated)."""
     async with guard:
@@ -117,3 +142,7 @@ async def guarded_items(source: AsyncIterator[T], guard: StreamGuard) -> AsyncIt
             if aclose is not None:
                 with contextlib.suppress(BaseException):
                     await aclose()
+
+
+# Makes the guard of one open stream; its argument: what to call when the stream must end.
+GuardFactory = Callable[[Callable[[], None] | None], StreamGuard]

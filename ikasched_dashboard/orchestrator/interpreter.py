@@ -14,6 +14,7 @@ wins; the audit trail shows hold then RUNNING).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from ikasched.v1 import agent_pb2
@@ -366,7 +367,7 @@ class EffectInterpreter:
         iid = pe.context_instance_id
         ev = event_from_proto(pe)
         live = self._layers.seen_live(step, iid)
-        refused = event_refusal(live, agent, ev)
+        refused = event_refusal(live, agent, ev) or _claimed_report(message.id, ev)
         if refused:
             log.warning("process event %s from agent %s refused: %s", message.id, agent, refused)
             step.audits.append(
@@ -455,6 +456,20 @@ def event_refusal(live: Live | None, link: str, ev: ProcessEvent) -> str:
         if init.initiation_id == ev.initiation_id:
             return f"initiation {ev.initiation_id} was raised for job {init.job_identifier}"
     return ""  # an earlier initiation of this job (a late or repeated report)
+
+
+# An agent's reports of an initiation carry the ids "<initiation id>:starting|completed"
+# (docs/architecture.md §7.3); an initiation id is "<instance id>:<n>".
+_REPORT_ID = re.compile(r"(.+:\d+):(starting|completed)")
+
+
+def _claimed_report(message_id: str, ev: ProcessEvent) -> str:
+    """Why a message id is not this event's to use (""), e.g. another initiation's report
+    id: once processed it would make the dashboard drop the genuine report as a replay."""
+    shaped = _REPORT_ID.fullmatch(message_id)
+    if shaped is not None and shaped.group(1) != ev.initiation_id:
+        return f"message id {message_id!r} is the report id of initiation {shaped.group(1)}"
+    return ""
 
 
 def _initiations(state: InstanceState) -> list[RaiseInitiation]:

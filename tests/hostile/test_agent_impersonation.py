@@ -106,11 +106,27 @@ async def test_an_agent_cannot_complete_another_agents_job(tmp_path: Path) -> No
             assert status(app, iid, "a1-j1") is Status.RUNNING
             assert status(app, iid, "b1-j2") is Status.WAITING
             assert not b1.queued
-            assert app.orchestrator.events_refused == {"b1": 2, "a1": 2}
+            # b1 reports its own job, under the id of a1's coming completion report
+            own = events_pb2.ContextualisedScheduledProcessEvent(
+                id="own",
+                agent_name="b1",
+                job_name="j2",
+                job_identifier="b1-j2",
+                context_name="pa",
+                context_instance_id=iid,
+                job_starting=True,
+            )
+            await b1.outbox.add(
+                [agent_pb2.AgentMessage(id=genuine_id, process_event=own).SerializeToString()]
+            )
+            await wait_until(lambda: len(refusals(app)) == 5)
+            assert "report id of initiation" in refusals(app)[4][2]
+            assert status(app, iid, "b1-j2") is Status.WAITING
+            assert app.orchestrator.events_refused == {"b1": 3, "a1": 2}
             metrics = app.metrics
             assert metrics is not None
             text = await metrics.registry.render()
-            assert 'ikasched_agent_events_refused_total{agent="b1"} 2' in text
+            assert 'ikasched_agent_events_refused_total{agent="b1"} 3' in text
             # a1's genuine completion, with the id b1 forged first, still applies
             await a1.outbox.add([a1._event(init, starting=False)])
             await wait_until(lambda: status(app, iid, "a1-j1") is Status.COMPLETE)
