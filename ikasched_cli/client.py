@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ikasched_cli.exits import FAILED, OK, UNREACHABLE, USAGE
+from ikasched_common.config import DEFAULT_MAX_MESSAGE_BYTES
 from ikasched_common.errors import CliError, InvalidArgument
 
 __all__ = [
@@ -36,7 +37,16 @@ __all__ = [
 DEFAULT_DASHBOARD = "127.0.0.1:50051"
 LOCAL_DATA_DIR = Path("ikasched-data")
 CLI_CONFIG_NAME = "cli.toml"
-SETTINGS = ("dashboard", "token", "token_file", "tls_ca", "tls_cert", "tls_key", "timeout")
+SETTINGS = (
+    "dashboard",
+    "token",
+    "token_file",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "timeout",
+    "max_message_bytes",
+)
 
 T = TypeVar("T")
 
@@ -50,6 +60,8 @@ class Connection:
     tls_key: str = ""
     # Seconds per unary call.
     timeout: float = 30.0
+    # Largest message either way (the dashboard's --max-message-bytes default).
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # Where the dashboard address came from, for the "cannot reach" message.
     source: str = ""
 
@@ -153,6 +165,15 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
         timeout = float(timeout_text)
     except ValueError:
         raise CliError(f"timeout: expected seconds, got {timeout_text!r}", USAGE) from None
+    size_text = pick("max_message_bytes") or str(DEFAULT_MAX_MESSAGE_BYTES)
+    try:
+        max_message_bytes = int(size_text)
+    except ValueError:
+        max_message_bytes = 0
+    if max_message_bytes <= 0:
+        raise CliError(
+            f"max_message_bytes: expected a positive number of bytes, got {size_text!r}", USAGE
+        )
     dashboard = pick("dashboard") or DEFAULT_DASHBOARD
     if ":" not in dashboard:
         raise CliError(f"dashboard: expected HOST:PORT, got {dashboard!r}", USAGE)
@@ -163,6 +184,7 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
         tls_cert=pick("tls_cert"),
         tls_key=pick("tls_key"),
         timeout=timeout,
+        max_message_bytes=max_message_bytes,
         source=_address_source(args, path, table),
     )
 
@@ -231,7 +253,8 @@ class Client:
 
         self.connection = connection
         options = [
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", connection.max_message_bytes),
+            ("grpc.max_send_message_length", connection.max_message_bytes),
             ("grpc.enable_retries", 0),
         ]
         if connection.tls_ca or connection.tls_cert:

@@ -39,6 +39,12 @@ def _common() -> argparse.ArgumentParser:
     g.add_argument("--tls-cert", default=s, help="client certificate (mutual TLS)")
     g.add_argument("--tls-key", default=s, help="client key (mutual TLS)")
     g.add_argument("--timeout", type=float, default=s, help="seconds per call (default 30)")
+    g.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=s,
+        help="largest message either way (default 16777216, as the dashboard's)",
+    )
     g.add_argument("--config", default=s, help="TOML file with a [cli] table")
     p.add_argument(
         "-o",

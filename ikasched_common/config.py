@@ -24,6 +24,11 @@ DEFAULT_CONFIG_FILE = "ikasched.toml"
 C = TypeVar("C")
 
 
+#: Largest gRPC message either way between the CLI/SDK and the dashboard (--max-message-bytes;
+#: the CLI's own setting defaults to the same).
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class DashboardConfig:
     """Settings of `ikasched dashboard` (TOML section [dashboard])."""
@@ -51,7 +56,7 @@ class DashboardConfig:
     metrics_listen: str = ""
     heartbeat_interval_ms: int = 5_000
     liveness_timeout_ms: int = 20_000
-    max_message_bytes: int = 16 * 1024 * 1024
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     def validate(self) -> None:
         _choice("journal_durability", self.journal_durability, ("crash", "power"))

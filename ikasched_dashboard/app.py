@@ -366,6 +366,8 @@ class Dashboard:
             clock=self._clock or SystemClock(),
             notify_agents=(lambda _n: None) if self._outboxes is None else self._outboxes.notify,
             quarantined_instances=orchestrator.quarantined,
+            max_message_bytes=self.config.max_message_bytes,
+            max_frame_bytes=self._link_settings.max_frame_bytes,
         )
         return self._context
 

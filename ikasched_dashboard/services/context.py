@@ -17,8 +17,10 @@ from sqlalchemy import Connection, Engine
 from ikasched.v1 import agent_pb2, common_pb2, plan_pb2
 from ikasched_common.blackout import epoch_ms
 from ikasched_common.clock import Clock, SystemClock
+from ikasched_common.config import DEFAULT_MAX_MESSAGE_BYTES
 from ikasched_common.errors import InvalidArgument, NotFound, ResourceExhausted
 from ikasched_common.journal import DeadLetterJournal, Journal
+from ikasched_common.link.session import LinkSettings
 from ikasched_common.secrets import SecretBox
 from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.interfaces import Orchestration
@@ -151,6 +153,10 @@ class ServiceContext:
     commit_signal: CommitSignal | None = None
     # Tells the agents' links that rows were added to their outboxes (outside a commit).
     notify_agents: Callable[[Sequence[str]], None] = lambda _names: None
+    # What the dashboard can send: --max-message-bytes (operator RPCs) and the link's frame
+    # limit (a provisioned plan must fit both: services.plan_size).
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_frame_bytes: int = LinkSettings().max_frame_bytes
     # Instances quarantined at start (id -> why their snapshot cannot be loaded).
     quarantined_instances: Mapping[str, str] = field(default_factory=dict)
     # Ends an agent's current link (it reconnects and is synced afresh); False: not connected.

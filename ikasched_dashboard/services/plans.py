@@ -32,6 +32,7 @@ from ikasched_dashboard.services.context import (
 )
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.services.plan_diff import plan_changes
+from ikasched_dashboard.services.plan_size import check_plan_sendable
 from ikasched_dashboard.services.views import agent_names, masked_plan, plan_jobs, unmask_secrets
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
@@ -133,6 +134,12 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             seal_plan(plan, old, self.ctx.secret_box)
         problems = await asyncio.to_thread(check_plan, plan)
         warnings = problems_to_proto(p for p in problems if p.severity is Severity.WARNING)
+        await asyncio.to_thread(
+            check_plan_sendable,
+            plan,
+            max_message_bytes=self.ctx.max_message_bytes,
+            max_frame_bytes=self.ctx.max_frame_bytes,
+        )
         data, digest = plan_bytes(plan)
         unchanged = previous is not None and previous.plan_hash == digest
         changes = [] if unchanged else plan_changes(old, plan)
