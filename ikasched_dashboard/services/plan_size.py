@@ -6,7 +6,8 @@ then failing on every GetPlan or ExportPlan, or wedging an agent's link:
 
 - GetPlanResponse and ExportPlanResponse (YAML and JSON) against --max-message-bytes, the
   largest message either way between the CLI and the dashboard;
-- each agent's ProvisionJobs link message against the link's max_frame_bytes.
+- each job of an agent's ProvisionJobs link message (sent in parts) against the link's
+  message limit (max_frame_bytes less the frame headers).
 
 Each refusal is INVALID_ARGUMENT on `plan`, naming the size and the limit. The text exports are
 only rendered for a plan whose binary form is within `_TEXT_GROWTH` of the limit (a plan's
@@ -17,14 +18,15 @@ from __future__ import annotations
 
 from ikasched.v1 import plan_pb2, plan_service_pb2
 from ikasched_common.errors import InvalidArgument
+from ikasched_common.link.session import LinkSettings
 from ikasched_dashboard.orchestrator.messages import provision
 from ikasched_dashboard.plans.loader import Format, dump_plan
 from ikasched_dashboard.services.views import agent_names, masked_plan
 
 __all__ = ["LINK_MESSAGE_MARGIN", "check_plan_sendable"]
 
-#: Room in a link frame beside the one message (frame, batch and seq headers, sealed secrets
-#: opened on the way out).
+#: Room beside a plan's jobs in a ProvisionJobs part (its header, sealed secrets opened on
+#: the way out).
 LINK_MESSAGE_MARGIN = 4 * 1024
 # Summary fields of GetPlanResponse beside the plan (name, agents, times, counts...).
 _SUMMARY_MARGIN = 64 * 1024
@@ -60,12 +62,18 @@ def check_plan_sendable(
                 raise _refuse(
                     f"{fmt.upper()} export", size, max_message_bytes, "--max-message-bytes"
                 )
-    link_limit = max_frame_bytes - LINK_MESSAGE_MARGIN
+    # ProvisionJobs is split into parts that fit a link frame; a job that cannot fit one
+    # alone would never reach its agent
+    link_limit = LinkSettings(max_frame_bytes=max_frame_bytes).message_limit
     if plan.ByteSize() + LINK_MESSAGE_MARGIN <= link_limit:
-        return  # one agent's ProvisionJobs is a subset of the plan's jobs and a short header
+        return  # every job is smaller than the whole plan
     for agent in agent_names(plan):
-        size = provision(plan, 0, agent, 0).ByteSize()
-        if size > link_limit:
+        _parts, oversized = provision(plan, 0, agent, 0, link_limit)
+        if oversized:
+            first = oversized[0]
             raise _refuse(
-                f"ProvisionJobs message to agent {agent}", size, link_limit, "max_frame_bytes"
+                f"ProvisionJobs message of {first.what} to agent {agent}",
+                first.size,
+                link_limit,
+                "the link's max_frame_bytes",
             )

@@ -112,11 +112,12 @@ async def test_a_plan_too_large_to_export_is_refused_at_provision_time(tmp_path:
         assert exported.text.count("jobName") == 1_000
 
 
-def test_a_provision_message_past_the_link_frame_limit_is_refused() -> None:
-    plan = _plan(100, 1_000)
-    check_plan_sendable(plan, max_message_bytes=16 * MIB, max_frame_bytes=4 * MIB)
+def test_a_job_past_the_link_message_limit_is_refused() -> None:
+    plan = _plan(100, 1_000)  # ~100 KB: split into parts for small frames, refused for none
+    check_plan_sendable(plan, max_message_bytes=16 * MIB, max_frame_bytes=64 * 1024)
+    huge = _plan(2, 80_000)
     with pytest.raises(InvalidArgument) as err:
-        check_plan_sendable(plan, max_message_bytes=16 * MIB, max_frame_bytes=64 * 1024)
+        check_plan_sendable(huge, max_message_bytes=16 * MIB, max_frame_bytes=64 * 1024)
     message = str(err.value)
-    assert message.startswith("plan: the plan's ProvisionJobs message to agent a1 would be ")
-    assert f"more than the limit of {64 * 1024 - 4 * 1024} bytes (max_frame_bytes)" in message
+    assert message.startswith("plan: the plan's ProvisionJobs message of job ")
+    assert "to agent a1 would be " in message and "(the link's max_frame_bytes)" in message
