@@ -230,7 +230,8 @@ class InboxConsumer:
                 )
         elif kind == "kill_job":
             k = message.kill_job
-            reason = k.reason or (f"killed by {k.user}" if k.user else "")
+            by = f"killed by {k.user}" if k.user else "killed"
+            reason = f"{by}: {k.reason}" if k.reason else by
             if not await self._executor.kill(k.initiation_id, destroy=k.destroy, reason=reason):
                 log.info("kill of %s: no such live job here", k.initiation_id)
         elif kind == "manual_fire":

@@ -8,6 +8,8 @@ record. `RunEvents` fills in what the executor knows about a run (pid, logs, lau
 
 from __future__ import annotations
 
+import errno
+import signal
 from collections.abc import Callable, Iterable
 
 from ikasched.v1 import common_pb2
@@ -17,7 +19,16 @@ from ikasched_agent.protocol import Initiation, ProcessEventMessage
 from ikasched_agent.spawn import job_parameters
 from ikasched_common.secrets import mask_secret_parameters
 
-__all__ = ["SECRET_MASK", "RunEvents", "execution_details", "process_event", "refusal_event"]
+__all__ = [
+    "SECRET_MASK",
+    "RunEvents",
+    "execution_details",
+    "process_event",
+    "refusal_event",
+    "refused",
+    "signal_name",
+    "spawn_failure",
+]
 
 SECRET_MASK = "***"
 
@@ -96,11 +107,35 @@ def refusal_event(
         successful=False,
         fire_time=now_ms,
         completion_time=now_ms,
-        outcome_reason=reason,
+        outcome_reason=refused(reason),
         execution_details=f"not run: {reason}",
     )
     event.ClearField("dry_run_parameters")  # nothing was simulated either
     return event
+
+
+def refused(reason: str) -> str:
+    """The outcome reason of an initiation the agent would not run."""
+    return (
+        reason if reason.startswith("refused by the agent") else f"refused by the agent: {reason}"
+    )
+
+
+def spawn_failure(exc: OSError | ValueError) -> str:
+    """The outcome reason of a wrapper that could not be spawned, with the errno's text."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code = errno.errorcode.get(exc.errno, str(exc.errno))
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"spawn failed: {exc.strerror} [{code}]{where}"
+    return f"spawn failed: {exc}"
+
+
+def signal_name(number: int) -> str:
+    """SIGKILL for 9; "signal 64" for a number without a name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def execution_details(init: Initiation, user: str) -> str:
@@ -218,16 +253,28 @@ class RunEvents:
         if rc is not None:
             code = rc
             successful = not reason and is_success(code, job.successful_return_codes)
+            if not successful and not reason and code > 128:
+                # the shell's reading of a child killed by a signal: 128 + its number
+                reason = f"killed by signal {signal_name(code - 128)} (return code {code})"
         else:
             successful = False
             if child_status is not None and child_status < 0:
                 code = 128 - child_status  # the wrapper died of this signal
+                if not reason:
+                    reason = f"killed by signal {signal_name(-child_status)}"
             elif run.last_signal and reason:
                 code = 128 + run.last_signal  # a re-attached wrapper we signalled
             else:
                 code = -1
-            if not reason:
-                reason = "exit status unknown"
+            if reason:
+                pass
+            elif child_status is not None:
+                reason = (
+                    f"exit status unknown: the wrapper exited with {child_status} "
+                    "before recording the job's return code"
+                )
+            else:
+                reason = "exit status unknown: the job ended while no agent watched it"
         details = self.details(run)
         if reason:
             details += f"\nended: {reason}"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_agent import runs
-from ikasched_agent.events import RunEvents
+from ikasched_agent.events import RunEvents, refused, spawn_failure
 from ikasched_agent.process import Phase, ProcessWatch, Run
 from ikasched_agent.protocol import Emit, EmitMany, Initiation, ProcessEventMessage
 from ikasched_agent.reporter import Reporter
@@ -230,7 +230,9 @@ class Executor:
         run = self._runs.get(initiation_id)
         if run is None or run.phase is Phase.ENDED:
             return False
-        label = f"killed: {reason}" if reason else "killed"
+        label = (
+            reason if reason.startswith("killed") else f"killed: {reason}" if reason else "killed"
+        )
         if run.phase is Phase.QUEUED:
             run.end_reason = label
             run.phase = Phase.ENDED
@@ -321,12 +323,12 @@ class Executor:
             self._reject(run, f"a secret parameter does not open: {exc}")
             return
         except InvalidArgument as exc:
-            self._reject(run, str(exc))
+            self._reject(run, refused(str(exc)))
             return
         try:
             pid, run.start_ticks = spawn_wrapper(run.paths, job, env, interpreter, self._devnull)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command line
-            self._reject(run, f"could not start the job: {exc}")
+            self._reject(run, spawn_failure(exc))
             return
         run.child = True
         run.on_disk = True

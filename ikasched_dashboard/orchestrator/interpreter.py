@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
-from ikasched.v1 import agent_pb2
+from ikasched.v1 import agent_pb2, events_pb2
 from ikasched_common.clock import Clock
 from ikasched_dashboard.engine.coordinator import (
     Coordinator,
@@ -103,6 +104,7 @@ class EffectInterpreter:
             reset_from=spec.reset_from_instance_id,
             environment_group=plan.flags.environment_group,
             quartz_disabled=state.quartz_disabled,
+            owner=compiled.proto.owner,
         )
         live = Live(state, compiled, row)
         step.lives[iid] = live
@@ -194,8 +196,11 @@ class EffectInterpreter:
         actor: str,
         *,
         kill_running_jobs: bool = True,
+        source: events_pb2.ContextualisedScheduledProcessEvent | None = None,
     ) -> None:
-        """Apply an input and everything it causes (coordinator, completion ends)."""
+        """Apply an input and everything it causes (coordinator, completion ends). `source`:
+        the agent's process event that `first` was made from (its reason, host and the event
+        itself become the job's run facts)."""
         live = self._layers.live(step, instance_id)
         machine = live.compiled.machine
         old = live.state
@@ -204,6 +209,14 @@ class EffectInterpreter:
         now = self._clock.now_ms()
         plan_name = old.plan_name
         event = first if isinstance(first, ProcessEvent) else None
+        # the job the event is about (its status changes take the event's run facts)
+        about = (
+            live.compiled.plan.resolve_identifier(
+                event.job_identifier, event.agent_name, event.job_name
+            )
+            if event is not None
+            else None
+        )
         if isinstance(first, RetryDue):
             live.retries.pop((first.job_identifier, first.child_context_name), None)
         changed = step.jobs_changed.setdefault(instance_id, [])
@@ -232,15 +245,17 @@ class EffectInterpreter:
                         )
                     )
                     ref = JobRef(instance_id, e.job_identifier, e.child_context_name)
-                    facts = self._layers.facts(step, ref) or NO_FACTS
-                    if e.status in _RUNNING:
-                        facts = RunFacts(t, 0, facts.return_code)
-                    elif e.status in _FINISHED:
-                        code = facts.return_code
-                        if event is not None and event.return_code is not None:
-                            code = event.return_code
-                        facts = RunFacts(facts.start, t, code)
-                    step.facts[ref] = facts
+                    mine = event is not None and e.job_identifier == about
+                    learned = run_facts(
+                        self._layers.facts(step, ref) or NO_FACTS,
+                        e,
+                        t,
+                        event if mine else None,
+                        source if mine else None,
+                        actor,
+                    )
+                    if learned is not None:
+                        step.facts[ref] = learned
                 case ContextStatusChanged():
                     step.audits.append(
                         AuditEntry(
@@ -304,7 +319,7 @@ class EffectInterpreter:
                     "engine",
                 )
         if event is not None and not status_changed:
-            self._repeat_run_facts(step, instance_id, event, old, new, now)
+            self._repeat_run_facts(step, instance_id, event, old, new, now, source)
         live = self._layers.live(step, instance_id)
         if live.state.ended and not old.ended:
             live.retries.clear()
@@ -323,9 +338,11 @@ class EffectInterpreter:
         old: InstanceState,
         new: InstanceState,
         now: int,
+        source: events_pb2.ContextualisedScheduledProcessEvent | None,
     ) -> None:
         """A repeat run of a COMPLETE job changes no status, so its start, end and return code
-        come from the event itself (rare: only repeatable jobs and late duplicates get here)."""
+        come from the event itself (rare: only repeatable jobs, late duplicates and the
+        completion of a job already marked killed get here)."""
         ident = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
         t = ev.time_ms or now
         for key, js in new.jobs.items():
@@ -334,9 +351,13 @@ class EffectInterpreter:
             ref = JobRef(instance_id, key[0], key[1])
             facts = self._layers.facts(step, ref) or NO_FACTS
             if ev.job_starting:
-                facts = RunFacts(t, 0, facts.return_code)
+                facts = RunFacts(t, 0, None, "", *_source_facts(source), cleared=True)
             else:
-                facts = RunFacts(facts.start, t, ev.return_code)
+                reason = outcome_reason(ev, source)
+                host, raw = _source_facts(source)
+                facts = replace(
+                    facts, end=t, return_code=ev.return_code, reason=reason, host=host, event=raw
+                )
             step.facts[ref] = facts
 
     # ---- agent messages ----------------------------------------------------------------------
@@ -348,11 +369,12 @@ class EffectInterpreter:
         cannot shadow the genuine event."""
         kind = message.WhichOneof("body")
         if kind != "process_event":
+            about = self._layers.seen_live(step, message.alert.context_instance_id)
             step.audits.append(
                 AuditEntry(
                     time=self._clock.now_ms(),
                     instance_id=message.alert.context_instance_id,
-                    plan_name="",
+                    plan_name=about.state.plan_name if about is not None else "",
                     from_status="",
                     to_status="",
                     job_identifier=message.alert.job_identifier,
@@ -360,6 +382,7 @@ class EffectInterpreter:
                     cause=message.id,
                     actor=f"agent:{agent}",
                     detail=f"{kind}: {message.alert.message}"[:500],
+                    kind="alert",
                 )
             )
             return False
@@ -403,7 +426,7 @@ class EffectInterpreter:
                 )
             )
             return False
-        self.feed(step, iid, ev, f"agent:{agent}")
+        self.feed(step, iid, ev, f"agent:{agent}", source=pe)
         return False
 
     @staticmethod
@@ -485,3 +508,62 @@ def _what(ev: ProcessEvent) -> str:
     job = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
     where = f" (initiation {ev.initiation_id}, attempt {ev.attempt})" if ev.initiation_id else ""
     return f"{verb} job {job}{where}"
+
+
+# ---- run facts -------------------------------------------------------------------------------
+SECRET_MASK = "***"
+
+
+def stored_event(source: events_pb2.ContextualisedScheduledProcessEvent) -> bytes:
+    """The process event as a job row keeps it: secret parameter values masked."""
+    copy = events_pb2.ContextualisedScheduledProcessEvent()
+    copy.CopyFrom(source)
+    for param in copy.internal_event_driven_job.context_parameters:
+        if param.secret and param.default_value:
+            param.default_value = SECRET_MASK
+    return copy.SerializeToString()
+
+
+def _source_facts(
+    source: events_pb2.ContextualisedScheduledProcessEvent | None,
+) -> tuple[str | None, bytes | None]:
+    if source is None:
+        return None, None
+    return source.agent_hostname, stored_event(source)
+
+
+def outcome_reason(
+    ev: ProcessEvent, source: events_pb2.ContextualisedScheduledProcessEvent | None
+) -> str:
+    """Why a run ended as it did: the agent's words, else the return code of a failure."""
+    said = source.outcome_reason if source is not None else ""
+    if said or ev.successful:
+        return said
+    return f"failed with return code {ev.return_code}"
+
+
+def run_facts(
+    facts: RunFacts,
+    change: JobStatusChanged,
+    t: int,
+    event: ProcessEvent | None,
+    source: events_pb2.ContextualisedScheduledProcessEvent | None,
+    actor: str,
+) -> RunFacts | None:
+    """The run facts after a job's status change (None: it changes none). A start clears the
+    previous run's facts; so does going back to wait after a run ended (a reset, a retry)."""
+    host, raw = _source_facts(source)
+    if change.status in _RUNNING:
+        return RunFacts(t, 0, None, "", host, raw, cleared=True)
+    if change.status in _FINISHED:
+        if event is not None:
+            reason = outcome_reason(event, source)
+            return replace(
+                facts, end=t, return_code=event.return_code, reason=reason, host=host, event=raw
+            )
+        if change.cause.startswith("verb:kill"):
+            return replace(facts, end=t, reason=f"killed by {actor}")
+        return replace(facts, end=t)
+    if change.previous in _FINISHED and change.status is Status.WAITING:
+        return RunFacts(cleared=True)
+    return None

@@ -5,9 +5,12 @@ Secret parameter values never leave through these views: they are shown as "***"
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from google.protobuf.message import DecodeError
 
 from ikasched.v1 import common_pb2, instance_pb2, plan_pb2
 from ikasched_common.secrets import is_sealed
@@ -219,11 +222,8 @@ def status_reason(
     if status == "DISABLED":
         return "time-based jobs are disabled for this instance"
     if status == "ERROR":
-        return (
-            "failed, error acknowledged"
-            if row.error_acknowledged
-            else f"failed with return code {row.return_code}"
-        )
+        why = row.outcome_reason or f"failed with return code {row.return_code}"
+        return f"{why}; error acknowledged" if row.error_acknowledged else why
     if status == "SKIPPED":
         return "marked to be skipped"
     if status != "WAITING" or index is None:
@@ -256,14 +256,17 @@ def job_proto(
     row: instance_store.JobInstanceRow,
     index: PlanIndex | None = None,
     statuses: Mapping[tuple[str, str], instance_store.JobInstanceRow] | None = None,
+    *,
+    with_event: bool = True,
 ) -> instance_pb2.SchedulerJobInstance:
+    """A job occurrence; `with_event`: with its last process event (when one was kept)."""
     job = index.jobs.get(row.job_identifier) if index is not None else None
     repeatable = bool(
         job is not None
         and job.HasField("internal_event_driven_job")
         and job.internal_event_driven_job.job_repeatable
     )
-    return instance_pb2.SchedulerJobInstance(
+    out = instance_pb2.SchedulerJobInstance(
         identifier=row.job_identifier,
         agent_name=row.agent_name,
         job_name=row.job_name,
@@ -289,7 +292,21 @@ def job_proto(
         display_name=job.display_name if job is not None else "",
         status_reason=status_reason(row, index, statuses or {}),
         job_repeatable=repeatable,
+        outcome_reason=row.outcome_reason,
+        duration_millis=duration_ms(row),
+        agent_hostname=row.agent_hostname,
     )
+    if with_event and row.last_event:
+        with contextlib.suppress(DecodeError):  # a row is never worth failing a read for
+            out.scheduled_process_event.ParseFromString(row.last_event)
+    return out
+
+
+def duration_ms(row: instance_store.JobInstanceRow) -> int:
+    """How long the last run took (0 while it runs or before it ran)."""
+    if row.start_time and row.end_time >= row.start_time:
+        return row.end_time - row.start_time
+    return 0
 
 
 def instance_proto(

@@ -63,6 +63,9 @@ _JOB_MUTABLE = (
     "error_ack_user",
     "error_ack_time",
     "status_reason",
+    "outcome_reason",
+    "agent_hostname",
+    "last_event",
 )
 _JOB_KEY = ("instance_id", "child_context", "job_identifier")
 
@@ -156,11 +159,17 @@ def update_job_states(conn: Connection, rows: Sequence[JobInstanceRow]) -> None:
 @dataclass(frozen=True, slots=True)
 class RunFacts:
     """A job's run as the batch's process events told it: start and end (epoch ms, 0: not
-    learned) and the return code (None: not learned)."""
+    learned), the return code, why it ended so, the agent's host and the last process event
+    (serialized) (None: not learned). `cleared`: the previous run's facts no longer hold (the
+    job was reset or runs again), so what is not learned here reads as none."""
 
     start: int = 0
     end: int = 0
     return_code: int | None = None
+    reason: str | None = None
+    host: str | None = None
+    event: bytes | None = None
+    cleared: bool = False
 
 
 NO_FACTS = RunFacts()
@@ -251,7 +260,7 @@ def job_row(
     """A job's row as a batch leaves it: the machine's state, the run facts learned (else the
     old row's), the acknowledgement given (else the old one while the error stays
     acknowledged). `plan_given` is read only when there is no old row."""
-    start, end, code = (facts.start, facts.end, facts.return_code) if facts else (0, 0, None)
+    f = facts or NO_FACTS
     if old is None:
         assert plan_given is not None, "a new job row needs its plan-given columns"
         job_type, job_name, agent_name = (
@@ -259,15 +268,16 @@ def job_row(
             plan_given.job_name,
             plan_given.agent_name,
         )
-        old_start = old_end = old_rc = old_attempts = 0
+        old_start = old_attempts = 0
         old_init = ack_message = ack_ticket = ack_user = reason = ""
         ack_time = 0
+        run = _LastRun()
     else:
         job_type, job_name, agent_name = old.job_type, old.job_name, old.agent_name
-        old_start, old_end, old_rc = old.start_time, old.end_time, old.return_code
-        old_attempts, old_init = old.attempts, old.initiation_id
+        old_start, old_attempts, old_init = old.start_time, old.attempts, old.initiation_id
         ack_message, ack_ticket = old.error_ack_message, old.error_ack_ticket
         ack_user, ack_time, reason = old.error_ack_user, old.error_ack_time, old.status_reason
+        run = _LastRun() if f.cleared else _LastRun.of(old)
     if ack is not None:
         ack_message, ack_ticket, ack_user, ack_time = ack.message, ack.ticket, ack.user, ack.time
     elif not job.error_acknowledged:
@@ -288,11 +298,11 @@ def job_row(
         initiation_raised=job.raised,
         killed=job.killed,
         pid=job.pid,
-        return_code=old_rc if code is None else code,
-        start_time=start or old_start,
-        end_time=end if start or end else old_end,
+        return_code=run.return_code if f.return_code is None else f.return_code,
+        start_time=f.start or run.start,
+        end_time=f.end if f.start or f.end else run.end,
         # runs started in this instance: a new start time is one more run
-        attempts=old_attempts + 1 if start and start != old_start else old_attempts,
+        attempts=old_attempts + 1 if f.start and f.start != old_start else old_attempts,
         initiation_id=init.initiation_id if init is not None else old_init,
         error_acknowledged=job.error_acknowledged,
         error_ack_message=ack_message,
@@ -300,7 +310,33 @@ def job_row(
         error_ack_user=ack_user,
         error_ack_time=ack_time,
         status_reason=reason,
+        outcome_reason=run.reason if f.reason is None else f.reason,
+        agent_hostname=run.host if f.host is None else f.host,
+        last_event=run.event if f.event is None else f.event,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LastRun:
+    """The run facts a job row already holds (none for a new row or a cleared run)."""
+
+    start: int = 0
+    end: int = 0
+    return_code: int = 0
+    reason: str = ""
+    host: str = ""
+    event: bytes | None = None
+
+    @classmethod
+    def of(cls, row: JobInstanceRow) -> _LastRun:
+        return cls(
+            row.start_time,
+            row.end_time,
+            row.return_code,
+            row.outcome_reason,
+            row.agent_hostname,
+            row.last_event,
+        )
 
 
 # ---- the batch's writes ----------------------------------------------------------------------

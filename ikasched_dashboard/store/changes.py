@@ -39,6 +39,33 @@ class AuditEntry:
     # "agent:<name>", an operator's name, or "engine".
     actor: str = ""
     detail: str = ""
+    # What the row records (AUDIT_KINDS); "" = told from the other columns when appended.
+    kind: str = ""
+
+
+#: The kinds of audit row: a job's status change, a context's (or the instance's), an operator
+#: verb without a status change, an error acknowledgement, an agent's alert, a process event
+#: that could not apply, a missed window start, and any other note of a decision.
+AUDIT_KINDS = ("job", "context", "verb", "ack", "alert", "event-dropped", "missed-run", "note")
+
+
+def audit_kind(e: AuditEntry) -> str:
+    """The kind of an entry, from its columns (migration 0003 fills old rows the same way)."""
+    if e.kind:
+        return e.kind
+    if e.to_status:
+        return "job" if e.job_identifier else "context"
+    if e.cause == "missed-run":
+        return "missed-run"
+    if e.detail.startswith("acknowledge-error"):
+        return "ack"
+    if e.detail.startswith("event dropped:"):
+        return "event-dropped"
+    if e.actor.startswith("agent:"):
+        return "alert"
+    if e.cause.startswith("verb:"):
+        return "verb"
+    return "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +91,7 @@ def append_audit(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     first = last_position(conn) + 1
     positions = list(range(first, first + len(entries)))
     rows = [
-        {"position": p, **{name: getattr(e, name) for name in _FIELDS}}
+        {"position": p, **{name: getattr(e, name) for name in _FIELDS}, "kind": audit_kind(e)}
         for p, e in zip(positions, entries, strict=True)
     ]
     executemany(conn, "append_audit", audit.insert, rows, columns=_COLUMNS)

@@ -49,6 +49,7 @@ class InstanceRow:
     created_by: str = ""
     reset_from: str = ""
     environment_group: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,10 @@ class JobInstanceRow:
     error_ack_user: str = ""
     error_ack_time: int = 0
     status_reason: str = ""
+    # the last run's facts: why it ended so, the agent's host, its last process event
+    outcome_reason: str = ""
+    agent_hostname: str = ""
+    last_event: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

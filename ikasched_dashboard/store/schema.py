@@ -103,6 +103,8 @@ instances = Table(
     Column("created_by", String(NAME), nullable=False, server_default=""),
     Column("reset_from", String(ID), nullable=False, server_default=""),
     Column("environment_group", String(NAME), nullable=False, server_default=""),
+    # The plan's owner when the instance was created (a cross-plan job query filters by it).
+    Column("owner", String(NAME), nullable=False, server_default=""),
     # The engine's opaque machine state; rebuilt from this alone after a restart.
     Column("snapshot", LargeBinary, nullable=True),
     Column("snapshot_version", BigInteger, nullable=False, server_default="0"),
@@ -142,6 +144,11 @@ job_instances = Table(
     Column("error_ack_user", String(NAME), nullable=False, server_default=""),
     _millis("error_ack_time"),
     Column("status_reason", Text, nullable=False, server_default=""),
+    # The last run's facts (migration 0003): why it ended as it did, where it ran, and the
+    # last process event received for it (serialized, secret values masked).
+    Column("outcome_reason", Text, nullable=False, server_default=""),
+    Column("agent_hostname", String(NAME), nullable=False, server_default=""),
+    Column("last_event", LargeBinary, nullable=True),
     # "What is running on agent X". Nothing else: every index here is rewritten on each job
     # status change inside the orchestrator's batch (migration 0002 dropped two unused ones).
     Index(None, "agent_name", "status"),
@@ -163,6 +170,8 @@ audit = Table(
     Column("cause", String(NAME), nullable=False, server_default=""),
     Column("actor", String(NAME), nullable=False, server_default=""),
     Column("detail", Text, nullable=False, server_default=""),
+    # What the row records: job, context, verb, ack, alert, event-dropped, missed-run, note.
+    Column("kind", String(STATUS), nullable=False, server_default=""),
     Index(None, "instance_id", "position"),
     Index(None, "plan_name", "position"),
 )

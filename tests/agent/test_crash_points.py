@@ -150,7 +150,9 @@ async def test_wrapper_killed_with_the_agent(
     else:
         # Claimed, then gone without an exit code: reported, never re-run.
         assert outcome == {"doomed": Disposition.REPORTED_UNKNOWN}
-        assert not done.successful and done.outcome_reason == "exit status unknown"
+        assert not done.successful and done.outcome_reason == (
+            "exit status unknown: the job ended while no agent watched it"
+        )
         assert len(lines(count)) == RUNS_BEFORE[point]
 
 

@@ -106,7 +106,9 @@ async def test_restart_after_sigkill_reattaches_reports_and_never_reruns(
     assert (done["finished"].return_code, done["finished"].successful) == (3, False)
     assert done["finished"].outcome_reason == ""
     assert not done["vanished"].successful
-    assert done["vanished"].outcome_reason == "exit status unknown"
+    assert done["vanished"].outcome_reason == (
+        "exit status unknown: the job ended while no agent watched it"
+    )
     assert done["fresh"].successful
     assert sorted(e.id for e in rec.events) == sorted(
         [

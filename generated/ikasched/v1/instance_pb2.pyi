@@ -69,7 +69,7 @@ class ContextStatus(_message.Message):
     def __init__(self, context_name: _Optional[str] = ..., parent_context_name: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class SchedulerJobInstance(_message.Message):
-    __slots__ = ("identifier", "agent_name", "job_name", "child_context_name", "context_instance_id", "job_type", "status", "held", "skip", "initiation_event_raised", "error_acknowledged", "error_acknowledged_message", "error_acknowledgment_ticket_id", "error_acknowledge_user", "error_acknowledge_timestamp", "killed", "pid", "return_code", "start_time", "end_time", "attempts", "initiation_id", "scheduled_process_event", "display_name", "status_reason", "job_repeatable")
+    __slots__ = ("identifier", "agent_name", "job_name", "child_context_name", "context_instance_id", "job_type", "status", "held", "skip", "initiation_event_raised", "error_acknowledged", "error_acknowledged_message", "error_acknowledgment_ticket_id", "error_acknowledge_user", "error_acknowledge_timestamp", "killed", "pid", "return_code", "start_time", "end_time", "attempts", "initiation_id", "scheduled_process_event", "display_name", "status_reason", "job_repeatable", "outcome_reason", "duration_millis", "agent_hostname")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,9 @@ class SchedulerJobInstance(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     JOB_REPEATABLE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_REASON_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     identifier: str
     agent_name: str
     job_name: str
@@ -122,7 +125,10 @@ class SchedulerJobInstance(_message.Message):
     display_name: str
     status_reason: str
     job_repeatable: bool
-    def __init__(self, identifier: _Optional[str] = ..., agent_name: _Optional[str] = ..., job_name: _Optional[str] = ..., child_context_name: _Optional[str] = ..., context_instance_id: _Optional[str] = ..., job_type: _Optional[_Union[_common_pb2.JobType, str]] = ..., status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., held: _Optional[bool] = ..., skip: _Optional[bool] = ..., initiation_event_raised: _Optional[bool] = ..., error_acknowledged: _Optional[bool] = ..., error_acknowledged_message: _Optional[str] = ..., error_acknowledgment_ticket_id: _Optional[str] = ..., error_acknowledge_user: _Optional[str] = ..., error_acknowledge_timestamp: _Optional[int] = ..., killed: _Optional[bool] = ..., pid: _Optional[int] = ..., return_code: _Optional[int] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ..., attempts: _Optional[int] = ..., initiation_id: _Optional[str] = ..., scheduled_process_event: _Optional[_Union[_events_pb2.ContextualisedScheduledProcessEvent, _Mapping]] = ..., display_name: _Optional[str] = ..., status_reason: _Optional[str] = ..., job_repeatable: _Optional[bool] = ...) -> None: ...
+    outcome_reason: str
+    duration_millis: int
+    agent_hostname: str
+    def __init__(self, identifier: _Optional[str] = ..., agent_name: _Optional[str] = ..., job_name: _Optional[str] = ..., child_context_name: _Optional[str] = ..., context_instance_id: _Optional[str] = ..., job_type: _Optional[_Union[_common_pb2.JobType, str]] = ..., status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., held: _Optional[bool] = ..., skip: _Optional[bool] = ..., initiation_event_raised: _Optional[bool] = ..., error_acknowledged: _Optional[bool] = ..., error_acknowledged_message: _Optional[str] = ..., error_acknowledgment_ticket_id: _Optional[str] = ..., error_acknowledge_user: _Optional[str] = ..., error_acknowledge_timestamp: _Optional[int] = ..., killed: _Optional[bool] = ..., pid: _Optional[int] = ..., return_code: _Optional[int] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ..., attempts: _Optional[int] = ..., initiation_id: _Optional[str] = ..., scheduled_process_event: _Optional[_Union[_events_pb2.ContextualisedScheduledProcessEvent, _Mapping]] = ..., display_name: _Optional[str] = ..., status_reason: _Optional[str] = ..., job_repeatable: _Optional[bool] = ..., outcome_reason: _Optional[str] = ..., duration_millis: _Optional[int] = ..., agent_hostname: _Optional[str] = ...) -> None: ...
 
 class InstanceChange(_message.Message):
     __slots__ = ("position", "time", "context_instance_id", "context_name", "context", "job")

@@ -146,3 +146,59 @@ class ListMissedRunsResponse(_message.Message):
     missed_runs: _containers.RepeatedCompositeFieldContainer[_instance_pb2.MissedRun]
     next_page_token: str
     def __init__(self, missed_runs: _Optional[_Iterable[_Union[_instance_pb2.MissedRun, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListAuditRequest(_message.Message):
+    __slots__ = ("context_instance_id", "job_identifier", "actor", "kinds", "context_name", "after_time", "before_time", "page")
+    CONTEXT_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    AFTER_TIME_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    context_instance_id: str
+    job_identifier: str
+    actor: str
+    kinds: _containers.RepeatedScalarFieldContainer[str]
+    context_name: str
+    after_time: int
+    before_time: int
+    page: _common_pb2.PageRequest
+    def __init__(self, context_instance_id: _Optional[str] = ..., job_identifier: _Optional[str] = ..., actor: _Optional[str] = ..., kinds: _Optional[_Iterable[str]] = ..., context_name: _Optional[str] = ..., after_time: _Optional[int] = ..., before_time: _Optional[int] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("position", "time", "kind", "context_instance_id", "context_name", "job_identifier", "child_context_name", "previous_status", "new_status", "cause", "actor", "detail")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    CHILD_CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATUS_FIELD_NUMBER: _ClassVar[int]
+    NEW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    time: int
+    kind: str
+    context_instance_id: str
+    context_name: str
+    job_identifier: str
+    child_context_name: str
+    previous_status: _common_pb2.InstanceStatus
+    new_status: _common_pb2.InstanceStatus
+    cause: str
+    actor: str
+    detail: str
+    def __init__(self, position: _Optional[int] = ..., time: _Optional[int] = ..., kind: _Optional[str] = ..., context_instance_id: _Optional[str] = ..., context_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., child_context_name: _Optional[str] = ..., previous_status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., new_status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., cause: _Optional[str] = ..., actor: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListAuditResponse(_message.Message):
+    __slots__ = ("records", "next_page_token")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
+    next_page_token: str
+    def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

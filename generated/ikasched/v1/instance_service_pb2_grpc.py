@@ -92,6 +92,11 @@ class InstanceServiceStub:
                 request_serializer=ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsRequest.SerializeToString,
                 response_deserializer=ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsResponse.FromString,
                 _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/ikasched.v1.InstanceService/ListAudit',
+                request_serializer=ikasched_dot_v1_dot_instance__service__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=ikasched_dot_v1_dot_instance__service__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class InstanceServiceServicer:
@@ -176,6 +181,15 @@ class InstanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAudit(self, request, context):
+        """The audit trail: every row kind (status changes, operator verbs with their actor, error
+        acknowledgements with ticket and comment, agents' alerts, dropped events, missed runs,
+        notes), filtered and paged, oldest first; a plan-limited token sees only its plans' rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InstanceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +247,11 @@ def add_InstanceServiceServicer_to_server(servicer, server):
                     servicer.ListMissedRuns,
                     request_deserializer=ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsRequest.FromString,
                     response_serializer=ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=ikasched_dot_v1_dot_instance__service__pb2.ListAuditRequest.FromString,
+                    response_serializer=ikasched_dot_v1_dot_instance__service__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -534,6 +553,33 @@ class InstanceService:
             '/ikasched.v1.InstanceService/ListMissedRuns',
             ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsRequest.SerializeToString,
             ikasched_dot_v1_dot_instance__service__pb2.ListMissedRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ikasched.v1.InstanceService/ListAudit',
+            ikasched_dot_v1_dot_instance__service__pb2.ListAuditRequest.SerializeToString,
+            ikasched_dot_v1_dot_instance__service__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,3 +100,43 @@ class GetJobLogsRequest(_message.Message):
     follow: bool
     max_bytes: int
     def __init__(self, job: _Optional[_Union[_common_pb2.JobRef, _Mapping]] = ..., initiation_id: _Optional[str] = ..., stream: _Optional[_Union[_agent_pb2.LogStream, str]] = ..., offset: _Optional[int] = ..., follow: _Optional[bool] = ..., max_bytes: _Optional[int] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("statuses", "context_names", "agent_name", "owner", "since_after", "since_before", "include_ended", "page")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    SINCE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SINCE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ENDED_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[_common_pb2.InstanceStatus]
+    context_names: _containers.RepeatedScalarFieldContainer[str]
+    agent_name: str
+    owner: str
+    since_after: int
+    since_before: int
+    include_ended: bool
+    page: _common_pb2.PageRequest
+    def __init__(self, statuses: _Optional[_Iterable[_Union[_common_pb2.InstanceStatus, str]]] = ..., context_names: _Optional[_Iterable[str]] = ..., agent_name: _Optional[str] = ..., owner: _Optional[str] = ..., since_after: _Optional[int] = ..., since_before: _Optional[int] = ..., include_ended: _Optional[bool] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class JobListing(_message.Message):
+    __slots__ = ("job", "context_name", "instance_status", "since")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    job: _instance_pb2.SchedulerJobInstance
+    context_name: str
+    instance_status: _common_pb2.InstanceStatus
+    since: int
+    def __init__(self, job: _Optional[_Union[_instance_pb2.SchedulerJobInstance, _Mapping]] = ..., context_name: _Optional[str] = ..., instance_status: _Optional[_Union[_common_pb2.InstanceStatus, str]] = ..., since: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobListing]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobListing, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

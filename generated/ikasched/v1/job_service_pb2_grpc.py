@@ -123,6 +123,11 @@ class JobServiceStub:
                 request_serializer=ikasched_dot_v1_dot_job__service__pb2.GetJobLogsRequest.SerializeToString,
                 response_deserializer=ikasched_dot_v1_dot_agent__pb2.LogChunk.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/ikasched.v1.JobService/ListJobs',
+                request_serializer=ikasched_dot_v1_dot_job__service__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=ikasched_dot_v1_dot_job__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -253,6 +258,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """Job occurrences across every live instance (with include_ended, ended ones too), filtered
+        and paged; a plan-limited token sees only its plans. Newest "since" first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -340,6 +353,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.GetJobLogs,
                     request_deserializer=ikasched_dot_v1_dot_job__service__pb2.GetJobLogsRequest.FromString,
                     response_serializer=ikasched_dot_v1_dot_agent__pb2.LogChunk.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=ikasched_dot_v1_dot_job__service__pb2.ListJobsRequest.FromString,
+                    response_serializer=ikasched_dot_v1_dot_job__service__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -804,6 +822,33 @@ class JobService:
             '/ikasched.v1.JobService/GetJobLogs',
             ikasched_dot_v1_dot_job__service__pb2.GetJobLogsRequest.SerializeToString,
             ikasched_dot_v1_dot_agent__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ikasched.v1.JobService/ListJobs',
+            ikasched_dot_v1_dot_job__service__pb2.ListJobsRequest.SerializeToString,
+            ikasched_dot_v1_dot_job__service__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
