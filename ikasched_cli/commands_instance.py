@@ -187,6 +187,8 @@ def context_paths(i: Any) -> dict[str, str]:
 
 
 def instance_text(i: Any, colour: bool) -> str:
+    from ikasched_cli.commands_audit import duration_text
+
     status = status_name(i.status)
     flags = [
         text
@@ -230,10 +232,17 @@ def instance_text(i: Any, colour: bool) -> str:
             )
             or "-",
             str(j.return_code) if j.end_time else "-",
+            duration_text(j.duration_millis),
+            str(j.attempts),
+            j.status_reason or "-",
         ]
         for j in i.jobs
     ]
-    jobs = output.table(rows, ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC"], colour=colour)
+    jobs = output.table(
+        rows,
+        ["JOB", "CONTEXT", "AGENT", "STATUS", "FLAGS", "RC", "DURATION", "RUNS", "REASON"],
+        colour=colour,
+    )
     # a running job has a reason only when something is wrong (e.g. its agent is unreachable)
     notes = [
         f"{j.identifier}: {j.status_reason}"

@@ -124,3 +124,50 @@ def logs(args: argparse.Namespace) -> int:
         if chunk.eof:
             break
     return 0
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    """`job list`: jobs across every live (with --ended, ended too) instance."""
+    from ikasched.v1 import common_pb2, job_service_pb2
+    from ikasched_cli.commands_audit import duration_text, pages, stamp, window
+
+    since, until = window(args)
+    statuses: list[str] = []
+    for name in args.status:
+        wanted = name.strip().upper()
+        if wanted not in set(common_pb2.InstanceStatus.keys()) or wanted.endswith("UNSPECIFIED"):
+            raise CliError(f"--status: {name!r} is not a status", USAGE)
+        statuses.append(wanted)
+    client = connect(args)
+    request = job_service_pb2.ListJobsRequest(
+        statuses=statuses,
+        context_names=args.plan,
+        agent_name=args.agent,
+        owner=args.owner,
+        since_after=since,
+        since_before=until,
+        include_ended=args.ended,
+    )
+    found = list(pages(client, _stub(client).ListJobs, request, lambda r: r.jobs, args.limit))
+    data = {"jobs": [output.message_dict(j) for j in found]}
+    rows = [
+        [
+            j.context_name,
+            j.job.context_instance_id,
+            j.job.child_context_name or "-",
+            j.job.identifier,
+            status_name(j.job.status),
+            j.job.agent_name or "-",
+            stamp(j.since, utc=args.utc),
+            duration_text(j.job.duration_millis),
+            j.job.status_reason or "-",
+        ]
+        for j in found
+    ]
+    human = output.table(
+        rows,
+        ["PLAN", "INSTANCE", "CONTEXT", "JOB", "STATUS", "AGENT", "SINCE", "DURATION", "REASON"],
+        colour=output.use_colour(sys.stdout),
+    )
+    output.emit(args.output, data, human)
+    return 0

@@ -415,6 +415,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("--initiation", default="", help="an earlier execution")
 
     b.leaf(job, "logs", "print a job's output", jb + "logs", logs_args)
+    from ikasched_cli import query_args  # argparse only
+
+    b.leaf(job, "list", "jobs across instances", jb + "list_jobs", query_args.job_list_args)
+    b.leaf(sub, "audit", "the audit trail", PKG + "commands_audit:audit", query_args.audit_args)
 
     # ---- admin ----------------------------------------------------------------------------
     adm = PKG + "commands_admin:"

@@ -89,7 +89,9 @@ READ_METHODS: frozenset[str] = frozenset(
         "InstanceService/WatchInstances",
         "InstanceService/GetEventsThatCanRun",
         "InstanceService/ListMissedRuns",
+        "InstanceService/ListAudit",
         "JobService/GetJobLogs",
+        "JobService/ListJobs",
         "AgentService/ListAgents",
         "AgentService/GetAgent",
     }

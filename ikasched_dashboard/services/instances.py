@@ -25,6 +25,7 @@ from ikasched_common.errors import InvalidArgument, NotFound, OutOfRange
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.plans.convert import dry_run_from_proto, initiation_to_proto
 from ikasched_dashboard.sealing import seal_for_plan, secret_given
+from ikasched_dashboard.services import queries
 from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
@@ -159,6 +160,12 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             ],
             next_page_token=encode_token([rows[-1].created_time, rows[-1].id]) if more else "",
         )
+
+    @unary
+    async def ListAudit(
+        self, request: instance_service_pb2.ListAuditRequest, context: Ctx
+    ) -> instance_service_pb2.ListAuditResponse:
+        return await queries.list_audit(self.ctx, request)
 
     @unary
     async def GetInstance(

@@ -13,6 +13,7 @@ from ikasched_common.suggest import did_you_mean
 from ikasched_dashboard.engine import inputs as verbs
 from ikasched_dashboard.interfaces import VerbResult
 from ikasched_dashboard.sealing import seal_for_plan, secret_given
+from ikasched_dashboard.services import queries
 from ikasched_dashboard.services.context import (
     LogRequest,
     ServiceContext,
@@ -118,6 +119,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             ],
             ignored=list(result.ignored),
         )
+
+    @unary
+    async def ListJobs(
+        self, request: job_service_pb2.ListJobsRequest, context: Ctx
+    ) -> job_service_pb2.ListJobsResponse:
+        return await queries.list_jobs(self.ctx, request)
 
     async def _job_verb(
         self,
