@@ -231,7 +231,9 @@ class InboxConsumer:
         elif kind == "kill_job":
             k = message.kill_job
             by = f"killed by {k.user}" if k.user else "killed"
-            reason = f"{by}: {k.reason}" if k.reason else by
+            reason = (
+                k.reason if k.reason.startswith(by) else f"{by}: {k.reason}" if k.reason else by
+            )
             if not await self._executor.kill(k.initiation_id, destroy=k.destroy, reason=reason):
                 log.info("kill of %s: no such live job here", k.initiation_id)
         elif kind == "manual_fire":

@@ -95,11 +95,12 @@ def pages(
 
 def audit(args: argparse.Namespace) -> int:
     from ikasched.v1 import instance_service_pb2, instance_service_pb2_grpc
+    from ikasched_cli.commands_instance import resolve_instance
 
     since, until = window(args)
     client = connect(args)
     request = instance_service_pb2.ListAuditRequest(
-        context_instance_id=args.instance,
+        context_instance_id=resolve_instance(client, args.instance) if args.instance else "",
         job_identifier=args.job,
         actor=args.actor,
         kinds=args.kind,

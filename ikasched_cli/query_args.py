@@ -26,7 +26,12 @@ def job_list_args(p: argparse.ArgumentParser) -> None:
 
 
 def audit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("instance", nargs="?", default="", help="only this instance (id)")
+    p.add_argument(
+        "instance",
+        nargs="?",
+        default="",
+        help="only this instance (id, or a plan name: its newest live instance)",
+    )
     p.add_argument("--job", default="", help="only rows about this job identifier")
     p.add_argument("--actor", default="", help="only rows by this actor")
     p.add_argument(

@@ -198,7 +198,7 @@ def acknowledge(w: Step, ev: AcknowledgeError) -> None:
                 "acknowledge-error",
                 actor=ev.actor,
                 key=key,
-                detail=f"{ev.ticket_id} {ev.message}".strip(),
+                detail=f"ticket {ev.ticket_id}: {ev.message}" if ev.ticket_id else ev.message,
             )
 
 
