@@ -50,10 +50,14 @@ from ikasched_dashboard.engine.inputs import (
     ProcessEvent,
     RetryDue,
 )
-from ikasched_dashboard.engine.model import Status
 from ikasched_dashboard.engine.state import InstanceState
 from ikasched_dashboard.interfaces import NewInstance
 from ikasched_dashboard.orchestrator import messages as out
+from ikasched_dashboard.orchestrator.run_facts import (
+    outcome_reason,
+    run_facts,
+    source_facts,
+)
 from ikasched_dashboard.orchestrator.steps import (
     CompiledPlan,
     JobRef,
@@ -71,8 +75,6 @@ from ikasched_dashboard.store.instances import InstanceRow
 log = logging.getLogger(__name__)
 
 CANCELLED_OUTCOME = "EXECUTION_IGNORED_BUSINESS_RULE_NOT_READY"
-_RUNNING = frozenset({Status.RUNNING, Status.SKIPPED_RUNNING})
-_FINISHED = frozenset({Status.COMPLETE, Status.SKIPPED_COMPLETE, Status.ERROR, Status.KILLED})
 
 
 class EffectInterpreter:
@@ -351,10 +353,10 @@ class EffectInterpreter:
             ref = JobRef(instance_id, key[0], key[1])
             facts = self._layers.facts(step, ref) or NO_FACTS
             if ev.job_starting:
-                facts = RunFacts(t, 0, None, "", *_source_facts(source), cleared=True)
+                facts = RunFacts(t, 0, None, "", *source_facts(source), cleared=True)
             else:
                 reason = outcome_reason(ev, source)
-                host, raw = _source_facts(source)
+                host, raw = source_facts(source)
                 facts = replace(
                     facts, end=t, return_code=ev.return_code, reason=reason, host=host, event=raw
                 )
@@ -508,62 +510,3 @@ def _what(ev: ProcessEvent) -> str:
     job = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
     where = f" (initiation {ev.initiation_id}, attempt {ev.attempt})" if ev.initiation_id else ""
     return f"{verb} job {job}{where}"
-
-
-# ---- run facts -------------------------------------------------------------------------------
-SECRET_MASK = "***"
-
-
-def stored_event(source: events_pb2.ContextualisedScheduledProcessEvent) -> bytes:
-    """The process event as a job row keeps it: secret parameter values masked."""
-    copy = events_pb2.ContextualisedScheduledProcessEvent()
-    copy.CopyFrom(source)
-    for param in copy.internal_event_driven_job.context_parameters:
-        if param.secret and param.default_value:
-            param.default_value = SECRET_MASK
-    return copy.SerializeToString()
-
-
-def _source_facts(
-    source: events_pb2.ContextualisedScheduledProcessEvent | None,
-) -> tuple[str | None, bytes | None]:
-    if source is None:
-        return None, None
-    return source.agent_hostname, stored_event(source)
-
-
-def outcome_reason(
-    ev: ProcessEvent, source: events_pb2.ContextualisedScheduledProcessEvent | None
-) -> str:
-    """Why a run ended as it did: the agent's words, else the return code of a failure."""
-    said = source.outcome_reason if source is not None else ""
-    if said or ev.successful:
-        return said
-    return f"failed with return code {ev.return_code}"
-
-
-def run_facts(
-    facts: RunFacts,
-    change: JobStatusChanged,
-    t: int,
-    event: ProcessEvent | None,
-    source: events_pb2.ContextualisedScheduledProcessEvent | None,
-    actor: str,
-) -> RunFacts | None:
-    """The run facts after a job's status change (None: it changes none). A start clears the
-    previous run's facts; so does going back to wait after a run ended (a reset, a retry)."""
-    host, raw = _source_facts(source)
-    if change.status in _RUNNING:
-        return RunFacts(t, 0, None, "", host, raw, cleared=True)
-    if change.status in _FINISHED:
-        if event is not None:
-            reason = outcome_reason(event, source)
-            return replace(
-                facts, end=t, return_code=event.return_code, reason=reason, host=host, event=raw
-            )
-        if change.cause.startswith("verb:kill"):
-            return replace(facts, end=t, reason=f"killed by {actor}")
-        return replace(facts, end=t)
-    if change.previous in _FINISHED and change.status is Status.WAITING:
-        return RunFacts(cleared=True)
-    return None
