@@ -161,7 +161,9 @@ def plan_document() -> dict[str, Any]:
             {
                 "agentName": "remote",
                 "jobName": "tick",
-                "quartzScheduleDrivenJob": {"cronExpression": "* * * * * ?"},
+                # keeps firing while the instance lives (it is not ended on completion): every
+                # 2 s, not every second, so that stale fires do not crowd out the work
+                "quartzScheduleDrivenJob": {"cronExpression": "0/2 * * * * ?"},
             },
             _command("local", "a1"),
             _command("remote", "a2"),
