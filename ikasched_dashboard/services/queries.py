@@ -61,6 +61,7 @@ async def list_jobs(
     for n, name in enumerate(request.context_names):
         if not name:
             raise InvalidArgument("must not be empty", field=f"context_names[{n}]")
+        ctx.plan_access(name)  # naming a plan beyond the token is PERMISSION_DENIED
     query = queries.JobQuery(
         statuses=_statuses(list(request.statuses), "statuses"),
         plan_names=list(request.context_names),

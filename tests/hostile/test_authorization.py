@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from ikasched.v1 import admin_service_pb2, agent_pb2, instance_service_pb2
+from ikasched.v1 import admin_service_pb2, agent_pb2, instance_service_pb2, job_service_pb2
 from ikasched_common.auth import Role, bearer_metadata
 from ikasched_dashboard.app import Dashboard
 from ikasched_dashboard.security import METHOD_ROLES, SERVICE_FILES, descriptor_methods
@@ -54,6 +55,9 @@ SCOPED_ALLOWED = frozenset(
         "PlanService/ValidatePlan",
         "PlanService/ListPlans",
         "AgentService/ListAgents",
+        # a filter over what the token sees: pb's jobs never appear (the leak check), and
+        # naming pb in context_names is denied (test_list_jobs_naming_a_plan_beyond_the_token)
+        "JobService/ListJobs",
         "GlobalEventService/RaiseGlobalEvent",
     }
 )
@@ -329,3 +333,29 @@ async def _end_of(call: Any) -> tuple[grpc.StatusCode, str]:
     except grpc.aio.AioRpcError as exc:
         return exc.code(), exc.details() or ""
     return OK, "ended without an error"
+
+
+async def test_list_jobs_naming_a_plan_beyond_the_token(tmp_path: Path) -> None:
+    async with wired(tmp_path) as app:
+        tokens = make_tokens(app)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            await _setup(app, tokens, channel)
+            call = channel.unary_unary(
+                "/ikasched.v1.JobService/ListJobs",
+                lambda m: m.SerializeToString(),
+                job_service_pb2.ListJobsResponse.FromString,
+            )
+            own = await call(
+                job_service_pb2.ListJobsRequest(context_names=["pa"]),
+                metadata=bearer_metadata(tokens.operator_a),
+                timeout=CALL_WAIT,
+            )
+            assert all(j.context_name == "pa" for j in own.jobs)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(
+                    job_service_pb2.ListJobsRequest(context_names=["pa", "pb"]),
+                    metadata=bearer_metadata(tokens.operator_a),
+                    timeout=CALL_WAIT,
+                )
+            assert refused.value.code() == DENIED
+            assert "pb" in (refused.value.details() or "")
