@@ -324,6 +324,7 @@ class StatusFeed:
     notice a child that stopped, and keep a deadline even when no event arrives."""
 
     def __init__(self, client: Client, iid: str, colour: bool) -> None:
+        self.hello_id = iid
         self._queue: queue.Queue[tuple[str, str] | BaseException | None] = queue.Queue()
         self._thread = threading.Thread(
             target=self._pump, args=(client, iid, colour), name="status-feed", daemon=True
@@ -347,75 +348,6 @@ class StatusFeed:
         if isinstance(item, BaseException):
             raise item
         return item
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-def render_screen(client: Client, iid: str, footer: str, colour: bool) -> str:
-    """Plans, live instances and the jobs of each (the hello instance first)."""
-    from ikasched.v1 import (
-        common_pb2,
-        instance_service_pb2,
-        instance_service_pb2_grpc,
-        plan_service_pb2,
-        plan_service_pb2_grpc,
-    )
-    from ikasched_cli.commands_instance import status_name
-
-    plans = client.call(
-        client.stub(plan_service_pb2_grpc.PlanServiceStub).ListPlans,
-        plan_service_pb2.ListPlansRequest(page=common_pb2.PageRequest(page_size=20)),
-    ).plans
-    stub = client.stub(instance_service_pb2_grpc.InstanceServiceStub)
-    live = list(
-        client.call(
-            stub.ListInstances,
-            instance_service_pb2.ListInstancesRequest(page=common_pb2.PageRequest(page_size=20)),
-        ).instances
-    )
-    live.sort(key=lambda i: (i.id != iid, -i.created_date_time))
-    parts = [
-        f"ikasched up  {time.strftime('%H:%M:%S')}",
-        "",
-        output.table(
-            [
-                [
-                    p.name,
-                    str(p.version),
-                    "yes" if p.enabled else "no",
-                    str(p.live_instances),
-                    output.time_text(p.next_fire_time),
-                ]
-                for p in plans
-            ],
-            ["PLAN", "VERSION", "ENABLED", "LIVE", "NEXT FIRE"],
-        ),
-    ]
-    for brief in live[:4]:
-        inst = client.call(
-            stub.GetInstance, instance_service_pb2.GetInstanceRequest(context_instance_id=brief.id)
-        )
-        parts += [
-            "",
-            f"{inst.context_name} {inst.id}  "
-            f"{output.status_text(status_name(inst.status), colour)}",
-            _indent(
-                output.table(
-                    [
-                        [j.identifier, j.child_context_name or "-", status_name(j.status)]
-                        for j in inst.jobs
-                    ],
-                    ["JOB", "CONTEXT", "STATUS"],
-                    colour=colour,
-                )
-            ),
-        ]
-    if len(live) > 4:
-        parts.append(f"... and {len(live) - 4} more live instance(s): ikasched instance list")
-    parts += ["", footer]
-    return "\n".join(parts)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -463,28 +395,15 @@ def up(args: argparse.Namespace) -> int:
         if not screen:
             print(footer + "\n", flush=True)
         feed = StatusFeed(client, hello.id, screen)
-        status, dirty, drawn = "", True, 0.0
-        while True:
-            line, seen = feed.get(timeout=0.25) or _ended_stream()
-            stack.check()
-            status = seen or status
-            if line and not screen:
-                print(line, flush=True)
-            dirty = dirty or bool(line)
-            finished = args.exit_when_complete and status in ("COMPLETE", "ERROR", "ENDED")
-            if screen and dirty and (finished or time.monotonic() - drawn >= 0.2):
-                text = render_screen(client, hello.id, footer, colour=True)
-                sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
-                sys.stdout.flush()
-                dirty, drawn = False, time.monotonic()
-            if args.exit_when_complete:
-                if finished:
-                    print(f"hello instance {hello.id}: {status}", flush=True)
-                    return 0 if status == "COMPLETE" else FAILED
-                if deadline is not None and time.monotonic() > deadline:
-                    raise CliError(
-                        f"hello instance {hello.id} not COMPLETE within {args.timeout:.0f}s"
-                    )
+        view = contextlib.nullcontext(None)
+        if screen:
+            from ikasched_cli.up_view import LiveView
+
+            view = LiveView(client, hello.id, footer)  # type: ignore[assignment]
+        with view as live:
+            status = _follow(args, stack, feed, live, deadline)
+        print(f"hello instance {hello.id}: {status}", flush=True)
+        return 0 if status == "COMPLETE" else FAILED
     except KeyboardInterrupt:
         print("\nstopping the agent and the dashboard ...", flush=True)
         return 0
@@ -493,3 +412,28 @@ def up(args: argparse.Namespace) -> int:
             client.close()
         stack.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _follow(
+    args: argparse.Namespace, stack: Stack, feed: StatusFeed, live: Any, deadline: float | None
+) -> str:
+    """Print the changes (no terminal) or redraw the live view (at most five times a second)
+    until the hello instance finishes (--exit-when-complete; its status) or Ctrl-C."""
+    status, dirty, drawn = "", True, 0.0
+    while True:
+        line, seen = feed.get(timeout=0.25) or _ended_stream()
+        stack.check()
+        status = seen or status
+        if line and live is None:
+            print(line, flush=True)
+        dirty = dirty or bool(line)
+        finished = args.exit_when_complete and status in ("COMPLETE", "ERROR", "ENDED")
+        if live is not None and dirty and (finished or time.monotonic() - drawn >= 0.2):
+            live.draw()
+            dirty, drawn = False, time.monotonic()
+        if finished:
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            raise CliError(
+                f"hello instance {feed.hello_id} not COMPLETE within {args.timeout:.0f}s"
+            )

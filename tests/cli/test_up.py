@@ -113,7 +113,13 @@ def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
     import os
     import pty
 
+    import fcntl
+    import struct
+    import termios
+
     master, slave = pty.openpty()
+    rows, cols = 30, 110
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = clean_env()
     env.pop("NO_COLOR")
     proc = subprocess.Popen(
@@ -142,9 +148,12 @@ def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     text = b"".join(chunks).decode(errors="replace")
-    assert "\x1b[H\x1b[2J" in text  # the screen is redrawn, not scrolled
-    last = text.rsplit("\x1b[H\x1b[2J", 1)[1]
+    # drawn on the alternate screen (redraws replace each other, the scrollback keeps none)
+    assert "\x1b[?1049h" in text and "\x1b[?1049l" in text
+    screen, after = text.rsplit("\x1b[?1049l", 1)
+    last = screen.rsplit("\x1b[H", 1)[1]  # the last frame, drawn from the top left
     assert "PLAN" in last and "NEXT FIRE" in last
     assert "\x1b[32mCOMPLETE\x1b[0m" in last  # statuses in colour
     assert "local-say-done" in last
-    assert last.rstrip().endswith(": COMPLETE")
+    assert len(last.rstrip().split("\n")) <= rows  # fits the window
+    assert after.rstrip().endswith(": COMPLETE")
