@@ -110,10 +110,9 @@ def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -
 
 
 def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
+    import fcntl
     import os
     import pty
-
-    import fcntl
     import struct
     import termios
 
