@@ -392,7 +392,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             )
         ]
         if not found:
-            raise NotFound(f"job {request.job.job_identifier!r} not found in instance {row.id}")
+            hint = did_you_mean(request.job.job_identifier, (j.job_identifier for j in rows))
+            raise NotFound(
+                f"job {request.job.job_identifier!r} not found in instance {row.id}{hint}"
+            )
         job = found[0]
         if job_type_value(job.job_type) not in AGENT_JOB_TYPES:
             raise FailedPrecondition(f"job {job.job_identifier} is virtual: it has no logs")

@@ -37,6 +37,10 @@ def test_unknown_names_get_did_you_mean(stack: Cli) -> None:
             stack.run("job", "hold", iid, "local-say-helo"),
             contains="did you mean 'local-say-hello'",
         )
+        assert_one_line_error(
+            stack.run("job", "logs", iid, "local-say-helo"),
+            contains="did you mean 'local-say-hello'",
+        )
     finally:
         stack.run("instance", "end", iid)
 
