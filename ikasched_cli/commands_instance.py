@@ -6,10 +6,11 @@ import argparse
 import re
 import sys
 import time
+import uuid
 from typing import Any
 
 from ikasched_cli import output
-from ikasched_cli.client import FAILED, USAGE, Client, CliError, connect
+from ikasched_cli.client import FAILED, UNREACHABLE, USAGE, Client, CliError, connect
 
 ENDED_STATUSES = ("COMPLETE", "ERROR", "ENDED")
 # Instance ids as the dashboard makes them (uuid4 hex)
@@ -349,20 +350,31 @@ def _show(args: argparse.Namespace, found: Any, verb: str) -> int:
     return 0
 
 
+CREATE_ATTEMPTS = 3
+CREATE_RETRY_SECONDS = 1.0
+
+
 def create(args: argparse.Namespace) -> int:
     from ikasched.v1 import instance_service_pb2
 
     params = parse_params(args.param)
     client = connect(args)
-    found = client.call(
-        instances_stub(client).CreateInstance,
-        instance_service_pb2.CreateInstanceRequest(
-            context_name=args.plan,
-            context_parameters=params,
-            hold_command_jobs=args.hold,
-            ignore_blackout=args.ignore_blackout,
-        ),
+    request = instance_service_pb2.CreateInstanceRequest(
+        context_name=args.plan,
+        context_parameters=params,
+        hold_command_jobs=args.hold,
+        ignore_blackout=args.ignore_blackout,
+        request_id=args.request_id or f"cli:{uuid.uuid4().hex}",
     )
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            found = client.call(instances_stub(client).CreateInstance, request)
+            break
+        except CliError as exc:
+            # the same key again: a reply lost on the way back cannot make a second instance
+            if exc.exit_code != UNREACHABLE or attempt == CREATE_ATTEMPTS:
+                raise
+            time.sleep(CREATE_RETRY_SECONDS)
     if args.output == "table":
         print(found.id)
         return 0

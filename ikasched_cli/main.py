@@ -338,6 +338,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         _params(p)
         p.add_argument("--hold", action="store_true", help="hold its command jobs")
         p.add_argument("--ignore-blackout", action="store_true")
+        p.add_argument(
+            "--request-id",
+            metavar="KEY",
+            default="",
+            help="make the call safe to repeat: another create with the same KEY (same token, "
+            "same plan) prints the instance the first made instead of creating one (default: a "
+            "new key per command, kept across its own retries when the dashboard is out of reach)",
+        )
 
     b.leaf(inst, "create", "create an instance now", ins + "create", create_args)
 

@@ -34,6 +34,8 @@ class NewInstance:
     # Build a PREPARED instance (not live: no agents, no global events) instead of a WAITING one.
     prepared: bool = False
     reset_from_instance_id: str = ""
+    # The id to give the instance; "" = a new random one (a keyed CreateInstance derives it).
+    instance_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,8 +330,10 @@ class Lifecycle:
         hold_command_jobs: bool = False,
         ignore_blackout: bool = False,
         reset_from_instance_id: str = "",
+        instance_id: str = "",
     ) -> str:
-        """Create an instance now (docs/semantics.md §9.2 manual creation); its id."""
+        """Create an instance now (docs/semantics.md §9.2 manual creation); its id
+        (`instance_id` when given, else a new one)."""
         async with self.lock(plan_name):
             window = await self._load_window(plan_name)
             if window is None:
@@ -359,6 +361,7 @@ class Lifecycle:
                     hold_command_jobs=hold_command_jobs,
                     created_by=actor,
                     reset_from_instance_id=reset_from_instance_id,
+                    instance_id=instance_id,
                 )
             )
             self.arm_end(instance_id, end_ms)

@@ -225,7 +225,7 @@ class Orchestrator:
 
     async def create_instance(self, spec: NewInstance) -> str:
         compiled = await self._plan(spec.plan_name)
-        iid = uuid.uuid4().hex
+        iid = spec.instance_id or uuid.uuid4().hex
         return str(await self._submit(lambda step: self._fx.create(step, spec, compiled, iid)))
 
     async def activate_instance(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -40,6 +42,7 @@ from ikasched_dashboard.services.views import PlanIndex, change_proto, instance_
 from ikasched_dashboard.store import changes as change_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import missed_runs as missed_store
+from ikasched_dashboard.store import plans as plan_store
 
 # With a commit signal, a watch still looks at the change log this often (commits made by
 # another process, or a missed wake-up).
@@ -48,12 +51,27 @@ WATCH_BATCH = 500
 _ALL = 1_000_000
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_KEYED = uuid.UUID("5d0c6f0e-3b8e-4a43-9a53-6c1f1f9e2a71")  # this project's namespace for keys
+
+
+def keyed_instance_id(request_id: str, actor: str, plan_name: str) -> str:
+    """The id a keyed CreateInstance gives its instance: the same for the same caller, plan
+    and key, so a retried call finds what the first made."""
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise InvalidArgument("must be 1-128 characters of A-Z a-z 0-9 . _ : -", field="request_id")
+    return uuid.uuid5(_KEYED, f"{actor}\x00{plan_name}\x00{request_id}").hex
+
+
 class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
     """The InstanceService RPCs."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self._indexes: dict[tuple[str, int], PlanIndex] = {}
+        # keyed creations one at a time: the check for the key's instance and its creation
+        # must not interleave with a retry of the same call
+        self._keyed = asyncio.Lock()
 
     async def index(self, plan_name: str, version: int) -> PlanIndex | None:
         key = (plan_name, version)
@@ -250,8 +268,24 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
         self, request: instance_service_pb2.CreateInstanceRequest, context: Ctx
     ) -> instance_pb2.ContextInstance:
         record = await self.ctx.plan_record(request.context_name, field_name="context_name")
-        instance_id = await self.ctx.lifecycle.create_manual(
+        if not request.request_id:
+            return await self.full(await self._create(request, record, ""))
+        keyed = keyed_instance_id(request.request_id, self.ctx.actor(), record.name)
+        async with self._keyed:
+            made = await self.ctx.read(lambda c: instance_store.get_instance(c, keyed))
+            if made is None:
+                await self._create(request, record, keyed)
+        return await self.full(keyed)
+
+    async def _create(
+        self,
+        request: instance_service_pb2.CreateInstanceRequest,
+        record: plan_store.PlanRecord,
+        instance_id: str,
+    ) -> str:
+        return await self.ctx.lifecycle.create_manual(
             record.name,
+            instance_id=instance_id,
             actor=self.ctx.actor(),
             parameters=seal_for_plan(
                 self.ctx.secret_box,
@@ -262,7 +296,6 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             hold_command_jobs=request.hold_command_jobs,
             ignore_blackout=request.ignore_blackout,
         )
-        return await self.full(instance_id)
 
     @unary
     async def EndInstance(

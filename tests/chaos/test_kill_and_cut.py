@@ -412,7 +412,10 @@ def test_kills_and_link_faults_lose_no_job_and_run_none_twice(stack: E2EStack) -
             for n in range(INSTANCES):
                 reply = op.call(
                     op.instances.CreateInstance,
-                    instance_service_pb2.CreateInstanceRequest(context_name="chaos"),
+                    # keyed: a retry after a reply lost to a kill or a cut makes no second one
+                    instance_service_pb2.CreateInstanceRequest(
+                        context_name="chaos", request_id=f"chaos-{n}"
+                    ),
                 )
                 answered.append(reply.id)
                 time.sleep(max(0.0, t0 + (n + 1) * CREATE_SECONDS / INSTANCES - time.monotonic()))
@@ -456,6 +459,7 @@ def test_kills_and_link_faults_lose_no_job_and_run_none_twice(stack: E2EStack) -
                 print("kill log", figures.log)
                 print("stack base", stack.base)
         assert set(answered) <= set(made), "an answered creation has no instance"
+        assert len(made) == INSTANCES, f"{len(made)} instances for {INSTANCES} keyed creations"
         assert len(made) * len(JOBS) >= (1000 if not LONG else 4000)
         assert sum(figures.kills.values()) >= KILLS
         assert proxy.counts.cuts >= 3 and proxy.counts.stalls >= 1, proxy.counts.log

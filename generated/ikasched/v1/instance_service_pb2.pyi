@@ -62,16 +62,18 @@ class WatchInstancesResponse(_message.Message):
     def __init__(self, change: _Optional[_Union[_instance_pb2.InstanceChange, _Mapping]] = ..., snapshot: _Optional[_Union[_instance_pb2.ContextInstance, _Mapping]] = ...) -> None: ...
 
 class CreateInstanceRequest(_message.Message):
-    __slots__ = ("context_name", "context_parameters", "hold_command_jobs", "ignore_blackout")
+    __slots__ = ("context_name", "context_parameters", "hold_command_jobs", "ignore_blackout", "request_id")
     CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     HOLD_COMMAND_JOBS_FIELD_NUMBER: _ClassVar[int]
     IGNORE_BLACKOUT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     context_name: str
     context_parameters: _containers.RepeatedCompositeFieldContainer[_common_pb2.ContextParameterInstance]
     hold_command_jobs: bool
     ignore_blackout: bool
-    def __init__(self, context_name: _Optional[str] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameterInstance, _Mapping]]] = ..., hold_command_jobs: _Optional[bool] = ..., ignore_blackout: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, context_name: _Optional[str] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameterInstance, _Mapping]]] = ..., hold_command_jobs: _Optional[bool] = ..., ignore_blackout: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class EndInstanceRequest(_message.Message):
     __slots__ = ("context_instance_id", "keep_running_jobs")
