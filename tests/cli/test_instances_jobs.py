@@ -83,6 +83,21 @@ def test_create_get_list(stack: Cli, verbs_instance: str) -> None:
     assert_one_line_error(stack.run("instance", "create", "no-such-plan"), contains="not found")
 
 
+def test_create_with_a_request_id_is_safe_to_repeat(stack: Cli) -> None:
+    _plan(stack, "keyed")  # not concurrent: a second creation would be refused
+    first = stack.ok("instance", "create", "keyed", "--request-id", "change-4711").out.strip()
+    try:
+        again = stack.ok("instance", "create", "keyed", "--request-id", "change-4711").out.strip()
+        assert again == first
+        assert [i["id"] for i in stack.json("instance", "list", "--plan", "keyed")] == [first]
+        assert_one_line_error(
+            stack.run("instance", "create", "keyed", "--request-id", "no spaces"),
+            contains="request_id",
+        )
+    finally:
+        stack.run("instance", "end", first)
+
+
 def test_job_verbs_through_a_run(stack: Cli, verbs_instance: str) -> None:
     iid = verbs_instance
     held = stack.json("job", "hold", iid, "local-b")
