@@ -67,6 +67,39 @@ def test_going_back_to_an_older_plan_makes_a_new_version(engine: Engine) -> None
     assert _save(engine, "p1", b"\x01", 3).version == 3
 
 
+def test_plans_on_agent_matches_the_whole_name_only(engine: Engine) -> None:
+    # the store narrows by text before the exact check: near names, wildcard characters,
+    # case and non-ASCII must neither match nor hide a match
+    fleet = {
+        "p-plain": ["a1"],
+        "p-under": ["a_1"],
+        "p-percent": ["a%1"],
+        "p-upper": ["A1"],
+        "p-longer": ["a10", "xa1"],
+        "p-accent": ["agént"],
+        "p-both": ["a1", "a_1"],
+    }
+    for name, agents in fleet.items():
+        with write_transaction(engine) as conn:
+            plans.save_plan_version(
+                conn,
+                name=name,
+                plan=name.encode(),
+                plan_json=json.dumps({"contextName": name}),
+                plan_hash="h-" + name,
+                agent_names=agents,
+                now=1,
+                actor="ops",
+            )
+    with read_transaction(engine) as conn:
+        assert plans.plans_on_agent(conn, "a1") == ["p-both", "p-plain"]
+        assert plans.plans_on_agent(conn, "a_1") == ["p-both", "p-under"]
+        assert plans.plans_on_agent(conn, "a%1") == ["p-percent"]
+        assert plans.plans_on_agent(conn, "A1") == ["p-upper"]
+        assert plans.plans_on_agent(conn, "agént") == ["p-accent"]
+        assert plans.plans_on_agent(conn, "a") == []
+
+
 def test_list_enable_disable_and_delete(engine: Engine) -> None:
     for name in ("alpha", "beta", "gamma_1", "gamma%2"):
         _save(engine, name, name.encode(), 10)
