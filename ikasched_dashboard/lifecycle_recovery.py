@@ -2,7 +2,7 @@
 
 After a (re)start every live instance is resumed (its end timer re-armed; an instance without
 a projected end, TTL 0, has none and is resumed as it is) or ENDED (past its projected end,
-outside its window, inside a blackout); window starts that fell while the
+outside its window; a blackout ends nothing); window starts that fell while the
 dashboard was down are caught up: of several late ones only the newest is created, the others
 and those beyond the misfire grace are recorded as missed; stale PREPARED instances are dropped,
 start triggers armed and the next PREPARED instance made.
@@ -133,8 +133,8 @@ class StartupRecovery:
         if not endless and end <= now_ms:
             return "past its projected end"
         if endless or row.start_time <= now_ms < end:
-            if window is not None and window.blackout.contains(now):
-                return "inside a blackout window"
+            # a blackout stops creation, not live instances: the running dashboard ends none
+            # when one begins, so recovery does not either (Ikasan ends them; see §9.5)
             if not endless:
                 self._lifecycle.arm_end(row.id, end)
             self._tally.resumed.append(row.id)
