@@ -45,7 +45,7 @@ from ikasched_agent.trigger_bridge import TriggerBridge
 from ikasched_common import clock
 from ikasched_common.clock import Clock, SystemClock
 from ikasched_common.config import AgentConfig
-from ikasched_common.errors import IkaschedError, InvalidArgument
+from ikasched_common.errors import IkaschedError
 from ikasched_common.files import private_dir, private_files
 from ikasched_common.journal import DeadLetterJournal, DiskJournal, Durability
 from ikasched_common.link import (
@@ -111,32 +111,21 @@ class AgentOptions:
     housekeeper_factory: HousekeeperFactory | None = None
 
 
-def _read_tls_file(config: AgentConfig, name: str) -> bytes | None:
-    path = getattr(config, name)
-    if not path:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc.strerror or exc}", field=name) from exc
-
-
 def grpc_dialer(config: AgentConfig, settings: LinkSettings) -> Dialer:
     """The real dialer: keepalive channel, bearer token, TLS/mTLS from the config files."""
     import grpc
 
     from ikasched_common.link.grpc_transport import GrpcDialer
+    from ikasched_common.tls import channel_credentials
 
     credentials: grpc.ChannelCredentials | None = None
     if config.tls_ca_file or config.tls_cert_file or config.tls_key_file:
-        if bool(config.tls_cert_file) != bool(config.tls_key_file):
-            raise InvalidArgument(
-                "tls_cert_file and tls_key_file go together (mutual TLS)", field="tls_cert_file"
-            )
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=_read_tls_file(config, "tls_ca_file"),
-            private_key=_read_tls_file(config, "tls_key_file"),
-            certificate_chain=_read_tls_file(config, "tls_cert_file"),
+        # the files are checked (readable, PEM, the key the certificate's) before gRPC sees
+        # them: gRPC only logs "Invalid private key" and fails the link later, unexplained
+        credentials = channel_credentials(
+            config.tls_ca_file or None,
+            config.tls_cert_file or None,
+            config.tls_key_file or None,
         )
     return GrpcDialer(
         config.dashboard, token=config.token or None, settings=settings, credentials=credentials

@@ -24,6 +24,7 @@ from .support import (
     in_process_agent,
     initiation,
     provision,
+    spawn_agent,
     wait_until,
 )
 
@@ -121,3 +122,28 @@ async def test_agent_does_not_link_to_an_untrusted_dashboard(tmp_path: Path) -> 
         await agent.stop()
         await server.stop(grace=None)
         await dash.close()
+
+
+def test_agent_refuses_tls_files_that_cannot_serve_naming_the_setting(tmp_path: Path) -> None:
+    """Checked at start, one line naming the setting (gRPC itself only logs "Invalid private
+    key" and fails every dial later, unexplained)."""
+    cert, _key = _self_signed(tmp_path, "agent")
+    _other_cert, other_key = _self_signed(tmp_path, "other")
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello\n")
+    cases = [
+        (["--tls-cert-file", str(cert), "--tls-key-file", str(other_key)], "tls_key_file"),
+        (["--tls-cert-file", str(not_pem), "--tls-key-file", str(other_key)], "tls_cert_file"),
+        (["--tls-ca-file", str(tmp_path / "missing.pem")], "tls_ca_file"),
+        (["--tls-cert-file", str(cert)], "tls_key_file"),
+    ]
+    for n, (flags, setting) in enumerate(cases):
+        proc = spawn_agent(tmp_path / f"agent{n}", 1, *flags)
+        try:
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        err = (tmp_path / f"agent{n}" / "agent-stderr.log").read_text()
+        assert rc not in (0, None), (flags, err)
+        assert setting in err and "Traceback" not in err, (flags, err)
