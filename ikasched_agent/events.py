@@ -254,8 +254,10 @@ class RunEvents:
             code = rc
             successful = not reason and is_success(code, job.successful_return_codes)
             if not successful and not reason and code > 128:
-                # the shell's reading of a child killed by a signal: 128 + its number
-                reason = f"killed by signal {signal_name(code - 128)} (return code {code})"
+                # the shell reports a child killed by signal n as 128 + n; the wrapper is a
+                # shell, so an `exit 143` reads the same and the reason says both
+                name = signal_name(code - 128)
+                reason = f"return code {code} = 128 + {name} (died of {name}, or exited {code})"
         else:
             successful = False
             if child_status is not None and child_status < 0:

@@ -39,7 +39,9 @@ async def test_a_command_dying_of_a_signal_is_read_as_such(
         await rec.wait_completed("self", "plain")
     done = rec.completions()
     assert done["self"].return_code == 143
-    assert done["self"].outcome_reason == "killed by signal SIGTERM (return code 143)"
+    assert done["self"].outcome_reason == (
+        "return code 143 = 128 + SIGTERM (died of SIGTERM, or exited 143)"
+    )
     # a plain failure has no words of the agent's: the dashboard says "return code 3"
     assert (done["plain"].return_code, done["plain"].outcome_reason) == (3, "")
 
