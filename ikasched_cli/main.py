@@ -485,6 +485,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     b.leaf(queue, "delete", "delete a message (or --all)", adm + "queue_delete", qdelete_args)
 
+    from ikasched_cli.commands_calendar import add_calendar_verbs
+
+    add_calendar_verbs(b, b.group(sub, "calendar", "named calendars: business days, holidays"))
+
     token = b.group(sub, "token", "access tokens (admin)")
 
     def token_args(p: argparse.ArgumentParser) -> None:

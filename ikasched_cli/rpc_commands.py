@@ -59,4 +59,9 @@ RPC_COMMANDS: Mapping[str, str] = {
     "ikasched.v1.TokenService/CreateToken": "token create",
     "ikasched.v1.TokenService/ListTokens": "token list",
     "ikasched.v1.TokenService/RevokeToken": "token revoke",
+    "ikasched.v1.CalendarService/ApplyCalendar": "calendar apply",
+    "ikasched.v1.CalendarService/GetCalendar": "calendar get",
+    "ikasched.v1.CalendarService/ListCalendars": "calendar list",
+    "ikasched.v1.CalendarService/DeleteCalendar": "calendar delete",
+    "ikasched.v1.CalendarService/GetCalendarDates": "calendar dates",
 }

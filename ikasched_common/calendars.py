@@ -416,11 +416,16 @@ class CalendarBook:
     """A set of calendar definitions that may refer to each other; resolves dates per year."""
 
     definitions: Mapping[str, CalendarDefinition]
+    versions: Mapping[str, int] = field(default_factory=dict)
     _cache: dict[tuple[str, int], frozenset[date]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, definitions: Iterable[CalendarDefinition]) -> CalendarBook:
         return cls({d.name: d for d in definitions})
+
+    def days_of(self, name: str) -> CalendarDays:
+        """`name` as a trigger sees it."""
+        return CalendarDays(name, self, self.versions.get(name, 0))
 
     def check(self, name: str) -> None:
         """InvalidArgument naming the field when `name` refers to an unknown calendar or is part
@@ -447,6 +452,17 @@ class CalendarBook:
             for d in self.definitions.values()
             if any(ref == name for _, ref in d.references())
         )
+
+    def dependents(self, name: str) -> set[str]:
+        """`name` and every calendar that refers to it, directly or not."""
+        found = {name}
+        todo = [name]
+        while todo:
+            for user in self.users_of(todo.pop()):
+                if user not in found:
+                    found.add(user)
+                    todo.append(user)
+        return found
 
     def days(self, name: str, year: int) -> frozenset[date]:
         """The dates of `name` in `year` (an unknown calendar has none: check() refuses it

@@ -49,6 +49,7 @@ from ikasched_dashboard.lifecycle_windows import (
     RecoveryReport,
     TimerHost,
     WindowOutcome,
+    calendar_notes,
     end_job_id,
     manual_end_time_ms,
     one_shot_trigger,
@@ -102,7 +103,7 @@ class Lifecycle:
         if record is None:
             self._windows.pop(plan_name, None)
             return None
-        window = PlanWindow.of_record(record)
+        window = PlanWindow.of_record(record, await self._records.calendars())
         self._windows[plan_name] = window
         return window
 
@@ -178,6 +179,8 @@ class Lifecycle:
             return WindowOutcome(
                 plan_name, scheduled_ms, "disabled", reason="plan missing or disabled"
             )
+        for note in calendar_notes(window, scheduled):
+            await self._records.note(plan_name, note, cause="calendar", actor=actor)
         if window.blackout.contains(scheduled):
             await self._records.note(
                 plan_name,
@@ -406,6 +409,12 @@ class Lifecycle:
                 return
             self.arm_start(window)
             await self.prepare_next(window, self._now())
+
+    async def calendar_changed(self, calendar_name: str, plan_names: list[str]) -> None:
+        """A calendar was applied: the plans using it reschedule as on a plan change."""
+        for plan_name in plan_names:
+            await self.plan_changed(plan_name)
+        log.info("calendar %s changed: rescheduled %s", calendar_name, plan_names)
 
     async def plan_removed(self, plan_name: str) -> None:
         """A plan was deleted: no more starts, no PREPARED instances."""

@@ -12,7 +12,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from ikasched_common.blackout import epoch_ms, from_epoch_ms
+from ikasched_common.calendars import CalendarBook
 from ikasched_common.clock import Clock
+from ikasched_dashboard.store import calendars as calendar_store
 from ikasched_dashboard.store import changes as change_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import missed_runs as missed_store
@@ -52,6 +54,10 @@ class LifecycleRecords:
 
     async def plan(self, plan_name: str) -> plan_store.PlanRecord | None:
         return await self.read(lambda c: plan_store.get_plan(c, plan_name))
+
+    async def calendars(self) -> CalendarBook:
+        """Every stored calendar (docs/semantics.md §13)."""
+        return await self.read(calendar_store.calendar_book)
 
     async def plans(self) -> list[plan_store.PlanRecord]:
         return await self.read(lambda c: plan_store.list_plans(c, limit=_ALL))

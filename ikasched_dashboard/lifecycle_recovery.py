@@ -52,10 +52,11 @@ class StartupRecovery:
     async def run(self) -> RecoveryReport:
         life = self._lifecycle
         known = set()
+        calendars = await self._records.calendars()
         for record in await self._records.plans():
             known.add(record.name)
             try:
-                window = PlanWindow.of_record(record)
+                window = PlanWindow.of_record(record, calendars)
                 if window.enabled:
                     window.next_start(life.clock.now())  # every time in it representable
             except Exception as exc:  # a row this version cannot load must not stop start-up

@@ -11,8 +11,10 @@ from typing import Protocol
 
 from ikasched.v1 import plan_pb2
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
+from ikasched_common.calendar_trigger import MAX_SHIFT_DAYS, CalendarTrigger, check_shift
+from ikasched_common.calendars import CalendarBook
 from ikasched_common.dispatch import FireCallback
-from ikasched_common.errors import FailedPrecondition
+from ikasched_common.errors import FailedPrecondition, InvalidArgument
 from ikasched_common.quartz import CronTrigger
 from ikasched_dashboard.store import missed_runs as missed_store
 from ikasched_dashboard.store import plans as plan_store
@@ -73,6 +75,8 @@ class PlanWindow:
     blackout: Blackout
     created_time_ms: int = 0
     environment_group: str = ""
+    #: the calendar the window starts run on ("" = every day)
+    calendar: str = ""
 
     @classmethod
     def of(
@@ -82,15 +86,28 @@ class PlanWindow:
         version: int = 0,
         enabled: bool = True,
         created_time_ms: int = 0,
+        calendars: CalendarBook | None = None,
     ) -> PlanWindow:
+        """The window of `plan`; a plan with a calendar reads its days from `calendars` (a
+        calendar missing there has no days, so the window never starts)."""
         tz = plan.timezone or "UTC"
-        trigger = (
-            CronTrigger(
+        shift = check_shift(plan.calendar_shift, "plan.calendar_shift")
+        if plan.calendar_shift and not plan.calendar:
+            raise InvalidArgument("needs plan.calendar", field="plan.calendar_shift")
+        trigger: CronTrigger | None = None
+        if plan.time_window_start and plan.calendar:
+            book = calendars if calendars is not None else CalendarBook({})
+            trigger = CalendarTrigger(
+                plan.time_window_start,
+                tz,
+                days=book.days_of(plan.calendar),
+                shift=shift,
+                custom_week_day_of_month=plan.custom_week_day_of_month,
+            )
+        elif plan.time_window_start:
+            trigger = CronTrigger(
                 plan.time_window_start, tz, custom_week_day_of_month=plan.custom_week_day_of_month
             )
-            if plan.time_window_start
-            else None
-        )
         ranges = [(r.start, r.end) for r in plan.blackout_window_date_time_ranges]
         return cls(
             name=plan.name,
@@ -105,16 +122,20 @@ class PlanWindow:
             blackout=Blackout(plan.blackout_window_cron_expressions, ranges, tz),
             created_time_ms=created_time_ms,
             environment_group=plan.environment_group,
+            calendar=plan.calendar,
         )
 
     @classmethod
-    def of_record(cls, record: plan_store.PlanRecord) -> PlanWindow:
+    def of_record(
+        cls, record: plan_store.PlanRecord, calendars: CalendarBook | None = None
+    ) -> PlanWindow:
         plan = plan_pb2.Context.FromString(record.plan)
         return cls.of(
             plan,
             version=record.version,
             enabled=record.enabled,
             created_time_ms=record.created_time,
+            calendars=calendars,
         )
 
     def next_start(self, after: datetime) -> datetime | None:
@@ -131,6 +152,27 @@ class PlanWindow:
 
     def projected_end_ms(self, start_ms: int) -> int:
         return start_ms + self.ttl_ms if self.ttl_ms else 0
+
+
+def calendar_notes(window: PlanWindow, scheduled: datetime) -> list[str]:
+    """Why the window starts since the previous one were shifted or skipped by the plan's
+    calendar (docs/semantics.md §13.3): one audit line each, so no day is a silent gap.
+
+    A skip is told at the next start after it; a shift at the start it moved to."""
+    trigger = window.trigger
+    if not isinstance(trigger, CalendarTrigger):
+        return []
+    span = timedelta(days=MAX_SHIFT_DAYS + 1)
+    previous = trigger.previous_fire_time(scheduled)
+    since = scheduled - span if previous is None else max(previous, scheduled - span)
+    notes: list[str] = []
+    for adj in trigger.adjustments(since - span, scheduled + span):
+        if adj.action == "run":
+            continue
+        moment = adj.fires_at if adj.fires_at is not None else adj.scheduled
+        if since < moment <= scheduled and (adj.action == "shifted" or adj.scheduled > since):
+            notes.append(f"window start {adj.scheduled.isoformat()} {adj.reason}")
+    return notes
 
 
 def manual_end_time_ms(window: PlanWindow, now: datetime) -> int:

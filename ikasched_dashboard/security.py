@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from ikasched.v1 import (
     admin_service_pb2,
     agent_pb2,
+    calendar_service_pb2,
     instance_service_pb2,
     job_service_pb2,
     plan_service_pb2,
@@ -69,6 +70,7 @@ REFLECTION_PREFIX = "/grpc.reflection."
 SERVICE_FILES = (
     admin_service_pb2,
     agent_pb2,
+    calendar_service_pb2,
     instance_service_pb2,
     job_service_pb2,
     plan_service_pb2,
@@ -94,6 +96,9 @@ READ_METHODS: frozenset[str] = frozenset(
         "JobService/ListJobs",
         "AgentService/ListAgents",
         "AgentService/GetAgent",
+        "CalendarService/GetCalendar",
+        "CalendarService/ListCalendars",
+        "CalendarService/GetCalendarDates",
     }
 )
 
@@ -137,11 +142,13 @@ PRIVILEGED_METHODS: Mapping[str, Role] = {
     "TokenService/CreateToken": Role.ADMIN,
     "TokenService/ListTokens": Role.ADMIN,
     "TokenService/RevokeToken": Role.ADMIN,
+    "CalendarService/ApplyCalendar": Role.ADMIN,
+    "CalendarService/DeleteCalendar": Role.ADMIN,
 }
 
 # Methods no plan-limited token may call: they act across plans (a plan-limited admin must
 # not mint itself an unlimited token).
-GLOBAL_SERVICES: frozenset[str] = frozenset({"QueueService", "TokenService"})
+GLOBAL_SERVICES: frozenset[str] = frozenset({"QueueService", "TokenService", "CalendarService"})
 
 
 def rpc_path(short: str) -> str:

@@ -11,6 +11,7 @@ from google.protobuf import json_format
 
 from ikasched.v1 import plan_pb2, plan_service_pb2, plan_service_pb2_grpc
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
+from ikasched_common.calendar_trigger import CalendarTrigger
 from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
 from ikasched_dashboard.lifecycle import PlanWindow
@@ -34,6 +35,7 @@ from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.services.plan_diff import plan_changes
 from ikasched_dashboard.services.plan_size import check_plan_sendable
 from ikasched_dashboard.services.views import agent_names, masked_plan, plan_jobs, unmask_secrets
+from ikasched_dashboard.store import calendars as calendar_store
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import write_transaction
@@ -86,7 +88,12 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         try:
             proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
-            window = PlanWindow.of(proto, version=record.version, enabled=record.enabled)
+            calendars = (
+                await self.ctx.read(calendar_store.calendar_book) if proto.calendar else None
+            )
+            window = PlanWindow.of(
+                proto, version=record.version, enabled=record.enabled, calendars=calendars
+            )
             following = window.next_start(self.ctx.clock.now()) if window.enabled else None
         except Exception as exc:  # a stored row this version cannot load: say why, list on
             return plan_service_pb2.PlanSummary(
@@ -133,6 +140,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         if self.ctx.secret_box is not None:  # at rest, secret defaults are only ever sealed
             seal_plan(plan, old, self.ctx.secret_box)
         problems = await asyncio.to_thread(check_plan, plan)
+        if plan.calendar:
+            await self._check_calendar(plan.calendar)
         warnings = problems_to_proto(p for p in problems if p.severity is Severity.WARNING)
         await asyncio.to_thread(
             check_plan_sendable,
@@ -258,6 +267,14 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         text = dump_plan(masked_plan(plan), "json" if fmt == plan_service_pb2.JSON else "yaml")
         return plan_service_pb2.ExportPlanResponse(text=text, format=fmt)
 
+    async def _check_calendar(self, name: str) -> None:
+        found = await self.ctx.read(lambda c: calendar_store.get_calendar(c, name))
+        if found is None:
+            raise InvalidArgument(
+                f"calendar {name!r} does not exist (apply it first: ikasched calendar apply)",
+                field="plan.calendar",
+            )
+
     @unary
     async def DeletePlan(
         self, request: plan_service_pb2.DeletePlanRequest, context: Ctx
@@ -327,7 +344,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             raise InvalidArgument("must not be negative", field="after")
         count = request.count or DEFAULT_FIRE_TIMES
         trigger, blackout = await self._trigger(request)
-        at: datetime = from_epoch_ms(request.after) if request.after else self.ctx.clock.now()
+        start: datetime = from_epoch_ms(request.after) if request.after else self.ctx.clock.now()
+        at = start
         fires: list[datetime] = []
         while len(fires) < count:
             fire = blackout.next_allowed_fire(trigger, at)
@@ -340,6 +358,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             fire_times=[epoch_ms(f) for f in fires],
             fire_times_text=[f.astimezone(tz).isoformat() for f in fires],
             timezone=trigger.timezone,
+            calendar_adjustments=calendar_adjustments(trigger, start, fires),
         )
 
     async def _trigger(
@@ -375,10 +394,30 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             trigger = _cron(timed.cron_expression, tz, "job_identifier", "job_identifier")
             ranges = [(r.start, r.end) for r in timed.blackout_window_date_time_ranges]
             return trigger, Blackout(timed.blackout_window_cron_expressions, ranges, tz)
-        window = PlanWindow.of(plan)
+        calendars = await self.ctx.read(calendar_store.calendar_book) if plan.calendar else None
+        window = PlanWindow.of(plan, calendars=calendars)
         if window.trigger is None:
             raise FailedPrecondition(f"plan {plan.name} has no time_window_start")
         return window.trigger, window.blackout
+
+
+def calendar_adjustments(
+    trigger: CronTrigger, start: datetime, fires: list[datetime]
+) -> list[plan_service_pb2.CalendarAdjustment]:
+    """What a calendar trigger did to the cron's fires from `start` to the last fire shown
+    (skips and shifts only; empty for a plain cron)."""
+    if not isinstance(trigger, CalendarTrigger) or not fires:
+        return []
+    return [
+        plan_service_pb2.CalendarAdjustment(
+            scheduled=epoch_ms(a.scheduled),
+            action=a.action,
+            fires_at=epoch_ms(a.fires_at) if a.fires_at is not None else 0,
+            reason=a.reason,
+        )
+        for a in trigger.adjustments(start, fires[-1])
+        if a.action != "run"
+    ]
 
 
 def _cron(expression: str, tz: str, field_name: str, tz_field: str) -> CronTrigger:

@@ -1,6 +1,6 @@
 """Put the operator services on a grpc.aio server.
 
-`add_operator_services` adds the six operator services and says what it added; the dashboard's
+`add_operator_services` adds the operator services and says what it added; the dashboard's
 composition root (`ikasched_dashboard.app`) calls it next to the link and the TokenService and
 lists every name it served in health and reflection (`enable_reflection`, `set_serving`).
 `register_services` is the same for a standalone server (tests): the operator services with
@@ -22,6 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from ikasched.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    calendar_service_pb2,
+    calendar_service_pb2_grpc,
     instance_service_pb2,
     instance_service_pb2_grpc,
     job_service_pb2,
@@ -32,6 +34,7 @@ from ikasched.v1 import (
 from ikasched_common.link import LinkSettings
 from ikasched_common.link.grpc_transport import server_options
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
+from ikasched_dashboard.services.calendars import CalendarServicer
 from ikasched_dashboard.services.context import ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
@@ -64,6 +67,7 @@ OPERATOR_SERVICES: tuple[str, ...] = (
     _full_name(admin_service_pb2, "GlobalEventService"),
     _full_name(admin_service_pb2, "QueueService"),
     _full_name(admin_service_pb2, "AgentService"),
+    _full_name(calendar_service_pb2, "CalendarService"),
 )
 
 
@@ -103,7 +107,7 @@ class OperatorServices:
 
 
 def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> OperatorServices:
-    """Add the six operator services (no health, no reflection: the caller lists them)."""
+    """Add the operator services (no health, no reflection: the caller lists them)."""
     plans, instances, jobs = PlanServicer(ctx), InstanceServicer(ctx), JobServicer(ctx)
     adders: list[tuple[Any, object]] = [
         (plan_service_pb2_grpc.add_PlanServiceServicer_to_server, plans),
@@ -112,6 +116,7 @@ def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> Opera
         (admin_service_pb2_grpc.add_GlobalEventServiceServicer_to_server, GlobalEventServicer(ctx)),
         (admin_service_pb2_grpc.add_QueueServiceServicer_to_server, QueueServicer(ctx)),
         (admin_service_pb2_grpc.add_AgentServiceServicer_to_server, AgentServicer(ctx)),
+        (calendar_service_pb2_grpc.add_CalendarServiceServicer_to_server, CalendarServicer(ctx)),
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)

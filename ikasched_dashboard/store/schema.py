@@ -264,3 +264,15 @@ tokens = Table(
     _millis("last_used_time"),
     Index(None, "secret_hash", unique=True),
 )
+
+# Named calendars (docs/semantics.md §13): the canonical document as JSON, versioned.
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("document_json", Text, nullable=False),
+    _millis("updated_time"),
+    Column("updated_by", String(NAME), nullable=False, server_default=""),
+)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Context(_message.Message):
-    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels")
+    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels", "calendar", "calendar_shift")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,8 @@ class Context(_message.Message):
     MISFIRE_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_SHIFT_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     time_window_start: str
@@ -66,7 +68,9 @@ class Context(_message.Message):
     misfire_grace_seconds: int
     owner: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    calendar: str
+    calendar_shift: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ...) -> None: ...
 
 class SchedulerJob(_message.Message):
     __slots__ = ("identifier", "agent_name", "job_name", "display_name", "job_description", "startup_control_type", "skipped_contexts", "held_contexts", "ordinal", "priority", "owner", "child_context_names", "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job", "global_event_job", "context_start_job", "context_terminal_job", "local_event_job", "bridging_job")

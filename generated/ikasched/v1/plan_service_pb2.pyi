@@ -179,11 +179,25 @@ class GetNextFireTimesRequest(_message.Message):
     def __init__(self, plan_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., count: _Optional[int] = ..., after: _Optional[int] = ..., cron_expression: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
 
 class GetNextFireTimesResponse(_message.Message):
-    __slots__ = ("fire_times", "fire_times_text", "timezone")
+    __slots__ = ("fire_times", "fire_times_text", "timezone", "calendar_adjustments")
     FIRE_TIMES_FIELD_NUMBER: _ClassVar[int]
     FIRE_TIMES_TEXT_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_ADJUSTMENTS_FIELD_NUMBER: _ClassVar[int]
     fire_times: _containers.RepeatedScalarFieldContainer[int]
     fire_times_text: _containers.RepeatedScalarFieldContainer[str]
     timezone: str
-    def __init__(self, fire_times: _Optional[_Iterable[int]] = ..., fire_times_text: _Optional[_Iterable[str]] = ..., timezone: _Optional[str] = ...) -> None: ...
+    calendar_adjustments: _containers.RepeatedCompositeFieldContainer[CalendarAdjustment]
+    def __init__(self, fire_times: _Optional[_Iterable[int]] = ..., fire_times_text: _Optional[_Iterable[str]] = ..., timezone: _Optional[str] = ..., calendar_adjustments: _Optional[_Iterable[_Union[CalendarAdjustment, _Mapping]]] = ...) -> None: ...
+
+class CalendarAdjustment(_message.Message):
+    __slots__ = ("scheduled", "action", "fires_at", "reason")
+    SCHEDULED_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    FIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    scheduled: int
+    action: str
+    fires_at: int
+    reason: str
+    def __init__(self, scheduled: _Optional[int] = ..., action: _Optional[str] = ..., fires_at: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
