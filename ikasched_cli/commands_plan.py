@@ -328,9 +328,13 @@ def next_fires(args: argparse.Namespace) -> int:
         ),
     )
     texts = list(response.fire_times_text) or [output.time_text(t) for t in response.fire_times]
+    why = [f"{output.time_text(a.scheduled)} {a.reason}" for a in response.calendar_adjustments]
+    data: dict[str, object] = {"timezone": response.timezone, "fire_times": texts}
+    if why:
+        data["calendar"] = why
     output.emit(
         args.output,
-        {"timezone": response.timezone, "fire_times": texts},
-        "\n".join(texts) or "no further fire times",
+        data,
+        "\n".join(texts + [f"  {w}" for w in why]) or "no further fire times",
     )
     return 0

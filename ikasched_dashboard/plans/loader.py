@@ -103,14 +103,23 @@ def load_plan_file(path: str | Path) -> plan_pb2.Context:
     return load_plan_text(text, fmt=_format_of(path), source=str(path))
 
 
+#: A directory of this name under a plan directory holds calendars (and plans that need
+#: them applied first): loading the plan directory leaves it out (docs/semantics.md §13).
+CALENDAR_DIR = "calendars"
+
+
 def plan_files(root: Path) -> list[Path]:
-    """The plan files under a directory (recursively, in path order, hidden entries left out)."""
+    """The plan files under a directory (recursively, in path order, hidden entries and
+    `calendars` directories left out)."""
     return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in PLAN_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and not any(
+            part.startswith(".") or part == CALENDAR_DIR for part in p.relative_to(root).parts[:-1]
+        )
+        and not p.name.startswith(".")
     )
 
 
