@@ -77,6 +77,7 @@ from ikasched_agent.trigger_slots import (
 )
 from ikasched_agent.trigger_state import TriggerState
 from ikasched_common.blackout import Blackout
+from ikasched_common.calendar_jobs import cron_job_trigger
 from ikasched_common.clock import Clock
 from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
@@ -395,7 +396,12 @@ class TriggerHost:
         settings = trigger_settings(job)
         assert settings is not None
         tz = self._zone_of(instance_id, settings.time_zone)
-        trigger = CronTrigger(settings.cron_expression, tz) if settings.cron_expression else None
+        trigger: CronTrigger | None = None
+        if isinstance(settings, plan_pb2.QuartzScheduleDrivenJob) and settings.calendar:
+            # the calendar's documents came with the job (docs/semantics.md §13.5)
+            trigger = cron_job_trigger(settings, tz)
+        elif settings.cron_expression:
+            trigger = CronTrigger(settings.cron_expression, tz)
         blackout = Blackout(
             settings.blackout_window_cron_expressions,
             [(r.start, r.end) for r in settings.blackout_window_date_time_ranges],

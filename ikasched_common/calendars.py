@@ -453,6 +453,19 @@ class CalendarBook:
             if any(ref == name for _, ref in d.references())
         )
 
+    def requires(self, name: str) -> set[str]:
+        """`name` and every calendar it refers to, directly or not (known ones only)."""
+        found: set[str] = set()
+        todo = [name]
+        while todo:
+            current = todo.pop()
+            definition = self.definitions.get(current)
+            if definition is None or current in found:
+                continue
+            found.add(current)
+            todo.extend(ref for _, ref in definition.references())
+        return found
+
     def dependents(self, name: str) -> set[str]:
         """`name` and every calendar that refers to it, directly or not."""
         found = {name}

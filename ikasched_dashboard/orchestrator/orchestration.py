@@ -21,6 +21,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ikasched.v1 import plan_pb2
+from ikasched_common.calendar_jobs import cron_job_calendars, with_calendar_documents
+from ikasched_common.calendars import CalendarBook
 from ikasched_common.clock import SYSTEM, Clock
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.journal import DeadLetterJournal, Journal, PoisonGuard
@@ -59,6 +62,7 @@ from ikasched_dashboard.orchestrator.steps import (
     ScheduledRetry,
     Step,
 )
+from ikasched_dashboard.store import calendars as calendar_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.changes import AuditEntry
 from ikasched_dashboard.store.db import read_transaction
@@ -362,14 +366,26 @@ class Orchestrator:
         result: list[str] = await self._submit(run)
         return result
 
+    async def _with_calendars(self, plan: plan_pb2.Context) -> plan_pb2.Context:
+        """The plan as agents get it: cron jobs with their calendars' documents (§13.5)."""
+        if not cron_job_calendars(plan):
+            return plan
+
+        def load() -> CalendarBook:
+            with read_transaction(self._engine) as conn:
+                return calendar_store.calendar_book(conn)
+
+        return with_calendar_documents(plan, await self._pipeline.db_call(load))
+
     async def plan_provisioned(self, plan_name: str) -> None:
         compiled = await self._plan(plan_name)
+        proto = await self._with_calendars(compiled.proto)
 
         def run(step: Step) -> None:
             now = self._clock.now_ms()
             for agent in compiled.agents:
                 parts, skipped = out.provision(
-                    compiled.proto, compiled.version, agent, now, self._max_message
+                    proto, compiled.version, agent, now, self._max_message
                 )
                 _report_oversized(agent, skipped)
                 step.outbox.extend(out.as_row(agent, m) for m in parts)
@@ -396,12 +412,14 @@ class Orchestrator:
         committed later comes after it. (Built outside the batch, a snapshot taken before an
         activation's commit but written after it made the agent drop that instance.)"""
 
-        def load() -> list[CompiledPlan]:
+        def load() -> list[tuple[CompiledPlan, plan_pb2.Context]]:
             with read_transaction(self._engine) as conn:
-                return [
+                compiled = [
                     self._plans.compile(conn, n)
                     for n in plan_store.plans_on_agent(conn, agent_name)
                 ]
+                book = calendar_store.calendar_book(conn)
+                return [(c, with_calendar_documents(c.proto, book)) for c in compiled]
 
         loaded = await self._pipeline.db_call(load)
 
@@ -410,9 +428,9 @@ class Orchestrator:
             limit = self._max_message
             sync_id = out.new_sync_id()
             rows: list[OutboxMessage] = []
-            for n, c in enumerate(loaded, start=1):
+            for n, (c, proto) in enumerate(loaded, start=1):
                 parts, skipped = out.provision(
-                    c.proto, c.version, agent_name, now, limit, f"{sync_id}:p{n}"
+                    proto, c.version, agent_name, now, limit, f"{sync_id}:p{n}"
                 )
                 _report_oversized(agent_name, skipped)
                 rows.extend(out.as_row(agent_name, m) for m in parts)

@@ -89,6 +89,8 @@ class CalendarServicer(calendar_service_pb2_grpc.CalendarServiceServicer):
         view, changed, plans = await self.ctx.write(apply)
         if changed:
             await self.ctx.lifecycle.calendar_changed(definition.name, plans)
+            for plan_name in plans:  # agents get the new documents with the plan's cron jobs
+                await self.ctx.orchestration.plan_provisioned(plan_name)
         return calendar_service_pb2.ApplyCalendarResponse(
             calendar=view, changed=changed, rescheduled_plans=plans if changed else []
         )

@@ -11,7 +11,12 @@ from google.protobuf import json_format
 
 from ikasched.v1 import plan_pb2, plan_service_pb2, plan_service_pb2_grpc
 from ikasched_common.blackout import Blackout, epoch_ms, from_epoch_ms
-from ikasched_common.calendar_trigger import CalendarTrigger
+from ikasched_common.calendar_jobs import (
+    cron_job_calendars,
+    cron_job_trigger,
+    with_calendar_documents,
+)
+from ikasched_common.calendar_trigger import CalendarTrigger, check_shift
 from ikasched_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
 from ikasched_dashboard.lifecycle import PlanWindow
@@ -140,8 +145,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         if self.ctx.secret_box is not None:  # at rest, secret defaults are only ever sealed
             seal_plan(plan, old, self.ctx.secret_box)
         problems = await asyncio.to_thread(check_plan, plan)
-        if plan.calendar:
-            await self._check_calendar(plan.calendar)
+        await self._check_calendars(plan)
         warnings = problems_to_proto(p for p in problems if p.severity is Severity.WARNING)
         await asyncio.to_thread(
             check_plan_sendable,
@@ -267,13 +271,22 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         text = dump_plan(masked_plan(plan), "json" if fmt == plan_service_pb2.JSON else "yaml")
         return plan_service_pb2.ExportPlanResponse(text=text, format=fmt)
 
-    async def _check_calendar(self, name: str) -> None:
-        found = await self.ctx.read(lambda c: calendar_store.get_calendar(c, name))
-        if found is None:
-            raise InvalidArgument(
-                f"calendar {name!r} does not exist (apply it first: ikasched calendar apply)",
-                field="plan.calendar",
-            )
+    async def _check_calendars(self, plan: plan_pb2.Context) -> None:
+        """Every calendar the plan's window and cron jobs name exists; shifts are known."""
+        wanted = [("plan.calendar", plan.calendar)] if plan.calendar else []
+        for path, job in cron_job_calendars(plan):
+            settings = job.quartz_schedule_driven_job
+            check_shift(settings.calendar_shift, f"plan.{path}.calendar_shift")
+            wanted.append((f"plan.{path}.calendar", settings.calendar))
+        if not wanted:
+            return
+        book = await self.ctx.read(calendar_store.calendar_book)
+        for path, name in wanted:
+            if name not in book.definitions:
+                raise InvalidArgument(
+                    f"calendar {name!r} does not exist (apply it first: ikasched calendar apply)",
+                    field=path,
+                )
 
     @unary
     async def DeletePlan(
@@ -392,6 +405,11 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
                 )
             tz = timed.time_zone or plan_tz
             trigger = _cron(timed.cron_expression, tz, "job_identifier", "job_identifier")
+            if kind == "quartz_schedule_driven_job" and timed.calendar:
+                book = await self.ctx.read(calendar_store.calendar_book)
+                provisioned = with_calendar_documents(plan, book)
+                found = plan_jobs(provisioned)[request.job_identifier]
+                trigger = cron_job_trigger(found.quartz_schedule_driven_job, tz)
             ranges = [(r.start, r.end) for r in timed.blackout_window_date_time_ranges]
             return trigger, Blackout(timed.blackout_window_cron_expressions, ranges, tz)
         calendars = await self.ctx.read(calendar_store.calendar_book) if plan.calendar else None

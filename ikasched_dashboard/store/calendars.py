@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ikasched.v1 import plan_pb2
+from ikasched_common.calendar_jobs import plan_calendars
 from ikasched_common.calendars import CalendarBook, CalendarDefinition, parse_calendar
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.schema import calendars
@@ -90,14 +91,14 @@ def calendar_book(conn: Connection) -> CalendarBook:
 
 
 def plans_using(conn: Connection, name: str) -> list[str]:
-    """Current plans whose time window uses calendar `name`."""
+    """Current plans whose time window or cron jobs use calendar `name`."""
     return plans_using_any(conn, {name})
 
 
 def plans_using_any(conn: Connection, names: Collection[str]) -> list[str]:
-    """Current plans whose time window uses any of the calendars `names`."""
+    """Current plans whose time window or cron jobs use any of the calendars `names`."""
     return sorted(
         record.name
         for record in plan_store.list_plans(conn, limit=_ALL)
-        if plan_pb2.Context.FromString(record.plan).calendar in names
+        if plan_calendars(plan_pb2.Context.FromString(record.plan)) & set(names)
     )

@@ -171,7 +171,7 @@ class InternalEventDrivenJob(_message.Message):
     def __init__(self, command_line: _Optional[str] = ..., working_directory: _Optional[str] = ..., successful_return_codes: _Optional[_Iterable[int]] = ..., min_execution_time: _Optional[int] = ..., max_execution_time: _Optional[int] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ..., target_residing_context_only: _Optional[bool] = ..., participates_in_lock: _Optional[bool] = ..., execution_environment_properties: _Optional[str] = ..., job_repeatable: _Optional[bool] = ..., timeout_seconds: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., run_as_user: _Optional[str] = ...) -> None: ...
 
 class QuartzScheduleDrivenJob(_message.Message):
-    __slots__ = ("cron_expression", "job_group", "time_zone", "passthrough_properties", "eager", "max_eager_callbacks", "ignore_misfire", "recovery_tolerance", "persistent_recovery", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "drop_event_on_blackout", "misfire_grace_seconds", "days_of_week_to_run")
+    __slots__ = ("cron_expression", "job_group", "time_zone", "passthrough_properties", "eager", "max_eager_callbacks", "ignore_misfire", "recovery_tolerance", "persistent_recovery", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "drop_event_on_blackout", "misfire_grace_seconds", "days_of_week_to_run", "calendar", "calendar_shift", "calendar_documents")
     class PassthroughPropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,9 @@ class QuartzScheduleDrivenJob(_message.Message):
     DROP_EVENT_ON_BLACKOUT_FIELD_NUMBER: _ClassVar[int]
     MISFIRE_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DAYS_OF_WEEK_TO_RUN_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     cron_expression: str
     job_group: str
     time_zone: str
@@ -207,7 +210,20 @@ class QuartzScheduleDrivenJob(_message.Message):
     drop_event_on_blackout: bool
     misfire_grace_seconds: int
     days_of_week_to_run: _containers.RepeatedScalarFieldContainer[_common_pb2.DayOfWeek]
-    def __init__(self, cron_expression: _Optional[str] = ..., job_group: _Optional[str] = ..., time_zone: _Optional[str] = ..., passthrough_properties: _Optional[_Mapping[str, str]] = ..., eager: _Optional[bool] = ..., max_eager_callbacks: _Optional[int] = ..., ignore_misfire: _Optional[bool] = ..., recovery_tolerance: _Optional[int] = ..., persistent_recovery: _Optional[bool] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., drop_event_on_blackout: _Optional[bool] = ..., misfire_grace_seconds: _Optional[int] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ...) -> None: ...
+    calendar: str
+    calendar_shift: str
+    calendar_documents: _containers.RepeatedCompositeFieldContainer[CalendarDocument]
+    def __init__(self, cron_expression: _Optional[str] = ..., job_group: _Optional[str] = ..., time_zone: _Optional[str] = ..., passthrough_properties: _Optional[_Mapping[str, str]] = ..., eager: _Optional[bool] = ..., max_eager_callbacks: _Optional[int] = ..., ignore_misfire: _Optional[bool] = ..., recovery_tolerance: _Optional[int] = ..., persistent_recovery: _Optional[bool] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., drop_event_on_blackout: _Optional[bool] = ..., misfire_grace_seconds: _Optional[int] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., calendar_documents: _Optional[_Iterable[_Union[CalendarDocument, _Mapping]]] = ...) -> None: ...
+
+class CalendarDocument(_message.Message):
+    __slots__ = ("name", "version", "document_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    document_json: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., document_json: _Optional[str] = ...) -> None: ...
 
 class ReplacementPair(_message.Message):
     __slots__ = ("replacement_token", "job_plan_parameter_name")
