@@ -224,6 +224,10 @@ def get(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
+    if args.format == "ikasan":
+        from ikasched_cli.commands_ikasan import export_ikasan
+
+        return export_ikasan(args)
     from ikasched.v1 import plan_service_pb2
 
     client = connect(args)

@@ -258,9 +258,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     def export_args(p: argparse.ArgumentParser) -> None:
         versioned(p)
-        p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+        p.add_argument("--format", choices=("yaml", "json", "ikasan"), default="yaml")
+        p.add_argument("--out", default="", help="ikasan: bundle directory or .zip to write")
 
-    b.leaf(plan, "export", "print a plan as YAML or JSON", pl + "export", export_args)
+    b.leaf(
+        plan, "export", "print a plan as YAML, JSON or an Ikasan bundle", pl + "export", export_args
+    )
 
     def delete_args(p: argparse.ArgumentParser) -> None:
         name(p)

@@ -149,7 +149,31 @@ def add_agent_verbs(b: Any, agent: Any) -> None:
     )
 
 
+def _import_ikasan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="an Ikasan context JSON, a bundle directory or a bundle zip")
+    p.add_argument(
+        "--agent-map",
+        action="append",
+        default=[],
+        metavar="IKASAN_AGENT=AGENT",
+        help="rename an Ikasan agent (repeatable)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", action="store_true", help="convert and report only, here (the default)"
+    )
+    mode.add_argument("--apply", action="store_true", help="provision the plans on the dashboard")
+    p.add_argument("--strict", action="store_true", help="fail on any dropped or changed field")
+
+
 def add_plan_verbs(b: Any, plan: Any) -> None:
+    b.leaf(
+        plan,
+        "import-ikasan",
+        "convert Ikasan plans (a context JSON, bundle directory or zip) with a migration report",
+        "ikasched_cli.commands_ikasan:import_ikasan",
+        _import_ikasan_args,
+    )
     b.leaf(
         plan,
         "check",

@@ -64,4 +64,6 @@ RPC_COMMANDS: Mapping[str, str] = {
     "ikasched.v1.CalendarService/ListCalendars": "calendar list",
     "ikasched.v1.CalendarService/DeleteCalendar": "calendar delete",
     "ikasched.v1.CalendarService/GetCalendarDates": "calendar dates",
+    "ikasched.v1.MigrationService/ImportIkasanPlans": "plan import-ikasan",
+    "ikasched.v1.MigrationService/ExportIkasanPlan": "plan export",
 }

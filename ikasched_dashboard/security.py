@@ -33,6 +33,7 @@ from ikasched.v1 import (
     calendar_service_pb2,
     instance_service_pb2,
     job_service_pb2,
+    migration_service_pb2,
     plan_service_pb2,
 )
 from ikasched_common import clock as clocks
@@ -73,6 +74,7 @@ SERVICE_FILES = (
     calendar_service_pb2,
     instance_service_pb2,
     job_service_pb2,
+    migration_service_pb2,
     plan_service_pb2,
 )
 
@@ -99,6 +101,7 @@ READ_METHODS: frozenset[str] = frozenset(
         "CalendarService/GetCalendar",
         "CalendarService/ListCalendars",
         "CalendarService/GetCalendarDates",
+        "MigrationService/ExportIkasanPlan",
     }
 )
 
@@ -110,6 +113,8 @@ PRIVILEGED_METHODS: Mapping[str, Role] = {
     "PlanService/DeletePlan": Role.ADMIN,
     "PlanService/EnablePlan": Role.ADMIN,
     "PlanService/DisablePlan": Role.ADMIN,
+    # a plan-limited admin may import only its plans (checked per converted plan)
+    "MigrationService/ImportIkasanPlans": Role.ADMIN,
     "InstanceService/CreateInstance": Role.OPERATOR,
     "InstanceService/EndInstance": Role.OPERATOR,
     "InstanceService/ResetInstance": Role.OPERATOR,

@@ -185,6 +185,28 @@ def render_report(reports: list[PlanReport]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_STRICT_LINES = 20
+
+
+def check_strict(reports: list[PlanReport]) -> None:
+    """--strict: InvalidArgument listing every dropped or changed field, if there is one."""
+    failures = [
+        n for r in reports for n in r.notes if n.kind in (NoteKind.DROPPED, NoteKind.CHANGED)
+    ]
+    if not failures:
+        return
+    shown = "; ".join(
+        f"{n.kind.value} {': '.join(p for p in (n.source, n.path) if p)}"
+        for n in failures[:MAX_STRICT_LINES]
+    )
+    more = len(failures) - MAX_STRICT_LINES
+    raise InvalidArgument(
+        f"strict import refused: {len(failures)} field(s) dropped or changed: {shown}"
+        + (f" (and {more} more)" if more > 0 else ""),
+        field="strict",
+    )
+
+
 class IkasanFormatError(InvalidArgument):
     """A malformed or partial Ikasan file: names the file and the JSON path."""
 

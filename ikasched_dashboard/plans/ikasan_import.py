@@ -112,13 +112,13 @@ def _parse(source: str, data: bytes) -> object:
 
 
 def _job_kind_of(source: str) -> str | bool | None:
-    """The job kind of a bundle file under jobs/<kind>/; False when it is not a job file."""
+    """The job kind of a bundle file jobs/<kind>/<file> (None: directly under jobs/, the file
+    says its jobType; or an unknown kind directory); False when it is not a job file."""
     parts = PurePosixPath(source.rsplit(":", 1)[-1]).parts
-    for i, part in enumerate(parts[:-1]):
-        if part.lower() == JOBS_DIR:
-            if i + 2 > len(parts) - 1:
-                return None  # directly under jobs/: the file says its jobType
-            return kind_of_dir(parts[i + 1]) or None
+    if len(parts) >= 2 and parts[-2].lower() == JOBS_DIR:
+        return None
+    if len(parts) >= 3 and parts[-3].lower() == JOBS_DIR:
+        return kind_of_dir(parts[-2]) or None
     return False
 
 
@@ -247,11 +247,11 @@ class _PlanBuilder:
             return {"identifier": ident}
         if is_definition(raw):
             doc, _ = self.jobs.convert(raw, self.source, path, None)
+        elif ident in self.inline:  # defined in place elsewhere in the plan: that wins
+            return {"identifier": ident}
         else:
             found = self._lookup(raw)
             if found is None:
-                if ident in self.inline:
-                    return {"identifier": ident}
                 raise IkasanFormatError(
                     self.source,
                     path,

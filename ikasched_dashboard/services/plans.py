@@ -131,6 +131,12 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     async def ProvisionPlan(
         self, request: plan_service_pb2.ProvisionPlanRequest, context: Ctx
     ) -> plan_service_pb2.ProvisionPlanResponse:
+        return await self.provision(request)
+
+    async def provision(
+        self, request: plan_service_pb2.ProvisionPlanRequest
+    ) -> plan_service_pb2.ProvisionPlanResponse:
+        """ProvisionPlan without the gRPC wrapper (MigrationService provisions through it)."""
         if not request.HasField("plan"):
             raise InvalidArgument("required", field="plan")
         plan = plan_pb2.Context()

@@ -28,6 +28,8 @@ from ikasched.v1 import (
     instance_service_pb2_grpc,
     job_service_pb2,
     job_service_pb2_grpc,
+    migration_service_pb2,
+    migration_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
@@ -38,6 +40,7 @@ from ikasched_dashboard.services.calendars import CalendarServicer
 from ikasched_dashboard.services.context import ServiceContext
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
+from ikasched_dashboard.services.migration import MigrationServicer
 from ikasched_dashboard.services.plans import PlanServicer
 
 _SIZE_OPTIONS = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
@@ -68,6 +71,7 @@ OPERATOR_SERVICES: tuple[str, ...] = (
     _full_name(admin_service_pb2, "QueueService"),
     _full_name(admin_service_pb2, "AgentService"),
     _full_name(calendar_service_pb2, "CalendarService"),
+    _full_name(migration_service_pb2, "MigrationService"),
 )
 
 
@@ -117,6 +121,10 @@ def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> Opera
         (admin_service_pb2_grpc.add_QueueServiceServicer_to_server, QueueServicer(ctx)),
         (admin_service_pb2_grpc.add_AgentServiceServicer_to_server, AgentServicer(ctx)),
         (calendar_service_pb2_grpc.add_CalendarServiceServicer_to_server, CalendarServicer(ctx)),
+        (
+            migration_service_pb2_grpc.add_MigrationServiceServicer_to_server,
+            MigrationServicer(ctx, plans),
+        ),
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)
