@@ -200,11 +200,12 @@ def check_strict(reports: list[PlanReport]) -> None:
         for n in failures[:MAX_STRICT_LINES]
     )
     more = len(failures) - MAX_STRICT_LINES
-    raise InvalidArgument(
+    error = InvalidArgument(
         f"strict import refused: {len(failures)} field(s) dropped or changed: {shown}"
-        + (f" (and {more} more)" if more > 0 else ""),
-        field="strict",
+        + (f" (and {more} more)" if more > 0 else "")
     )
+    error.field = "strict"
+    raise error
 
 
 class IkasanFormatError(InvalidArgument):
@@ -212,7 +213,8 @@ class IkasanFormatError(InvalidArgument):
 
     def __init__(self, source: str, path: str, message: str) -> None:
         where = ": ".join(p for p in (source, path or "$") if p)
-        super().__init__(f"{where}: {message}", field=path)
+        super().__init__(f"{where}: {message}")  # the file first, then the JSON path
+        self.field = path
         self.source = source
         self.path = path
 

@@ -399,10 +399,10 @@ def import_ikasan(
         if errors:
             first = errors[0]
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise InvalidArgument(
-                f"{source}: plan {name!r} does not validate once converted: "
-                f"{first.path or 'plan'}: {first.message}{more}",
-                field=first.path,
+            raise IkasanFormatError(
+                source,
+                first.path,
+                f"plan {name!r} does not validate once converted: {first.message}{more}",
             )
         for p in problems:
             builder.report.note(NoteKind.WARNING, source, p.path, p.message)
