@@ -198,6 +198,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     b.leaf(
         sub,
+        "web",
+        "run the web console, a client of the dashboard's API",
+        PKG + "commands_web:web",
+        _web_args,
+        connection=False,
+    )
+    b.leaf(
+        sub,
         "up",
         "run a local stack: dashboard, agent 'local', the example plans",
         PKG + "up:up",
@@ -573,6 +581,12 @@ def _agent_run_args(p: argparse.ArgumentParser) -> None:
     from ikasched_cli.commands_agent import run_args
 
     run_args(p)
+
+
+def _web_args(p: argparse.ArgumentParser) -> None:
+    from ikasched_cli.commands_web import web_args
+
+    web_args(p)
 
 
 def _up_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,67 @@
+// The ikasched console's only script: confirmation of destructive actions, and live statuses
+// of an instance page from its server-sent events (no polling, no page reload).
+"use strict";
+
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+function setStatus(job, child, status) {
+  var nodes = document.querySelectorAll("g.job");
+  nodes.forEach(function (node) {
+    if (node.dataset.job === job && (!child || node.dataset.child === child)) {
+      node.classList.forEach(function (name) {
+        if (name.indexOf("s-") === 0) { node.classList.remove(name); }
+      });
+      node.classList.add("s-" + (status || "NONE"));
+      node.dataset.status = status;
+      var title = node.querySelector("title");
+      if (title) { title.textContent = job + " (" + status + ")"; }
+    }
+  });
+  document.querySelectorAll("#jobs tr[data-job]").forEach(function (row) {
+    if (row.dataset.job === job && (!child || row.dataset.child === child)) {
+      var cell = row.querySelector("td.status");
+      if (cell) { cell.className = "status s-" + status; cell.textContent = status; }
+    }
+  });
+}
+
+function showError(text) {
+  var box = document.getElementById("live-error");
+  if (box) { box.textContent = text; box.hidden = false; }
+}
+
+function watch(graph) {
+  var source = new EventSource("/instances/" + encodeURIComponent(graph.dataset.instance) + "/events");
+  source.addEventListener("snapshot", function (event) {
+    var data = JSON.parse(event.data);
+    data.jobs.forEach(function (j) { setStatus(j.job, j.child, j.status); });
+    var box = document.getElementById("instance-status");
+    if (box) { box.textContent = data.status; box.className = "s-" + data.status; }
+  });
+  source.addEventListener("job", function (event) {
+    var data = JSON.parse(event.data);
+    setStatus(data.job, data.child, data.status);
+  });
+  source.addEventListener("context", function (event) {
+    var data = JSON.parse(event.data);
+    var box = document.getElementById("instance-status");
+    var name = document.querySelector("h1").firstChild.textContent.trim();
+    if (box && data.context === name) { box.textContent = data.status; box.className = "s-" + data.status; }
+  });
+  source.addEventListener("failure", function (event) {
+    showError("live updates stopped: " + JSON.parse(event.data));
+    source.close();
+  });
+  document.body.dataset.live = "1";
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  var graph = document.getElementById("graph");
+  if (graph) { watch(graph); }
+});
