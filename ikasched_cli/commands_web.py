@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 
 
 def web_args(p: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def web(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         print(f"ikasched web: console at {url}", flush=True)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve(
                 args.dashboard,
@@ -38,6 +39,4 @@ def web(args: argparse.Namespace) -> int:
                 on_ready=ready,
             )
         )
-    except KeyboardInterrupt:
-        pass
     return 0

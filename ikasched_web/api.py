@@ -3,7 +3,7 @@ token of the session that asked (the console holds no rights of its own)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,11 @@ _WORDS = {
 }
 
 
+def _stub(factory: Callable[[Any], Any], channel: Any) -> Any:
+    """The generated stub classes are untyped; one typed door to them."""
+    return factory(channel)
+
+
 class ApiError(IkaschedError):
     """A refused or failed call, with the dashboard's own message (shown to the user as is)."""
 
@@ -55,15 +60,13 @@ class Api:
     def __init__(self, dashboard: str, *, timeout: float = 30.0) -> None:
         self.dashboard = dashboard
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(
-            dashboard, options=[("grpc.enable_retries", 0)]
-        )
-        self.plans = plan_service_pb2_grpc.PlanServiceStub(self._channel)
-        self.instances = instance_service_pb2_grpc.InstanceServiceStub(self._channel)
-        self.jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
+        self._channel = grpc.aio.insecure_channel(dashboard, options=[("grpc.enable_retries", 0)])
+        self.plans: Any = _stub(plan_service_pb2_grpc.PlanServiceStub, self._channel)
+        self.instances: Any = _stub(instance_service_pb2_grpc.InstanceServiceStub, self._channel)
+        self.jobs: Any = _stub(job_service_pb2_grpc.JobServiceStub, self._channel)
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
     @staticmethod
     def _metadata(token: str) -> tuple[tuple[str, str], ...]:
@@ -98,9 +101,7 @@ class Api:
         """Check the token (a one-row ListPlans) and whether it may act: an empty HoldJob is
         refused by the role check (PERMISSION_DENIED) before any lookup for a token below
         operator, and by validation for one that has the role; it changes nothing."""
-        await self.call(
-            self.plans.ListPlans, plan_service_pb2.ListPlansRequest(), token
-        )
+        await self.call(self.plans.ListPlans, plan_service_pb2.ListPlansRequest(), token)
         try:
             await self.call(self.jobs.HoldJob, job_service_pb2.JobVerbRequest(), token)
         except ApiError as exc:

@@ -173,9 +173,7 @@ def to_svg(plan: Any, statuses: dict[tuple[str, str], str]) -> str:
             'marker-end="url(#arrow)"/>'
         )
         if kind != "and":
-            out.append(
-                f'<text class="edge-label" x="{mid}" y="{(sy + ty) // 2 - 3}">{kind}</text>'
-            )
+            out.append(f'<text class="edge-label" x="{mid}" y="{(sy + ty) // 2 - 3}">{kind}</text>')
     for p in placed:
         status = statuses.get((p.context, p.identifier), "")
         virtual = " virtual" if p.kind.endswith("_job") and p.kind not in _COMMAND_KINDS else ""

@@ -1,6 +1,8 @@
 """The package layering, kept by walking every import of the hand-written packages:
 
 ikasched_cli                  the roof: may import everything below
+ikasched_web                  a client beside the CLI: the SDK, ikasched_common and the CLI's
+                              pure plan graph; never a process package
 ikasched_dashboard   ikasched_agent   neither imports the other, nor the CLI
 ikasched_common               the ground floor: only what both sides use
 ikasched (generated SDK)
@@ -18,6 +20,7 @@ FORBIDDEN = {
     "ikasched_common": {"ikasched_dashboard", "ikasched_agent", "ikasched_cli"},
     "ikasched_dashboard": {"ikasched_agent", "ikasched_cli"},
     "ikasched_agent": {"ikasched_dashboard", "ikasched_cli"},
+    "ikasched_web": {"ikasched_dashboard", "ikasched_agent"},
 }
 
 

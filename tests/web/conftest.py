@@ -81,7 +81,7 @@ def start_console(stack: E2EStack) -> Console:
     return Console(stack, base, link, proc)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     factory = StackFactory(tmp_path_factory)
     made: Console | None = None
