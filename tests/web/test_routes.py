@@ -34,7 +34,7 @@ def anon(console: Running) -> Iterator[TestClient]:
 
 def csrf_of(client: TestClient, path: str = "/login") -> str:
     page = client.get(path, follow_redirects=True).text
-    return page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    return str(page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0])
 
 
 def sign_in(client: TestClient, token: str) -> None:
