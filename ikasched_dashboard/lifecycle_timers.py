@@ -52,11 +52,12 @@ class LifecycleTimers:
         self._timers.add_job(job_id, trigger, callback, misfire_grace=grace)
 
     def remove(self, job_id: str) -> None:
-        if job_id in self._timers.job_ids():
-            # APScheduler drops an exhausted one-shot job by itself and then raises
-            # JobLookupError (a KeyError) from remove_job; the Dispatcher forgets it first.
-            with contextlib.suppress(KeyError, NotFound):
-                self._timers.remove_job(job_id)
+        # One lookup by id, never a listing of every timer: recovery arms one end timer per
+        # live instance, and listing them all on each arm made a restart quadratic in them.
+        # APScheduler drops an exhausted one-shot job by itself and then raises
+        # JobLookupError (a KeyError) from remove_job; the Dispatcher forgets it first.
+        with contextlib.suppress(KeyError, NotFound):
+            self._timers.remove_job(job_id)
 
     def has(self, job_id: str) -> bool:
         return job_id in self._timers.job_ids()
