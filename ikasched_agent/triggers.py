@@ -397,8 +397,8 @@ class TriggerHost:
         assert settings is not None
         tz = self._zone_of(instance_id, settings.time_zone)
         trigger: CronTrigger | None = None
-        if isinstance(settings, plan_pb2.QuartzScheduleDrivenJob) and settings.calendar:
-            # the calendar's documents came with the job (docs/semantics.md §13.5)
+        if isinstance(settings, plan_pb2.QuartzScheduleDrivenJob) and settings.cron_expression:
+            # a calendar's documents come with the job (docs/semantics.md §13.5)
             trigger = cron_job_trigger(settings, tz)
         elif settings.cron_expression:
             trigger = CronTrigger(settings.cron_expression, tz)

@@ -12,15 +12,17 @@ from ikasched_common.calendars import CalendarBook, calendar_document, parse_cal
 from ikasched_common.quartz import CronTrigger
 
 
-def documents_for(book: CalendarBook, name: str) -> list[plan_pb2.CalendarDocument]:
-    """The documents of `name` and every calendar it refers to, by name."""
+def documents_for(
+    book: CalendarBook, name: str, exclude: str = ""
+) -> list[plan_pb2.CalendarDocument]:
+    """The documents of `name` (and `exclude`) and every calendar they refer to, by name."""
     return [
         plan_pb2.CalendarDocument(
             name=n,
             version=book.versions.get(n, 0),
             document_json=json.dumps(calendar_document(book.definitions[n]), sort_keys=True),
         )
-        for n in sorted(book.requires(name))
+        for n in sorted(book.requires(name) | (book.requires(exclude) if exclude else set()))
     ]
 
 
@@ -35,13 +37,13 @@ def book_of(documents: list[plan_pb2.CalendarDocument]) -> CalendarBook:
 def cron_job_trigger(settings: plan_pb2.QuartzScheduleDrivenJob, tz: str) -> CronTrigger:
     """A cron job's trigger: on its calendar's days (from its provisioned documents) when it
     names one, else the plain cron."""
-    if not settings.calendar:
+    if not (settings.calendar or settings.exclude_calendar):
         return CronTrigger(settings.cron_expression, tz)
     book = book_of(list(settings.calendar_documents))
     return CalendarTrigger(
         settings.cron_expression,
         tz,
-        days=book.days_of(settings.calendar),
+        days=book.days_of(settings.calendar, settings.exclude_calendar),
         shift=settings.calendar_shift,
     )
 
@@ -53,7 +55,8 @@ def cron_job_calendars(plan: plan_pb2.Context) -> list[tuple[str, plan_pb2.Sched
     def walk(ctx: plan_pb2.Context, path: str) -> None:
         for i, job in enumerate(ctx.scheduled_jobs):
             cron = job.WhichOneof("job_type") == "quartz_schedule_driven_job"
-            if cron and job.quartz_schedule_driven_job.calendar:
+            q = job.quartz_schedule_driven_job
+            if cron and (q.calendar or q.exclude_calendar):
                 found.append((f"{path}scheduled_jobs[{i}].quartz_schedule_driven_job", job))
         for i, child in enumerate(ctx.contexts):
             walk(child, f"{path}contexts[{i}].")
@@ -64,10 +67,14 @@ def cron_job_calendars(plan: plan_pb2.Context) -> list[tuple[str, plan_pb2.Sched
 
 def plan_calendars(plan: plan_pb2.Context) -> set[str]:
     """Every calendar a plan names: its window's and its cron jobs'."""
-    names = {job.quartz_schedule_driven_job.calendar for _, job in cron_job_calendars(plan)}
-    if plan.calendar:
-        names.add(plan.calendar)
-    return names
+    names: set[str] = set()
+    for _, job in cron_job_calendars(plan):
+        names |= {
+            job.quartz_schedule_driven_job.calendar,
+            job.quartz_schedule_driven_job.exclude_calendar,
+        }
+    names |= {plan.calendar, plan.exclude_calendar}
+    return names - {""}
 
 
 def with_calendar_documents(plan: plan_pb2.Context, book: CalendarBook) -> plan_pb2.Context:
@@ -80,5 +87,7 @@ def with_calendar_documents(plan: plan_pb2.Context, book: CalendarBook) -> plan_
     for _, job in cron_job_calendars(copy):
         settings = job.quartz_schedule_driven_job
         del settings.calendar_documents[:]
-        settings.calendar_documents.extend(documents_for(book, settings.calendar))
+        settings.calendar_documents.extend(
+            documents_for(book, settings.calendar, settings.exclude_calendar)
+        )
     return copy

@@ -57,6 +57,7 @@ RULE_KINDS = (
 SECTIONS = ("include", "intersect", "exclude")
 _TOP_KEYS = frozenset({"name", "description", *SECTIONS})
 MAX_NAME = 255
+_ALL_DAYS = tuple(range(7))
 
 
 def check_name(value: str, path: str) -> None:
@@ -423,9 +424,19 @@ class CalendarBook:
     def of(cls, definitions: Iterable[CalendarDefinition]) -> CalendarBook:
         return cls({d.name: d for d in definitions})
 
-    def days_of(self, name: str) -> CalendarDays:
-        """`name` as a trigger sees it."""
-        return CalendarDays(name, self, self.versions.get(name, 0))
+    def days_of(self, name: str, exclude: str = "") -> CalendarDays:
+        """`name` as a trigger sees it; with `exclude`, its days minus those of `exclude`
+        (no `name`: every day but those), as the calendar "NAME - EXCLUDE"."""
+        if not exclude:
+            return CalendarDays(name, self, self.versions.get(name, 0))
+        combined = f"{name or 'every day'} - {exclude}"
+        base = Rule("calendar", calendar=name) if name else Rule("weekdays", numbers=_ALL_DAYS)
+        definition = CalendarDefinition(
+            combined, include=(base,), exclude=(Rule("calendar", calendar=exclude),)
+        )
+        book = CalendarBook({**self.definitions, combined: definition}, dict(self.versions))
+        version = self.versions.get(name, 0) * 1_000_003 + self.versions.get(exclude, 0)
+        return CalendarDays(combined, book, version)
 
     def check(self, name: str) -> None:
         """InvalidArgument naming the field when `name` refers to an unknown calendar or is part

@@ -92,15 +92,17 @@ class PlanWindow:
         calendar missing there has no days, so the window never starts)."""
         tz = plan.timezone or "UTC"
         shift = check_shift(plan.calendar_shift, "plan.calendar_shift")
-        if plan.calendar_shift and not plan.calendar:
-            raise InvalidArgument("needs plan.calendar", field="plan.calendar_shift")
+        if plan.calendar_shift and not (plan.calendar or plan.exclude_calendar):
+            raise InvalidArgument(
+                "needs plan.calendar or plan.exclude_calendar", field="plan.calendar_shift"
+            )
         trigger: CronTrigger | None = None
-        if plan.time_window_start and plan.calendar:
+        if plan.time_window_start and (plan.calendar or plan.exclude_calendar):
             book = calendars if calendars is not None else CalendarBook({})
             trigger = CalendarTrigger(
                 plan.time_window_start,
                 tz,
-                days=book.days_of(plan.calendar),
+                days=book.days_of(plan.calendar, plan.exclude_calendar),
                 shift=shift,
                 custom_week_day_of_month=plan.custom_week_day_of_month,
             )
@@ -122,7 +124,7 @@ class PlanWindow:
             blackout=Blackout(plan.blackout_window_cron_expressions, ranges, tz),
             created_time_ms=created_time_ms,
             environment_group=plan.environment_group,
-            calendar=plan.calendar,
+            calendar=plan.calendar or plan.exclude_calendar,
         )
 
     @classmethod

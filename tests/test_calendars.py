@@ -242,3 +242,16 @@ def test_a_day_after_the_last_of_a_year_is_the_next_year() -> None:
     b = standard()
     assert b.contains("business", date(2026, 12, 31))
     assert not b.contains("business", date(2026, 12, 31) + timedelta(days=1))
+
+
+def test_days_of_with_an_exclude_calendar() -> None:
+    b = standard()
+    minus = b.days_of("weekdays", "uk-holidays")
+    assert minus.name == "weekdays - uk-holidays"
+    assert date(2026, 12, 24) in minus and date(2026, 12, 25) not in minus
+    assert date(2026, 12, 26) not in minus  # a Saturday
+    alone = b.days_of("", "uk-holidays")
+    assert date(2026, 12, 27) in alone and date(2026, 12, 25) not in alone
+    assert (
+        "excluded from calendar every day - uk-holidays" in alone.verdict(date(2026, 12, 25)).reason
+    )

@@ -93,9 +93,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             counts = await self.ctx.read(lambda c: instance_store.count_instances(c))
         try:
             proto = plan if plan is not None else plan_pb2.Context.FromString(record.plan)
-            calendars = (
-                await self.ctx.read(calendar_store.calendar_book) if proto.calendar else None
-            )
+            uses = proto.calendar or proto.exclude_calendar
+            calendars = await self.ctx.read(calendar_store.calendar_book) if uses else None
             window = PlanWindow.of(
                 proto, version=record.version, enabled=record.enabled, calendars=calendars
             )
@@ -279,11 +278,16 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
 
     async def _check_calendars(self, plan: plan_pb2.Context) -> None:
         """Every calendar the plan's window and cron jobs name exists; shifts are known."""
-        wanted = [("plan.calendar", plan.calendar)] if plan.calendar else []
+        wanted = [
+            ("plan.calendar", plan.calendar),
+            ("plan.exclude_calendar", plan.exclude_calendar),
+        ]
         for path, job in cron_job_calendars(plan):
             settings = job.quartz_schedule_driven_job
             check_shift(settings.calendar_shift, f"plan.{path}.calendar_shift")
             wanted.append((f"plan.{path}.calendar", settings.calendar))
+            wanted.append((f"plan.{path}.exclude_calendar", settings.exclude_calendar))
+        wanted = [(path, name) for path, name in wanted if name]
         if not wanted:
             return
         book = await self.ctx.read(calendar_store.calendar_book)
@@ -411,14 +415,15 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
                 )
             tz = timed.time_zone or plan_tz
             trigger = _cron(timed.cron_expression, tz, "job_identifier", "job_identifier")
-            if kind == "quartz_schedule_driven_job" and timed.calendar:
+            if kind == "quartz_schedule_driven_job" and (timed.calendar or timed.exclude_calendar):
                 book = await self.ctx.read(calendar_store.calendar_book)
                 provisioned = with_calendar_documents(plan, book)
                 found = plan_jobs(provisioned)[request.job_identifier]
                 trigger = cron_job_trigger(found.quartz_schedule_driven_job, tz)
             ranges = [(r.start, r.end) for r in timed.blackout_window_date_time_ranges]
             return trigger, Blackout(timed.blackout_window_cron_expressions, ranges, tz)
-        calendars = await self.ctx.read(calendar_store.calendar_book) if plan.calendar else None
+        uses = plan.calendar or plan.exclude_calendar
+        calendars = await self.ctx.read(calendar_store.calendar_book) if uses else None
         window = PlanWindow.of(plan, calendars=calendars)
         if window.trigger is None:
             raise FailedPrecondition(f"plan {plan.name} has no time_window_start")

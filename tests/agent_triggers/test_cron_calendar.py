@@ -91,3 +91,23 @@ async def test_cron_job_without_documents_never_fires(tmp_path: Path) -> None:
     await host.activate(activation("i1", utc(2026, 12, 23, 12), ["lost"]))
     await step_to(clock, host, utc(2026, 12, 26, 12))
     assert rec.fire_times() == []
+
+
+async def test_cron_job_with_only_an_exclude_calendar(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 12, 23, 12))
+    rec = Recorder()
+    host = make_host(rec, clock, tmp_path)
+    job = cron_job("daily", "0 0 7 * * ?")
+    settings = job.quartz_schedule_driven_job
+    settings.exclude_calendar, settings.calendar_shift = "holidays", "next"
+    settings.calendar_documents.extend(documents_for(BOOK, "", "holidays"))
+    assert [d.name for d in settings.calendar_documents] == ["holidays"]
+    await host.provision(PLAN, [job], "UTC")
+    await host.activate(activation("i1", utc(2026, 12, 23, 12), ["daily"]))
+    await step_to(clock, host, utc(2026, 12, 28, 12))
+    # 25 and 26 move onto Sunday 27, which fires once
+    assert rec.fire_times() == [
+        ms(utc(2026, 12, 24, 7)),
+        ms(utc(2026, 12, 27, 7)),
+        ms(utc(2026, 12, 28, 7)),
+    ]

@@ -262,3 +262,42 @@ async def test_a_plan_naming_a_missing_calendar_or_a_bad_shift_is_refused(engine
         lone.calendar_shift = "next"
         details = await refused(provision(d, lone), Code.INVALID_ARGUMENT)
         assert "plan.calendar_shift: needs plan.calendar" in details
+
+
+async def test_exclude_calendar_alone_keeps_every_other_day(engine: Engine) -> None:
+    async with running(engine) as d:
+        d.clock.set(utc(2026, 12, 24, 12))
+        await standard(d)
+        p = calendar_plan("skip")
+        p.calendar = ""
+        p.exclude_calendar = "nowhere"
+        details = await refused(provision(d, p), Code.INVALID_ARGUMENT)
+        assert details.startswith("plan.exclude_calendar:")
+        p.exclude_calendar = "holidays"
+        p.context_ttl_milliseconds = 3_600_000
+        await provision(d, p)
+        await d.timers.advance_to(utc(2026, 12, 28, 12))
+        # 25 and 26 December are excluded; Sunday 27 is not (no weekday calendar)
+        assert starts(d) == [utc(2026, 12, 27, 6), utc(2026, 12, 28, 6)]
+        told = [n for n in notes(d) if "skipped by calendar every day - holidays" in n]
+        assert len(told) == 2
+        # a window calendar minus another one: business days minus a one-off closure
+        await apply(d, 'name: closure\ninclude:\n  - dates: ["2026-12-29"]\n')
+        both = calendar_plan("skip", name="both")
+        both.exclude_calendar = "closure"
+        await provision(d, both)
+        fires = await d.plans.GetNextFireTimes(
+            plan_service_pb2.GetNextFireTimesRequest(
+                plan_name="both", count=2, after=epoch_ms(utc(2026, 12, 28, 12))
+            )
+        )
+        assert [from_epoch_ms(f) for f in fires.fire_times] == [
+            utc(2026, 12, 30, 6),
+            utc(2026, 12, 31, 6),
+        ]
+        # deleting the excluded calendar is refused while the plan uses it
+        await refused(
+            stub(d).DeleteCalendar(calendar_service_pb2.DeleteCalendarRequest(name="closure")),
+            Code.FAILED_PRECONDITION,
+            "plan(s) both",
+        )

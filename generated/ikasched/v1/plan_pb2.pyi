@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Context(_message.Message):
-    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels", "calendar", "calendar_shift")
+    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels", "calendar", "calendar_shift", "exclude_calendar")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class Context(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_CALENDAR_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     time_window_start: str
@@ -70,7 +71,8 @@ class Context(_message.Message):
     labels: _containers.ScalarMap[str, str]
     calendar: str
     calendar_shift: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ...) -> None: ...
+    exclude_calendar: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., exclude_calendar: _Optional[str] = ...) -> None: ...
 
 class SchedulerJob(_message.Message):
     __slots__ = ("identifier", "agent_name", "job_name", "display_name", "job_description", "startup_control_type", "skipped_contexts", "held_contexts", "ordinal", "priority", "owner", "child_context_names", "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job", "global_event_job", "context_start_job", "context_terminal_job", "local_event_job", "bridging_job")
@@ -171,7 +173,7 @@ class InternalEventDrivenJob(_message.Message):
     def __init__(self, command_line: _Optional[str] = ..., working_directory: _Optional[str] = ..., successful_return_codes: _Optional[_Iterable[int]] = ..., min_execution_time: _Optional[int] = ..., max_execution_time: _Optional[int] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ..., target_residing_context_only: _Optional[bool] = ..., participates_in_lock: _Optional[bool] = ..., execution_environment_properties: _Optional[str] = ..., job_repeatable: _Optional[bool] = ..., timeout_seconds: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., run_as_user: _Optional[str] = ...) -> None: ...
 
 class QuartzScheduleDrivenJob(_message.Message):
-    __slots__ = ("cron_expression", "job_group", "time_zone", "passthrough_properties", "eager", "max_eager_callbacks", "ignore_misfire", "recovery_tolerance", "persistent_recovery", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "drop_event_on_blackout", "misfire_grace_seconds", "days_of_week_to_run", "calendar", "calendar_shift", "calendar_documents")
+    __slots__ = ("cron_expression", "job_group", "time_zone", "passthrough_properties", "eager", "max_eager_callbacks", "ignore_misfire", "recovery_tolerance", "persistent_recovery", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "drop_event_on_blackout", "misfire_grace_seconds", "days_of_week_to_run", "calendar", "calendar_shift", "calendar_documents", "exclude_calendar")
     class PassthroughPropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +198,7 @@ class QuartzScheduleDrivenJob(_message.Message):
     CALENDAR_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_SHIFT_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_CALENDAR_FIELD_NUMBER: _ClassVar[int]
     cron_expression: str
     job_group: str
     time_zone: str
@@ -213,7 +216,8 @@ class QuartzScheduleDrivenJob(_message.Message):
     calendar: str
     calendar_shift: str
     calendar_documents: _containers.RepeatedCompositeFieldContainer[CalendarDocument]
-    def __init__(self, cron_expression: _Optional[str] = ..., job_group: _Optional[str] = ..., time_zone: _Optional[str] = ..., passthrough_properties: _Optional[_Mapping[str, str]] = ..., eager: _Optional[bool] = ..., max_eager_callbacks: _Optional[int] = ..., ignore_misfire: _Optional[bool] = ..., recovery_tolerance: _Optional[int] = ..., persistent_recovery: _Optional[bool] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., drop_event_on_blackout: _Optional[bool] = ..., misfire_grace_seconds: _Optional[int] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., calendar_documents: _Optional[_Iterable[_Union[CalendarDocument, _Mapping]]] = ...) -> None: ...
+    exclude_calendar: str
+    def __init__(self, cron_expression: _Optional[str] = ..., job_group: _Optional[str] = ..., time_zone: _Optional[str] = ..., passthrough_properties: _Optional[_Mapping[str, str]] = ..., eager: _Optional[bool] = ..., max_eager_callbacks: _Optional[int] = ..., ignore_misfire: _Optional[bool] = ..., recovery_tolerance: _Optional[int] = ..., persistent_recovery: _Optional[bool] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., drop_event_on_blackout: _Optional[bool] = ..., misfire_grace_seconds: _Optional[int] = ..., days_of_week_to_run: _Optional[_Iterable[_Union[_common_pb2.DayOfWeek, str]]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., calendar_documents: _Optional[_Iterable[_Union[CalendarDocument, _Mapping]]] = ..., exclude_calendar: _Optional[str] = ...) -> None: ...
 
 class CalendarDocument(_message.Message):
     __slots__ = ("name", "version", "document_json")
