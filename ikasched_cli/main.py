@@ -592,6 +592,8 @@ def _web_args(p: argparse.ArgumentParser) -> None:
 def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="ikasched-data", help="state kept between runs")
     p.add_argument("--listen", default="127.0.0.1:50051", help="dashboard address")
+    p.add_argument("--web-listen", default="127.0.0.1:8080", help="web console address")
+    p.add_argument("--no-web", action="store_true", help="do not start the web console")
     p.add_argument("--examples", help="plan directory to provision (default: examples/)")
     p.add_argument(
         "--exit-when-complete",

@@ -108,6 +108,7 @@ class Stack:
         self.data_dir = data_dir
         self.dashboard: subprocess.Popen[bytes] | None = None
         self.agent: subprocess.Popen[bytes] | None = None
+        self.web: subprocess.Popen[bytes] | None = None
         self._logs: list[IO[bytes]] = []
 
     def _spawn(
@@ -171,6 +172,36 @@ class Stack:
             env,
         )
 
+    def start_web(self, dashboard: str, listen: str, token_file: Path) -> str:
+        """The web console (`ikasched web`) with the admin token's sign-in link, which it
+        prints first; "" (and why, on stderr) when it does not start."""
+        log = open(self.data_dir / "web.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        argv = ["web", "--dashboard", dashboard, "--listen", listen]
+        self.web = subprocess.Popen(
+            [sys.executable, "-m", "ikasched_cli", *argv, "--token-file", str(token_file)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+        lines: queue.Queue[bytes] = queue.Queue()
+        out = self.web.stdout
+        assert out is not None
+        threading.Thread(target=lambda: lines.put(out.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=START_TIMEOUT).decode(errors="replace").strip()
+        except queue.Empty:
+            line = ""
+        _, found, url = line.partition("console at ")
+        if not found:
+            print(
+                f"ikasched up: the web console did not start; see {self.data_dir / 'web.log'}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return ""
+        return url
+
     def check(self) -> None:
         for name, proc in (("dashboard", self.dashboard), ("agent", self.agent)):
             if proc is not None and proc.poll() is not None:
@@ -180,7 +211,7 @@ class Stack:
                 )
 
     def stop(self) -> None:
-        for proc in (self.agent, self.dashboard):
+        for proc in (self.web, self.agent, self.dashboard):
             if proc is None or proc.poll() is not None:
                 continue
             with contextlib.suppress(ProcessLookupError):
@@ -277,10 +308,11 @@ def _ended_stream() -> tuple[str, str]:
     raise CliError("the dashboard ended the status stream")
 
 
-def _connect_help(dashboard: str, data_dir: Path) -> str:
+def _connect_help(dashboard: str, data_dir: Path, web: str = "") -> str:
     return "\n".join(
         [
             f"Dashboard on {dashboard}; data in {data_dir}/ (logs: dashboard.log, agent.log).",
+            *([f"Web console (signed in as the local admin): {web}"] if web else []),
             "In another terminal in this directory (no flags needed):",
             "  ikasched plan list | ikasched instance list | ikasched instance watch hello",
             "  ikasched job logs hello local-say-done",
@@ -372,6 +404,9 @@ def up(args: argparse.Namespace) -> int:
         dashboard = f"{host}:{port}"
         write_cli_config(data_dir, dashboard, tokens.admin_file)
         stack.start_agent(dashboard, tokens.agent)
+        web = "" if args.no_web else stack.start_web(dashboard, args.web_listen, tokens.admin_file)
+        if web:
+            print(f"web console: {web}", flush=True)
         client = Client(Connection(dashboard=dashboard, token=tokens.admin))
         wait_for_agent(client, stack)
         if examples is not None:
@@ -390,7 +425,7 @@ def up(args: argparse.Namespace) -> int:
                 flush=True,
             )
         deadline = time.monotonic() + args.timeout if args.exit_when_complete else None
-        footer = _connect_help(dashboard, data_dir)
+        footer = _connect_help(dashboard, data_dir, web)
         screen = output.use_colour(sys.stdout)  # a terminal: redraw a status screen
         if not screen:
             print(footer + "\n", flush=True)

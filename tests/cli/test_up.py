@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import queue
 import signal
 import stat
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from .conftest import clean_env, cli_command, run
 
@@ -66,9 +69,18 @@ class _Lines:
         raise AssertionError(f"{text!r} not printed; got:\n" + "\n".join(self.seen))
 
 
+class _LoopbackIsSecure(http.cookiejar.DefaultCookiePolicy):
+    """As browsers do: http://127.0.0.1 is a secure context, so Secure cookies go there."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        if cookie.secure and request.host.startswith("127.0.0.1"):
+            return True
+        return bool(super().return_ok_secure(cookie, request))
+
+
 def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        cli_command("up", "--listen", "127.0.0.1:0"),
+        cli_command("up", "--listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0"),
         cwd=tmp_path,
         env=clean_env(),
         stdout=subprocess.PIPE,
@@ -77,6 +89,14 @@ def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -
     )
     try:
         lines = _Lines(proc)
+        web = lines.wait_for("web console: http://127.0.0.1:").split(": ", 1)[1].strip()
+        # the printed link signs a browser in as the local admin: the instances page follows
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar(_LoopbackIsSecure()))
+        )
+        with opener.open(web, timeout=30) as page:
+            assert page.url.endswith("/instances"), page.url
+            assert "Instances" in page.read().decode()
         lines.wait_for("hello instance")
         lines.wait_for("context hello: RUNNING -> COMPLETE")
         # another terminal in the same directory: no flags, no environment
