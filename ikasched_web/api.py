@@ -97,6 +97,26 @@ class Api:
         finally:
             call.cancel()
 
+    async def log_text(
+        self, token: str, request: job_service_pb2.GetJobLogsRequest
+    ) -> tuple[str, str]:
+        """A job's log as text (undecodable bytes replaced) and the agent's error, if any."""
+        data = bytearray()
+        problem = ""
+        call = self.jobs.GetJobLogs(request, metadata=self._metadata(token), timeout=self.timeout)
+        try:
+            async for chunk in call:
+                data.extend(chunk.data)
+                if chunk.error:
+                    problem = chunk.error
+                if chunk.eof:
+                    break
+        except grpc.aio.AioRpcError as exc:
+            problem = str(ApiError(exc.code(), exc.details() or ""))
+        finally:
+            call.cancel()
+        return data.decode("utf-8", errors="replace"), problem
+
     async def identify(self, token: str) -> Identity:
         """Check the token (a one-row ListPlans) and whether it may act: an empty HoldJob is
         refused by the role check (PERMISSION_DENIED) before any lookup for a token below

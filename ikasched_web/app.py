@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import grpc
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
@@ -28,7 +29,13 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ikasched.v1 import common_pb2, instance_service_pb2, plan_service_pb2
+from ikasched.v1 import (
+    agent_pb2,
+    common_pb2,
+    instance_service_pb2,
+    job_service_pb2,
+    plan_service_pb2,
+)
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_web import layout
 from ikasched_web.api import Api, ApiError
@@ -46,6 +53,8 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The most of each log a job page shows (the CLI's `job logs` reads all of it).
+LOG_BYTES = 256 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -286,6 +295,56 @@ class Console:
             instance_verbs=INSTANCE_VERBS,
         )
 
+    async def job(self, request: Request, session: Session) -> Response:
+        """One job occurrence: its facts, its audit rows, its last run's stdout and stderr."""
+        iid = request.path_params["iid"]
+        ident = request.query_params.get("job", "")
+        child = request.query_params.get("child", "")
+        found = await self.api.call(
+            self.api.instances.GetInstance,
+            instance_service_pb2.GetInstanceRequest(context_instance_id=iid),
+            session.token,
+        )
+        jobs = [
+            j
+            for j in found.jobs
+            if j.identifier == ident and (not child or j.child_context_name == child)
+        ]
+        if not jobs:
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"job: no job {ident!r} in instance {iid}")
+        job = jobs[0]
+        audit = await self.api.call(
+            self.api.instances.ListAudit,
+            instance_service_pb2.ListAuditRequest(
+                context_instance_id=iid,
+                job_identifier=ident,
+                page=common_pb2.PageRequest(page_size=500),
+            ),
+            session.token,
+        )
+        logs = {}
+        if job.initiation_id:
+            for name, stream in (("stdout", agent_pb2.STDOUT), ("stderr", agent_pb2.STDERR)):
+                ref = common_pb2.JobRef(
+                    context_instance_id=iid,
+                    job_identifier=ident,
+                    child_context_name=job.child_context_name,
+                )
+                logs[name] = await self.api.log_text(
+                    session.token,
+                    job_service_pb2.GetJobLogsRequest(job=ref, stream=stream, max_bytes=LOG_BYTES),
+                )
+        return self.render(
+            session,
+            "job.html",
+            instance=found,
+            job=job,
+            audit=audit.records,
+            logs=logs,
+            log_bytes=LOG_BYTES,
+            verbs=job_verbs_for(status_name(job.status), job.held),
+        )
+
     async def events(self, request: Request) -> Response:
         """Server-sent events of one instance, from its watch stream: `job` and `context`
         changes with their change-log position as the event id (a reconnecting browser resumes
@@ -398,6 +457,7 @@ class Console:
             Route("/instances", self.page(self.instances)),
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
+            Route("/instances/{iid}/job", self.page(self.job)),
             Route("/instances/{iid}/jobs", self.action(self.job_action), methods=["POST"]),
             Route("/instances/{iid}/verb", self.action(self.instance_action), methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -21,7 +21,7 @@ scheduledJobs:
   - agentName: local
     jobName: second
     internalEventDrivenJob:
-      commandLine: sleep 1
+      commandLine: sleep 1; echo 'second says <b id="injected">hi</b>'; exit {rc}
       timeoutSeconds: 60
 jobDependencies:
   - jobIdentifier: local-first
@@ -54,8 +54,8 @@ def wait_status(page: Any, job: str, status: str, timeout: float = 30_000) -> No
     page.wait_for_selector(f'g.job[data-job="{job}"].s-{status}', timeout=timeout, state="attached")
 
 
-def apply_plan(console: Console, tmp: Path, name: str) -> None:
-    (tmp / f"{name}.yaml").write_text(PLAN.format(name=name))
+def apply_plan(console: Console, tmp: Path, name: str, rc: int = 0) -> None:
+    (tmp / f"{name}.yaml").write_text(PLAN.format(name=name, rc=rc))
     console.stack.ok("plan", "apply", "-f", str(tmp / f"{name}.yaml"))
 
 
@@ -90,6 +90,14 @@ def test_operator_sees_jobs_turn_live_and_holds_and_releases_by_clicking(
     seen = page.evaluate("window.__seen['local-second']")
     assert seen == ["WAITING", "RUNNING", "COMPLETE"], seen
     screenshot(page, "instance-complete")
+
+    # the job's page: its facts and its log, the log's markup shown as text
+    page.locator('#jobs tr[data-job="local-second"] a').click()
+    page.wait_for_selector("#log-stdout")
+    assert page.locator("#log-stdout").inner_text().strip() == 'second says <b id="injected">hi</b>'
+    assert page.locator("#injected").count() == 0
+    assert "COMPLETE" in page.locator("#job-facts").inner_text()
+    screenshot(page, "job-log")
 
     audit = console.stack.json("audit", iid, "--kind", "verb", "--job", "local-second")
     rows = [(r["cause"], r["actor"]) for r in audit["records"]]
@@ -141,4 +149,33 @@ def test_viewer_sees_no_buttons_and_a_forced_post_is_refused_by_the_dashboard(
     )
     assert forged["status"] == 403
     assert "CSRF" in forged["text"]
+    page.close()
+
+
+def test_operator_acknowledges_an_error_with_comment_and_ticket(
+    console: Console, browser: Any, tmp_path: Path
+) -> None:
+    apply_plan(console, tmp_path, "webfail", rc=3)
+    iid = console.stack.json("instance", "create", "webfail")["id"]
+    console.stack.ok("job", "run", iid, "local-first")
+    console.stack.wait_job(iid, "local-second", "ERROR")
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(console.admin_link)
+    page.goto(f"{console.url}/instances/{iid}/job?job=local-second&child=webfail")
+    fact = page.locator("#job-facts tr:has(th:text-is('Return code')) td")
+    assert fact.inner_text().strip() == "3"
+    assert page.locator("#job-facts td.status").inner_text().strip() == "ERROR"
+    form = page.locator('form:has(button[data-verb="ack"])')
+    form.locator('input[name="comment"]').fill("looked at it")
+    form.locator('input[name="ticket"]').fill("T-42")
+    form.locator('button[data-verb="ack"]').click()
+    page.wait_for_selector(".flash-ok")
+    page.goto(f"{console.url}/instances/{iid}/job?job=local-second&child=webfail")
+    facts = page.locator("#job-facts").inner_text()
+    assert "looked at it" in facts and "T-42" in facts, facts
+    job = console.stack.job(iid, "local-second")
+    assert job["error_acknowledged"] is True
+    assert job["error_acknowledgment_ticket_id"] == "T-42"
+    screenshot(page, "job-acknowledged")
     page.close()
