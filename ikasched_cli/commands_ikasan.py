@@ -78,7 +78,7 @@ def _local(
             {
                 "name": p.plan.name,
                 "source": p.source,
-                "converted": p.report.converted,
+                "converted": {k: n for k, n in p.report.converted.items() if n},
                 "notes": [
                     {"kind": n.kind.value, "source": n.source, "path": n.path, "message": n.message}
                     for n in p.report.notes

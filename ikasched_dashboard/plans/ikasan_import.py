@@ -125,6 +125,12 @@ def _job_kind_of(source: str) -> str | bool | None:
 # --------------------------------------------------------------------------- converting
 
 
+def _listed(raw: Mapping[str, Any], key: str) -> list[Any]:
+    """raw[key] when it is a list, else [] (the type check reports the wrong shape)."""
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
+
+
 class _PlanBuilder:
     """Converts one context template (the plan and its child contexts)."""
 
@@ -159,10 +165,11 @@ class _PlanBuilder:
         return doc
 
     def _collect_inline(self, raw: Mapping[str, Any]) -> None:
-        for job in raw.get("scheduledJobs") or []:
+        """Jobs defined in place anywhere in the plan (a wrong shape is left to context())."""
+        for job in _listed(raw, "scheduledJobs"):
             if isinstance(job, Mapping) and is_definition(job):
                 self.inline.add(self._ident(job))
-        for child in raw.get("contexts") or []:
+        for child in _listed(raw, "contexts"):
             if isinstance(child, Mapping):
                 self._collect_inline(child)
 
@@ -206,8 +213,8 @@ class _PlanBuilder:
             )
             out["blackoutWindowDateTimeRanges"] = ranges
             self.report.count("blackout ranges", len(ranges))
-        self.report.count("blackout crons", len(raw.get("blackoutWindowCronExpressions") or []))
-        self.report.count("parameters", len(raw.get("contextParameters") or []))
+        self.report.count("blackout crons", len(_listed(raw, "blackoutWindowCronExpressions")))
+        self.report.count("parameters", len(_listed(raw, "contextParameters")))
         if not root:
             self.report.count("child contexts")
         out["scheduledJobs"] = [

@@ -81,7 +81,7 @@ class MigrationServicer(migration_service_pb2_grpc.MigrationServiceServicer):
                 notes=[note_proto(n) for n in item.report.notes],
                 plan=masked_plan(item.plan),
             )
-            entry.converted.update(item.report.converted)
+            entry.converted.update({k: n for k, n in item.report.converted.items() if n})
             if result is not None:
                 entry.summary.CopyFrom(result.plan)
                 entry.created = result.created

@@ -170,3 +170,56 @@ def test_apply_refusals_through_the_api(stack: Cli, tmp_path: Path) -> None:
         contains=f"{both}/beta.json: contexts[0].jobDependencies[0]",
     )
     assert_one_line_error(stack.run("plan", "get", "ikasan-alpha"), contains="not found")
+
+
+def test_the_grpc_method_for_other_clients(stack: Cli, tmp_path: Path) -> None:
+    """ImportIkasanPlans and ExportIkasanPlan called as any client would: a zip as bytes, the
+    report as data, INVALID_ARGUMENT naming the file and JSON path; an export to a directory
+    reads back through the CLI."""
+    import grpc
+
+    from ikasched.v1 import migration_service_pb2 as m
+    from ikasched.v1 import migration_service_pb2_grpc
+    from ikasched_common.auth import bearer_metadata
+
+    md = bearer_metadata(stack.admin_token)
+    with grpc.insecure_channel(stack.dashboard) as channel:
+        stub = migration_service_pb2_grpc.MigrationServiceStub(channel)  # type: ignore[no-untyped-call]
+        done = stub.ImportIkasanPlans(
+            m.ImportIkasanPlansRequest(
+                bundle_zip=RELAY_ZIP.read_bytes(), agent_map={"relay-host": "local"}
+            ),
+            metadata=md,
+            timeout=30,
+        )
+        assert not done.applied and done.report.startswith("MIGRATION REPORT")
+        (plan,) = done.plans
+        assert plan.source == "bundle_zip:relay/templates/relay.json"
+        assert dict(plan.converted)["local jobs"] == 1 and "blackout crons" not in plan.converted
+        assert [(n.kind, n.path) for n in plan.notes if n.kind == m.DROPPED] == [
+            (m.DROPPED, "useDisplayName")
+        ]
+        bad = m.ImportIkasanPlansRequest(
+            files=[m.IkasanFile(path="t.json", content=b'{"name": "x", "contexts": 3}')]
+        )
+        for request, detail in (
+            (bad, "t.json: contexts: expected a list"),
+            (m.ImportIkasanPlansRequest(), "files: no files"),
+            (
+                m.ImportIkasanPlansRequest(bundle_zip=b"PK\x03\x04 not really"),
+                "bundle_zip: $: not a zip archive",
+            ),
+        ):
+            try:
+                stub.ImportIkasanPlans(request, metadata=md, timeout=30)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
+                assert (exc.details() or "").startswith(detail), exc.details()
+            else:
+                raise AssertionError(f"accepted {request}")
+    stack.ok("plan", "import-ikasan", str(BUNDLE), "--apply", "--agent-map", "ikasan-host=local")
+    out_dir = tmp_path / "nightly"
+    stack.ok("plan", "export", "--format", "ikasan", "ikasan-nightly", "--out", str(out_dir))
+    assert (out_dir / "jobs" / "file" / "local-incoming.json").is_file()
+    again = stack.json("plan", "import-ikasan", str(out_dir), "--apply")
+    assert again["plans"][0]["unchanged"] is True
