@@ -124,7 +124,7 @@ class JobConverter:
         ident = common.get("identifier")
         if isinstance(ident, str):
             common["identifier"] = rename(ident, self.agent_map)
-        self._startup(common, source, path)
+        startup = self._startup(common, source, path)
         doc = {**common, _JSON_NAME[kind]: typed}
         try:  # every field's type, checked here so the error names the Ikasan file
             normalise_plan_dict({"name": "check", "scheduledJobs": [doc]}, source=source)
@@ -135,6 +135,8 @@ class JobConverter:
             raise IkasanFormatError(
                 source, join(path, rest) if rest else path, problem.message
             ) from None
+        if startup:
+            doc["_startup"] = startup  # applied once the job's contexts are known
         self.report.count(job_label(kind))
         return doc, kind
 
@@ -234,15 +236,15 @@ class JobConverter:
             "on activation",
         )
 
-    def _startup(self, common: dict[str, Any], source: str, path: str) -> None:
+    def _startup(self, common: dict[str, Any], source: str, path: str) -> str | None:
+        """ "held" or "skipped" for a MANUAL or DISABLED job (its field removed), else None."""
         value = common.get("startupControlType")
         if not isinstance(value, str):
-            return
+            return None
         upper = value.strip().upper()
         if upper in ("MANUAL", "DISABLED", "STARTUP_DISABLED"):
             del common["startupControlType"]
             verb = "held" if upper == "MANUAL" else "skipped"
-            common["_startup"] = verb  # applied once the job's contexts are known
             self.report.note(
                 NoteKind.CHANGED,
                 source,
@@ -251,6 +253,8 @@ class JobConverter:
                 f"({'heldContexts' if verb == 'held' else 'skippedContexts'}); ikasched starts "
                 "every job automatically",
             )
+            return verb
+        return None
 
 
 def rename(ident: str, agent_map: Mapping[str, str]) -> str:

@@ -131,6 +131,23 @@ def test_relay_zip_runs_and_its_export_imports_back_unchanged(stack: Cli, tmp_pa
     )
 
 
+def test_deep_plan_holds_its_manual_job_until_released(stack: Cli, tmp_path: Path) -> None:
+    """contexts/deep.json: a grandchild context, a MANUAL job held where it resides, an
+    exclusive lock; the instance completes only once the held job is released."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    deep = FIXTURES / "contexts" / "deep.json"
+    stack.ok("plan", "import-ikasan", str(deep), "--apply", "--agent-map", "deep-host=local")
+    iid = stack.ok("instance", "create", "ikasan-deep", "--param", f"MARKS={marks}").out.strip()
+    stack.ok("job", "run", iid, "local-tick")
+    stack.wait_job(iid, "local-work", "COMPLETE", child="inner")
+    stack.wait_job(iid, "local-gate", "ON_HOLD")
+    assert stack.job_status(iid, "local-finish") == "WAITING"
+    stack.ok("job", "release", iid, "local-gate")
+    _complete(stack, iid)
+    assert (marks / "order").read_text().split("\n") == ["work inner", "gate", "finish", ""]
+
+
 def test_apply_refusals_through_the_api(stack: Cli, tmp_path: Path) -> None:
     limited = stack.json(
         "token", "create", "--subject", "pat", "--role", "admin", "--plan", "somewhere-else"

@@ -202,3 +202,36 @@ def _no_layout(path: Path) -> bytes:
     doc = json.loads(path.read_bytes())
     del doc["useDisplayName"]
     return json.dumps(doc).encode()
+
+
+def test_deep_nesting_repeatable_manual_and_exclusive_lock() -> None:
+    """contexts/deep.json: a grandchild context, a repeatable job acting only where it resides,
+    a MANUAL job (held where it resides; before the fix its marker failed the field check), an
+    exclusive lock, a nested grouping with or/not, and a cron job's own blackout windows."""
+    doc = (FIXTURES / "contexts" / "deep.json").read_bytes()
+    (imported,) = import_ikasan([("deep.json", doc)], agent_map={"deep-host": "local"})
+    plan = imported.plan
+    inner = plan.contexts[0].contexts[0]
+    assert (plan.contexts[0].name, inner.name) == ("outer", "inner")
+    work = next(j for j in inner.scheduled_jobs if j.job_name == "work")
+    assert work.internal_event_driven_job.job_repeatable
+    assert work.internal_event_driven_job.target_residing_context_only
+    gate = next(j for j in plan.scheduled_jobs if j.job_name == "gate")
+    assert dict(gate.held_contexts) == {"ikasan-deep": True}
+    assert gate.startup_control_type == 0  # replaced by the held map
+    tick = next(j for j in plan.scheduled_jobs if j.job_name == "tick").quartz_schedule_driven_job
+    assert [(r.start, r.end) for r in tick.blackout_window_date_time_ranges] == [
+        (1798761600000, 1798848000000)
+    ]
+    assert tick.drop_event_on_blackout and list(tick.blackout_window_cron_expressions)
+    lock = plan.job_locks[0]
+    assert lock.exclusive_job_lock and [
+        (p.identifier, p.child_context_name) for p in lock.jobs
+    ] == [("local-work", "inner")]
+    finish = next(d for d in plan.job_dependencies if d.job_identifier == "local-finish")
+    nested = finish.logical_grouping.logical_grouping
+    assert [o.identifier for o in nested.any_of] == ["local-tick"]
+    assert [o.identifier for o in nested.none_of] == ["GLOBAL_EVENT-abort"]
+    changed = [n.path for n in imported.report.notes if n.kind is NoteKind.CHANGED]
+    assert changed == ["scheduledJobs[1].startupControlType"]
+    assert _round_trip(plan) == plan
