@@ -4,6 +4,7 @@ protos/ registered behind the auth interceptor."""
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -142,7 +143,10 @@ async def serve(
     chosen.update(overrides or {})
     names = []
     for module in SERVICE_FILES:
-        grpc_module = _GRPC_MODULES[module.__name__.rsplit(".", 1)[-1]]
+        # every service file's *_grpc module, also those added after this table was written
+        grpc_module = _GRPC_MODULES.get(module.__name__.rsplit(".", 1)[-1]) or (
+            importlib.import_module(f"{module.__name__}_grpc")
+        )
         for service in module.DESCRIPTOR.services_by_name.values():
             servicer = chosen.get(service.name) or getattr(grpc_module, f"{service.name}Servicer")()
             add: Callable[[object, grpc.aio.Server], None] = getattr(
