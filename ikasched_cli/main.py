@@ -438,6 +438,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     b.leaf(job, "list", "jobs across instances", jb + "list_jobs", query_args.job_list_args)
     b.leaf(sub, "audit", "the audit trail", PKG + "commands_audit:audit", query_args.audit_args)
+    from ikasched_cli import commands_history as hist  # argparse at import, the RPC inside
+
+    b.leaf(sub, "history", "ended job runs", PKG + "commands_history:history", hist.history_args)
+    b.leaf(
+        sub,
+        "history-purge",
+        "delete runs that ended before a time (admin)",
+        PKG + "commands_history:history_purge",
+        hist.purge_args,
+    )
 
     # ---- admin ----------------------------------------------------------------------------
     adm = PKG + "commands_admin:"

@@ -66,4 +66,6 @@ RPC_COMMANDS: Mapping[str, str] = {
     "ikasched.v1.CalendarService/GetCalendarDates": "calendar dates",
     "ikasched.v1.MigrationService/ImportIkasanPlans": "plan import-ikasan",
     "ikasched.v1.MigrationService/ExportIkasanPlan": "plan export",
+    "ikasched.v1.HistoryService/ListJobRuns": "history",
+    "ikasched.v1.HistoryService/PurgeHistory": "history-purge",
 }

@@ -31,6 +31,7 @@ from ikasched.v1 import (
     admin_service_pb2,
     agent_pb2,
     calendar_service_pb2,
+    history_service_pb2,
     instance_service_pb2,
     job_service_pb2,
     migration_service_pb2,
@@ -72,6 +73,7 @@ SERVICE_FILES = (
     admin_service_pb2,
     agent_pb2,
     calendar_service_pb2,
+    history_service_pb2,
     instance_service_pb2,
     job_service_pb2,
     migration_service_pb2,
@@ -102,6 +104,7 @@ READ_METHODS: frozenset[str] = frozenset(
         "CalendarService/ListCalendars",
         "CalendarService/GetCalendarDates",
         "MigrationService/ExportIkasanPlan",
+        "HistoryService/ListJobRuns",
     }
 )
 
@@ -149,6 +152,7 @@ PRIVILEGED_METHODS: Mapping[str, Role] = {
     "TokenService/RevokeToken": Role.ADMIN,
     "CalendarService/ApplyCalendar": Role.ADMIN,
     "CalendarService/DeleteCalendar": Role.ADMIN,
+    "HistoryService/PurgeHistory": Role.ADMIN,
 }
 
 # Methods no plan-limited token may call: they act across plans (a plan-limited admin must

@@ -18,6 +18,7 @@ from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import coordinator_to_snapshot
 from ikasched_dashboard.engine.state import JobState
 from ikasched_dashboard.orchestrator import messages as out
+from ikasched_dashboard.orchestrator.history_rows import ended_run
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.orchestrator.steps import Batch, JobRef, Layers, Live
 from ikasched_dashboard.store import batches, instances
@@ -123,6 +124,9 @@ class BatchCommitter:
                     found, status_reason=reason
                 )
         for key, jr in changed.items():
+            run = ended_run(row, cache.get(key), jr, batch.facts.get(JobRef(iid, key[1], key[0])))
+            if run is not None:
+                rows.runs.append(run)
             cache[key] = jr
             rows.changed_jobs.append(jr)
 

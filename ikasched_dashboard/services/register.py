@@ -24,6 +24,8 @@ from ikasched.v1 import (
     admin_service_pb2_grpc,
     calendar_service_pb2,
     calendar_service_pb2_grpc,
+    history_service_pb2,
+    history_service_pb2_grpc,
     instance_service_pb2,
     instance_service_pb2_grpc,
     job_service_pb2,
@@ -38,6 +40,7 @@ from ikasched_common.link.grpc_transport import server_options
 from ikasched_dashboard.services.admin import AgentServicer, GlobalEventServicer, QueueServicer
 from ikasched_dashboard.services.calendars import CalendarServicer
 from ikasched_dashboard.services.context import ServiceContext
+from ikasched_dashboard.services.history import HistoryServicer
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.migration import MigrationServicer
@@ -72,6 +75,7 @@ OPERATOR_SERVICES: tuple[str, ...] = (
     _full_name(admin_service_pb2, "AgentService"),
     _full_name(calendar_service_pb2, "CalendarService"),
     _full_name(migration_service_pb2, "MigrationService"),
+    _full_name(history_service_pb2, "HistoryService"),
 )
 
 
@@ -125,6 +129,7 @@ def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> Opera
             migration_service_pb2_grpc.add_MigrationServiceServicer_to_server,
             MigrationServicer(ctx, plans),
         ),
+        (history_service_pb2_grpc.add_HistoryServiceServicer_to_server, HistoryServicer(ctx)),
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)

@@ -25,10 +25,11 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Update, and_, bindparam, literal_column, update
 
 from ikasched_common.errors import NotFound
-from ikasched_dashboard.store import changes, locks
+from ikasched_dashboard.store import changes, history, locks
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import messages as message_store
 from ikasched_dashboard.store.changes import AuditEntry
+from ikasched_dashboard.store.history import JobRun
 from ikasched_dashboard.store.instances import InstanceRow, JobInstanceRow
 from ikasched_dashboard.store.messages import OutboxMessage
 from ikasched_dashboard.store.schema import instances, job_instances
@@ -353,6 +354,7 @@ class BatchRows:
     audits: Sequence[AuditEntry] = ()
     coordinator: bytes | None = None  # its snapshot, when the batch changed it
     outbox: Sequence[OutboxMessage] = ()
+    runs: list[JobRun] = field(default_factory=list)  # execution history: the runs that ended
 
 
 def claim_processed(conn: Connection, message_ids: Sequence[str], now: int) -> None:
@@ -374,3 +376,4 @@ def write_batch(conn: Connection, rows: BatchRows, now: int) -> None:
     if rows.coordinator is not None:
         locks.save_lock_state(conn, rows.coordinator, now)
     message_store.insert_outbox(conn, rows.outbox)
+    history.insert_runs(conn, rows.runs)

@@ -276,3 +276,33 @@ calendars = Table(
     _millis("updated_time"),
     Column("updated_by", String(NAME), nullable=False, server_default=""),
 )
+
+# Execution history (docs/semantics.md §14): one row per ended job run, written in the
+# transaction of the event that ended it; no foreign key, so it outlives its instance.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", SerialKey, primary_key=True, autoincrement=True),
+    Column("plan_name", String(NAME), nullable=False),
+    Column("plan_version", BigInteger, nullable=False, server_default="0"),
+    Column("owner", String(NAME), nullable=False, server_default=""),
+    Column("instance_id", String(ID), nullable=False),
+    Column("child_context", String(NAME), nullable=False, server_default=""),
+    Column("job_identifier", String(NAME), nullable=False),
+    Column("job_name", String(NAME), nullable=False, server_default=""),
+    Column("job_type", String(STATUS), nullable=False, server_default=""),
+    Column("agent_name", String(NAME), nullable=False, server_default=""),
+    Column("agent_hostname", String(NAME), nullable=False, server_default=""),
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("status", String(STATUS), nullable=False),
+    _millis("start_time"),
+    _millis("end_time"),
+    Column("return_code", Integer, nullable=False, server_default="0"),
+    Column("outcome_reason", Text, nullable=False, server_default=""),
+    Column("pid", BigInteger, nullable=False, server_default="0"),
+    Column("run_as_user", String(NAME), nullable=False, server_default=""),
+    Column("output_path", Text, nullable=False, server_default=""),
+    Column("error_path", Text, nullable=False, server_default=""),
+    Index(None, "end_time"),
+    Index(None, "plan_name", "id"),
+)
