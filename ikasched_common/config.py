@@ -57,8 +57,12 @@ class DashboardConfig:
     heartbeat_interval_ms: int = 5_000
     liveness_timeout_ms: int = 20_000
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # Execution history: runs that ended longer ago are purged (hourly and at start); 0 = keep.
+    history_retention_days: int = 0
 
     def validate(self) -> None:
+        if self.history_retention_days < 0:
+            raise InvalidArgument("must not be negative", field="history_retention_days")
         _choice("journal_durability", self.journal_durability, ("crash", "power"))
         _choice("log_format", self.log_format, ("text", "json"))
         _choice("log_level", self.log_level, ("debug", "info", "warning", "error"))

@@ -53,6 +53,7 @@ from ikasched_common.secrets import SecretBox
 from ikasched_common.tls import check_listen_address, server_credentials
 from ikasched_dashboard.data_lock import DataLock, check_port_free
 from ikasched_dashboard.gateway import AgentPresenceHook, Gateway
+from ikasched_dashboard.history_retention import run_retention
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
@@ -149,6 +150,7 @@ class Dashboard:
         self._lifecycle: Lifecycle | None = None
         self._context: ServiceContext | None = None
         self._token_flusher: asyncio.Task[None] | None = None
+        self._history_purger: asyncio.Task[None] | None = None
         self._data_lock = DataLock(Path(config.data_dir), config.effective_database_url)
         self.port = 0
         self.dashboard_id = ""
@@ -278,6 +280,10 @@ class Dashboard:
         await set_serving(self._health, self._served, True)
         if self.authenticator is not None:
             self._token_flusher = asyncio.create_task(self.authenticator.run_flusher())
+        if cfg.history_retention_days:
+            self._history_purger = asyncio.create_task(
+                run_retention(engine, self._clock or SystemClock(), cfg.history_retention_days)
+            )
         # everything built so far lives as long as the process: keep it out of GC scans
         gc.collect()
         gc.freeze()
@@ -389,6 +395,11 @@ class Dashboard:
 
     # ---- stop -----------------------------------------------------------------------------
     async def stop(self, grace: float = 2.0) -> None:
+        if self._history_purger is not None:
+            self._history_purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._history_purger
+            self._history_purger = None
         if self._token_flusher is not None:
             self._token_flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
