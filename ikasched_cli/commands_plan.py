@@ -228,6 +228,8 @@ def export(args: argparse.Namespace) -> int:
         from ikasched_cli.commands_ikasan import export_ikasan
 
         return export_ikasan(args)
+    if args.out:
+        raise CliError("--out writes an Ikasan bundle: use it with --format ikasan", USAGE)
     from ikasched.v1 import plan_service_pb2
 
     client = connect(args)

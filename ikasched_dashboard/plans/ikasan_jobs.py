@@ -43,6 +43,8 @@ _TYPE_FIELDS: dict[str, frozenset[str]] = {
 }
 _JSON_NAME = {kind: _JOB.fields_by_name[kind].json_name for kind in JOB_KINDS}
 _TIMED = ("quartz_schedule_driven_job", "file_event_driven_job")
+# consumed or recomputed from the plan, so not reported (everything else dropped is)
+_DERIVED = frozenset({"jobType", "contextName", "childContextNames"})
 
 
 def job_label(kind: str) -> str:
@@ -104,8 +106,11 @@ class JobConverter:
         typed: dict[str, Any] = {}
         for key, value in raw.items():
             here = join(path, key)
+            if key in _DERIVED:
+                continue  # jobType chose the type; the contexts come from the plan
             if key in JOB_DROPPED:
-                continue  # jobType chose the type; the rest is derived from the plan
+                self._drop(source, here, value, JOB_DROPPED[key])
+                continue
             if key in COMMON_FIELDS:
                 common[key] = value
             elif kind in _TIMED and key in TIMED_DROPPED:

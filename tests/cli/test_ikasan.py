@@ -126,6 +126,11 @@ def test_relay_zip_runs_and_its_export_imports_back_unchanged(stack: Cli, tmp_pa
     (plan,) = again["plans"]
     assert plan["unchanged"] is True, plan  # the round trip through Ikasan's format is lossless
     template = json.loads(stack.ok("plan", "export", "--format", "ikasan", "ikasan-relay").out)
+    assert_one_line_error(
+        stack.run("plan", "export", "ikasan-relay", "--out", str(tmp_path / "x")),
+        rc=2,
+        contains="--out writes an Ikasan bundle: use it with --format ikasan",
+    )
     assert template["name"] == "ikasan-relay" and template["scheduledJobs"][0]["jobType"] == (
         "InternalEventDrivenJob"
     )

@@ -235,3 +235,21 @@ def test_deep_nesting_repeatable_manual_and_exclusive_lock() -> None:
     changed = [n.path for n in imported.report.notes if n.kind is NoteKind.CHANGED]
     assert changed == ["scheduledJobs[1].startupControlType"]
     assert _round_trip(plan) == plan
+
+
+def test_a_job_store_field_is_reported_not_dropped_silently() -> None:
+    files = dict(_files())
+    doc = json.loads(files["jobs/internal/first.json"])
+    doc.update(id="5f1c", modifiedBy="ann", timestamp=1700000000000)
+    files["jobs/internal/first.json"] = json.dumps(doc).encode()
+    (imported,) = import_ikasan(list(files.items()))
+    dropped = {
+        (n.source, n.path)
+        for n in imported.report.notes
+        if n.kind is NoteKind.DROPPED and n.source == "jobs/internal/first.json"
+    }
+    assert dropped == {
+        ("jobs/internal/first.json", "id"),
+        ("jobs/internal/first.json", "modifiedBy"),
+        ("jobs/internal/first.json", "timestamp"),
+    }
