@@ -31,7 +31,7 @@ _WORDS = {
 }
 
 
-def _stub(factory: Callable[[Any], Any], channel: Any) -> Any:
+def stub(factory: Callable[[Any], Any], channel: Any) -> Any:
     """The generated stub classes are untyped; one typed door to them."""
     return factory(channel)
 
@@ -60,10 +60,12 @@ class Api:
     def __init__(self, dashboard: str, *, timeout: float = 30.0) -> None:
         self.dashboard = dashboard
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(dashboard, options=[("grpc.enable_retries", 0)])
-        self.plans: Any = _stub(plan_service_pb2_grpc.PlanServiceStub, self._channel)
-        self.instances: Any = _stub(instance_service_pb2_grpc.InstanceServiceStub, self._channel)
-        self.jobs: Any = _stub(job_service_pb2_grpc.JobServiceStub, self._channel)
+        self.channel = self._channel = grpc.aio.insecure_channel(
+            dashboard, options=[("grpc.enable_retries", 0)]
+        )
+        self.plans: Any = stub(plan_service_pb2_grpc.PlanServiceStub, self._channel)
+        self.instances: Any = stub(instance_service_pb2_grpc.InstanceServiceStub, self._channel)
+        self.jobs: Any = stub(job_service_pb2_grpc.JobServiceStub, self._channel)
 
     async def close(self) -> None:
         await self._channel.close(None)

@@ -36,9 +36,11 @@ from ikasched.v1 import (
     job_service_pb2,
     plan_service_pb2,
 )
+from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_web import layout
 from ikasched_web.api import Api, ApiError
+from ikasched_web.overview import overview
 from ikasched_web.sessions import COOKIE, Session, Sessions
 from ikasched_web.verbs import (
     INSTANCE_VERBS,
@@ -103,7 +105,8 @@ class Console:
         self.local_code = local_code
         self.local_token = local_token
         self.secure_cookies = secure_cookies
-        self.sessions = Sessions()
+        self.clock: clocks.Clock = clocks.SystemClock()
+        self.sessions = Sessions(self.clock)
         self._api: Api | None = None
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -228,7 +231,8 @@ class Console:
     # ---- pages --------------------------------------------------------------------------
 
     async def home(self, request: Request, session: Session) -> Response:
-        return RedirectResponse("/instances", 303)
+        values = await overview(self.api, session.token, self.clock)
+        return self.render(session, "overview.html", **values)
 
     async def plans(self, request: Request, session: Session) -> Response:
         search = request.query_params.get("q", "")
@@ -430,6 +434,18 @@ class Console:
             return f"/instances/{quote(answer.id)}"
         return f"/instances/{quote(iid)}"
 
+    async def plan_switch(self, request: Request, session: Session, form: Any) -> str:
+        name = request.path_params["name"]
+        enable = form.get("enabled") == "1"
+        if enable:
+            message: Any = plan_service_pb2.EnablePlanRequest(name=name)
+            await self.api.call(self.api.plans.EnablePlan, message, session.token)
+        else:
+            message = plan_service_pb2.DisablePlanRequest(name=name)
+            await self.api.call(self.api.plans.DisablePlan, message, session.token)
+        session.flash("ok", f"plan {name} {'enabled' if enable else 'disabled'}")
+        return f"/plans/{quote(name)}"
+
     async def create_instance(self, request: Request, session: Session, form: Any) -> str:
         name = request.path_params["name"]
         made = await self.api.call(
@@ -453,6 +469,7 @@ class Console:
             Route(
                 "/plans/{name:path}/instances", self.action(self.create_instance), methods=["POST"]
             ),
+            Route("/plans/{name:path}/enabled", self.action(self.plan_switch), methods=["POST"]),
             Route("/plans/{name:path}", self.page(self.plan)),
             Route("/instances", self.page(self.instances)),
             Route("/instances/{iid}", self.page(self.instance)),

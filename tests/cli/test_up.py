@@ -90,13 +90,13 @@ def test_up_foreground_then_commands_without_flags_then_ctrl_c(tmp_path: Path) -
     try:
         lines = _Lines(proc)
         web = lines.wait_for("web console: http://127.0.0.1:").split(": ", 1)[1].strip()
-        # the printed link signs a browser in as the local admin: the instances page follows
+        # the printed link signs a browser in as the local admin: the overview follows
         opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar(_LoopbackIsSecure()))
         )
         with opener.open(web, timeout=30) as page:
-            assert page.url.endswith("/instances"), page.url
-            assert "Instances" in page.read().decode()
+            assert page.url == web.split("/login/", 1)[0] + "/", page.url
+            assert "Jobs in ERROR" in page.read().decode()
         lines.wait_for("hello instance")
         lines.wait_for("context hello: RUNNING -> COMPLETE")
         # another terminal in the same directory: no flags, no environment

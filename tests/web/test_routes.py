@@ -178,3 +178,40 @@ def test_web_bad_flags_are_one_line_errors() -> None:
         assert done.returncode != 0
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("ikasched: ") and needle in lines[0], lines
+
+
+def test_the_overview_shows_errors_across_plans_and_agents(
+    console: Running, anon: TestClient, tmp_path: Path
+) -> None:
+    (tmp_path / "f.yaml").write_text(
+        "name: route-fails\n"
+        "scheduledJobs:\n"
+        "  - agentName: local\n"
+        "    jobName: boom\n"
+        "    internalEventDrivenJob: {commandLine: 'exit 7'}\n"
+    )
+    console.stack.ok("plan", "apply", "-f", str(tmp_path / "f.yaml"))
+    iid = console.stack.json("instance", "create", "route-fails")["id"]
+    console.stack.ok("job", "run", iid, "local-boom")
+    console.stack.wait_job(iid, "local-boom", "ERROR")
+    sign_in(anon, console.stack.admin_token)
+    page = anon.get("/")
+    assert page.status_code == 200
+    errors = page.text.split('id="overview-errors"', 1)[1].split("</section>", 1)[0]
+    assert ">local-boom</a>" in errors and "route-fails" in errors
+    agents = page.text.split('id="overview-agents"', 1)[1].split("</section>", 1)[0]
+    assert "0 of 2 away" in agents
+    console.stack.ok("instance", "end", iid)
+
+
+def test_an_operator_disables_and_enables_a_plan(console: Running, anon: TestClient) -> None:
+    sign_in(anon, console.stack.admin_token)
+    csrf = csrf_of(anon, "/plans/file-and-cron")
+    answer = anon.post("/plans/file-and-cron/enabled", data={"csrf": csrf, "enabled": "0"})
+    assert answer.status_code == 303
+    plans = {p["name"]: p for p in console.stack.json("plan", "list")}
+    assert not plans["file-and-cron"].get("enabled")
+    assert 'data-verb="enable"' in anon.get("/plans/file-and-cron").text
+    anon.post("/plans/file-and-cron/enabled", data={"csrf": csrf, "enabled": "1"})
+    plans = {p["name"]: p for p in console.stack.json("plan", "list")}
+    assert plans["file-and-cron"]["enabled"] is True
