@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -40,6 +38,7 @@ from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_web import layout
 from ikasched_web.api import Api, ApiError
+from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
 from ikasched_web.sessions import COOKIE, Session, Sessions
 from ikasched_web.verbs import (
@@ -58,24 +57,6 @@ CSP = (
 # The most of each log a job page shows (the CLI's `job logs` reads all of it).
 LOG_BYTES = 256 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def status_name(value: int) -> str:
-    name: str = common_pb2.InstanceStatus.Name(value)
-    return "" if name == "INSTANCE_STATUS_UNSPECIFIED" else name
-
-
-def when(ms: int) -> str:
-    if not ms:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(ms: int) -> str:
-    if ms <= 0:
-        return ""
-    seconds = ms / 1000
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -362,46 +343,10 @@ class Console:
         except ValueError:
             after = 0
         return StreamingResponse(
-            self._event_lines(session.token, iid, after),
+            change_events(self.api, session.token, iid, after),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
-
-    async def _event_lines(self, token: str, iid: str, after: int) -> AsyncIterator[str]:
-        yield "retry: 1000\n\n"
-        try:
-            async for item in self.api.watch(token, iid, after):
-                if item.HasField("snapshot"):
-                    jobs = [
-                        {
-                            "job": j.identifier,
-                            "child": j.child_context_name,
-                            "status": status_name(j.status),
-                        }
-                        for j in item.snapshot.jobs
-                    ]
-                    data = {"status": status_name(item.snapshot.status), "jobs": jobs}
-                    yield f"event: snapshot\ndata: {json.dumps(data)}\n\n"
-                    continue
-                change = item.change
-                if change.HasField("job"):
-                    data = {
-                        "job": change.job.job_identifier,
-                        "child": change.job.child_context_name,
-                        "status": status_name(change.job.new_status),
-                        "cause": change.job.cause,
-                        "time": when(change.time),
-                    }
-                    kind = "job"
-                else:
-                    data = {
-                        "context": change.context.context_name,
-                        "status": status_name(change.context.new_status),
-                    }
-                    kind = "context"
-                yield f"event: {kind}\nid: {change.position}\ndata: {json.dumps(data)}\n\n"
-        except ApiError as exc:
-            yield f"event: failure\ndata: {json.dumps(str(exc))}\n\n"
 
     # ---- actions ------------------------------------------------------------------------
 
