@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
 from ikasched.v1 import plan_pb2
 from ikasched_dashboard.plans.ikasan_format import (
@@ -40,8 +41,39 @@ TYPED_OURS: dict[str, dict[str, str]] = {
 _TIMED = ("quartz_schedule_driven_job", "file_event_driven_job")
 
 
+_INT64 = frozenset(
+    {
+        FieldDescriptor.CPPTYPE_INT64,
+        FieldDescriptor.CPPTYPE_UINT64,
+    }
+)
+
+
 def _dict(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=False)
+    """The message in protobuf's JSON mapping, but 64-bit integers as JSON numbers (Ikasan's
+    longs), not the mapping's strings."""
+    out: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=False)
+    _numbers(message, out)
+    return out
+
+
+def _numbers(message: Any, doc: dict[str, Any]) -> None:
+    for fd in message.DESCRIPTOR.fields:
+        if fd.json_name not in doc:
+            continue
+        if fd.cpp_type in _INT64:
+            value = doc[fd.json_name]
+            doc[fd.json_name] = [int(v) for v in value] if isinstance(value, list) else int(value)
+        elif (
+            fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE
+            and not fd.message_type.GetOptions().map_entry
+        ):
+            value = getattr(message, fd.name)
+            if fd.is_repeated:
+                for item, sub in zip(value, doc[fd.json_name], strict=True):
+                    _numbers(item, sub)
+            else:
+                _numbers(value, doc[fd.json_name])
 
 
 class _Exporter:
@@ -156,7 +188,7 @@ class _Exporter:
         if "recoveryTolerance" in typed:
             self.drop(_join(path, "misfireGraceSeconds"), grace, "recoveryTolerance is set")
             return
-        typed["recoveryTolerance"] = str(int(grace) * 1000)
+        typed["recoveryTolerance"] = int(grace) * 1000
         self.change(
             _join(path, "misfireGraceSeconds"),
             f"misfireGraceSeconds {grace} -> recoveryTolerance {int(grace) * 1000} ms",

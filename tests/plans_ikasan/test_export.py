@@ -56,7 +56,9 @@ def test_bundle_round_trip_gives_the_same_plan() -> None:
     }
     trigger = template["scheduledJobs"][0]
     assert trigger["jobType"] == "QuartzScheduleDrivenJob"
-    assert trigger["recoveryTolerance"] == "60000" and "misfireGraceSeconds" not in trigger
+    assert trigger["recoveryTolerance"] == 60000 and "misfireGraceSeconds" not in trigger
+    assert template["contextTtlMilliseconds"] == 3600000  # longs as numbers, as Ikasan writes
+    assert template["scheduledJobs"][1]["maxExecutionTime"] == -1
     first = json.loads(dict(files)["jobs/internal/local-first.json"])
     assert first["successfulReturnCodes"] == ["0"] and first["contextName"] == "ikasan-nightly"
     incoming = template["scheduledJobs"][5]
