@@ -215,3 +215,28 @@ def test_an_operator_disables_and_enables_a_plan(console: Running, anon: TestCli
     anon.post("/plans/file-and-cron/enabled", data={"csrf": csrf, "enabled": "1"})
     plans = {p["name"]: p for p in console.stack.json("plan", "list")}
     assert plans["file-and-cron"]["enabled"] is True
+
+
+def test_parameters_are_escaped_and_secrets_masked(
+    console: Running, anon: TestClient, tmp_path: Path
+) -> None:
+    (tmp_path / "params.yaml").write_text(
+        "name: route-params\n"
+        "contextParameters:\n"
+        f"  - {{name: SHOWN, defaultValue: '{HOSTILE}'}}\n"
+        "  - {name: PASSWORD, defaultValue: hunter2-secret, secret: true}\n"
+        "scheduledJobs:\n"
+        "  - agentName: local\n"
+        "    jobName: j\n"
+        "    internalEventDrivenJob: {commandLine: 'echo hi'}\n"
+    )
+    console.stack.ok("plan", "apply", "-f", str(tmp_path / "params.yaml"))
+    iid = console.stack.json("instance", "create", "route-params")["id"]
+    sign_in(anon, console.stack.admin_token)
+    page = anon.get(f"/instances/{iid}").text
+    table = page.split('id="parameters"', 1)[1].split("</table>", 1)[0]
+    assert HOSTILE not in page
+    assert "&lt;script&gt;alert(" in table
+    assert "hunter2" not in page
+    assert "*** (secret)" in table
+    console.stack.ok("instance", "end", iid)
