@@ -510,6 +510,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     add_calendar_verbs(b, b.group(sub, "calendar", "named calendars: business days, holidays"))
 
+    from ikasched_cli.commands_notify import add_notify_verbs
+
+    add_notify_verbs(b, b.group(sub, "notify", "notification rules and their webhook deliveries"))
+
     token = b.group(sub, "token", "access tokens (admin)")
 
     def token_args(p: argparse.ArgumentParser) -> None:

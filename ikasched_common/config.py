@@ -59,10 +59,15 @@ class DashboardConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # Execution history: runs that ended longer ago are purged (hourly and at start); 0 = keep.
     history_retention_days: int = 0
+    # Webhook notifications: posts per notification before it is DEAD, first retry delay.
+    notification_max_attempts: int = 8
+    notification_retry_ms: int = 1_000
 
     def validate(self) -> None:
         if self.history_retention_days < 0:
             raise InvalidArgument("must not be negative", field="history_retention_days")
+        _positive("notification_max_attempts", self.notification_max_attempts)
+        _positive("notification_retry_ms", self.notification_retry_ms)
         _choice("journal_durability", self.journal_durability, ("crash", "power"))
         _choice("log_format", self.log_format, ("text", "json"))
         _choice("log_level", self.log_level, ("debug", "info", "warning", "error"))

@@ -57,6 +57,7 @@ from ikasched_dashboard.history_retention import run_retention
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
+from ikasched_dashboard.notifier import Notifier, NotifierSettings
 from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
 from ikasched_dashboard.outbox import AgentOutboxes, SqlOutbox
 from ikasched_dashboard.sealing import SecretOpeningOutbox
@@ -151,6 +152,7 @@ class Dashboard:
         self._context: ServiceContext | None = None
         self._token_flusher: asyncio.Task[None] | None = None
         self._history_purger: asyncio.Task[None] | None = None
+        self._notifier: asyncio.Task[None] | None = None
         self._data_lock = DataLock(Path(config.data_dir), config.effective_database_url)
         self.port = 0
         self.dashboard_id = ""
@@ -280,6 +282,9 @@ class Dashboard:
         await set_serving(self._health, self._served, True)
         if self.authenticator is not None:
             self._token_flusher = asyncio.create_task(self.authenticator.run_flusher())
+        settings = NotifierSettings(cfg.notification_max_attempts, cfg.notification_retry_ms)
+        notifier = Notifier(engine, self._clock or SystemClock(), settings)
+        self._notifier = asyncio.create_task(notifier.run())
         if cfg.history_retention_days:
             self._history_purger = asyncio.create_task(
                 run_retention(engine, self._clock or SystemClock(), cfg.history_retention_days)
@@ -395,11 +400,12 @@ class Dashboard:
 
     # ---- stop -----------------------------------------------------------------------------
     async def stop(self, grace: float = 2.0) -> None:
-        if self._history_purger is not None:
-            self._history_purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._history_purger
-            self._history_purger = None
+        for task in (self._history_purger, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._history_purger = self._notifier = None
         if self._token_flusher is not None:
             self._token_flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

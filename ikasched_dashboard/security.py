@@ -35,6 +35,7 @@ from ikasched.v1 import (
     instance_service_pb2,
     job_service_pb2,
     migration_service_pb2,
+    notification_service_pb2,
     plan_service_pb2,
 )
 from ikasched_common import clock as clocks
@@ -74,6 +75,7 @@ SERVICE_FILES = (
     agent_pb2,
     calendar_service_pb2,
     history_service_pb2,
+    notification_service_pb2,
     instance_service_pb2,
     job_service_pb2,
     migration_service_pb2,
@@ -105,6 +107,8 @@ READ_METHODS: frozenset[str] = frozenset(
         "CalendarService/GetCalendarDates",
         "MigrationService/ExportIkasanPlan",
         "HistoryService/ListJobRuns",
+        "NotificationService/ListNotificationRules",
+        "NotificationService/ListNotifications",
     }
 )
 
@@ -153,11 +157,16 @@ PRIVILEGED_METHODS: Mapping[str, Role] = {
     "CalendarService/ApplyCalendar": Role.ADMIN,
     "CalendarService/DeleteCalendar": Role.ADMIN,
     "HistoryService/PurgeHistory": Role.ADMIN,
+    "NotificationService/ApplyNotificationRule": Role.ADMIN,
+    "NotificationService/DeleteNotificationRule": Role.ADMIN,
+    "NotificationService/TestNotificationRule": Role.ADMIN,
 }
 
 # Methods no plan-limited token may call: they act across plans (a plan-limited admin must
 # not mint itself an unlimited token).
-GLOBAL_SERVICES: frozenset[str] = frozenset({"QueueService", "TokenService", "CalendarService"})
+GLOBAL_SERVICES: frozenset[str] = frozenset(
+    {"QueueService", "TokenService", "CalendarService", "NotificationService"}
+)
 
 
 def rpc_path(short: str) -> str:

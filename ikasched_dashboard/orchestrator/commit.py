@@ -18,7 +18,7 @@ from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import coordinator_to_snapshot
 from ikasched_dashboard.engine.state import JobState
 from ikasched_dashboard.orchestrator import messages as out
-from ikasched_dashboard.orchestrator.history_rows import ended_run
+from ikasched_dashboard.orchestrator.history_rows import ended_run, instance_event, job_event
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.orchestrator.steps import Batch, JobRef, Layers, Live
 from ikasched_dashboard.store import batches, instances
@@ -79,6 +79,7 @@ class BatchCommitter:
     ) -> None:
         state = live.state
         status = state.status
+        before = live.row
         row = live.row = batches.instance_row(
             live.row,
             status=status.value,
@@ -101,6 +102,9 @@ class BatchCommitter:
             self._job_rows[iid] = cache
             return
         rows.changed_instances.append((row, snapshot))
+        ended = instance_event(before, row)
+        if ended is not None:
+            rows.events.append(ended)
         base = self._layers.committed[iid].state
         cache = self._job_rows.get(iid) or self._load_jobs(conn, iid)
         changed: dict[tuple[str, str], JobInstanceRow] = {}
@@ -124,9 +128,13 @@ class BatchCommitter:
                     found, status_reason=reason
                 )
         for key, jr in changed.items():
-            run = ended_run(row, cache.get(key), jr, batch.facts.get(JobRef(iid, key[1], key[0])))
+            old = cache.get(key)
+            run = ended_run(row, old, jr, batch.facts.get(JobRef(iid, key[1], key[0])))
             if run is not None:
                 rows.runs.append(run)
+            event = job_event(row, old, jr, run)
+            if event is not None:
+                rows.events.append(event)
             cache[key] = jr
             rows.changed_jobs.append(jr)
 

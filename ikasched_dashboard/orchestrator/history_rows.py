@@ -1,4 +1,5 @@
-"""The execution-history record of a job run that a batch ended (docs/semantics.md §14).
+"""The execution-history record of a job run that a batch ended (docs/semantics.md §14), and
+the notification events of a batch's changes (§15).
 
 A run ended in a batch when the job's new row is finished (COMPLETE, SKIPPED_COMPLETE, ERROR,
 KILLED) with an end time the previous row did not have, and the batch learned run facts for it
@@ -13,8 +14,9 @@ from ikasched.v1 import events_pb2
 from ikasched_dashboard.store.batches import RunFacts
 from ikasched_dashboard.store.history import JobRun
 from ikasched_dashboard.store.instances import InstanceRow, JobInstanceRow
+from ikasched_dashboard.store.notifications import NotificationEvent
 
-__all__ = ["ended_run"]
+__all__ = ["ended_run", "instance_event", "job_event"]
 
 _FINISHED = frozenset({"COMPLETE", "SKIPPED_COMPLETE", "ERROR", "KILLED"})
 _FAILED = frozenset({"ERROR", "KILLED"})
@@ -63,4 +65,48 @@ def ended_run(
         run_as_user=user,
         output_path=out,
         error_path=err,
+    )
+
+
+def job_event(
+    instance: InstanceRow, old: JobInstanceRow | None, new: JobInstanceRow, run: JobRun | None
+) -> NotificationEvent | None:
+    """The notification event of a job's change: its run ended (COMPLETE or ERROR), or it
+    started (START); None for any other change."""
+    if run is not None:
+        kind = "ERROR" if run.status in _FAILED else "COMPLETE"
+        time = run.end_time
+    elif new.status == "RUNNING" and (old is None or old.status != "RUNNING"):
+        kind, time = "START", new.start_time
+    else:
+        return None
+    return NotificationEvent(
+        kind=kind,
+        plan_name=instance.plan_name,
+        instance_id=new.instance_id,
+        time=time,
+        status=new.status,
+        job_identifier=new.job_identifier,
+        child_context=new.child_context,
+        agent_name=new.agent_name,
+        attempt=new.attempts,
+        start_time=new.start_time,
+        end_time=new.end_time if run is not None else 0,
+        return_code=new.return_code if run is not None else 0,
+        reason=new.outcome_reason if run is not None else "",
+    )
+
+
+def instance_event(old: InstanceRow, new: InstanceRow) -> NotificationEvent | None:
+    """INSTANCE_ENDED when an instance first finishes (COMPLETE or ENDED)."""
+    if old.end_time or not new.end_time:
+        return None
+    return NotificationEvent(
+        kind="INSTANCE_ENDED",
+        plan_name=new.plan_name,
+        instance_id=new.id,
+        time=new.end_time,
+        status=new.status,
+        start_time=new.start_time,
+        end_time=new.end_time,
     )

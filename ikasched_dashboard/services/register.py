@@ -32,6 +32,8 @@ from ikasched.v1 import (
     job_service_pb2_grpc,
     migration_service_pb2,
     migration_service_pb2_grpc,
+    notification_service_pb2,
+    notification_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
 )
@@ -44,6 +46,7 @@ from ikasched_dashboard.services.history import HistoryServicer
 from ikasched_dashboard.services.instances import InstanceServicer
 from ikasched_dashboard.services.jobs import JobServicer
 from ikasched_dashboard.services.migration import MigrationServicer
+from ikasched_dashboard.services.notifications import NotificationServicer
 from ikasched_dashboard.services.plans import PlanServicer
 
 _SIZE_OPTIONS = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
@@ -76,6 +79,7 @@ OPERATOR_SERVICES: tuple[str, ...] = (
     _full_name(calendar_service_pb2, "CalendarService"),
     _full_name(migration_service_pb2, "MigrationService"),
     _full_name(history_service_pb2, "HistoryService"),
+    _full_name(notification_service_pb2, "NotificationService"),
 )
 
 
@@ -130,6 +134,10 @@ def add_operator_services(server: grpc.aio.Server, ctx: ServiceContext) -> Opera
             MigrationServicer(ctx, plans),
         ),
         (history_service_pb2_grpc.add_HistoryServiceServicer_to_server, HistoryServicer(ctx)),
+        (
+            notification_service_pb2_grpc.add_NotificationServiceServicer_to_server,
+            NotificationServicer(ctx),
+        ),
     ]
     for add, servicer in adders:  # generated adders are untyped
         add(servicer, server)

@@ -25,13 +25,14 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Update, and_, bindparam, literal_column, update
 
 from ikasched_common.errors import NotFound
-from ikasched_dashboard.store import changes, history, locks
+from ikasched_dashboard.store import changes, history, locks, notifications
 from ikasched_dashboard.store import instances as instance_store
 from ikasched_dashboard.store import messages as message_store
 from ikasched_dashboard.store.changes import AuditEntry
 from ikasched_dashboard.store.history import JobRun
 from ikasched_dashboard.store.instances import InstanceRow, JobInstanceRow
 from ikasched_dashboard.store.messages import OutboxMessage
+from ikasched_dashboard.store.notifications import NotificationEvent
 from ikasched_dashboard.store.schema import instances, job_instances
 
 # instance columns the orchestrator may change after the insert
@@ -355,6 +356,7 @@ class BatchRows:
     coordinator: bytes | None = None  # its snapshot, when the batch changed it
     outbox: Sequence[OutboxMessage] = ()
     runs: list[JobRun] = field(default_factory=list)  # execution history: the runs that ended
+    events: list[NotificationEvent] = field(default_factory=list)  # matched to the rules
 
 
 def claim_processed(conn: Connection, message_ids: Sequence[str], now: int) -> None:
@@ -377,3 +379,4 @@ def write_batch(conn: Connection, rows: BatchRows, now: int) -> None:
         locks.save_lock_state(conn, rows.coordinator, now)
     message_store.insert_outbox(conn, rows.outbox)
     history.insert_runs(conn, rows.runs)
+    notifications.enqueue(conn, rows.events, now, None)

@@ -306,3 +306,37 @@ job_runs = Table(
     Index(None, "end_time"),
     Index(None, "plan_name", "id"),
 )
+
+# Notification rules and their durable outbox (docs/semantics.md §15). A notification row is
+# written in the transaction of the batch whose change it tells; the notifier posts it.
+notification_rules = Table(
+    "notification_rules",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("plan_name", String(NAME), nullable=False, server_default=""),
+    Column("job_identifier", String(NAME), nullable=False, server_default=""),
+    Column("kinds", Text, nullable=False),  # JSON list of event kinds
+    Column("webhook_url", Text, nullable=False),
+    Column("version", BigInteger, nullable=False, server_default="1"),
+    _millis("updated_time"),
+    Column("updated_by", String(NAME), nullable=False, server_default=""),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", SerialKey, primary_key=True, autoincrement=True),
+    Column("rule_name", String(NAME), nullable=False),
+    Column("kind", String(STATUS), nullable=False),
+    Column("idempotency_key", String(NAME), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    # PENDING (to send or retry), DELIVERED, DEAD (gave up after the last attempt)
+    Column("status", String(STATUS), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    _millis("next_attempt_time"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    _millis("created_time"),
+    _millis("delivered_time"),
+    Index(None, "status", "next_attempt_time"),
+)

@@ -49,7 +49,7 @@ def _expected(path: str) -> Role:
         return Role.ADMIN
     if method.startswith(READ_VERBS):
         return Role.VIEWER
-    if service in ("PlanService", "MigrationService", "CalendarService"):  # plans and their inputs
+    if service in ("PlanService", "MigrationService", "CalendarService", "NotificationService"):
         return Role.ADMIN
     # Verbs on instances and jobs, and raising global events.
     return Role.OPERATOR

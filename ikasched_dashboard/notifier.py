@@ -1,0 +1,106 @@
+"""The notifier: posts the notifications outbox's due rows to their webhooks
+(docs/semantics.md §15.3). At least once: a row is marked DELIVERED only after a 2xx answer, so
+a dashboard killed between the post and the mark posts it again after restart; every post
+carries the row's `Idempotency-Key` header for the receiver to drop repeats. A failure (no
+connection, a timeout, a non-2xx answer) is retried after `retry_ms` doubling per attempt (at
+most `MAX_BACKOFF_MS`); after `max_attempts` the row is DEAD. Posts run off the event loop and
+never block orchestration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ikasched_common.clock import Clock
+from ikasched_dashboard.store import notifications as store
+from ikasched_dashboard.store.db import read_transaction, write_transaction
+
+__all__ = ["Notifier", "NotifierSettings", "post_webhook"]
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_MS = 300_000
+USER_AGENT = "ikasched-notifier/1"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierSettings:
+    max_attempts: int = 8
+    retry_ms: int = 1_000
+    timeout_s: float = 10.0
+    poll_s: float = 0.5
+
+
+def post_webhook(url: str, body: str, key: str, timeout_s: float) -> str:
+    """POST the JSON body; "" on a 2xx answer, else why not."""
+    request = urllib.request.Request(
+        url,
+        data=body.encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+            "User-Agent": USER_AGENT,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{type(exc).__name__}: {reason}"
+    return "" if 200 <= status < 300 else f"HTTP {status}"
+
+
+class Notifier:
+    def __init__(self, engine: Engine, clock: Clock, settings: NotifierSettings) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._settings = settings
+
+    def backoff_ms(self, attempts: int) -> int:
+        """The wait after the `attempts`-th failed post."""
+        return int(min(MAX_BACKOFF_MS, self._settings.retry_ms * 2 ** max(0, attempts - 1)))
+
+    def deliver_due(self) -> int:
+        """Post every due row once; how many were delivered (runs on a worker thread)."""
+        now = self._clock.now_ms()
+        with read_transaction(self._engine) as conn:
+            rows = store.due(conn, now)
+        delivered = 0
+        for row in rows:
+            error = post_webhook(row.url, row.body, row.idempotency_key, self._settings.timeout_s)
+            after = self._clock.now_ms()
+            with write_transaction(self._engine) as conn:
+                if not error:
+                    store.mark_delivered(conn, row.id, after)
+                    delivered += 1
+                    continue
+                attempts = row.attempts + 1
+                dead = attempts >= self._settings.max_attempts
+                store.mark_failed(conn, row.id, error, after + self.backoff_ms(attempts), dead)
+            log.warning(
+                "notification %d (%s) to %s: %s%s",
+                row.id,
+                row.rule_name,
+                row.url,
+                error,
+                "; gave up (DEAD)" if dead else f"; attempt {attempts}, will retry",
+            )
+        return delivered
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        while True:
+            try:
+                await asyncio.to_thread(self.deliver_due)
+            except Exception:
+                log.exception("notifier: a delivery round failed")
+            await asyncio.sleep(self._settings.poll_s)

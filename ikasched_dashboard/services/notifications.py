@@ -1,0 +1,200 @@
+"""NotificationService: rules (apply, list, delete, test) and the notifications they queued
+(docs/semantics.md §15). Rules act across plans: a plan-limited token may call none of these
+(security.GLOBAL_SERVICES)."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ikasched.v1 import notification_service_pb2 as pb
+from ikasched.v1 import notification_service_pb2_grpc
+from ikasched_common.errors import InvalidArgument, NotFound
+from ikasched_dashboard.services.calendars import read_document
+from ikasched_dashboard.services.context import (
+    ServiceContext,
+    decode_token,
+    encode_token,
+    page_size,
+    require,
+)
+from ikasched_dashboard.services.errors import Ctx, unary
+from ikasched_dashboard.store import notifications as store
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_FIELDS = frozenset({"name", "plan", "job", "on", "webhook"})
+_STATUSES = (store.PENDING, store.DELIVERED, store.DEAD)
+
+
+def parse_rule(document: object, actor: str, now: int) -> store.Rule:
+    """A rule from its document; InvalidArgument naming the field and why."""
+    if not isinstance(document, dict):
+        raise InvalidArgument("must be a mapping with name, on and webhook", field="document")
+    if True in document and "on" not in document:  # YAML 1.1 reads a bare `on:` key as true
+        document = {("on" if k is True else k): v for k, v in document.items()}
+    unknown = sorted(str(k) for k in document if k not in _FIELDS)
+    if unknown:
+        raise InvalidArgument(
+            f"unknown field (expected {', '.join(sorted(_FIELDS))})", field=unknown[0]
+        )
+    name = _string(document, "name", required=True)
+    if not _NAME.match(name):
+        raise InvalidArgument(
+            "letters, digits, '.', '_' or '-', starting with a letter or digit", field="name"
+        )
+    on = document.get("on")
+    if isinstance(on, str):
+        on = [on]
+    if not isinstance(on, list) or not on:
+        raise InvalidArgument(
+            f"a list of one or more of {', '.join(store.EVENT_KINDS)}", field="on"
+        )
+    kinds: list[str] = []
+    for n, kind in enumerate(on):
+        word = str(kind).strip().upper()
+        if word not in store.EVENT_KINDS:
+            raise InvalidArgument(
+                f"{kind!r} is not one of {', '.join(store.EVENT_KINDS)}", field=f"on[{n}]"
+            )
+        if word not in kinds:
+            kinds.append(word)
+    url = _string(document, "webhook", required=True)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgument("must be an http:// or https:// URL with a host", field="webhook")
+    return store.Rule(
+        name=name,
+        kinds=tuple(kinds),
+        webhook_url=url,
+        plan_name=_string(document, "plan"),
+        job_identifier=_string(document, "job"),
+        updated_time=now,
+        updated_by=actor,
+    )
+
+
+def _string(document: dict[Any, Any], key: str, *, required: bool = False) -> str:
+    value = document.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidArgument("must be a string", field=key)
+    if required and not value.strip():
+        raise InvalidArgument("required", field=key)
+    return value.strip()
+
+
+def rule_proto(rule: store.Rule) -> pb.NotificationRule:
+    return pb.NotificationRule(
+        name=rule.name,
+        context_name=rule.plan_name,
+        job_identifier=rule.job_identifier,
+        on=list(rule.kinds),
+        webhook_url=rule.webhook_url,
+        version=rule.version,
+        updated_time=rule.updated_time,
+        updated_by=rule.updated_by,
+    )
+
+
+def notification_proto(row: store.NotificationRow) -> pb.Notification:
+    return pb.Notification(
+        id=row.id,
+        rule_name=row.rule_name,
+        kind=row.kind,
+        idempotency_key=row.idempotency_key,
+        url=row.url,
+        body=row.body,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_time=row.next_attempt_time,
+        last_error=row.last_error,
+        created_time=row.created_time,
+        delivered_time=row.delivered_time,
+    )
+
+
+class NotificationServicer(notification_service_pb2_grpc.NotificationServiceServicer):
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @unary
+    async def ApplyNotificationRule(
+        self, request: pb.ApplyNotificationRuleRequest, context: Ctx
+    ) -> pb.ApplyNotificationRuleResponse:
+        rule = parse_rule(read_document(request.document), self.ctx.actor(), self.ctx.now_ms())
+        stored = await self.ctx.write(lambda c: store.put_rule(c, rule))
+        return pb.ApplyNotificationRuleResponse(rule=rule_proto(stored))
+
+    @unary
+    async def ListNotificationRules(
+        self, request: pb.ListNotificationRulesRequest, context: Ctx
+    ) -> pb.ListNotificationRulesResponse:
+        rules = await self.ctx.read(store.list_rules)
+        return pb.ListNotificationRulesResponse(rules=[rule_proto(r) for r in rules])
+
+    @unary
+    async def DeleteNotificationRule(
+        self, request: pb.DeleteNotificationRuleRequest, context: Ctx
+    ) -> pb.DeleteNotificationRuleResponse:
+        name = require(request.name, "name")
+        if not await self.ctx.write(lambda c: store.delete_rule(c, name)):
+            raise NotFound(f"notification rule {name!r} not found")
+        return pb.DeleteNotificationRuleResponse()
+
+    @unary
+    async def TestNotificationRule(
+        self, request: pb.TestNotificationRuleRequest, context: Ctx
+    ) -> pb.TestNotificationRuleResponse:
+        name = require(request.name, "name")
+        now, actor = self.ctx.now_ms(), self.ctx.actor()
+
+        def queue(conn: Connection) -> store.NotificationRow:
+            rule = store.get_rule(conn, name)
+            if rule is None:
+                raise NotFound(f"notification rule {name!r} not found")
+            event = store.NotificationEvent(
+                kind="TEST",
+                plan_name=rule.plan_name,
+                instance_id="",
+                time=now,
+                status="",
+                reason=f"test by {actor}",
+            )
+            test_rule = store.Rule(rule.name, ("TEST",), rule.webhook_url)
+            store.enqueue(conn, [event], now, [test_rule])
+            return store.list_notifications(conn, limit=1)[0]
+
+        row = await self.ctx.write(queue)
+        return pb.TestNotificationRuleResponse(notification=notification_proto(row))
+
+    @unary
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Ctx
+    ) -> pb.ListNotificationsResponse:
+        size = page_size(request.page)
+        statuses = []
+        for n, status in enumerate(request.statuses):
+            word = status.strip().upper()
+            if word not in _STATUSES:
+                raise InvalidArgument(
+                    f"{status!r} is not one of {', '.join(_STATUSES)}", field=f"statuses[{n}]"
+                )
+            statuses.append(word)
+        token = decode_token(request.page.page_token)
+        if token is not None and not (isinstance(token, int) and token > 0):
+            raise InvalidArgument("not a token this server gave out", field="page.page_token")
+        rows = await self.ctx.read(
+            lambda c: store.list_notifications(
+                c, statuses=statuses, before_id=token or 0, limit=size + 1
+            )
+        )
+        more = len(rows) > size
+        rows = rows[:size]
+        return pb.ListNotificationsResponse(
+            notifications=[notification_proto(r) for r in rows],
+            next_page_token=encode_token(rows[-1].id) if more else "",
+        )
