@@ -108,3 +108,39 @@ def token_bootstrap(args: argparse.Namespace) -> int:
     print(f"admin token {made.token_id} written to {made.path} (mode 0600)")
     print(f"use it with: ikasched --token-file {made.path} token create ...")
     return 0
+
+
+def cluster_status(args: argparse.Namespace) -> int:
+    """The lease and the roll of dashboards, read from the database (docs/architecture.md §12)."""
+    from ikasched_common.errors import CliError
+
+    config = _dashboard_config(args, {"database_url": args.database_url, "data_dir": args.data_dir})
+    from ikasched_dashboard.data_lock import sqlite_file
+    from ikasched_dashboard.leadership import lease_status
+    from ikasched_dashboard.store import db
+
+    url = config.effective_database_url
+    if sqlite_file(url) is not None:
+        raise CliError("cluster status: SQLite runs one dashboard; pass a PostgreSQL URL")
+    engine = db.create_engine_for(url)
+    try:
+        lease, nodes = lease_status(engine)
+    except Exception as exc:  # a driver error or a database without the lease table
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CliError(f"cluster status: {first}") from None
+    finally:
+        engine.dispose()
+    if lease is None:
+        print("active: none (no dashboard has held the lease)")
+    else:
+        state = "held" if lease.expires_in_s > 0 else "EXPIRED"
+        print(
+            f"active: {lease.holder} at {lease.address} epoch {lease.epoch}"
+            f" lease {state} (age {lease.age_s:.1f}s, expires in {lease.expires_in_s:.1f}s)"
+        )
+    for node in nodes:
+        if lease is not None and node.holder == lease.holder:
+            continue
+        seen = f"seen {node.seen_s:.1f}s ago"
+        print(f"standby: {node.holder} at {node.address} pid {node.pid} {seen}")
+    return 0

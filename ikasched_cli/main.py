@@ -196,6 +196,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         _db_args,
         connection=False,
     )
+    cluster = b.group(sub, "cluster", "dashboards sharing one PostgreSQL database")
+    b.leaf(
+        cluster,
+        "status",
+        "show the active dashboard, its epoch and lease, and the standbys",
+        srv + "cluster_status",
+        _db_args,
+        connection=False,
+    )
     b.leaf(
         sub,
         "web",

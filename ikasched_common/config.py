@@ -62,6 +62,11 @@ class DashboardConfig:
     # Webhook notifications: posts per notification before it is DEAD, first retry delay.
     notification_max_attempts: int = 8
     notification_retry_ms: int = 1_000
+    # PostgreSQL only: the active dashboard's lease (docs/architecture.md §12); a standby takes
+    # over this long after the active one stopped renewing it.
+    lease_ms: int = 10_000
+    # Where clients and agents reach this dashboard (told by standbys); empty: the listen address.
+    advertise: str = ""
 
     def validate(self) -> None:
         if self.history_retention_days < 0:
@@ -76,6 +81,8 @@ class DashboardConfig:
             _host_port("metrics_listen", self.metrics_listen)
         _positive("heartbeat_interval_ms", self.heartbeat_interval_ms)
         _positive("liveness_timeout_ms", self.liveness_timeout_ms)
+        if self.lease_ms < 1000:
+            raise InvalidArgument("must be at least 1000", field="lease_ms")
         _positive("max_message_bytes", self.max_message_bytes)
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise InvalidArgument(

@@ -157,6 +157,8 @@ class Dashboard:
         self.port = 0
         self.dashboard_id = ""
         self.recovery_seconds = 0.0
+        # set by serve() on PostgreSQL: installs the lease fence on the store's engine (§12)
+        self.fence: Callable[[Engine], None] | None = None
 
     # ---- parts ----------------------------------------------------------------------------
     @property
@@ -230,6 +232,8 @@ class Dashboard:
             "power" if cfg.journal_durability == "power" else "crash"
         )
         engine = self._engine = db.create_engine_for(url, durability=durability)
+        if self.fence is not None:
+            self.fence(engine)
         if self._security:
             self._write_bootstrap_token(engine, data)
         inbox = self._journal = DiskJournal(data / "inbox", durability=durability, prefix="inbox")

@@ -87,6 +87,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def is_write(conn: Connection) -> bool:
+    """Whether `conn` was opened by `write_transaction` (the lease fence checks those)."""
+    return bool(conn.get_execution_options().get(_IMMEDIATE, False))
+
+
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """One read-only unit of work seeing a consistent snapshot."""

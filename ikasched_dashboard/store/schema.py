@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -339,4 +340,28 @@ notifications = Table(
     _millis("created_time"),
     _millis("delivered_time"),
     Index(None, "status", "next_attempt_time"),
+)
+
+
+# High availability (docs/architecture.md §12): one lease row ("active"), renewed by the active
+# dashboard on PostgreSQL; its epoch is the fencing token every write transaction checks.
+dashboard_lease = Table(
+    "dashboard_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(ID), nullable=False, server_default=""),
+    Column("address", String(NAME), nullable=False, server_default=""),
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
+    Column("acquired_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every dashboard process sharing the database, with its last heartbeat (standbys included).
+dashboard_nodes = Table(
+    "dashboard_nodes",
+    metadata,
+    Column("holder", String(ID), primary_key=True),
+    Column("address", String(NAME), nullable=False, server_default=""),
+    Column("pid", Integer, nullable=False, server_default="0"),
+    Column("seen_at", DateTime(timezone=True), nullable=True),
 )
