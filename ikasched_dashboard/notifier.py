@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ikasched_common.clock import Clock
+from ikasched_dashboard.running_time import check_running_time
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
@@ -64,10 +65,16 @@ class Notifier:
         self._engine = engine
         self._clock = clock
         self._settings = settings
+        self._limits: dict[tuple[str, int], dict[str, int]] = {}  # per plan version
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait after the `attempts`-th failed post."""
         return int(min(MAX_BACKOFF_MS, self._settings.retry_ms * 2 ** max(0, attempts - 1)))
+
+    def check_clock(self) -> int:
+        """Queue the clock-driven notifications now due (RUNNING_TIME)."""
+        with write_transaction(self._engine) as conn:
+            return check_running_time(conn, self._clock.now_ms(), self._limits)
 
     def deliver_due(self) -> int:
         """Post every due row once; how many were delivered (runs on a worker thread)."""
@@ -100,6 +107,7 @@ class Notifier:
         """Deliver until cancelled."""
         while True:
             try:
+                await asyncio.to_thread(self.check_clock)
                 await asyncio.to_thread(self.deliver_due)
             except Exception:
                 log.exception("notifier: a delivery round failed")

@@ -177,3 +177,46 @@ def test_webhooks_once_per_event_with_retries_dead_letters_and_a_kill(
     assert max(h.keys_delivered().values()) == 1, h.keys_delivered()
     stack.ok("notify", "delete", "all")
     assert_one_line_error(stack.run("notify", "delete", "all"), contains="not found")
+
+
+SLOW = """
+name: slowpoke
+timeWindowStart: "0 0 0 1 1 ? 2099"
+timezone: UTC
+scheduledJobs:
+  - agentName: local
+    jobName: slow
+    internalEventDrivenJob:
+      commandLine: "while [ ! -e {marks}/go ]; do sleep 0.1; done"
+      timeoutSeconds: 120
+      maxExecutionTime: 1000
+"""
+
+
+def test_running_longer_than_max_execution_time_notifies_once(
+    stack_factory: StackFactory, hook: tuple[Hook, list[ThreadingHTTPServer]]
+) -> None:
+    h, servers = hook
+    port = servers[0].server_address[1]
+    stack = stack_factory("running-time")
+    rule = stack.work / "slow.yaml"
+    rule.write_text(f"name: slow\non: [RUNNING_TIME]\nwebhook: http://127.0.0.1:{port}/slow\n")
+    stack.ok("notify", "apply", "-f", str(rule))
+    stack.ok(
+        "plan",
+        "apply",
+        "-f",
+        str(write_plan(stack.work, "slowpoke", SLOW.format(marks=stack.marks))),
+    )
+    iid = stack.ok("instance", "create", "slowpoke").out.strip()
+    stack.ok("job", "run", iid, "local-slow")
+    stack.wait_job(iid, "local-slow", "RUNNING")
+    wait_until("a RUNNING_TIME post", lambda: bool(h.delivered("/slow")), timeout=30)
+    body = h.delivered("/slow")[0]
+    assert body["kind"] == "RUNNING_TIME" and body["job_identifier"] == "local-slow"
+    assert "longer than maxExecutionTime 1 s" in body["reason"]
+    assert body["time"] - body["start_time"] > 1000
+    # repeated checks queue nothing more for the run: tests/services/test_notifications.py
+    (stack.marks / "go").touch()
+    stack.wait_job(iid, "local-slow", "COMPLETE")
+    assert len(h.delivered("/slow")) == 1
