@@ -18,7 +18,7 @@ from ikasched_dashboard.engine.model import Plan, Status
 from ikasched_dashboard.engine.snapshot import coordinator_to_snapshot
 from ikasched_dashboard.engine.state import JobState
 from ikasched_dashboard.orchestrator import messages as out
-from ikasched_dashboard.orchestrator.history_rows import ended_run, instance_event, job_event
+from ikasched_dashboard.orchestrator.history_rows import ended_run, instance_event, job_events
 from ikasched_dashboard.orchestrator.snapshots import SnapshotWriter
 from ikasched_dashboard.orchestrator.steps import Batch, JobRef, Layers, Live
 from ikasched_dashboard.store import batches, instances
@@ -132,9 +132,7 @@ class BatchCommitter:
             run = ended_run(row, old, jr, batch.facts.get(JobRef(iid, key[1], key[0])))
             if run is not None:
                 rows.runs.append(run)
-            event = job_event(row, old, jr, run)
-            if event is not None:
-                rows.events.append(event)
+            rows.events.extend(job_events(row, old, jr, run))
             cache[key] = jr
             rows.changed_jobs.append(jr)
 

@@ -16,7 +16,7 @@ from ikasched_dashboard.store.history import JobRun
 from ikasched_dashboard.store.instances import InstanceRow, JobInstanceRow
 from ikasched_dashboard.store.notifications import NotificationEvent
 
-__all__ = ["ended_run", "instance_event", "job_event"]
+__all__ = ["ended_run", "instance_event", "job_events"]
 
 _FINISHED = frozenset({"COMPLETE", "SKIPPED_COMPLETE", "ERROR", "KILLED"})
 _FAILED = frozenset({"ERROR", "KILLED"})
@@ -68,32 +68,38 @@ def ended_run(
     )
 
 
-def job_event(
+def job_events(
     instance: InstanceRow, old: JobInstanceRow | None, new: JobInstanceRow, run: JobRun | None
-) -> NotificationEvent | None:
-    """The notification event of a job's change: its run ended (COMPLETE or ERROR), or it
-    started (START); None for any other change."""
+) -> list[NotificationEvent]:
+    """The notification events of a job's change: it started (START), its run ended
+    (COMPLETE or ERROR), or both when the start and the end came in one batch."""
+    started = new.start_time > 0 and (old is None or old.start_time != new.start_time)
+    events = []
+    if started and (new.status == "RUNNING" or run is not None):
+        events.append(_job_event("START", instance, new, new.start_time, ended=False))
     if run is not None:
         kind = "ERROR" if run.status in _FAILED else "COMPLETE"
-        time = run.end_time
-    elif new.status == "RUNNING" and (old is None or old.status != "RUNNING"):
-        kind, time = "START", new.start_time
-    else:
-        return None
+        events.append(_job_event(kind, instance, new, run.end_time, ended=True))
+    return events
+
+
+def _job_event(
+    kind: str, instance: InstanceRow, new: JobInstanceRow, time: int, *, ended: bool
+) -> NotificationEvent:
     return NotificationEvent(
         kind=kind,
         plan_name=instance.plan_name,
         instance_id=new.instance_id,
         time=time,
-        status=new.status,
+        status=new.status if ended else "RUNNING",
         job_identifier=new.job_identifier,
         child_context=new.child_context,
         agent_name=new.agent_name,
         attempt=new.attempts,
         start_time=new.start_time,
-        end_time=new.end_time if run is not None else 0,
-        return_code=new.return_code if run is not None else 0,
-        reason=new.outcome_reason if run is not None else "",
+        end_time=new.end_time if ended else 0,
+        return_code=new.return_code if ended else 0,
+        reason=new.outcome_reason if ended else "",
     )
 
 

@@ -126,7 +126,12 @@ def test_webhooks_once_per_event_with_retries_dead_letters_and_a_kill(
         ("START", "local-fails"),
         ("ERROR", "local-fails"),
     }
-    wait_until("the four job notifications", lambda: set(kinds()) >= want, timeout=30)
+    try:
+        wait_until("the four job notifications", lambda: set(kinds()) >= want, timeout=30)
+    except AssertionError:
+        raise AssertionError(
+            f"{kinds()}; {h.posts}; {stack.json('notify', 'deliveries')}"
+        ) from None
     error = next(b for b in h.delivered("/a") if b["kind"] == "ERROR")
     assert error["reason"] == "failed with return code 4" and error["return_code"] == 4
     assert error["plan_name"] == "notes" and error["instance_id"] == iid
