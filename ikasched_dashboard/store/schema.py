@@ -83,6 +83,9 @@ plan_versions = Table(
     Column("agent_names", Text, nullable=False, server_default="[]"),
     _millis("created_time"),
     Column("created_by", String(NAME), nullable=False, server_default=""),
+    # Covering index for "plans on this agent" (every agent hello): scanning it reads the
+    # agent lists without the plan blobs beside them (store/plans.py plans_on_agent).
+    Index(None, "name", "version", "agent_names"),
 )
 
 instances = Table(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from ikasched_common.errors import NotFound
 from ikasched_dashboard.store import instances as inst
@@ -276,3 +277,46 @@ def test_deleting_an_instance_removes_its_jobs(engine: Engine) -> None:
     with read_transaction(engine) as conn:
         assert inst.jobs_of_instance(conn, "inst-001") == []
         assert len(inst.jobs_of_instance(conn, "inst-002")) == 2
+
+
+def _save_on(engine: Engine, name: str, body: bytes, agents: list[str]) -> None:
+    with write_transaction(engine) as conn:
+        plans.save_plan_version(
+            conn,
+            name=name,
+            plan=body * 4000,  # a plan blob of realistic size beside the agent list
+            plan_json=json.dumps({"contextName": name}),
+            plan_hash="h-" + body.hex(),
+            agent_names=agents,
+            now=1,
+            actor="ops",
+        )
+
+
+def test_plans_on_agent_reads_the_covering_index_and_only_current_versions(
+    engine: Engine,
+) -> None:
+    # an agent's hello asks this; on SQLite the primary key made it read every version's
+    # row, blobs included (docs/benchmarks.md §4.4)
+    _save_on(engine, "moved", b"\x01", ["agent-a"])
+    _save_on(engine, "moved", b"\x02", ["agent-b"])  # current version: not on agent-a now
+    _save_on(engine, "kept", b"\x03", ["agent-a"])
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_c: object, _cur: object, stmt: str, params: Any, *_rest: object) -> None:
+        statements.append((stmt, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with read_transaction(engine) as conn:
+            assert plans.plans_on_agent(conn, "agent-a") == ["kept"]
+            assert plans.plans_on_agent(conn, "agent-b") == ["moved"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    if engine.dialect.name != "sqlite":
+        return
+    query, params = next(s for s in statements if "agent_names LIKE" in s[0])
+    with engine.connect() as conn:
+        steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", params).all()
+    detail = " ".join(str(row[-1]) for row in steps)
+    assert f"COVERING INDEX {plans.AGENTS_INDEX}" in detail, detail
