@@ -457,6 +457,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         PKG + "commands_history:history_purge",
         hist.purge_args,
     )
+    from ikasched_cli.commands_report import report_args  # argparse at import
+
+    b.leaf(
+        sub,
+        "report",
+        "per plan: runs, failures, slowest and longer-than-usual jobs",
+        PKG + "commands_report:report",
+        report_args,
+    )
 
     # ---- admin ----------------------------------------------------------------------------
     adm = PKG + "commands_admin:"

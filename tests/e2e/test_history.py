@@ -128,6 +128,11 @@ def test_history_records_each_run_once_across_restarts(fresh_stack: E2EStack) ->
     assert_one_line_error(stack.run("history", "--status", "RUNNING"), rc=2, contains="--status")
     assert_one_line_error(stack.run("history", "--since", "yesterday"), rc=2, contains="--since")
 
+    # the report over the same history
+    report = stack.json("report", "--since", "1h")["plans"]
+    assert [(p["plan"], p["runs"], p["failures"]) for p in report] == [("hist", 4, 2)]
+    assert "hist: 4 run(s), 2 failed" in stack.ok("report", "--since", "1h").out
+
     # purge removes what ended before the time, nothing else
     assert stack.json("history-purge", "--before", "2000-01-01T00:00Z")["deleted"] == 0
     oldest = min(_runs(stack), key=lambda r: int(r["end_time"]))
