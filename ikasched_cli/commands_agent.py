@@ -37,7 +37,11 @@ _CONFIG_FLAGS = (
 def run_args(p: argparse.ArgumentParser) -> None:
     """The flags of `ikasched agent run`."""
     p.add_argument("--name", help="agent name (must match the agent token)")
-    p.add_argument("--dashboard", help="dashboard HOST:PORT (default 127.0.0.1:50051)")
+    p.add_argument(
+        "--dashboard",
+        help="dashboard HOST:PORT, or several comma-separated (dashboards sharing PostgreSQL;"
+        " default 127.0.0.1:50051)",
+    )
     p.add_argument("--data-dir", help="journals, run directories and logs")
     p.add_argument("--max-concurrent-jobs", type=int, help="command jobs at once (0 = no limit)")
     p.add_argument("--default-timeout-seconds", type=int, help="timeout of jobs without their own")

@@ -136,7 +136,8 @@ class AgentConfig:
         _choice("journal_durability", self.journal_durability, ("crash", "power"))
         _choice("log_format", self.log_format, ("text", "json"))
         _choice("log_level", self.log_level, ("debug", "info", "warning", "error"))
-        _host_port("dashboard", self.dashboard)
+        for address in self.dashboard.split(","):  # several: dashboards sharing PostgreSQL
+            _host_port("dashboard", address.strip())
         for name in ("max_concurrent_jobs", "log_retention_days", "kill_grace_seconds"):
             if getattr(self, name) < 0:
                 raise InvalidArgument("must not be negative", field=name)

@@ -229,7 +229,11 @@ class GrpcClientConnection:
 
 
 class GrpcDialer:
-    """Dials the dashboard's AgentGateway over one reusable channel."""
+    """Dials the dashboard's AgentGateway over one reusable channel per address.
+
+    `target` may list several dashboards, comma-separated (docs/architecture.md §12): each
+    dial tries the next one, so an agent refused by a standby (UNAVAILABLE) or whose link to a
+    dead dashboard ended finds the active one within one turn of the list."""
 
     def __init__(
         self,
@@ -241,7 +245,8 @@ class GrpcDialer:
         options: Sequence[ChannelOption] = (),
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        self._target = target
+        self._targets = [t.strip() for t in target.split(",") if t.strip()] or [target]
+        self._next = 0
         self._settings = settings or LinkSettings()
         self._credentials = credentials
         self._options = [*client_options(self._settings), *options]
@@ -249,26 +254,29 @@ class GrpcDialer:
         if token:
             md["authorization"] = f"Bearer {token}"
         self._metadata: tuple[tuple[str, str], ...] = tuple(md.items())
-        self._channel: grpc.aio.Channel | None = None
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self.last_target = ""
 
-    def _ensure_channel(self) -> grpc.aio.Channel:
-        if self._channel is None:
+    def _ensure_channel(self, target: str) -> grpc.aio.Channel:
+        channel = self._channels.get(target)
+        if channel is None:
             if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self._target, options=self._options)
+                channel = grpc.aio.insecure_channel(target, options=self._options)
             else:
-                self._channel = grpc.aio.secure_channel(
-                    self._target, self._credentials, options=self._options
-                )
-        return self._channel
+                channel = grpc.aio.secure_channel(target, self._credentials, options=self._options)
+            self._channels[target] = channel
+        return channel
 
     async def dial(self) -> AgentConnection:
+        target = self.last_target = self._targets[self._next % len(self._targets)]
+        self._next += 1
         stub = agent_pb2_grpc.AgentGatewayStub(  # type: ignore[no-untyped-call]
-            self._ensure_channel()
+            self._ensure_channel(target)
         )
         call = stub.Connect(metadata=self._metadata)
         return GrpcClientConnection(call)
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(None)
-            self._channel = None
+        channels, self._channels = self._channels, {}
+        for channel in channels.values():
+            await channel.close(None)

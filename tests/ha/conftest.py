@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from ikasched_dashboard.store import db
+from tests.ha.test_failover_process import Pair
 
 POSTGRES_URL = os.environ.get("IKASCHED_TEST_POSTGRES_URL", "")
 
@@ -33,3 +35,12 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pair(tmp_path: Path, pg_url: str) -> Iterator[Pair]:
+    made = Pair(tmp_path, pg_url)
+    try:
+        yield made
+    finally:
+        made.close()

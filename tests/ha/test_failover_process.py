@@ -8,11 +8,9 @@ import contextlib
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.e2e.conftest import clean_env, cli_command, wait_until
@@ -103,15 +101,6 @@ class Pair:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-@pytest.fixture
-def pair(tmp_path: Path, pg_url: str) -> Iterator[Pair]:
-    made = Pair(tmp_path, pg_url)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_standby_redirects_then_takes_over_from_a_paused_leader(pair: Pair) -> None:
