@@ -83,6 +83,8 @@ class DashboardConfig:
         _positive("liveness_timeout_ms", self.liveness_timeout_ms)
         if self.lease_ms < 1000:
             raise InvalidArgument("must be at least 1000", field="lease_ms")
+        if self.advertise:
+            _host_port("advertise", self.advertise)
         _positive("max_message_bytes", self.max_message_bytes)
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise InvalidArgument(
