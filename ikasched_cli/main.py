@@ -524,9 +524,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     b.leaf(queue, "delete", "delete a message (or --all)", adm + "queue_delete", qdelete_args)
 
+    from ikasched_cli.calendar_sources import add_source_verbs
     from ikasched_cli.commands_calendar import add_calendar_verbs
 
-    add_calendar_verbs(b, b.group(sub, "calendar", "named calendars: business days, holidays"))
+    calendar = b.group(sub, "calendar", "named calendars: business days, holidays")
+    add_calendar_verbs(b, calendar)
+    add_source_verbs(b, calendar)
 
     from ikasched_cli.commands_notify import add_notify_verbs
 
