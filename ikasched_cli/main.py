@@ -144,6 +144,7 @@ def _params(p: argparse.ArgumentParser) -> None:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with `argv`, only the commands it names are built in full."""
+    from ikasched_cli import parser_processes as pa
     from ikasched_cli import parser_verbs as verbs
     from ikasched_common import __version__
 
@@ -167,7 +168,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "dashboard",
         "run the dashboard (flags override IKASCHED_* and [dashboard])",
         srv + "dashboard",
-        _dashboard_args,
+        pa.dashboard_args,
         connection=False,
     )
     agent = b.group(sub, "agent", "run an agent (`ikasched agent run ...`) or list agents")
@@ -176,7 +177,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "run",
         "run an agent on this host (`ikasched agent run --help`)",
         PKG + "commands_agent:run",
-        _agent_run_args,
+        pa.agent_run_args,
         connection=False,
     )
     b.leaf(
@@ -193,7 +194,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "upgrade",
         "apply migrations to the dashboard database",
         srv + "db_upgrade",
-        _db_args,
+        pa.db_args,
         connection=False,
     )
     cluster = b.group(sub, "cluster", "dashboards sharing one PostgreSQL database")
@@ -202,7 +203,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "status",
         "show the active dashboard, its epoch and lease, and the standbys",
         srv + "cluster_status",
-        _db_args,
+        pa.db_args,
         connection=False,
     )
     b.leaf(
@@ -210,7 +211,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "web",
         "run the web console, a client of the dashboard's API",
         PKG + "commands_web:web",
-        _web_args,
+        pa.web_args,
         connection=False,
     )
     b.leaf(
@@ -218,7 +219,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "up",
         "run a local stack: dashboard, agent 'local', the example plans",
         PKG + "up:up",
-        _up_args,
+        pa.up_args,
         connection=False,
     )
 
@@ -570,7 +571,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "bootstrap",
         "offline: write a first admin token into the dashboard's data dir",
         srv + "token_bootstrap",
-        _bootstrap_args,
+        pa.bootstrap_args,
         connection=False,
     )
 
@@ -583,61 +584,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     comp.add_argument("shell", choices=("bash",))
     return parser
-
-
-def _dashboard_args(p: argparse.ArgumentParser) -> None:
-    import dataclasses
-
-    from ikasched_common.config import DashboardConfig
-
-    for f in dataclasses.fields(DashboardConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            p.add_argument(flag, action="store_const", const=True, default=None)
-        else:
-            p.add_argument(flag, default=None, help=f"(default {f.default})")
-    p.add_argument("--config", help="TOML file with a [dashboard] table")
-    p.add_argument("--port-file", help=argparse.SUPPRESS)
-
-
-def _db_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
-    p.add_argument("--data-dir", help="dashboard data dir (default ikasched-data)")
-    p.add_argument("--config", help="TOML file with a [dashboard] table")
-
-
-def _bootstrap_args(p: argparse.ArgumentParser) -> None:
-    _db_args(p)
-    p.add_argument("--file", help="where to write it (default <data dir>/admin.token)")
-    p.add_argument("--force", action="store_true", help="even when the store holds tokens")
-
-
-def _agent_run_args(p: argparse.ArgumentParser) -> None:
-    from ikasched_cli.commands_agent import run_args
-
-    run_args(p)
-
-
-def _web_args(p: argparse.ArgumentParser) -> None:
-    from ikasched_cli.commands_web import web_args
-
-    web_args(p)
-
-
-def _up_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default="ikasched-data", help="state kept between runs")
-    p.add_argument("--listen", default="127.0.0.1:50051", help="dashboard address")
-    p.add_argument("--web-listen", default="127.0.0.1:8080", help="web console address")
-    p.add_argument("--no-web", action="store_true", help="do not start the web console")
-    p.add_argument("--examples", help="plan directory to provision (default: examples/)")
-    p.add_argument(
-        "--exit-when-complete",
-        action="store_true",
-        help="exit 0 once the hello instance is COMPLETE (non-zero on ERROR)",
-    )
-    p.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds --exit-when-complete waits"
-    )
 
 
 def _run(target: str, args: argparse.Namespace) -> int:
