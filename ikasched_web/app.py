@@ -36,7 +36,7 @@ from ikasched.v1 import (
 )
 from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
-from ikasched_web import layout
+from ikasched_web import layout, records
 from ikasched_web.api import Api, ApiError
 from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
@@ -93,7 +93,9 @@ class Console:
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(("html",)),
         )
-        self.templates.filters.update(when=when, duration=duration, status=status_name)
+        self.templates.filters.update(
+            when=when, duration=duration, status=status_name, queue_kind=records.queue_kind
+        )
 
     @property
     def api(self) -> Api:
@@ -330,6 +332,26 @@ class Console:
             verbs=job_verbs_for(status_name(job.status), job.held),
         )
 
+    async def history(self, request: Request, session: Session) -> Response:
+        values = await records.history(self.api, session.token, request.query_params)
+        status = 400 if values["problem"] else 200
+        return self.render(
+            session, "history.html", status, statuses=records.RUN_END_STATUSES, **values
+        )
+
+    async def notifications(self, request: Request, session: Session) -> Response:
+        values = await records.notifications(self.api, session.token, request.query_params)
+        status = 400 if values["problem"] else 200
+        return self.render(
+            session, "notifications.html", status, statuses=records.NOTIFICATION_STATUSES, **values
+        )
+
+    async def agents(self, request: Request, session: Session) -> Response:
+        return self.render(session, "agents.html", **await records.agents(self.api, session.token))
+
+    async def queues(self, request: Request, session: Session) -> Response:
+        return self.render(session, "queues.html", **await records.queues(self.api, session.token))
+
     async def events(self, request: Request) -> Response:
         """Server-sent events of one instance, from its watch stream: `job` and `context`
         changes with their change-log position as the event id (a reconnecting browser resumes
@@ -417,6 +439,10 @@ class Console:
             Route("/plans/{name:path}/enabled", self.action(self.plan_switch), methods=["POST"]),
             Route("/plans/{name:path}", self.page(self.plan)),
             Route("/instances", self.page(self.instances)),
+            Route("/history", self.page(self.history)),
+            Route("/notifications", self.page(self.notifications)),
+            Route("/agents", self.page(self.agents)),
+            Route("/queues", self.page(self.queues)),
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
             Route("/instances/{iid}/job", self.page(self.job)),
