@@ -352,6 +352,29 @@ class Console:
     async def queues(self, request: Request, session: Session) -> Response:
         return self.render(session, "queues.html", **await records.queues(self.api, session.token))
 
+    async def queue(self, request: Request, session: Session) -> Response:
+        name = request.path_params["name"]
+        values = await records.peek(self.api, session.token, name)
+        return self.render(
+            session,
+            "queue.html",
+            verbs=records.verbs_of_queue(name),
+            labels=records.QUEUE_VERBS,
+            **values,
+        )
+
+    async def queue_action(self, request: Request, session: Session, form: Any) -> str:
+        name = request.path_params["name"]
+        done = await records.queue_action(
+            self.api,
+            session.token,
+            name,
+            str(form.get("verb", "")),
+            str(form.get("message_id", "")),
+        )
+        session.flash("ok", done)
+        return f"/queues/{quote(name)}"
+
     async def events(self, request: Request) -> Response:
         """Server-sent events of one instance, from its watch stream: `job` and `context`
         changes with their change-log position as the event id (a reconnecting browser resumes
@@ -443,6 +466,8 @@ class Console:
             Route("/notifications", self.page(self.notifications)),
             Route("/agents", self.page(self.agents)),
             Route("/queues", self.page(self.queues)),
+            Route("/queues/{name:path}/messages", self.action(self.queue_action), methods=["POST"]),
+            Route("/queues/{name:path}", self.page(self.queue)),
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
             Route("/instances/{iid}/job", self.page(self.job)),

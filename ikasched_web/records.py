@@ -156,3 +156,38 @@ async def queues(api: Api, token: str) -> dict[str, Any]:
         service.ListQueues, admin_service_pb2.ListQueuesRequest(include_empty=True), token
     )
     return {"queues": list(answer.queues)}
+
+
+# A queue's messages a peek page shows (the dashboard's limit is larger).
+PEEK = 100
+# The queue actions a peek page offers: word -> (label, method). The dashboard decides which
+# queue allows which (dead letters are resubmitted; inbox and dead letters deleted; outbox
+# messages leave when their agent acknowledges them) and its refusal is shown.
+QUEUE_VERBS = {"resubmit": ("Resubmit", "ResubmitMessage"), "delete": ("Delete", "DeleteMessage")}
+
+
+def verbs_of_queue(name: str) -> tuple[str, ...]:
+    if name == "dlq":
+        return ("resubmit", "delete")
+    return ("delete",) if name == "inbox" else ()
+
+
+async def peek(api: Api, token: str, name: str) -> dict[str, Any]:
+    service = stub(admin_service_pb2_grpc.QueueServiceStub, api.channel)
+    answer = await api.call(
+        service.PeekQueue, admin_service_pb2.PeekQueueRequest(queue=name, limit=PEEK), token
+    )
+    return {"queue": name, "messages": list(answer.messages), "peek": PEEK}
+
+
+async def queue_action(api: Api, token: str, name: str, word: str, message_id: str) -> str:
+    """Resubmit or delete one message; the flash text of its success."""
+    if word not in QUEUE_VERBS:
+        raise InvalidArgument(f"unknown queue verb {word!r}", field="verb")
+    if not message_id.strip():
+        raise InvalidArgument("enter a message id", field="message_id")
+    label, method = QUEUE_VERBS[word]
+    service = stub(admin_service_pb2_grpc.QueueServiceStub, api.channel)
+    request = admin_service_pb2.QueueMessageRequest(queue=name, message_id=message_id.strip())
+    await api.call(getattr(service, method), request, token)
+    return f"{label}: message {message_id} of {name} done"

@@ -163,3 +163,52 @@ def test_agents_and_queues_pages(console: Running, anon: TestClient) -> None:
     rows = _table(queues.text, "queues")
     assert "<tr data-queue=" in rows
     assert "inbox" in rows
+
+
+def test_an_admin_peeks_a_queue_and_the_dashboard_decides_its_actions(
+    console: Running, anon: TestClient
+) -> None:
+    sign_in(anon, console.stack.admin_token)
+    listing = anon.get("/queues").text
+    assert 'href="/queues/dlq"' in listing and 'href="/queues/inbox"' in listing
+    outbox = anon.get("/queues/outbox/local")
+    assert outbox.status_code == 200, outbox.text
+    assert 'id="messages"' in outbox.text
+    assert "data-verb=" not in outbox.text  # outbox messages leave when acknowledged
+    dlq = anon.get("/queues/dlq")
+    assert dlq.status_code == 200
+    csrf = dlq.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    assert "No messages." in dlq.text  # nothing poisoned this stack
+    missing = anon.post(
+        "/queues/dlq/messages",
+        data={"csrf": csrf, "verb": "delete", "message_id": "424242"},
+        follow_redirects=True,
+    )
+    assert "not found: no message 424242 in dlq" in missing.text
+    inbox = anon.post(
+        "/queues/inbox/messages",
+        data={"csrf": csrf, "verb": "resubmit", "message_id": "1"},
+        follow_redirects=True,
+    )
+    assert "refused: only dead letters are resubmitted, not inbox" in inbox.text
+    empty = anon.post(
+        "/queues/dlq/messages", data={"csrf": csrf, "verb": "delete"}, follow_redirects=True
+    )
+    assert "message_id: enter a message id" in empty.text
+    forged = anon.post("/queues/dlq/messages", data={"verb": "delete", "message_id": "1"})
+    assert forged.status_code == 403
+    assert anon.get("/queues/nowhere").status_code == 502
+
+
+def test_an_operator_reads_the_refusal_of_a_queue_action(
+    console: Running, anon: TestClient
+) -> None:
+    operator = console.stack.json("token", "create", "--subject", "q op", "--role", "operator")
+    sign_in(anon, str(operator["secret"]))
+    csrf = anon.get("/agents").text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    answer = anon.post(
+        "/queues/dlq/messages",
+        data={"csrf": csrf, "verb": "delete", "message_id": "1", "back": "/agents"},
+        follow_redirects=True,
+    )
+    assert "DeleteMessage needs the ADMIN role" in answer.text
