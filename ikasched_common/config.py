@@ -62,6 +62,15 @@ class DashboardConfig:
     # Webhook notifications: posts per notification before it is DEAD, first retry delay.
     notification_max_attempts: int = 8
     notification_retry_ms: int = 1_000
+    # E-mail notifications (semantics §15.5): the SMTP server; security none|starttls|tls; port
+    # 0 = 25/587/465 by security; the password from a file or an environment variable.
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password_file: str = ""
+    smtp_password_env: str = ""
+    smtp_from: str = ""
     # PostgreSQL only: the active dashboard's lease (docs/architecture.md §12); a standby takes
     # over this long after the active one stopped renewing it.
     lease_ms: int = 10_000
@@ -73,6 +82,13 @@ class DashboardConfig:
             raise InvalidArgument("must not be negative", field="history_retention_days")
         _positive("notification_max_attempts", self.notification_max_attempts)
         _positive("notification_retry_ms", self.notification_retry_ms)
+        _choice("smtp_security", self.smtp_security, ("none", "starttls", "tls"))
+        if not 0 <= self.smtp_port <= 65535:
+            raise InvalidArgument("must be 0 to 65535", field="smtp_port")
+        if self.smtp_password_file and self.smtp_password_env:
+            raise InvalidArgument(
+                "set smtp_password_file or smtp_password_env, not both", field="smtp_password_env"
+            )
         _choice("journal_durability", self.journal_durability, ("crash", "power"))
         _choice("log_format", self.log_format, ("text", "json"))
         _choice("log_level", self.log_level, ("debug", "info", "warning", "error"))

@@ -57,7 +57,7 @@ from ikasched_dashboard.history_retention import run_retention
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
-from ikasched_dashboard.notifier import Notifier, NotifierSettings
+from ikasched_dashboard.notifier import Notifier, NotifierSettings, smtp_settings
 from ikasched_dashboard.orchestrator import Orchestrator, OrchestratorSettings
 from ikasched_dashboard.outbox import AgentOutboxes, SqlOutbox
 from ikasched_dashboard.sealing import SecretOpeningOutbox
@@ -104,6 +104,7 @@ class Dashboard:
     ) -> None:
         config.validate()
         check_listen_address(config.listen, config.tls_enabled, config.insecure)
+        self._smtp = smtp_settings(config)  # reads the SMTP password now: refused before start
         # read and pair the TLS files before anything starts: a key that does not match its
         # certificate is refused naming the files (grpc would only fail to listen)
         self._tls_credentials = (
@@ -286,7 +287,9 @@ class Dashboard:
         await set_serving(self._health, self._served, True)
         if self.authenticator is not None:
             self._token_flusher = asyncio.create_task(self.authenticator.run_flusher())
-        settings = NotifierSettings(cfg.notification_max_attempts, cfg.notification_retry_ms)
+        settings = NotifierSettings(
+            cfg.notification_max_attempts, cfg.notification_retry_ms, smtp=self._smtp
+        )
         notifier = Notifier(engine, self._clock or SystemClock(), settings)
         self._notifier = asyncio.create_task(notifier.run())
         if cfg.history_retention_days:

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ikasched_common.clock import Clock
+from ikasched_common.config import DashboardConfig
+from ikasched_dashboard.email_channel import SmtpSettings, read_secret, send_email
 from ikasched_dashboard.running_time import check_running_time
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
 
-__all__ = ["Notifier", "NotifierSettings", "post_webhook"]
+__all__ = ["Notifier", "NotifierSettings", "post_webhook", "smtp_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class NotifierSettings:
     retry_ms: int = 1_000
     timeout_s: float = 10.0
     poll_s: float = 0.5
+    smtp: SmtpSettings | None = None  # None: e-mail rows fail (and go DEAD) naming smtp_host
 
 
 def post_webhook(url: str, body: str, key: str, timeout_s: float) -> str:
@@ -76,6 +79,12 @@ class Notifier:
         with write_transaction(self._engine) as conn:
             return check_running_time(conn, self._clock.now_ms(), self._limits)
 
+    def send(self, row: store.NotificationRow) -> str:
+        """Send one row through its channel: "" when accepted, else why not."""
+        if row.url.startswith("mailto:"):
+            return send_email(self._settings.smtp, row.url, row.body, row.idempotency_key)
+        return post_webhook(row.url, row.body, row.idempotency_key, self._settings.timeout_s)
+
     def deliver_due(self) -> int:
         """Post every due row once; how many were delivered (runs on a worker thread)."""
         now = self._clock.now_ms()
@@ -83,7 +92,7 @@ class Notifier:
             rows = store.due(conn, now)
         delivered = 0
         for row in rows:
-            error = post_webhook(row.url, row.body, row.idempotency_key, self._settings.timeout_s)
+            error = self.send(row)
             after = self._clock.now_ms()
             with write_transaction(self._engine) as conn:
                 if not error:
@@ -112,3 +121,19 @@ class Notifier:
             except Exception:
                 log.exception("notifier: a delivery round failed")
             await asyncio.sleep(self._settings.poll_s)
+
+
+def smtp_settings(cfg: DashboardConfig) -> SmtpSettings | None:
+    """The SMTP server of the dashboard config (None when smtp_host is unset); the password is
+    read here, from smtp_password_file or smtp_password_env, and kept only in memory."""
+    if not cfg.smtp_host:
+        return None
+    password = read_secret(cfg.smtp_password_file, cfg.smtp_password_env, "smtp_password_file")
+    return SmtpSettings(
+        host=cfg.smtp_host,
+        port=cfg.smtp_port,
+        security=cfg.smtp_security,
+        username=cfg.smtp_username,
+        password=password,
+        sender=cfg.smtp_from,
+    )

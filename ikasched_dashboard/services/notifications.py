@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from ikasched.v1 import notification_service_pb2 as pb
 from ikasched.v1 import notification_service_pb2_grpc
 from ikasched_common.errors import InvalidArgument, NotFound
+from ikasched_dashboard.email_channel import mailto_address
 from ikasched_dashboard.services.calendars import read_document
 from ikasched_dashboard.services.context import (
     ServiceContext,
@@ -25,7 +26,7 @@ from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.store import notifications as store
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FIELDS = frozenset({"name", "plan", "job", "on", "webhook"})
+_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email"})
 _STATUSES = (store.PENDING, store.DELIVERED, store.DEAD)
 
 
@@ -61,10 +62,17 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
             )
         if word not in kinds:
             kinds.append(word)
-    url = _string(document, "webhook", required=True)
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgument("must be an http:// or https:// URL with a host", field="webhook")
+    if ("webhook" in document) == ("email" in document):
+        raise InvalidArgument(
+            "a rule names either a webhook or an email, one of them", field="webhook"
+        )
+    if "email" in document:
+        url = mailto_address(document["email"])
+    else:
+        url = _string(document, "webhook", required=True)
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidArgument("must be an http:// or https:// URL with a host", field="webhook")
     return store.Rule(
         name=name,
         kinds=tuple(kinds),

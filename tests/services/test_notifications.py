@@ -44,6 +44,12 @@ async def test_rules_are_validated_stored_and_tested(engine: Engine) -> None:
             (_doc(name="'bad name'"), "name"),
             (_doc(colour="red"), "colour"),
             ("- just\n- a list", "document"),
+            (_doc(email="{to: [a@b.c]}"), "webhook"),  # both channels
+            (_doc(webhook="-", email="{to: []}"), "email.to"),
+            (_doc(webhook="-", email="{to: [a@b.c, nobody]}"), "email.to[1]"),
+            (_doc(webhook="-", email="{to: [a@b.c], cc: ['x y@z']}"), "email.cc[0]"),
+            (_doc(webhook="-", email="{to: [a@b.c], bcc: [d@e.f]}"), "email.bcc"),
+            (_doc(webhook="-", email="ops@x.y"), "email"),
         ):
             await refused(
                 apply(pb.ApplyNotificationRuleRequest(document=doc)), Code.INVALID_ARGUMENT, needle
@@ -56,6 +62,12 @@ async def test_rules_are_validated_stored_and_tested(engine: Engine) -> None:
         queued = await stub.TestNotificationRule(pb.TestNotificationRuleRequest(name="r1"))
         assert queued.notification.kind == "TEST" and queued.notification.status == "PENDING"
         assert queued.notification.url == "http://127.0.0.1:9/x"
+        mail = await apply(
+            pb.ApplyNotificationRuleRequest(
+                document=_doc(name="m", webhook="-", email="{to: [a@b.c, d@e.f], cc: g@h.i}")
+            )
+        )
+        assert mail.rule.webhook_url == "mailto:a@b.c,d@e.f?cc=g@h.i"
         await refused(
             stub.TestNotificationRule(pb.TestNotificationRuleRequest(name="nope")),
             Code.NOT_FOUND,
