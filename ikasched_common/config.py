@@ -71,6 +71,8 @@ class DashboardConfig:
     smtp_password_file: str = ""
     smtp_password_env: str = ""
     smtp_from: str = ""
+    # Webhook HMAC secrets named by rules' `secret: {file: NAME}`; empty: data_dir/webhook-secrets.
+    webhook_secrets_dir: str = ""
     # PostgreSQL only: the active dashboard's lease (docs/architecture.md §12); a standby takes
     # over this long after the active one stopped renewing it.
     lease_ms: int = 10_000
@@ -118,6 +120,10 @@ class DashboardConfig:
     @property
     def effective_secret_key_file(self) -> Path:
         return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret.key"
+
+    @property
+    def effective_webhook_secrets_dir(self) -> Path:
+        return Path(self.webhook_secrets_dir or self.data_dir / "webhook-secrets")
 
     @property
     def effective_database_url(self) -> str:

@@ -288,7 +288,10 @@ class Dashboard:
         if self.authenticator is not None:
             self._token_flusher = asyncio.create_task(self.authenticator.run_flusher())
         settings = NotifierSettings(
-            cfg.notification_max_attempts, cfg.notification_retry_ms, smtp=self._smtp
+            cfg.notification_max_attempts,
+            cfg.notification_retry_ms,
+            smtp=self._smtp,
+            secrets_dir=cfg.effective_webhook_secrets_dir,
         )
         notifier = Notifier(engine, self._clock or SystemClock(), settings)
         self._notifier = asyncio.create_task(notifier.run())

@@ -13,6 +13,7 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,8 @@ from ikasched_dashboard.email_channel import SmtpSettings, read_secret, send_ema
 from ikasched_dashboard.running_time import check_running_time
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
+from ikasched_dashboard.webhook_signing import HEADER as SIGNATURE_HEADER
+from ikasched_dashboard.webhook_signing import resolve_secret, signature
 
 __all__ = ["Notifier", "NotifierSettings", "post_webhook", "smtp_settings"]
 
@@ -38,20 +41,16 @@ class NotifierSettings:
     timeout_s: float = 10.0
     poll_s: float = 0.5
     smtp: SmtpSettings | None = None  # None: e-mail rows fail (and go DEAD) naming smtp_host
+    secrets_dir: Path = Path("webhook-secrets")  # where secret: {file: NAME} files are
 
 
-def post_webhook(url: str, body: str, key: str, timeout_s: float) -> str:
-    """POST the JSON body; "" on a 2xx answer, else why not."""
-    request = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Idempotency-Key": key,
-            "User-Agent": USER_AGENT,
-        },
-    )
+def post_webhook(url: str, body: str, key: str, timeout_s: float, secret: bytes = b"") -> str:
+    """POST the JSON body (signed when a secret is given); "" on a 2xx answer, else why not."""
+    data = body.encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": USER_AGENT}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(secret, data)
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:
             status = int(answer.status)
@@ -83,7 +82,15 @@ class Notifier:
         """Send one row through its channel: "" when accepted, else why not."""
         if row.url.startswith("mailto:"):
             return send_email(self._settings.smtp, row.url, row.body, row.idempotency_key)
-        return post_webhook(row.url, row.body, row.idempotency_key, self._settings.timeout_s)
+        secret = b""
+        if row.secret_ref:
+            try:
+                secret = resolve_secret(row.secret_ref, self._settings.secrets_dir)
+            except ValueError as exc:
+                return str(exc)
+        return post_webhook(
+            row.url, row.body, row.idempotency_key, self._settings.timeout_s, secret
+        )
 
     def deliver_due(self) -> int:
         """Post every due row once; how many were delivered (runs on a worker thread)."""

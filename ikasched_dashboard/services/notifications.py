@@ -24,9 +24,10 @@ from ikasched_dashboard.services.context import (
 )
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.store import notifications as store
+from ikasched_dashboard.webhook_signing import parse_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email"})
+_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email", "secret"})
 _STATUSES = (store.PENDING, store.DELIVERED, store.DEAD)
 
 
@@ -66,7 +67,10 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
         raise InvalidArgument(
             "a rule names either a webhook or an email, one of them", field="webhook"
         )
+    secret = parse_secret(document.get("secret"))
     if "email" in document:
+        if secret:
+            raise InvalidArgument("signs webhooks only, not e-mail", field="secret")
         url = mailto_address(document["email"])
     else:
         url = _string(document, "webhook", required=True)
@@ -77,6 +81,7 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
         name=name,
         kinds=tuple(kinds),
         webhook_url=url,
+        webhook_secret=secret,
         plan_name=_string(document, "plan"),
         job_identifier=_string(document, "job"),
         updated_time=now,
@@ -102,6 +107,7 @@ def rule_proto(rule: store.Rule) -> pb.NotificationRule:
         job_identifier=rule.job_identifier,
         on=list(rule.kinds),
         webhook_url=rule.webhook_url,
+        webhook_secret=rule.webhook_secret,
         version=rule.version,
         updated_time=rule.updated_time,
         updated_by=rule.updated_by,
@@ -172,7 +178,9 @@ class NotificationServicer(notification_service_pb2_grpc.NotificationServiceServ
                 status="",
                 reason=f"test by {actor}",
             )
-            test_rule = store.Rule(rule.name, ("TEST",), rule.webhook_url)
+            test_rule = store.Rule(
+                rule.name, ("TEST",), rule.webhook_url, webhook_secret=rule.webhook_secret
+            )
             store.enqueue(conn, [event], now, [test_rule])
             return store.list_notifications(conn, limit=1)[0]
 

@@ -43,6 +43,7 @@ class Rule:
     kinds: tuple[str, ...]
     webhook_url: str
     plan_name: str = ""  # "": every plan
+    webhook_secret: str = ""  # "file:NAME" / "env:NAME" of the HMAC secret; "": unsigned
     job_identifier: str = ""  # "": every job (instance events ignore it)
     version: int = 1
     updated_time: int = 0
@@ -99,6 +100,7 @@ class NotificationRow:
     last_error: str
     created_time: int
     delivered_time: int
+    secret_ref: str = ""  # the rule's webhook_secret when it was queued
 
 
 def _rule(row: object) -> Rule:
@@ -107,6 +109,7 @@ def _rule(row: object) -> Rule:
         name=m["name"],
         kinds=tuple(json.loads(m["kinds"])),
         webhook_url=m["webhook_url"],
+        webhook_secret=m["webhook_secret"],
         plan_name=m["plan_name"],
         job_identifier=m["job_identifier"],
         version=int(m["version"]),
@@ -123,6 +126,7 @@ def put_rule(conn: Connection, rule: Rule) -> Rule:
         "job_identifier": rule.job_identifier,
         "kinds": json.dumps(list(rule.kinds)),
         "webhook_url": rule.webhook_url,
+        "webhook_secret": rule.webhook_secret,
         "updated_time": rule.updated_time,
         "updated_by": rule.updated_by,
     }
@@ -174,6 +178,7 @@ def enqueue(
             "idempotency_key": f"{rule.name}:{event.key}",
             "url": rule.webhook_url,
             "body": body_of(rule, event),
+            "secret_ref": rule.webhook_secret,
             "status": PENDING,
             "next_attempt_time": now,
             "created_time": now,

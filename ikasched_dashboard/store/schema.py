@@ -321,6 +321,8 @@ notification_rules = Table(
     Column("job_identifier", String(NAME), nullable=False, server_default=""),
     Column("kinds", Text, nullable=False),  # JSON list of event kinds
     Column("webhook_url", Text, nullable=False),
+    # "file:NAME" or "env:NAME" of the webhook's HMAC secret (§15.6); "": unsigned
+    Column("webhook_secret", Text, nullable=False, server_default=""),
     Column("version", BigInteger, nullable=False, server_default="1"),
     _millis("updated_time"),
     Column("updated_by", String(NAME), nullable=False, server_default=""),
@@ -335,6 +337,7 @@ notifications = Table(
     Column("idempotency_key", String(NAME), nullable=False),
     Column("url", Text, nullable=False),
     Column("body", Text, nullable=False),
+    Column("secret_ref", Text, nullable=False, server_default=""),  # the rule's webhook_secret
     # PENDING (to send or retry), DELIVERED, DEAD (gave up after the last attempt)
     Column("status", String(STATUS), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
