@@ -279,6 +279,7 @@ class Console:
             svg=svg,
             audit=audit.records,
             verbs_for=lambda j: job_verbs_for(status_name(j.status), j.held),
+            all_job_verbs=list(JOB_VERBS.values()),
             instance_verbs=INSTANCE_VERBS,
         )
 

@@ -10,7 +10,29 @@ document.addEventListener("submit", function (event) {
   }
 });
 
-function setStatus(job, child, status) {
+// A job row's action buttons, rebuilt from the page's <template> of verb forms when the verbs
+// its new status offers differ from those it shows (the server names them with each status).
+function setVerbs(row, verbs) {
+  var cell = row.querySelector("td.actions");
+  var forms = document.getElementById("job-verb-forms");
+  if (!cell || !forms || !Array.isArray(verbs)) { return; }
+  var wanted = verbs.join(" ");
+  if (cell.dataset.verbs === wanted) { return; }
+  while (cell.firstChild) { cell.removeChild(cell.firstChild); }
+  verbs.forEach(function (word) {
+    var model = forms.content.querySelector('form[data-verb-form="' + word + '"]');
+    if (!model) { return; }
+    var form = model.cloneNode(true);
+    form.querySelector('input[name="job"]').value = row.dataset.job;
+    form.querySelector('input[name="child"]').value = row.dataset.child;
+    var label = form.getAttribute("data-confirm-label");
+    if (label) { form.setAttribute("data-confirm", label + " " + row.dataset.job + "?"); }
+    cell.appendChild(form);
+  });
+  cell.dataset.verbs = wanted;
+}
+
+function setStatus(job, child, status, verbs) {
   var nodes = document.querySelectorAll("g.job");
   nodes.forEach(function (node) {
     if (node.dataset.job === job && (!child || node.dataset.child === child)) {
@@ -27,6 +49,7 @@ function setStatus(job, child, status) {
     if (row.dataset.job === job && (!child || row.dataset.child === child)) {
       var cell = row.querySelector("td.status");
       if (cell) { cell.className = "status s-" + status; cell.textContent = status; }
+      setVerbs(row, verbs);
     }
   });
 }
@@ -40,13 +63,13 @@ function watch(graph) {
   var source = new EventSource("/instances/" + encodeURIComponent(graph.dataset.instance) + "/events");
   source.addEventListener("snapshot", function (event) {
     var data = JSON.parse(event.data);
-    data.jobs.forEach(function (j) { setStatus(j.job, j.child, j.status); });
+    data.jobs.forEach(function (j) { setStatus(j.job, j.child, j.status, j.verbs); });
     var box = document.getElementById("instance-status");
     if (box) { box.textContent = data.status; box.className = "s-" + data.status; }
   });
   source.addEventListener("job", function (event) {
     var data = JSON.parse(event.data);
-    setStatus(data.job, data.child, data.status);
+    setStatus(data.job, data.child, data.status, data.verbs);
   });
   source.addEventListener("context", function (event) {
     var data = JSON.parse(event.data);
