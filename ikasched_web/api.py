@@ -74,6 +74,10 @@ class Api:
     def _metadata(token: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {token}"),) if token else ()
 
+    def metadata(self, token: str) -> tuple[tuple[str, str], ...]:
+        """The call metadata carrying a session's token (for streams made elsewhere)."""
+        return self._metadata(token)
+
     async def call(self, method: Any, request: Any, token: str) -> Any:
         try:
             return await method(request, metadata=self._metadata(token), timeout=self.timeout)
@@ -101,8 +105,9 @@ class Api:
 
     async def log_text(
         self, token: str, request: job_service_pb2.GetJobLogsRequest
-    ) -> tuple[str, str]:
-        """A job's log as text (undecodable bytes replaced) and the agent's error, if any."""
+    ) -> tuple[str, str, int]:
+        """A job's log as text (undecodable bytes replaced), the agent's error, if any, and the
+        byte offset reached (where following it goes on)."""
         data = bytearray()
         problem = ""
         call = self.jobs.GetJobLogs(request, metadata=self._metadata(token), timeout=self.timeout)
@@ -117,7 +122,7 @@ class Api:
             problem = str(ApiError(exc.code(), exc.details() or ""))
         finally:
             call.cancel()
-        return data.decode("utf-8", errors="replace"), problem
+        return data.decode("utf-8", errors="replace"), problem, request.offset + len(data)
 
     async def identify(self, token: str) -> Identity:
         """Check the token (a one-row ListPlans) and whether it may act: an empty HoldJob is

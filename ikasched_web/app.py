@@ -36,7 +36,7 @@ from ikasched.v1 import (
 )
 from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
-from ikasched_web import layout, records
+from ikasched_web import layout, logs, records
 from ikasched_web.api import Api, ApiError
 from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
@@ -376,6 +376,30 @@ class Console:
         session.flash("ok", done)
         return f"/queues/{quote(name)}"
 
+    async def log_events(self, request: Request) -> Response:
+        """Server-sent events of one job's log, followed (`logs.py`); `Last-Event-ID` (the byte
+        offset reached) wins over the page's `offset` when the browser reconnects."""
+        session = self.sessions.get(request.cookies.get(COOKIE, ""))
+        if session is None or not session.signed_in:
+            return PlainTextResponse("sign in first", 401)
+        q = request.query_params
+        offset = request.headers.get("last-event-id", "") or q.get("offset", "")
+        try:
+            message = logs.follow_request(
+                request.path_params["iid"],
+                q.get("job", ""),
+                q.get("child", ""),
+                q.get("stream", ""),
+                offset,
+            )
+        except InvalidArgument as exc:
+            return PlainTextResponse(str(exc), 400)
+        return StreamingResponse(
+            logs.follow_events(self.api, session.token, message),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
     async def events(self, request: Request) -> Response:
         """Server-sent events of one instance, from its watch stream: `job` and `context`
         changes with their change-log position as the event id (a reconnecting browser resumes
@@ -472,6 +496,7 @@ class Console:
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
             Route("/instances/{iid}/job", self.page(self.job)),
+            Route("/instances/{iid}/log", self.log_events),
             Route("/instances/{iid}/jobs", self.action(self.job_action), methods=["POST"]),
             Route("/instances/{iid}/verb", self.action(self.instance_action), methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -84,7 +84,44 @@ function watch(graph) {
   document.body.dataset.live = "1";
 }
 
+// A job's log followed live: the server's `chunk` events appended as text (never as markup),
+// from the byte offset the page's copy reached; `end` when the job's log is complete.
+function follow(pre) {
+  if (pre.dataset.following === "1") { return; }
+  pre.dataset.following = "1";
+  var name = pre.id.replace(/^log-/, "");
+  var state = document.getElementById("follow-state-" + name);
+  var button = document.getElementById("follow-" + name);
+  if (button) { button.disabled = true; }
+  if (state) { state.textContent = "following"; }
+  var source = new EventSource(pre.dataset.followUrl + "&offset=" + encodeURIComponent(pre.dataset.offset || "0"));
+  source.addEventListener("chunk", function (event) {
+    pre.appendChild(document.createTextNode(JSON.parse(event.data).text));
+    pre.dataset.offset = event.lastEventId;
+    pre.scrollTop = pre.scrollHeight;
+  });
+  source.addEventListener("end", function () {
+    source.close();
+    pre.dataset.following = "ended";
+    if (state) { state.textContent = "complete"; }
+  });
+  source.addEventListener("failure", function (event) {
+    source.close();
+    pre.dataset.following = "failed";
+    if (state) { state.textContent = "stopped: " + JSON.parse(event.data); }
+  });
+}
+
+document.addEventListener("click", function (event) {
+  var button = event.target;
+  if (button instanceof HTMLButtonElement && button.classList.contains("follow")) {
+    var pre = document.getElementById(button.dataset.log);
+    if (pre) { follow(pre); }
+  }
+});
+
 document.addEventListener("DOMContentLoaded", function () {
   var graph = document.getElementById("graph");
   if (graph) { watch(graph); }
+  document.querySelectorAll("pre.log[data-follow-now]").forEach(follow);
 });

@@ -92,3 +92,46 @@ def test_action_buttons_follow_a_live_status_and_post_for_their_job(
     ], audit
     console.stack.ok("instance", "end", iid)
     page.close()
+
+
+FOLLOWED = """\
+name: web-live-log
+timezone: UTC
+contextTtlMilliseconds: 3600000
+scheduledJobs:
+  - agentName: local
+    jobName: talker
+    internalEventDrivenJob:
+      commandLine: >-
+        echo 'line 1 <b id="injected">bold</b>'; sleep 1.5; echo 'line 2 é'; sleep 1.5;
+        echo 'line 3'
+      timeoutSeconds: 60
+"""
+
+
+def test_a_running_jobs_log_is_followed_live_as_text(
+    console: Console, browser: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "p.yaml").write_text(FOLLOWED)
+    console.stack.ok("plan", "apply", "-f", str(tmp_path / "p.yaml"))
+    iid = console.stack.json("instance", "create", "web-live-log")["id"]
+    console.stack.ok("job", "run", iid, "local-talker")
+    console.stack.wait_job(iid, "local-talker", "RUNNING")
+    page = browser.new_page()
+    page.goto(console.admin_link)
+    page.goto(f"{console.url}/instances/{iid}/job?job=local-talker")
+    page.evaluate("window.__marker = 'same page'")
+    log = page.locator("#log-stdout")
+    assert "line 3" not in log.inner_text()  # the job sleeps 3 s before it: only events add it
+    page.wait_for_function(
+        "() => document.getElementById('log-stdout').textContent.includes('line 3')",
+        timeout=30_000,
+    )
+    page.wait_for_selector("#log-stdout[data-following='ended']", state="attached")
+    assert page.evaluate("window.__marker") == "same page"
+    text = log.inner_text()
+    assert text.split("\n")[:3] == ['line 1 <b id="injected">bold</b>', "line 2 é", "line 3"]
+    assert page.locator("#injected").count() == 0  # appended as text, never as markup
+    assert page.locator("#follow-state-stdout").inner_text() == "complete"
+    screenshot(page, "job-log-followed")
+    page.close()

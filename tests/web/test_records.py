@@ -212,3 +212,23 @@ def test_an_operator_reads_the_refusal_of_a_queue_action(
         follow_redirects=True,
     )
     assert "DeleteMessage needs the ADMIN role" in answer.text
+
+
+def test_the_log_follow_stream_names_bad_input_and_needs_a_session(
+    console: Running, anon: TestClient
+) -> None:
+    assert anon.get("/instances/x/log?job=j&stream=stdout").status_code == 401
+    sign_in(anon, console.stack.admin_token)
+    for query, words in (
+        ("stream=stdout", "job: must name a job"),
+        ("job=j&stream=stdin", "stream: 'stdin' is not a log (stdout or stderr)"),
+        ("job=j&stream=stdout&offset=ten", "offset: 'ten' is not a byte offset"),
+        ("job=j&stream=stdout&offset=-1", "offset: must not be negative"),
+    ):
+        answer = anon.get(f"/instances/x/log?{query}")
+        assert answer.status_code == 400, query
+        assert answer.text == words
+    with anon.stream("GET", "/instances/no-such/log?job=j&stream=stdout") as answer:
+        assert answer.status_code == 200
+        body = "".join(answer.iter_text())
+    assert "event: failure" in body and "not found" in body, body
