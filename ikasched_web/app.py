@@ -36,10 +36,11 @@ from ikasched.v1 import (
 )
 from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
-from ikasched_web import layout, logs, records
+from ikasched_web import layout, records
 from ikasched_web.api import Api, ApiError
 from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
+from ikasched_web.record_routes import RecordPages
 from ikasched_web.sessions import COOKIE, Session, Sessions
 from ikasched_web.verbs import (
     INSTANCE_VERBS,
@@ -333,73 +334,6 @@ class Console:
             verbs=job_verbs_for(status_name(job.status), job.held),
         )
 
-    async def history(self, request: Request, session: Session) -> Response:
-        values = await records.history(self.api, session.token, request.query_params)
-        status = 400 if values["problem"] else 200
-        return self.render(
-            session, "history.html", status, statuses=records.RUN_END_STATUSES, **values
-        )
-
-    async def notifications(self, request: Request, session: Session) -> Response:
-        values = await records.notifications(self.api, session.token, request.query_params)
-        status = 400 if values["problem"] else 200
-        return self.render(
-            session, "notifications.html", status, statuses=records.NOTIFICATION_STATUSES, **values
-        )
-
-    async def agents(self, request: Request, session: Session) -> Response:
-        return self.render(session, "agents.html", **await records.agents(self.api, session.token))
-
-    async def queues(self, request: Request, session: Session) -> Response:
-        return self.render(session, "queues.html", **await records.queues(self.api, session.token))
-
-    async def queue(self, request: Request, session: Session) -> Response:
-        name = request.path_params["name"]
-        values = await records.peek(self.api, session.token, name)
-        return self.render(
-            session,
-            "queue.html",
-            verbs=records.verbs_of_queue(name),
-            labels=records.QUEUE_VERBS,
-            **values,
-        )
-
-    async def queue_action(self, request: Request, session: Session, form: Any) -> str:
-        name = request.path_params["name"]
-        done = await records.queue_action(
-            self.api,
-            session.token,
-            name,
-            str(form.get("verb", "")),
-            str(form.get("message_id", "")),
-        )
-        session.flash("ok", done)
-        return f"/queues/{quote(name)}"
-
-    async def log_events(self, request: Request) -> Response:
-        """Server-sent events of one job's log, followed (`logs.py`); `Last-Event-ID` (the byte
-        offset reached) wins over the page's `offset` when the browser reconnects."""
-        session = self.sessions.get(request.cookies.get(COOKIE, ""))
-        if session is None or not session.signed_in:
-            return PlainTextResponse("sign in first", 401)
-        q = request.query_params
-        offset = request.headers.get("last-event-id", "") or q.get("offset", "")
-        try:
-            message = logs.follow_request(
-                request.path_params["iid"],
-                q.get("job", ""),
-                q.get("child", ""),
-                q.get("stream", ""),
-                offset,
-            )
-        except InvalidArgument as exc:
-            return PlainTextResponse(str(exc), 400)
-        return StreamingResponse(
-            logs.follow_events(self.api, session.token, message),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-
     async def events(self, request: Request) -> Response:
         """Server-sent events of one instance, from its watch stream: `job` and `context`
         changes with their change-log position as the event id (a reconnecting browser resumes
@@ -487,18 +421,12 @@ class Console:
             Route("/plans/{name:path}/enabled", self.action(self.plan_switch), methods=["POST"]),
             Route("/plans/{name:path}", self.page(self.plan)),
             Route("/instances", self.page(self.instances)),
-            Route("/history", self.page(self.history)),
-            Route("/notifications", self.page(self.notifications)),
-            Route("/agents", self.page(self.agents)),
-            Route("/queues", self.page(self.queues)),
-            Route("/queues/{name:path}/messages", self.action(self.queue_action), methods=["POST"]),
-            Route("/queues/{name:path}", self.page(self.queue)),
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
             Route("/instances/{iid}/job", self.page(self.job)),
-            Route("/instances/{iid}/log", self.log_events),
             Route("/instances/{iid}/jobs", self.action(self.job_action), methods=["POST"]),
             Route("/instances/{iid}/verb", self.action(self.instance_action), methods=["POST"]),
+            *RecordPages(self).routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         return Starlette(
