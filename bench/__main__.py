@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import core, ops, real
+from bench import notify as notify_bench
 from bench.results import Figure, table, write_json
 from bench.stack import RealStack
 
-SCENARIOS = ("footprint", "chain", "schedule", "throughput", "burst", "recovery", "events", "scale")
+SCENARIOS = (
+    "footprint", "chain", "schedule", "throughput", "burst", "recovery", "events", "scale", "notify"
+)  # fmt: skip
 STACK = ("footprint", "chain", "schedule", "throughput", "burst", "recovery")
 
 
@@ -127,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
                     "events (PostgreSQL)",
                     lambda d=durability: asyncio.run(  # type: ignore[misc]
                         core.events_postgres(root / f"events-pg-{d}", args.quick, d)
+                    ),
+                )
+            if "notify" in want:
+                figures += timed(
+                    "notify",
+                    lambda d=durability: asyncio.run(  # type: ignore[misc]
+                        notify_bench.notify(root / f"notify-{d}", args.quick, d)
                     ),
                 )
             if "scale" in want and n == 0:

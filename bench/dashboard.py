@@ -36,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -270,8 +270,11 @@ async def sim_child(target: str, names: str, triggers: str) -> None:
 
 
 # ---- measures -------------------------------------------------------------------------------
-async def throughput(root: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Durable process events/s; returns rate, floor, events and CPU us per event."""
+async def throughput(
+    root: Path, args: argparse.Namespace, setup: Callable[[Dashboard], None] | None = None
+) -> dict[str, float]:
+    """Durable process events/s; returns rate, floor, events and CPU us per event (`setup`
+    runs on the started dashboard before the timed part, e.g. bench/notify.py's rules)."""
     count = args.instances or (200 if args.quick else 1000)
     length, agents_n = (10, 4) if args.quick else (10, 8)
     port = free_port()
@@ -285,6 +288,8 @@ async def throughput(root: Path, args: argparse.Namespace) -> dict[str, float]:
                  for n in range(agents_n)]  # fmt: skip
         for plan in plans:
             await provision(process, plan)
+        if setup is not None:
+            setup(process)
         before = process.orchestrator.events_processed
         if args.profile:
             import cProfile

@@ -160,33 +160,37 @@ def delete_rule(conn: Connection, name: str) -> bool:
     return bool(conn.execute(delete(notification_rules).where(c.name == name)).rowcount)
 
 
-def body_of(rule: Rule, event: NotificationEvent) -> str:
-    return json.dumps({"rule": rule.name, **asdict(event)}, sort_keys=True)
-
-
 def enqueue(
     conn: Connection, events: Sequence[NotificationEvent], now: int, rules: Sequence[Rule] | None
 ) -> int:
-    """One PENDING row per rule matching each event (`rules` None: read them here)."""
+    """One PENDING row per rule matching each event (`rules` None: read them here). The event's
+    JSON is made once and shared by its rules' rows (only the leading "rule" differs)."""
     if not events:
         return 0
     rules = list_rules(conn) if rules is None else rules
-    rows = [
-        {
-            "rule_name": rule.name,
-            "kind": event.kind,
-            "idempotency_key": f"{rule.name}:{event.key}",
-            "url": rule.webhook_url,
-            "body": body_of(rule, event),
-            "secret_ref": rule.webhook_secret,
-            "status": PENDING,
-            "next_attempt_time": now,
-            "created_time": now,
-        }
-        for event in events
-        for rule in rules
-        if rule.matches(event)
-    ]
+    if not rules:
+        return 0
+    rows: list[dict[str, object]] = []
+    for event in events:
+        matching = [rule for rule in rules if rule.matches(event)]
+        if not matching:
+            continue
+        tail = json.dumps(asdict(event), sort_keys=True)[1:]  # the fields after "{"
+        key = event.key
+        rows.extend(
+            {
+                "rule_name": rule.name,
+                "kind": event.kind,
+                "idempotency_key": f"{rule.name}:{key}",
+                "url": rule.webhook_url,
+                "body": '{"rule": ' + json.dumps(rule.name) + ", " + tail,
+                "secret_ref": rule.webhook_secret,
+                "status": PENDING,
+                "next_attempt_time": now,
+                "created_time": now,
+            }
+            for rule in matching
+        )
     if rows:
         conn.execute(insert(notifications), rows)
     return len(rows)
