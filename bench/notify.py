@@ -86,23 +86,29 @@ async def notify(root: Path, quick: bool, durability: str) -> list[Figure]:
     receiver = _Receiver()
     off: list[float] = []
     on: list[float] = []
+    cpu_off: list[float] = []
+    cpu_on: list[float] = []
     queued: list[int] = []
     events = 0.0
     try:
         for n in range(2 if quick else 3):
             got = await dash.throughput(root / f"off-{n}", args)
             off.append(got["rate"])
+            cpu_off.append(got["us_per_event"])
             got = await dash.throughput(root / f"on-{n}", args, _add_rules(receiver.url))
             on.append(got["rate"])
+            cpu_on.append(got["us_per_event"])
             queued.append(_queued(root / f"on-{n}" / "tput"))
             events = got["events"]
     finally:
         receiver.close()
     rate_off, rate_on = median(off), median(on)
+    us_off, us_on = median(cpu_off), median(cpu_on)
     print(
         f"notify: rules off {rate_off:,.0f}/s  |  {RULES} rules on {rate_on:,.0f}/s  |"
         f"  ratio {rate_on / rate_off:.3f} (target >= 0.9); rounds off {off} on {on};"
-        f" {queued} notifications queued per on-run, {receiver.posts} posted in all"
+        f" {queued} notifications queued per on-run, {receiver.posts} posted in all;"
+        f" dashboard CPU per event off {us_off:.0f} us, on {us_on:.0f} us"
     )
     return [
         Figure(
@@ -117,6 +123,7 @@ async def notify(root: Path, quick: bool, durability: str) -> list[Figure]:
             ratio_target=True,
             durability=durability,
             note=f"{events:.0f} events per run; median of {len(on)} alternating rounds;"
-            f" {queued[-1] if queued else 0} notifications queued per run",
+            f" {queued[-1] if queued else 0} notifications queued per run;"
+            f" dashboard CPU/event {us_off:.0f} -> {us_on:.0f} us",
         )
     ]
