@@ -82,6 +82,7 @@ from ikasched_common.clock import Clock
 from ikasched_common.errors import IkaschedError, InvalidArgument, NotFound
 from ikasched_common.quartz import CronTrigger, zone
 from ikasched_common.secrets import SecretBox, is_sealed
+from ikasched_common.waits import wait_event
 
 __all__ = [
     "DEFAULT_MISFIRE_GRACE",
@@ -299,8 +300,7 @@ class TriggerHost:
             if due is not None:
                 delay = (due - self.clock.now()).total_seconds()
             delay = min(max(delay, MIN_SLEEP_SECONDS), MAX_SLEEP_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await wait_event(self._wake, delay)
             self._wake.clear()
 
     async def _activate(self, activation: agent_pb2.ActivateInstance) -> None:

@@ -11,7 +11,6 @@ stops and the full dashboard starts on the same address.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from ikasched_common.waits import wait_event
 from ikasched_dashboard.leadership import Lease, lease_status
 
 log = logging.getLogger("ikasched.standby")
@@ -90,6 +90,5 @@ class Standby:
                     self._leader = f"the active dashboard is at {view.address} (epoch {view.epoch})"
             except Exception as exc:  # the database is away: stay standby, try again
                 log.warning("standby: cannot reach the database: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+            await wait_event(stop, interval)
         return False

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from ikasched_common.auth import Principal
 from ikasched_common.errors import Unauthenticated
+from ikasched_common.waits import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class StreamGuard:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await wait_event(self._wake, self._interval)
             self._wake.clear()
             try:
                 await self._auth.revalidate(self._principal)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from ikasched_common.journal import DeadLetterJournal, Journal
 from ikasched_common.link.session import LinkSettings
 from ikasched_common.secrets import SecretBox
 from ikasched_common.suggest import did_you_mean
+from ikasched_common.waits import wait_event
 from ikasched_dashboard.interfaces import Orchestration
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.plans.limits import (
@@ -120,8 +120,7 @@ class CommitSignal:
     @staticmethod
     async def wait(mark: asyncio.Event, timeout: float) -> None:
         """Return once a commit happened after `mark` was taken, or after `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(mark.wait(), timeout)
+        await wait_event(mark, timeout)
 
 
 @dataclass(frozen=True, slots=True)
