@@ -71,6 +71,8 @@ class DashboardConfig:
     smtp_password_file: str = ""
     smtp_password_env: str = ""
     smtp_from: str = ""
+    # PEM CA that signs the SMTP server's certificate; empty: the system's trust store.
+    smtp_ca_file: str = ""
     # Webhook HMAC secrets named by rules' `secret: {file: NAME}`; empty: data_dir/webhook-secrets.
     webhook_secrets_dir: str = ""
     # PostgreSQL only: the active dashboard's lease (docs/architecture.md §12); a standby takes

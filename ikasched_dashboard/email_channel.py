@@ -48,6 +48,7 @@ class SmtpSettings:
     password: str = ""  # never logged nor printed (repr hides it)
     sender: str = ""
     timeout_s: float = 10.0
+    ca_file: str = ""  # trust this CA (PEM) for STARTTLS/TLS; "": the system's trust store
 
     def __repr__(self) -> str:
         return f"SmtpSettings(host={self.host!r}, port={self.effective_port}, {self.security})"
@@ -176,6 +177,11 @@ def render(body: str) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Verifies the server's certificate and host name, against `ca_file` when set."""
+    return ssl.create_default_context(cafile=settings.ca_file or None)
+
+
 def _said(answer: bytes | str) -> str:
     return answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
 
@@ -203,13 +209,13 @@ def send_email(settings: SmtpSettings | None, address: str, body: str, key: str)
                 settings.host,
                 settings.effective_port,
                 timeout=settings.timeout_s,
-                context=ssl.create_default_context(),
+                context=_tls_context(settings),
             )
         else:
             smtp = smtplib.SMTP(settings.host, settings.effective_port, timeout=settings.timeout_s)
         with smtp:
             if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=_tls_context(settings))
             if settings.username:
                 smtp.login(settings.username, settings.password)
             smtp.send_message(message, to_addrs=to + cc)

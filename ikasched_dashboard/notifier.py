@@ -143,4 +143,5 @@ def smtp_settings(cfg: DashboardConfig) -> SmtpSettings | None:
         username=cfg.smtp_username,
         password=password,
         sender=cfg.smtp_from,
+        ca_file=cfg.smtp_ca_file,
     )
