@@ -35,13 +35,20 @@ class CronNeverFiresError(CronSyntaxError):
     """The expression is well formed but no calendar date can ever satisfy it."""
 
 
+MAX_ZONE_NAME = 64  # the longest IANA name is about 30 characters
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; an empty name means UTC."""
     key = name.strip() or "UTC"
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    if len(key) > MAX_ZONE_NAME:  # IANA names are short; a long one would be a file name
+        raise InvalidArgument(f"unknown time zone {shown!r}", field="timezone")
     try:
         return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidArgument(f"unknown time zone {name!r}", field="timezone") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: the tzdata package maps the name to a file (too long, a directory...)
+        raise InvalidArgument(f"unknown time zone {shown!r}", field="timezone") from exc
 
 
 # --------------------------------------------------------------------------- expression model

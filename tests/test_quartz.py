@@ -387,6 +387,11 @@ def test_zone_lookup() -> None:
         assert bad in str(err.value)
     with pytest.raises(InvalidArgument):
         CronTrigger("0 0 12 * * ?", "Nowhere/Land")
+    # names the tzdata package would read as files: too long, a directory, a path
+    for bad in ("x" * 5000, "Europe", "Europe/London/x", "x" * 65):
+        with pytest.raises(InvalidArgument) as err:
+            zone(bad)
+        assert err.value.field == "timezone"
 
 
 def test_next_fire_times_count() -> None:

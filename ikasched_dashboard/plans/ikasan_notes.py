@@ -14,7 +14,7 @@ from ikasched_dashboard.plans.ikasan_format import Note, NoteKind
 def _has_dst(name: str) -> bool:
     try:
         zone = ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name tzdata cannot open
         return False
     year = dt.datetime.now(dt.UTC).year
     offsets = {dt.datetime(year, month, 1, tzinfo=zone).utcoffset() for month in (1, 7)}
