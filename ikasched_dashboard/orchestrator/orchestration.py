@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,21 +28,17 @@ from ikasched_common.clock import SYSTEM, Clock
 from ikasched_common.errors import FailedPrecondition, NotFound
 from ikasched_common.journal import DeadLetterJournal, Journal, PoisonGuard
 from ikasched_common.link import LinkSettings
-from ikasched_dashboard.engine.coordinator import CoordinatorState, UnregisterInstance
-from ikasched_dashboard.engine.effects import GlobalEvent, KillJob, RaiseInitiation
+from ikasched_dashboard.engine.coordinator import CoordinatorState
+from ikasched_dashboard.engine.effects import RaiseInitiation
 from ikasched_dashboard.engine.inputs import (
-    Activate,
-    End,
     Input,
-    KillRunningJobs,
-    MarkKilled,
     ProcessEvent,
     RetryDue,
 )
-from ikasched_dashboard.engine.model import Status
 from ikasched_dashboard.engine.state import InstanceState
 from ikasched_dashboard.interfaces import NewInstance, VerbResult
 from ikasched_dashboard.orchestrator import messages as out
+from ikasched_dashboard.orchestrator import verbs
 from ikasched_dashboard.orchestrator.commit import UNREACHABLE, BatchCommitter
 from ikasched_dashboard.orchestrator.interpreter import EffectInterpreter
 from ikasched_dashboard.orchestrator.pipeline import (
@@ -56,7 +52,6 @@ from ikasched_dashboard.orchestrator.recovery import recover
 from ikasched_dashboard.orchestrator.retries import RetryTimers
 from ikasched_dashboard.orchestrator.steps import (
     CompiledPlan,
-    JobRef,
     Layers,
     Request,
     ScheduledRetry,
@@ -64,11 +59,8 @@ from ikasched_dashboard.orchestrator.steps import (
 )
 from ikasched_dashboard.store import calendars as calendar_store
 from ikasched_dashboard.store import plans as plan_store
-from ikasched_dashboard.store.changes import AuditEntry
 from ikasched_dashboard.store.db import read_transaction
 from ikasched_dashboard.store.messages import OutboxMessage
-
-_RUNNING = frozenset({Status.RUNNING, Status.SKIPPED_RUNNING})
 
 
 def _utc_clock(ms: int) -> str:
@@ -235,63 +227,42 @@ class Orchestrator:
     async def activate_instance(
         self, instance_id: str, *, time_ms: int, projected_end_time_ms: int = 0
     ) -> None:
-        def run(step: Step) -> None:
-            live = self._layers.live(step, instance_id)
-            live.row = replace(
-                live.row,
-                start_time=time_ms,
-                projected_end_time=projected_end_time_ms or live.row.projected_end_time,
-            )
-            self._fx.feed(
+        await self._submit(
+            lambda step: verbs.activate(
+                self._fx,
+                self._layers,
                 step,
                 instance_id,
-                Activate(time_ms=time_ms, id=f"activate:{instance_id}"),
-                "schedule",
+                time_ms=time_ms,
+                projected_end_time_ms=projected_end_time_ms,
             )
-            live = self._layers.live(step, instance_id)
-            self._fx.register(step, live, prepared=False)
-            self._fx.publish(step, live)
-
-        await self._submit(run)
+        )
 
     async def apply(self, instance_id: str, verb: Input) -> VerbResult:
-        def run(step: Step) -> VerbResult:
-            actor = str(getattr(verb, "actor", "") or "operator")
-            self._fx.feed(step, instance_id, verb, actor)
-            changed = dict.fromkeys(step.jobs_changed.get(instance_id, ()))
-            return VerbResult(instance_id, tuple(changed))
-
-        result: VerbResult = await self._submit(run)
+        result: VerbResult = await self._submit(
+            lambda step: verbs.apply(self._fx, step, instance_id, verb)
+        )
         return result
 
     async def end_instance(
         self, instance_id: str, *, actor: str, time_ms: int, kill_running_jobs: bool = True
     ) -> None:
-        def run(step: Step) -> None:
-            self._layers.live(step, instance_id)
-            if kill_running_jobs:
-                self._fx.feed(
-                    step, instance_id, KillRunningJobs(actor, time_ms, id="end:kill"), actor
-                )
-            self._fx.feed(
+        await self._submit(
+            lambda step: verbs.end(
+                self._fx,
+                self._layers,
                 step,
                 instance_id,
-                End(time_ms, actor, id=f"end:{instance_id}"),
-                actor,
+                actor=actor,
+                time_ms=time_ms,
                 kill_running_jobs=kill_running_jobs,
             )
-
-        await self._submit(run)
+        )
 
     async def drop_prepared(self, instance_id: str) -> None:
-        def run(step: Step) -> None:
-            live = self._layers.live(step, instance_id)
-            if not live.state.prepared:
-                raise FailedPrecondition(f"instance {instance_id} is not PREPARED")
-            self._fx.coordinate(step, UnregisterInstance(instance_id), "drop")
-            step.forget.add(instance_id)
-
-        await self._submit(run)
+        await self._submit(
+            lambda step: verbs.drop_prepared(self._fx, self._layers, step, instance_id)
+        )
 
     async def kill_job(
         self,
@@ -302,42 +273,19 @@ class Orchestrator:
         destroy: bool,
         actor: str,
     ) -> VerbResult:
-        def run(step: Step) -> VerbResult:
-            live = self._layers.live(step, instance_id)
-            js = live.state.jobs.get((job_identifier, child_context_name))
-            if js is None:
-                raise NotFound(f"job {job_identifier!r} in child context {child_context_name!r}")
-            if js.status not in _RUNNING or js.initiation is None:
-                raise FailedPrecondition(
-                    f"cannot kill job {job_identifier} in child context {child_context_name}:"
-                    f" it is {js.status}"
-                )
-            init = js.initiation
-            k = KillJob(
-                init.initiation_id, init.agent_name, job_identifier, child_context_name, js.pid
-            )
-            now = self._clock.now_ms()
-            step.outbox.append(
-                out.kill(
-                    k, instance_id, now, destroy=destroy, user=actor, reason=f"killed by {actor}"
-                )
-            )
-            # the engine marks it killed (and audits); the agent's event will set ERROR
-            self._fx.feed(
+        job = (job_identifier, child_context_name)
+        result: VerbResult = await self._submit(
+            lambda step: verbs.kill_job(
+                self._fx,
+                self._layers,
                 step,
                 instance_id,
-                MarkKilled(
-                    job_identifier,
-                    child_context_name,
-                    actor,
-                    now,
-                    id="verb:kill" + (":destroy" if destroy else ""),
-                ),
-                actor,
+                job,
+                destroy=destroy,
+                actor=actor,
+                now_ms=self._clock.now_ms(),
             )
-            return VerbResult(instance_id, ((job_identifier, child_context_name),))
-
-        result: VerbResult = await self._submit(run)
+        )
         return result
 
     async def raise_global_event(
@@ -350,20 +298,18 @@ class Orchestrator:
         time_ms: int,
         plans: frozenset[str] | None = None,
     ) -> list[str]:
-        def run(step: Step) -> list[str]:
-            ev = GlobalEvent(
-                "",
-                environment_group,
+        result: list[str] = await self._submit(
+            lambda step: verbs.global_event(
+                self._fx,
+                step,
                 job_name,
-                "",
-                False,
-                ignore_environment_group,
-                f"global:{uuid.uuid4().hex[:12]}",
+                environment_group=environment_group,
+                ignore_environment_group=ignore_environment_group,
+                actor=actor,
                 time_ms=time_ms,
+                plans=plans,
             )
-            return self._fx.coordinate(step, ev, actor, plans=plans)
-
-        result: list[str] = await self._submit(run)
+        )
         return result
 
     async def _with_calendars(self, plan: plan_pb2.Context) -> plan_pb2.Context:
@@ -465,34 +411,9 @@ class Orchestrator:
         reason = f"agent {agent_name}{UNREACHABLE}{_utc_clock(since_ms)}" if not reachable else ""
 
         def run(step: Step) -> int:
-            now = self._clock.now_ms()
-            touched = 0
-            for seen in self._layers.visible_lives(step):
-                iid = seen.row.id
-                for (ident, ctx), js in seen.state.jobs.items():
-                    init = js.initiation
-                    if js.status not in _RUNNING or init is None or init.agent_name != agent_name:
-                        continue
-                    self._layers.live(step, iid)  # the instance is in this batch
-                    step.reasons[JobRef(iid, ident, ctx)] = reason
-                    touched += 1
-                    if reachable:
-                        continue
-                    step.audits.append(
-                        AuditEntry(
-                            time=now,
-                            instance_id=iid,
-                            plan_name=seen.row.plan_name,
-                            from_status="",
-                            to_status="",
-                            job_identifier=ident,
-                            child_context=ctx,
-                            cause=f"agent:{agent_name}:lost",
-                            actor="dashboard",
-                            detail=f"alert: {reason}",
-                        )
-                    )
-            return touched
+            return verbs.agent_presence(
+                self._layers, step, agent_name, reason=reason, now_ms=self._clock.now_ms()
+            )
 
         touched: int = await self._submit(run)
         return touched
