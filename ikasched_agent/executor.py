@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ikasched.v1 import common_pb2, plan_pb2
 from ikasched_agent import runs
+from ikasched_agent.dry_run import DryRuns
 from ikasched_agent.events import RunEvents, refused, spawn_failure
 from ikasched_agent.process import Phase, ProcessWatch, Run
 from ikasched_agent.protocol import Emit, EmitMany, Initiation, ProcessEventMessage
@@ -118,7 +119,6 @@ class Executor:
         self._base_env = dict(base_env) if base_env is not None else default_base_env()
         self._today = today
         self._clock_ms = clock_ms
-        self._rng = rng or random.Random()
         self._box = secret_box  # opens sealed parameter values for the process only
         self._runs: dict[str, Run] = {}
         self._recent: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -138,6 +138,7 @@ class Executor:
         )
         self._watch = ProcessWatch(kill_grace_seconds, self._finish)
         self._reporter = Reporter(emit, emit_many, on_reported=self._reported)
+        self._dry_runs = DryRuns(self._events, self._report, clock_ms, rng or random.Random())
         self._devnull = os.open(os.devnull, os.O_RDWR)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -168,7 +169,8 @@ class Executor:
             self._finish_without_process(run, common_pb2.EXECUTION_INVOKED_IGNORED_DAY_OF_WEEK)
             return Disposition.IGNORED_DAY_OF_WEEK
         if initiation.dry_run:
-            self._simulate(run)
+            self._register(run)
+            self._dry_runs.start(run)
             return Disposition.DRY_RUN
         found = runs.inspect(paths)
         if found.state is RunState.NOT_CLAIMED:
@@ -441,45 +443,6 @@ class Executor:
         self._report(
             self._events.event(
                 run, outcome=outcome, skipped=skipped, fire_time=now, completion_time=now
-            ),
-            run,
-        )
-
-    def _simulate(self, run: Run) -> None:
-        self._register(run)
-        run.phase = Phase.SIMULATING
-        run.fire_time = self._clock_ms()
-        params = run.init.dry_run_parameters
-        if params.fixed_execution_time_millis > 0:
-            millis = float(params.fixed_execution_time_millis)
-        else:
-            low = max(0, params.min_execution_time_millis)
-            high = max(low, params.max_execution_time_millis)
-            millis = self._rng.uniform(low, high)
-        fail = params.error or self._rng.random() * 100 < params.job_error_percentage
-        details = self._events.details(run) + "\ndry run: no process"
-        self._report(
-            self._events.event(
-                run, job_starting=True, fire_time=run.fire_time, execution_details=details
-            ),
-            None,
-        )
-        run.sim_task = asyncio.get_running_loop().create_task(
-            self._end_simulation(run, millis / 1000, fail, details)
-        )
-
-    async def _end_simulation(self, run: Run, seconds: float, fail: bool, details: str) -> None:
-        await asyncio.sleep(seconds)
-        run.phase = Phase.ENDED
-        self._report(
-            self._events.event(
-                run,
-                return_code=1 if fail else 0,
-                successful=not fail,
-                outcome_reason="dry run: simulated failure" if fail else "",
-                fire_time=run.fire_time,
-                completion_time=self._clock_ms(),
-                execution_details=details,
             ),
             run,
         )
