@@ -54,6 +54,7 @@ from ikasched_common.tls import check_listen_address, server_credentials
 from ikasched_dashboard.data_lock import DataLock, check_port_free
 from ikasched_dashboard.gateway import AgentPresenceHook, Gateway
 from ikasched_dashboard.history_retention import run_retention
+from ikasched_dashboard.interceptor import AuthInterceptor
 from ikasched_dashboard.lifecycle import Lifecycle
 from ikasched_dashboard.logstream import GatewayLogFetcher
 from ikasched_dashboard.metrics import DashboardMetrics, MetricsServer
@@ -63,7 +64,6 @@ from ikasched_dashboard.outbox import AgentOutboxes, SqlOutbox
 from ikasched_dashboard.sealing import SecretOpeningOutbox
 from ikasched_dashboard.security import (
     Authenticator,
-    AuthInterceptor,
     check_agent_hello,
     current_actor,
     current_principal,

@@ -29,7 +29,8 @@ from ikasched.v1 import (
 )
 from ikasched_common.auth import Role
 from ikasched_common.tls import Pki, generate_pki
-from ikasched_dashboard.security import SERVICE_FILES, Authenticator, AuthInterceptor
+from ikasched_dashboard.interceptor import AuthInterceptor
+from ikasched_dashboard.security import SERVICE_FILES, Authenticator
 from ikasched_dashboard.services.tokens import TokenServicer, TokenSpec, create_token
 from ikasched_dashboard.store import db
 from ikasched_dashboard.store import tokens as token_store
