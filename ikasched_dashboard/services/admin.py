@@ -24,7 +24,7 @@ from ikasched_common.errors import (
 )
 from ikasched_common.journal import DeadLetterJournal, Journal, one_transaction
 from ikasched_common.secrets import mask_secret_parameters
-from ikasched_dashboard.services.context import ServiceContext, require
+from ikasched_dashboard.services.context import ServiceContext, not_negative, require
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.store import agents as agent_store
 from ikasched_dashboard.store import changes as change_store
@@ -170,8 +170,7 @@ class QueueServicer(admin_service_pb2_grpc.QueueServiceServicer):
         self, request: admin_service_pb2.PeekQueueRequest, context: Ctx
     ) -> admin_service_pb2.PeekQueueResponse:
         require(request.queue, "queue")
-        if request.limit < 0:
-            raise InvalidArgument("must not be negative", field="limit")
+        not_negative(limit=request.limit)
         if request.limit > MAX_PEEK:
             raise ResourceExhausted(f"limit: at most {MAX_PEEK}, got {request.limit}")
         limit = request.limit or DEFAULT_PEEK

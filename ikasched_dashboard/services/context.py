@@ -222,6 +222,13 @@ def require(value: str, field_name: str) -> str:
     return value
 
 
+def not_negative(**values: int) -> None:
+    """Refuse the first negative value, naming its field (the keyword)."""
+    for name, value in values.items():
+        if value < 0:
+            raise InvalidArgument("must not be negative", field=name)
+
+
 def page_size(page: common_pb2.PageRequest, field_name: str = "page.page_size") -> int:
     if page.page_size < 0:
         raise InvalidArgument("must not be negative", field=field_name)

@@ -11,6 +11,7 @@ from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
     encode_token,
+    not_negative,
     page_size,
 )
 from ikasched_dashboard.services.errors import Ctx, unary
@@ -73,12 +74,7 @@ class HistoryServicer(history_service_pb2_grpc.HistoryServiceServicer):
         self, request: history_service_pb2.ListJobRunsRequest, context: Ctx
     ) -> history_service_pb2.ListJobRunsResponse:
         size = page_size(request.page)
-        for name, value in (
-            ("ended_after", request.ended_after),
-            ("ended_before", request.ended_before),
-        ):
-            if value < 0:
-                raise InvalidArgument("must not be negative", field=name)
+        not_negative(ended_after=request.ended_after, ended_before=request.ended_before)
         if (
             request.ended_after
             and request.ended_before

@@ -32,6 +32,7 @@ from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
     encode_token,
+    not_negative,
     page_size,
     parameter_pairs,
     require,
@@ -147,11 +148,7 @@ class InstanceServicer(instance_service_pb2_grpc.InstanceServiceServicer):
             if not (isinstance(token, list) and len(token) == 2):
                 raise InvalidArgument("not a token this server gave out", field="page.page_token")
             before = (int(token[0]), str(token[1]))
-        if request.started_after < 0 or request.started_before < 0:
-            raise InvalidArgument(
-                "must not be negative",
-                field="started_after" if request.started_after < 0 else "started_before",
-            )
+        not_negative(started_after=request.started_after, started_before=request.started_before)
         if request.context_name:
             self.ctx.plan_access(request.context_name)
         visible = self.ctx.visible_plans()

@@ -17,6 +17,7 @@ from ikasched_dashboard.services import queries
 from ikasched_dashboard.services.context import (
     LogRequest,
     ServiceContext,
+    not_negative,
     parameter_pairs,
     require,
 )
@@ -372,10 +373,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def GetJobLogs(
         self, request: job_service_pb2.GetJobLogsRequest, context: Ctx
     ) -> AsyncIterator[agent_pb2.LogChunk]:
-        if request.offset < 0:
-            raise InvalidArgument("must not be negative", field="offset")
-        if request.max_bytes < 0:
-            raise InvalidArgument("must not be negative", field="max_bytes")
+        not_negative(offset=request.offset, max_bytes=request.max_bytes)
         require(request.job.context_instance_id, "job.context_instance_id")
         require(request.job.job_identifier, "job.job_identifier")
         row = await self.ctx.instance_row(

@@ -15,7 +15,7 @@ from ikasched_common.errors import InvalidArgument
 from ikasched_dashboard.plans.ikasan_export import export_ikasan
 from ikasched_dashboard.plans.ikasan_format import Note, NoteKind, check_strict, render_report
 from ikasched_dashboard.plans.ikasan_import import files_of_zip, import_ikasan
-from ikasched_dashboard.services.context import ServiceContext
+from ikasched_dashboard.services.context import ServiceContext, not_negative
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.services.plans import PlanServicer
 from ikasched_dashboard.services.views import masked_plan
@@ -92,8 +92,7 @@ class MigrationServicer(migration_service_pb2_grpc.MigrationServiceServicer):
     async def ExportIkasanPlan(
         self, request: migration_service_pb2.ExportIkasanPlanRequest, context: Ctx
     ) -> migration_service_pb2.ExportIkasanPlanResponse:
-        if request.version < 0:
-            raise InvalidArgument("must not be negative", field="version")
+        not_negative(version=request.version)
         plan = await self.ctx.plan_proto(request.name, request.version)
         files, notes = await asyncio.to_thread(export_ikasan, masked_plan(plan))
         return migration_service_pb2.ExportIkasanPlanResponse(

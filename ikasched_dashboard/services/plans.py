@@ -33,6 +33,7 @@ from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
     encode_token,
+    not_negative,
     page_size,
     require,
 )
@@ -227,8 +228,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     async def GetPlan(
         self, request: plan_service_pb2.GetPlanRequest, context: Ctx
     ) -> plan_service_pb2.GetPlanResponse:
-        if request.version < 0:
-            raise InvalidArgument("must not be negative", field="version")
+        not_negative(version=request.version)
         record = await self.ctx.plan_record(request.name, request.version)
         plan = plan_pb2.Context.FromString(record.plan)
         return plan_service_pb2.GetPlanResponse(
@@ -267,8 +267,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     async def ExportPlan(
         self, request: plan_service_pb2.ExportPlanRequest, context: Ctx
     ) -> plan_service_pb2.ExportPlanResponse:
-        if request.version < 0:
-            raise InvalidArgument("must not be negative", field="version")
+        not_negative(version=request.version)
         fmt = request.format or plan_service_pb2.YAML
         if fmt not in (plan_service_pb2.YAML, plan_service_pb2.JSON):
             raise InvalidArgument(f"unknown format {fmt}", field="format")
@@ -359,12 +358,10 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     async def GetNextFireTimes(
         self, request: plan_service_pb2.GetNextFireTimesRequest, context: Ctx
     ) -> plan_service_pb2.GetNextFireTimesResponse:
-        if request.count < 0:
-            raise InvalidArgument("must not be negative", field="count")
+        not_negative(count=request.count)
         if request.count > MAX_FIRE_TIMES:
             raise InvalidArgument(f"at most {MAX_FIRE_TIMES}", field="count")
-        if request.after < 0:
-            raise InvalidArgument("must not be negative", field="after")
+        not_negative(after=request.after)
         count = request.count or DEFAULT_FIRE_TIMES
         trigger, blackout = await self._trigger(request)
         start: datetime = from_epoch_ms(request.after) if request.after else self.ctx.clock.now()

@@ -13,6 +13,7 @@ from ikasched_dashboard.services.context import (
     ServiceContext,
     decode_token,
     encode_token,
+    not_negative,
     page_size,
 )
 from ikasched_dashboard.services.views import job_proto, status_value
@@ -20,12 +21,6 @@ from ikasched_dashboard.store import queries
 from ikasched_dashboard.store.changes import AUDIT_KINDS
 
 __all__ = ["list_audit", "list_jobs"]
-
-
-def _not_negative(**values: int) -> None:
-    for name, value in values.items():
-        if value < 0:
-            raise InvalidArgument("must not be negative", field=name)
 
 
 def _statuses(values: list[int], field_name: str) -> list[str]:
@@ -57,7 +52,7 @@ async def list_jobs(
     ctx: ServiceContext, request: job_service_pb2.ListJobsRequest
 ) -> job_service_pb2.ListJobsResponse:
     size = page_size(request.page)
-    _not_negative(since_after=request.since_after, since_before=request.since_before)
+    not_negative(since_after=request.since_after, since_before=request.since_before)
     for n, name in enumerate(request.context_names):
         if not name:
             raise InvalidArgument("must not be empty", field=f"context_names[{n}]")
@@ -94,7 +89,7 @@ async def list_audit(
     ctx: ServiceContext, request: instance_service_pb2.ListAuditRequest
 ) -> instance_service_pb2.ListAuditResponse:
     size = page_size(request.page)
-    _not_negative(after_time=request.after_time, before_time=request.before_time)
+    not_negative(after_time=request.after_time, before_time=request.before_time)
     for n, kind in enumerate(request.kinds):
         if kind not in AUDIT_KINDS:
             raise InvalidArgument(
