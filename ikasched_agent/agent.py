@@ -102,10 +102,6 @@ class AgentOptions:
     poison_retry_delay: float = 0.2
     # how long a graceful stop waits for the dashboard to ack the outbox
     flush_timeout: float = 5.0
-    #: Test hook, off in production: the link journals and acks incoming messages but the
-    #: inbox consumer never runs, so a test can look at (or crash on) a journaled, unprocessed
-    #: inbox. Process tests reach it through the agent CLI's hidden --hold-inbox flag.
-    hold_inbox: bool = False
     trigger_factory: TriggerFactory | None = None
     log_factory: LogFactory | None = None
     housekeeper_factory: HousekeeperFactory | None = None
@@ -328,9 +324,10 @@ class Agent:
         loop = asyncio.get_running_loop()
         # No await from here to the assignment: the tasks see a complete `_running`.
         link_task = loop.create_task(link.run(), name="agent-link")
-        tasks = [loop.create_task(self._status_loop(), name="agent-status")]
-        if not opts.hold_inbox:
-            tasks.append(loop.create_task(consumer.run(), name="agent-inbox"))
+        tasks = [
+            loop.create_task(self._status_loop(), name="agent-status"),
+            loop.create_task(consumer.run(), name="agent-inbox"),
+        ]
         self._running = _Running(journals, executor, consumer, link, link_task, tasks, unlisten)
         log.info(
             "agent %s started (data %s, dashboard %s)",

@@ -59,7 +59,6 @@ def run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", choices=("text", "json"))
     p.add_argument("--config", type=Path, help="TOML file with an [agent] table")
     # test hooks, not for operators
-    p.add_argument("--hold-inbox", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--fast-reconnect", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--status-interval", type=float, default=5.0, help=argparse.SUPPRESS)
 
@@ -88,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         link_settings=base.link_settings,
         backoff=Backoff(initial=0.01, maximum=0.2) if args.fast_reconnect else base.backoff,
         status_interval=args.status_interval,
-        hold_inbox=args.hold_inbox,
         trigger_factory=base.trigger_factory,
         log_factory=base.log_factory,
         housekeeper_factory=base.housekeeper_factory,

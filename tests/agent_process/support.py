@@ -252,8 +252,10 @@ def in_process_agent(
     return Agent(agent_config(data_dir, port, **overrides), options=options)
 
 
-def spawn_agent(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """`python -m ikasched_cli agent run` as a real process (stderr goes to a log in data_dir)."""
+def spawn_agent(
+    data_dir: Path, port: int, *extra: str, module: str = "ikasched_cli"
+) -> subprocess.Popen[bytes]:
+    """`python -m MODULE agent run` as a real process (stderr goes to a log in data_dir)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "agent-stderr.log", "ab")  # noqa: SIM115 - owned by the process
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -262,7 +264,7 @@ def spawn_agent(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[byte
             [
                 sys.executable,
                 "-m",
-                "ikasched_cli",
+                module,
                 "agent",
                 "run",
                 "--name",

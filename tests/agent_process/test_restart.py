@@ -108,10 +108,11 @@ async def test_sigkill_after_journaling_before_processing(tmp_path: Path, procs:
     dash = FakeDashboard(tmp_path)
     port = await dash.start()
     try:
-        procs.append(spawn_agent(data, port, "--hold-inbox"))
+        procs.append(spawn_agent(data, port, module="tests.agent_process.held_agent"))
         ids = [f"h{i}" for i in range(10)]
         await dash.send(provision(job), activate("i1"), *[initiation(i, job) for i in ids])
         await _outbox_empty(dash)  # journaled by the agent, acknowledged, nothing run
+        await asyncio.sleep(1.0)  # an agent that processed its inbox would have run them
         assert await _kill(procs[-1]) == -signal.SIGKILL
         assert not any(RunPaths.of(data, i).root.exists() for i in ids)
         assert not dash.events()
