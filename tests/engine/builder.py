@@ -246,3 +246,34 @@ class World:
 
     def sent_jobs(self) -> list[tuple[str, str]]:
         return [(i, e.job_identifier) for i, e in self.sent]
+
+
+# ---- plans several scenario modules share
+
+
+def chain() -> Plan:
+    return build(
+        ctx("P", ["A", "B", "C"], {"A": None, "B": AND("A"), "C": AND("B")}),
+        [cmd("A"), cmd("B"), cmd("C")],
+    )
+
+
+def nested() -> Plan:
+    """R{A} > C1{A,B} > C11{B,D};  R > C2{A,E}.  B after A (C1), D after B (C11), E after A (C2)."""
+    return build(
+        ctx(
+            "R",
+            ["A"],
+            {"A": None},
+            contexts=[
+                ctx(
+                    "C1",
+                    ["A", "B"],
+                    {"B": AND("A")},
+                    contexts=[ctx("C11", ["B", "D"], {"D": AND("B")})],
+                ),
+                ctx("C2", ["A", "E"], {"E": AND("A")}),
+            ],
+        ),
+        [cmd("A"), cmd("B"), cmd("D"), cmd("E")],
+    )
