@@ -35,6 +35,14 @@ def purge_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def stats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", default="", help="only this plan's jobs")
+    p.add_argument("--job", default="", help="only this job identifier")
+    p.add_argument(
+        "--last", type=int, default=0, metavar="N", help="each job's last N runs (default 20)"
+    )
+
+
 def _statuses(names: list[str]) -> list[str]:
     out = []
     for name in names:
@@ -106,4 +114,40 @@ def history_purge(args: argparse.Namespace) -> int:
         {"deleted": response.deleted},
         f"deleted {response.deleted} run(s) ended before {stamp(before, utc=False)}",
     )
+    return 0
+
+
+def history_stats(args: argparse.Namespace) -> int:
+    from ikasched.v1 import history_service_pb2, history_service_pb2_grpc
+
+    if args.last < 0:
+        raise CliError("--last: must not be negative", USAGE)
+    client = connect(args)
+    stub = client.stub(history_service_pb2_grpc.HistoryServiceStub)
+    response = client.call(
+        stub.GetJobStats,
+        history_service_pb2.GetJobStatsRequest(
+            context_name=args.plan, job_identifier=args.job, last_runs=args.last
+        ),
+    )
+    data = {"stats": [output.message_dict(s) for s in response.stats]}
+    rows = [
+        [
+            s.context_name,
+            s.job_identifier,
+            str(s.runs),
+            str(s.failures),
+            duration_text(s.mean_ms),
+            duration_text(s.p50_ms),
+            duration_text(s.p95_ms),
+            duration_text(s.max_ms),
+        ]
+        for s in response.stats
+    ]
+    human = output.table(
+        rows,
+        ["PLAN", "JOB", "RUNS", "FAILED", "MEAN", "P50", "P95", "MAX"],
+        colour=output.use_colour(sys.stdout),
+    )
+    output.emit(args.output, data, human)
     return 0

@@ -459,6 +459,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         PKG + "commands_history:history_purge",
         hist.purge_args,
     )
+    b.leaf(
+        sub,
+        "history-stats",
+        "per job: runs, failures, mean, p50 and p95 duration over its last runs",
+        PKG + "commands_history:history_stats",
+        hist.stats_args,
+    )
     from ikasched_cli.commands_report import report_args  # argparse at import
 
     b.leaf(

@@ -68,6 +68,7 @@ RPC_COMMANDS: Mapping[str, str] = {
     "ikasched.v1.MigrationService/ExportIkasanPlan": "plan export",
     "ikasched.v1.HistoryService/ListJobRuns": "history",
     "ikasched.v1.HistoryService/PurgeHistory": "history-purge",
+    "ikasched.v1.HistoryService/GetJobStats": "history-stats",
     "ikasched.v1.NotificationService/ApplyNotificationRule": "notify apply",
     "ikasched.v1.NotificationService/ListNotificationRules": "notify list",
     "ikasched.v1.NotificationService/DeleteNotificationRule": "notify delete",

@@ -101,6 +101,7 @@ READ_METHODS: frozenset[str] = frozenset(
         "CalendarService/GetCalendarDates",
         "MigrationService/ExportIkasanPlan",
         "HistoryService/ListJobRuns",
+        "HistoryService/GetJobStats",
         "NotificationService/ListNotificationRules",
         "NotificationService/ListNotifications",
     }

@@ -49,6 +49,25 @@ def run_proto(run: history.JobRun) -> history_service_pb2.JobRun:
     )
 
 
+DEFAULT_LAST_RUNS = 20
+MAX_LAST_RUNS = 10_000
+
+
+def stats_proto(stats: history.JobStats) -> history_service_pb2.JobStats:
+    return history_service_pb2.JobStats(
+        context_name=stats.plan_name,
+        job_identifier=stats.job_identifier,
+        runs=stats.runs,
+        failures=stats.failures,
+        timed_runs=stats.timed_runs,
+        mean_ms=stats.mean_ms,
+        p50_ms=stats.p50_ms,
+        p95_ms=stats.p95_ms,
+        max_ms=stats.max_ms,
+        last_end_time=stats.last_end_time,
+    )
+
+
 def _statuses(values: list[int]) -> list[str]:
     out = []
     for n, value in enumerate(values):
@@ -125,3 +144,25 @@ class HistoryServicer(history_service_pb2_grpc.HistoryServiceServicer):
             lambda c: history.purge_ended_before(c, request.ended_before, visible)
         )
         return history_service_pb2.PurgeHistoryResponse(deleted=deleted)
+
+    @unary
+    async def GetJobStats(
+        self, request: history_service_pb2.GetJobStatsRequest, context: Ctx
+    ) -> history_service_pb2.GetJobStatsResponse:
+        not_negative(last_runs=request.last_runs)
+        if request.last_runs > MAX_LAST_RUNS:
+            raise InvalidArgument(f"at most {MAX_LAST_RUNS}", field="last_runs")
+        last = request.last_runs or DEFAULT_LAST_RUNS
+        if request.context_name:
+            self.ctx.plan_access(request.context_name)
+        visible = self.ctx.visible_plans()
+        stats = await self.ctx.read(
+            lambda c: history.job_stats(
+                c,
+                last_runs=last,
+                plan_name=request.context_name,
+                job_identifier=request.job_identifier,
+                plans_visible=visible,
+            )
+        )
+        return history_service_pb2.GetJobStatsResponse(stats=[stats_proto(s) for s in stats])

@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from ikasched_dashboard.store.schema import job_runs
 
-__all__ = ["HistoryQuery", "JobRun", "insert_runs", "list_runs", "purge_ended_before"]
+__all__ = [
+    "HistoryQuery",
+    "JobRun",
+    "JobStats",
+    "insert_runs",
+    "job_stats",
+    "list_runs",
+    "nearest_rank",
+    "purge_ended_before",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +125,89 @@ def purge_ended_before(
     if plans_visible is not None:
         stmt = stmt.where(job_runs.c.plan_name.in_(list(plans_visible)))
     return int(conn.execute(stmt).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """One job's figures over its last runs (durations in ms, over the runs seen starting)."""
+
+    plan_name: str
+    job_identifier: str
+    runs: int
+    failures: int
+    timed_runs: int
+    mean_ms: int
+    p50_ms: int
+    p95_ms: int
+    max_ms: int
+    last_end_time: int
+
+
+def nearest_rank(ordered: Sequence[int], percent: int) -> int:
+    """The nearest-rank percentile of an ascending sequence (0 when empty)."""
+    if not ordered:
+        return 0
+    rank = -(-percent * len(ordered) // 100)  # ceil(percent/100 * n)
+    return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+def job_stats(
+    conn: Connection,
+    *,
+    last_runs: int,
+    plan_name: str = "",
+    job_identifier: str = "",
+    plans_visible: Collection[str] | None = None,
+) -> list[JobStats]:
+    """Per (plan, job): its `last_runs` newest records (by id), counted; ordered by plan, job."""
+    if plans_visible is not None and not plans_visible:
+        return []
+    c = job_runs.c
+    rank = (
+        func.row_number()
+        .over(partition_by=(c.plan_name, c.job_identifier), order_by=c.id.desc())
+        .label("rank")
+    )
+    inner = select(c.plan_name, c.job_identifier, c.status, c.start_time, c.end_time, rank)
+    if plan_name:
+        inner = inner.where(c.plan_name == plan_name)
+    if job_identifier:
+        inner = inner.where(c.job_identifier == job_identifier)
+    if plans_visible is not None:
+        inner = inner.where(c.plan_name.in_(list(plans_visible)))
+    sub = inner.subquery()
+    stmt = (
+        select(sub)
+        .where(sub.c.rank <= last_runs)
+        .order_by(sub.c.plan_name, sub.c.job_identifier, sub.c.rank)
+    )
+    grouped: dict[tuple[str, str], list[JobRun]] = {}
+    for row in conn.execute(stmt):
+        grouped.setdefault((row.plan_name, row.job_identifier), []).append(
+            JobRun(
+                plan_name=row.plan_name,
+                instance_id="",
+                job_identifier=row.job_identifier,
+                status=row.status,
+                start_time=int(row.start_time),
+                end_time=int(row.end_time),
+            )
+        )
+    out = []
+    for (plan, job), runs in grouped.items():
+        durations = sorted(r.duration_ms for r in runs if r.start_time)
+        out.append(
+            JobStats(
+                plan_name=plan,
+                job_identifier=job,
+                runs=len(runs),
+                failures=sum(1 for r in runs if r.status in ("ERROR", "KILLED")),
+                timed_runs=len(durations),
+                mean_ms=sum(durations) // len(durations) if durations else 0,
+                p50_ms=nearest_rank(durations, 50),
+                p95_ms=nearest_rank(durations, 95),
+                max_ms=durations[-1] if durations else 0,
+                last_end_time=runs[0].end_time,
+            )
+        )
+    return out

@@ -133,6 +133,18 @@ def test_history_records_each_run_once_across_restarts(fresh_stack: E2EStack) ->
     assert [(p["plan"], p["runs"], p["failures"]) for p in report] == [("hist", 4, 2)]
     assert "hist: 4 run(s), 2 failed" in stack.ok("report", "--since", "1h").out
 
+    # per-job statistics over the same records, as JSON, YAML and a table
+    stats = {s["job_identifier"]: s for s in stack.json("history-stats", "--plan", "hist")["stats"]}
+    assert stats["local-fails"]["runs"] == 2 and stats["local-fails"]["failures"] == 2
+    durations = sorted(int(r["duration_ms"]) for r in _runs(stack, "--job", "local-fails"))
+    assert int(stats["local-fails"]["p95_ms"]) == durations[-1]
+    assert int(stats["remote-long"]["p50_ms"]) == int(long["duration_ms"])
+    only_last = stack.json("history-stats", "--job", "local-fails", "--last", "1")["stats"]
+    assert only_last[0]["runs"] == 1
+    assert "job_identifier: local-ok" in stack.ok("history-stats", "-o", "yaml").out
+    assert "P95" in stack.ok("history-stats").out.splitlines()[0]
+    assert_one_line_error(stack.run("history-stats", "--last", "-1"), rc=2, contains="--last")
+
     # purge removes what ended before the time, nothing else
     assert stack.json("history-purge", "--before", "2000-01-01T00:00Z")["deleted"] == 0
     oldest = min(_runs(stack), key=lambda r: int(r["end_time"]))

@@ -104,3 +104,53 @@ async def test_a_plan_limited_caller_sees_and_purges_only_its_plans(engine: Engi
         stub = history_service_pb2_grpc.HistoryServiceStub(admin.channel)  # type: ignore[no-untyped-call]
         left = await stub.ListJobRuns(Req())
         assert {r.context_name for r in left.runs} == {"theirs"} and len(left.runs) == 3
+
+
+async def test_job_stats_count_each_jobs_last_runs(engine: Engine) -> None:
+    # job x: 20 runs of 100, 200, ... 2000 ms (the 7th failed); y: one run never seen starting
+    runs = [
+        JobRun(
+            plan_name="mine",
+            instance_id=f"x{n}",
+            job_identifier="x",
+            status="ERROR" if n == 7 else "COMPLETE",
+            start_time=1_000_000 * n,
+            end_time=1_000_000 * n + 100 * n,
+        )
+        for n in range(1, 21)
+    ]
+    runs.append(
+        JobRun(
+            plan_name="theirs", instance_id="y1", job_identifier="y", status="KILLED", end_time=5
+        )
+    )
+    with write_transaction(engine) as conn:
+        history.insert_runs(conn, runs)
+    stats_req = history_service_pb2.GetJobStatsRequest
+    async with running(engine) as d:
+        stub = history_service_pb2_grpc.HistoryServiceStub(d.channel)  # type: ignore[no-untyped-call]
+        every = (await stub.GetJobStats(stats_req())).stats
+        assert [(s.context_name, s.job_identifier) for s in every] == [
+            ("mine", "x"),
+            ("theirs", "y"),
+        ]
+        x, y = every
+        assert (x.runs, x.failures, x.timed_runs) == (20, 1, 20)
+        assert (x.mean_ms, x.p50_ms, x.p95_ms, x.max_ms) == (1050, 1000, 1900, 2000)
+        assert x.last_end_time == 20_000_000 + 2000
+        assert (y.runs, y.failures, y.timed_runs, y.p95_ms) == (1, 1, 0, 0)
+        last5 = (await stub.GetJobStats(stats_req(job_identifier="x", last_runs=5))).stats
+        assert [(s.runs, s.failures, s.p50_ms, s.p95_ms) for s in last5] == [(5, 0, 1800, 2000)]
+        assert len((await stub.GetJobStats(stats_req(context_name="theirs"))).stats) == 1
+        await refused(stub.GetJobStats(stats_req(last_runs=-1)), Code.INVALID_ARGUMENT, "last_runs")
+        await refused(
+            stub.GetJobStats(stats_req(last_runs=10_001)), Code.INVALID_ARGUMENT, "last_runs"
+        )
+    async with running(
+        engine, plan_access=_only_mine, visible_plans=lambda: frozenset({"mine"})
+    ) as scoped:
+        stub = history_service_pb2_grpc.HistoryServiceStub(scoped.channel)  # type: ignore[no-untyped-call]
+        assert [s.context_name for s in (await stub.GetJobStats(stats_req())).stats] == ["mine"]
+        await refused(
+            stub.GetJobStats(stats_req(context_name="theirs")), Code.PERMISSION_DENIED, "theirs"
+        )

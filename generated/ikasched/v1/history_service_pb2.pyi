@@ -96,3 +96,43 @@ class PurgeHistoryResponse(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     deleted: int
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+
+class GetJobStatsRequest(_message.Message):
+    __slots__ = ("context_name", "job_identifier", "last_runs")
+    CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUNS_FIELD_NUMBER: _ClassVar[int]
+    context_name: str
+    job_identifier: str
+    last_runs: int
+    def __init__(self, context_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., last_runs: _Optional[int] = ...) -> None: ...
+
+class JobStats(_message.Message):
+    __slots__ = ("context_name", "job_identifier", "runs", "failures", "timed_runs", "mean_ms", "p50_ms", "p95_ms", "max_ms", "last_end_time")
+    CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    TIMED_RUNS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_MS_FIELD_NUMBER: _ClassVar[int]
+    P50_MS_FIELD_NUMBER: _ClassVar[int]
+    P95_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_END_TIME_FIELD_NUMBER: _ClassVar[int]
+    context_name: str
+    job_identifier: str
+    runs: int
+    failures: int
+    timed_runs: int
+    mean_ms: int
+    p50_ms: int
+    p95_ms: int
+    max_ms: int
+    last_end_time: int
+    def __init__(self, context_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., runs: _Optional[int] = ..., failures: _Optional[int] = ..., timed_runs: _Optional[int] = ..., mean_ms: _Optional[int] = ..., p50_ms: _Optional[int] = ..., p95_ms: _Optional[int] = ..., max_ms: _Optional[int] = ..., last_end_time: _Optional[int] = ...) -> None: ...
+
+class GetJobStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _containers.RepeatedCompositeFieldContainer[JobStats]
+    def __init__(self, stats: _Optional[_Iterable[_Union[JobStats, _Mapping]]] = ...) -> None: ...

@@ -46,6 +46,11 @@ class HistoryServiceStub:
                 request_serializer=ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryRequest.SerializeToString,
                 response_deserializer=ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetJobStats = channel.unary_unary(
+                '/ikasched.v1.HistoryService/GetJobStats',
+                request_serializer=ikasched_dot_v1_dot_history__service__pb2.GetJobStatsRequest.SerializeToString,
+                response_deserializer=ikasched_dot_v1_dot_history__service__pb2.GetJobStatsResponse.FromString,
+                _registered_method=True)
 
 
 class HistoryServiceServicer:
@@ -67,6 +72,13 @@ class HistoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJobStats(self, request, context):
+        """Per-job statistics over each job's last N recorded runs (docs/semantics.md §14.6).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HistoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +91,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.PurgeHistory,
                     request_deserializer=ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryRequest.FromString,
                     response_serializer=ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryResponse.SerializeToString,
+            ),
+            'GetJobStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobStats,
+                    request_deserializer=ikasched_dot_v1_dot_history__service__pb2.GetJobStatsRequest.FromString,
+                    response_serializer=ikasched_dot_v1_dot_history__service__pb2.GetJobStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +154,33 @@ class HistoryService:
             '/ikasched.v1.HistoryService/PurgeHistory',
             ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryRequest.SerializeToString,
             ikasched_dot_v1_dot_history__service__pb2.PurgeHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ikasched.v1.HistoryService/GetJobStats',
+            ikasched_dot_v1_dot_history__service__pb2.GetJobStatsRequest.SerializeToString,
+            ikasched_dot_v1_dot_history__service__pb2.GetJobStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
