@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from ikasched_common.clock import Clock
 from ikasched_common.config import DashboardConfig
+from ikasched_dashboard.audit_alerts import AuditCursor, check_audit_alerts
 from ikasched_dashboard.email_channel import SmtpSettings, read_secret, send_email
 from ikasched_dashboard.running_time import check_running_time
 from ikasched_dashboard.store import notifications as store
@@ -68,15 +69,18 @@ class Notifier:
         self._clock = clock
         self._settings = settings
         self._limits: dict[tuple[str, int], dict[str, int]] = {}  # per plan version
+        self._audit = AuditCursor()
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait after the `attempts`-th failed post."""
         return int(min(MAX_BACKOFF_MS, self._settings.retry_ms * 2 ** max(0, attempts - 1)))
 
     def check_clock(self) -> int:
-        """Queue the clock-driven notifications now due (RUNNING_TIME)."""
+        """Queue the clock-driven notifications now due (RUNNING_TIME, audit-derived)."""
+        now = self._clock.now_ms()
         with write_transaction(self._engine) as conn:
-            return check_running_time(conn, self._clock.now_ms(), self._limits)
+            queued = check_running_time(conn, now, self._limits)
+            return queued + check_audit_alerts(conn, now, self._audit)
 
     def send(self, row: store.NotificationRow) -> str:
         """Send one row through its channel: "" when accepted, else why not."""

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, select
 
 from ikasched.v1 import plan_pb2
+from ikasched_dashboard.clock_queue import queue_once
 from ikasched_dashboard.plans.plan_index import job_identifier
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store import plans as plan_store
-from ikasched_dashboard.store.schema import instances, job_instances, notifications
+from ikasched_dashboard.store.schema import instances, job_instances
 
 __all__ = ["check_running_time", "max_execution_times"]
 
@@ -89,20 +90,6 @@ def check_running_time(conn: Connection, now: int, cache: _Limits | None = None)
                 f"maxExecutionTime {limit // 1000} s",
             )
         )
-    if not events:
-        return 0
-    # the same run's RUNNING_TIME is queued once: drop the events whose keys are queued already
-    # (the reason's seconds change with every check, so the key leaves them out)
-    keys = {f"{r.name}:{e.key}" for e in events for r in rules}
-    have = set(
-        conn.execute(
-            select(notifications.c.idempotency_key).where(
-                notifications.c.idempotency_key.in_(list(keys))
-            )
-        ).scalars()
-    )
-    queued = 0
-    for event in events:
-        fresh = [r for r in rules if f"{r.name}:{event.key}" not in have]
-        queued += store.enqueue(conn, [event], now, fresh)
-    return queued
+    # the same run's RUNNING_TIME is queued once (the reason's seconds change with every
+    # check, so the key leaves them out)
+    return queue_once(conn, events, now, rules)

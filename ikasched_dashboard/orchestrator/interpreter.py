@@ -383,7 +383,7 @@ class EffectInterpreter:
                     child_context="",
                     cause=message.id,
                     actor=f"agent:{agent}",
-                    detail=f"{kind}: {message.alert.message}"[:500],
+                    detail=f"{kind}: {_alert_type(message.alert)}: {message.alert.message}"[:500],
                     kind="alert",
                 )
             )
@@ -510,3 +510,8 @@ def _what(ev: ProcessEvent) -> str:
     job = ev.job_identifier or f"{ev.agent_name}-{ev.job_name}"
     where = f" (initiation {ev.initiation_id}, attempt {ev.attempt})" if ev.initiation_id else ""
     return f"{verb} job {job}{where}"
+
+
+def _alert_type(alert: agent_pb2.AgentAlert) -> str:
+    """The alert's type by name (ALERT_OVERDUE, ...), which audit_alerts reads back."""
+    return agent_pb2.AgentAlert.AlertType.Name(alert.type)

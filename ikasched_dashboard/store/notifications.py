@@ -33,7 +33,16 @@ __all__ = [
     "put_rule",
 ]
 
-EVENT_KINDS = ("START", "COMPLETE", "ERROR", "INSTANCE_ENDED", "RUNNING_TIME")
+EVENT_KINDS = (
+    "START",
+    "COMPLETE",
+    "ERROR",
+    "INSTANCE_ENDED",
+    "RUNNING_TIME",
+    "OVERDUE",
+    "MISSED_RUN",
+    "AGENT_LOST",
+)
 PENDING, DELIVERED, DEAD = "PENDING", "DELIVERED", "DEAD"
 
 
@@ -54,9 +63,9 @@ class Rule:
             return False
         if self.plan_name and self.plan_name != event.plan_name:
             return False
-        return not (
+        return not (  # an event of no job (an instance's, a plan's) ignores the job filter
             self.job_identifier
-            and event.kind != "INSTANCE_ENDED"
+            and event.job_identifier
             and self.job_identifier != event.job_identifier
         )
 
@@ -78,12 +87,14 @@ class NotificationEvent:
     end_time: int = 0
     return_code: int = 0
     reason: str = ""
+    occurrence: str = ""  # tells apart events alike otherwise (an audit row's "audit:POSITION")
 
     @property
     def key(self) -> str:
         """The same event always has the same key (with the rule: the idempotency key)."""
         job = f"{self.child_context}/{self.job_identifier}" if self.job_identifier else ""
-        return f"{self.kind}:{self.instance_id}:{job}:{self.attempt}:{self.status}"
+        key = f"{self.kind}:{self.instance_id}:{job}:{self.attempt}:{self.status}"
+        return f"{key}:{self.occurrence}" if self.occurrence else key
 
 
 @dataclass(frozen=True, slots=True)
