@@ -21,6 +21,7 @@ from ikasched_common.clock import Clock
 from ikasched_common.config import DashboardConfig
 from ikasched_dashboard.audit_alerts import AuditCursor, check_audit_alerts
 from ikasched_dashboard.email_channel import SmtpSettings, read_secret, send_email
+from ikasched_dashboard.run_length import RunLengthState, check_p95, check_short_runs
 from ikasched_dashboard.running_time import check_running_time
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store.db import read_transaction, write_transaction
@@ -70,6 +71,7 @@ class Notifier:
         self._settings = settings
         self._limits: dict[tuple[str, int], dict[str, int]] = {}  # per plan version
         self._audit = AuditCursor()
+        self._run_length = RunLengthState()
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait after the `attempts`-th failed post."""
@@ -80,6 +82,8 @@ class Notifier:
         now = self._clock.now_ms()
         with write_transaction(self._engine) as conn:
             queued = check_running_time(conn, now, self._limits)
+            queued += check_short_runs(conn, now, self._run_length)
+            queued += check_p95(conn, now, self._run_length)
             return queued + check_audit_alerts(conn, now, self._audit)
 
     def send(self, row: store.NotificationRow) -> str:

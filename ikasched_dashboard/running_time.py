@@ -18,7 +18,7 @@ from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.schema import instances, job_instances
 
-__all__ = ["check_running_time", "max_execution_times"]
+__all__ = ["check_running_time", "execution_times", "max_execution_times"]
 
 _Limits = dict[tuple[str, int], dict[str, int]]
 
@@ -31,11 +31,17 @@ def _jobs(context: plan_pb2.Context) -> Iterator[plan_pb2.SchedulerJob]:
 
 def max_execution_times(context: plan_pb2.Context) -> dict[str, int]:
     """Job identifier -> its maxExecutionTime in ms, for the jobs that set one."""
+    return execution_times(context, "max_execution_time")
+
+
+def execution_times(context: plan_pb2.Context, field: str) -> dict[str, int]:
+    """Job identifier -> its `field` (min_/max_execution_time) in ms, for the jobs that set
+    one."""
     out: dict[str, int] = {}
     for job in _jobs(context):
         if job.WhichOneof("job_type") != "internal_event_driven_job":
             continue
-        limit = job.internal_event_driven_job.max_execution_time
+        limit = int(getattr(job.internal_event_driven_job, field))
         ident = job_identifier(job)
         if limit > 0 and ident:
             out[ident] = limit

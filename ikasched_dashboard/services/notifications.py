@@ -23,11 +23,12 @@ from ikasched_dashboard.services.context import (
     require,
 )
 from ikasched_dashboard.services.errors import Ctx, unary
+from ikasched_dashboard.services.history import MAX_LAST_RUNS
 from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.webhook_signing import parse_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email", "secret"})
+_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email", "secret", "p95"})
 _STATUSES = (store.PENDING, store.DELIVERED, store.DEAD)
 
 
@@ -77,16 +78,39 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidArgument("must be an http:// or https:// URL with a host", field="webhook")
+    factor, runs = _p95(document.get("p95"), kinds)
     return store.Rule(
         name=name,
         kinds=tuple(kinds),
         webhook_url=url,
         webhook_secret=secret,
+        p95_factor=factor,
+        p95_runs=runs,
         plan_name=_string(document, "plan"),
         job_identifier=_string(document, "job"),
         updated_time=now,
         updated_by=actor,
     )
+
+
+def _p95(value: object, kinds: list[str]) -> tuple[float, int]:
+    """`p95: {factor: K, runs: N}` of a RUNNING_TIME rule (None: off)."""
+    if value is None:
+        return 0.0, 0
+    if "RUNNING_TIME" not in kinds:
+        raise InvalidArgument("applies to RUNNING_TIME rules only", field="p95")
+    if not isinstance(value, dict):
+        raise InvalidArgument("must be a mapping with factor and runs", field="p95")
+    unknown = sorted(str(k) for k in value if k not in ("factor", "runs"))
+    if unknown:
+        raise InvalidArgument("unknown field (expected factor, runs)", field=f"p95.{unknown[0]}")
+    factor = value.get("factor")
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 1 <= factor <= 1000:
+        raise InvalidArgument("a number from 1 to 1000", field="p95.factor")
+    runs = value.get("runs", 20)
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 3 <= runs <= MAX_LAST_RUNS:
+        raise InvalidArgument(f"a whole number from 3 to {MAX_LAST_RUNS}", field="p95.runs")
+    return float(factor), runs
 
 
 def _string(document: dict[Any, Any], key: str, *, required: bool = False) -> str:
@@ -108,6 +132,8 @@ def rule_proto(rule: store.Rule) -> pb.NotificationRule:
         on=list(rule.kinds),
         webhook_url=rule.webhook_url,
         webhook_secret=rule.webhook_secret,
+        p95_factor=rule.p95_factor,
+        p95_runs=rule.p95_runs,
         version=rule.version,
         updated_time=rule.updated_time,
         updated_by=rule.updated_by,

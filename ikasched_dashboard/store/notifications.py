@@ -54,6 +54,8 @@ class Rule:
     plan_name: str = ""  # "": every plan
     webhook_secret: str = ""  # "file:NAME" / "env:NAME" of the HMAC secret; "": unsigned
     job_identifier: str = ""  # "": every job (instance events ignore it)
+    p95_factor: float = 0.0  # RUNNING_TIME: also longer than this x the job's p95; 0: off
+    p95_runs: int = 0  # ... over its last runs (0: 20)
     version: int = 1
     updated_time: int = 0
     updated_by: str = ""
@@ -123,6 +125,8 @@ def _rule(row: object) -> Rule:
         webhook_secret=m["webhook_secret"],
         plan_name=m["plan_name"],
         job_identifier=m["job_identifier"],
+        p95_factor=float(m["p95_factor"]),
+        p95_runs=int(m["p95_runs"]),
         version=int(m["version"]),
         updated_time=int(m["updated_time"]),
         updated_by=m["updated_by"],
@@ -138,6 +142,8 @@ def put_rule(conn: Connection, rule: Rule) -> Rule:
         "kinds": json.dumps(list(rule.kinds)),
         "webhook_url": rule.webhook_url,
         "webhook_secret": rule.webhook_secret,
+        "p95_factor": rule.p95_factor,
+        "p95_runs": rule.p95_runs,
         "updated_time": rule.updated_time,
         "updated_by": rule.updated_by,
     }

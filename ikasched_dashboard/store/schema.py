@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -323,6 +324,9 @@ notification_rules = Table(
     Column("webhook_url", Text, nullable=False),
     # "file:NAME" or "env:NAME" of the webhook's HMAC secret (§15.6); "": unsigned
     Column("webhook_secret", Text, nullable=False, server_default=""),
+    # RUNNING_TIME longer than p95_factor x the p95 of the job's last p95_runs runs; 0: off
+    Column("p95_factor", Float, nullable=False, server_default="0"),
+    Column("p95_runs", Integer, nullable=False, server_default="0"),
     Column("version", BigInteger, nullable=False, server_default="1"),
     _millis("updated_time"),
     Column("updated_by", String(NAME), nullable=False, server_default=""),
