@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +36,7 @@ AGENT_NAME = "local"
 HELLO_PLAN = "hello"
 HELLO_FIRST_JOB = "local-morning"
 START_TIMEOUT = 60.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +102,33 @@ def prepare_tokens(data_dir: Path) -> LocalTokens:
         engine.dispose()
 
 
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` making a child get SIGTERM when this process dies, however it dies
+    (SIGKILL included: Linux's PR_SET_PDEATHSIG); None where there is no prctl. The children
+    have their own session, so without it a killed `up` would leave them running."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl
+            os._exit(1)
+
+    return preexec
+
+
+def _own_session() -> dict[str, Any]:
+    """Own session (the terminal's Ctrl-C reaches only `up`, which stops them in order), and
+    death with `up`."""
+    return {"start_new_session": True, "preexec_fn": die_with_parent()}
+
+
 class Stack:
-    """The two child processes."""
+    """The child processes (dashboard, agent, web console), each dying with this one."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -116,13 +142,12 @@ class Stack:
     ) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        # Own process group: the terminal's Ctrl-C reaches only us, and we stop them in order.
         return subprocess.Popen(
             [sys.executable, "-m", "ikasched_cli", *argv],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            start_new_session=True,
+            **_own_session(),
         )
 
     def start_dashboard(self, listen: str) -> int:
@@ -182,7 +207,7 @@ class Stack:
             [sys.executable, "-m", "ikasched_cli", *argv, "--token-file", str(token_file)],
             stdout=subprocess.PIPE,
             stderr=log,
-            start_new_session=True,
+            **_own_session(),
         )
         lines: queue.Queue[bytes] = queue.Queue()
         out = self.web.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import queue
 import signal
 import stat
@@ -176,3 +177,65 @@ def test_up_on_a_terminal_draws_a_status_screen(tmp_path: Path) -> None:
     assert "local-say-done" in last
     assert len(last.rstrip().split("\n")) <= rows  # fits the window
     assert after.rstrip().endswith(": COMPLETE")
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid` (from /proc), with their command lines."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_text = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat_text.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(entry.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_up_killed_with_sigkill_takes_its_children_with_it(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        cli_command("up", "--listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0"),
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: dict[int, str] = {}
+    try:
+        lines = _Lines(proc)
+        lines.wait_for("web console: http://127.0.0.1:")
+        children = _children(proc.pid)
+        kinds = sorted(
+            word
+            for c in children.values()
+            for word in ("dashboard", "agent", "web")
+            if f"ikasched_cli {word}" in c
+        )
+        assert kinds == ["agent", "dashboard", "web"], children
+        proc.send_signal(signal.SIGKILL)  # no handler, no cleanup: only the kernel can tell them
+        proc.wait(10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = {pid: c for pid, c in children.items() if _alive(pid)}
+        assert not left, f"still running after `up` was SIGKILLed: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
