@@ -332,6 +332,7 @@ class Console:
             logs=logs,
             log_bytes=LOG_BYTES,
             verbs=job_verbs_for(status_name(job.status), job.held),
+            all_job_verbs=list(JOB_VERBS.values()),
         )
 
     async def events(self, request: Request) -> Response:

@@ -10,10 +10,10 @@ document.addEventListener("submit", function (event) {
   }
 });
 
-// A job row's action buttons, rebuilt from the page's <template> of verb forms when the verbs
-// its new status offers differ from those it shows (the server names them with each status).
-function setVerbs(row, verbs) {
-  var cell = row.querySelector("td.actions");
+// A job's action buttons (a row's cell, or the job page's box), rebuilt from the page's
+// <template> of verb forms when the verbs its new status offers differ from those it shows
+// (the server names them with each status). `holder` carries the job's data-job/data-child.
+function setVerbs(holder, cell, verbs) {
   var forms = document.getElementById("job-verb-forms");
   if (!cell || !forms || !Array.isArray(verbs)) { return; }
   var wanted = verbs.join(" ");
@@ -23,19 +23,23 @@ function setVerbs(row, verbs) {
     var model = forms.content.querySelector('form[data-verb-form="' + word + '"]');
     if (!model) { return; }
     var form = model.cloneNode(true);
-    form.querySelector('input[name="job"]').value = row.dataset.job;
-    form.querySelector('input[name="child"]').value = row.dataset.child;
+    form.querySelector('input[name="job"]').value = holder.dataset.job;
+    form.querySelector('input[name="child"]').value = holder.dataset.child;
     var label = form.getAttribute("data-confirm-label");
-    if (label) { form.setAttribute("data-confirm", label + " " + row.dataset.job + "?"); }
+    if (label) { form.setAttribute("data-confirm", label + " " + holder.dataset.job + "?"); }
     cell.appendChild(form);
   });
   cell.dataset.verbs = wanted;
 }
 
+function sameJob(holder, job, child) {
+  return holder.dataset.job === job && (!child || holder.dataset.child === child);
+}
+
 function setStatus(job, child, status, verbs) {
   var nodes = document.querySelectorAll("g.job");
   nodes.forEach(function (node) {
-    if (node.dataset.job === job && (!child || node.dataset.child === child)) {
+    if (sameJob(node, job, child)) {
       node.classList.forEach(function (name) {
         if (name.indexOf("s-") === 0) { node.classList.remove(name); }
       });
@@ -46,12 +50,19 @@ function setStatus(job, child, status, verbs) {
     }
   });
   document.querySelectorAll("#jobs tr[data-job]").forEach(function (row) {
-    if (row.dataset.job === job && (!child || row.dataset.child === child)) {
+    if (sameJob(row, job, child)) {
       var cell = row.querySelector("td.status");
       if (cell) { cell.className = "status s-" + status; cell.textContent = status; }
-      setVerbs(row, verbs);
+      setVerbs(row, row.querySelector("td.actions"), verbs);
     }
   });
+  var box = document.getElementById("job-actions");
+  var live = document.getElementById("job-live");
+  if (live && sameJob(live, job, child)) {
+    var fact = document.querySelector("#job-facts td.status");
+    if (fact) { fact.className = "status s-" + status; fact.textContent = status; }
+    if (box) { setVerbs(box, box, verbs); }
+  }
 }
 
 function showError(text) {
@@ -121,7 +132,7 @@ document.addEventListener("click", function (event) {
 });
 
 document.addEventListener("DOMContentLoaded", function () {
-  var graph = document.getElementById("graph");
+  var graph = document.getElementById("graph") || document.getElementById("job-live");
   if (graph) { watch(graph); }
   document.querySelectorAll("pre.log[data-follow-now]").forEach(follow);
 });

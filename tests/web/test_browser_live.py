@@ -135,3 +135,49 @@ def test_a_running_jobs_log_is_followed_live_as_text(
     assert page.locator("#follow-state-stdout").inner_text() == "complete"
     screenshot(page, "job-log-followed")
     page.close()
+
+
+JOB_BOX = "#job-actions"
+
+
+def box_verbs(page: Any) -> str:
+    found: str = page.eval_on_selector_all(
+        f"{JOB_BOX} button", "buttons => buttons.map(b => b.dataset.verb).join(' ')"
+    )
+    return found
+
+
+def test_job_page_buttons_follow_its_live_status(
+    console: Console, browser: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "p.yaml").write_text(PLAN)
+    console.stack.ok("plan", "apply", "-f", str(tmp_path / "p.yaml"))
+    iid = console.stack.json("instance", "create", "web-live-buttons")["id"]
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(console.admin_link)
+    page.goto(f"{console.url}/instances/{iid}/job?job=local-quick&child=web-live-buttons")
+    page.wait_for_function("document.body.dataset.live === '1'")
+    assert box_verbs(page) == "hold skip run reset"
+    page.evaluate("window.__marker = 'same page'")
+    console.stack.ok("job", "run", iid, "local-quick")  # from outside: only events tell the page
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#job-actions button')]"
+        ".map(b => b.dataset.verb).join(' ') === 'kill'"
+    )
+    assert page.locator("#job-facts td.status").inner_text() == "RUNNING"
+    kill = page.locator(f"{JOB_BOX} form[data-verb-form='kill']")
+    assert kill.locator("input[name='job']").input_value() == "local-quick"
+    assert kill.locator("input[name='child']").input_value() == "web-live-buttons"
+    screenshot(page, "job-page-running")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#job-actions button')]"
+        ".map(b => b.dataset.verb).join(' ') === 'reset'"
+    )
+    assert page.evaluate("window.__marker") == "same page"
+    assert page.locator("#job-facts td.status").inner_text() == "COMPLETE"
+    page.locator(f"{JOB_BOX} button[data-verb='reset']").click()  # the live-made button posts
+    page.wait_for_selector(".flash-ok")
+    assert console.stack.job(iid, "local-quick")["status"] == "WAITING"
+    console.stack.ok("instance", "end", iid)
+    page.close()
