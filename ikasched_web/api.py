@@ -10,6 +10,8 @@ from typing import Any
 import grpc
 
 from ikasched.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     instance_service_pb2,
     instance_service_pb2_grpc,
     job_service_pb2,
@@ -52,6 +54,7 @@ class Identity:
     """What the console learned of a token when it signed in."""
 
     can_act: bool  # operator verbs allowed (the dashboard still checks every call)
+    is_admin: bool = False  # admin calls (the queues) allowed
 
 
 class Api:
@@ -127,10 +130,19 @@ class Api:
     async def identify(self, token: str) -> Identity:
         """Check the token (a one-row ListPlans) and whether it may act: an empty HoldJob is
         refused by the role check (PERMISSION_DENIED) before any lookup for a token below
-        operator, and by validation for one that has the role; it changes nothing."""
+        operator, and by validation for one that has the role; it changes nothing. Whether it
+        is an admin: ListQueues (admin only, read only) answers or is refused."""
         await self.call(self.plans.ListPlans, plan_service_pb2.ListPlansRequest(), token)
+        can_act = True
         try:
             await self.call(self.jobs.HoldJob, job_service_pb2.JobVerbRequest(), token)
         except ApiError as exc:
-            return Identity(can_act=exc.status != grpc.StatusCode.PERMISSION_DENIED)
-        return Identity(can_act=True)
+            can_act = exc.status != grpc.StatusCode.PERMISSION_DENIED
+        if not can_act:
+            return Identity(can_act=False)
+        queues = stub(admin_service_pb2_grpc.QueueServiceStub, self._channel)
+        try:
+            await self.call(queues.ListQueues, admin_service_pb2.ListQueuesRequest(), token)
+        except ApiError as exc:
+            return Identity(can_act=True, is_admin=exc.status != grpc.StatusCode.PERMISSION_DENIED)
+        return Identity(can_act=True, is_admin=True)

@@ -203,7 +203,7 @@ class Console:
         except ApiError as exc:
             session.flash("error", str(exc))
             return self._with_cookie(self.render(session, "login.html", 401, next=nxt), session)
-        made = self.sessions.sign_in(session, token, identity.can_act)
+        made = self.sessions.sign_in(session, token, identity.can_act, identity.is_admin)
         if not nxt.startswith("/") or nxt.startswith("//"):
             nxt = "/"
         return self._with_cookie(RedirectResponse(nxt, 303), made)

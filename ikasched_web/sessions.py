@@ -21,6 +21,7 @@ class Session:
     csrf: str
     token: str = ""
     can_act: bool = False
+    is_admin: bool = False  # the queues pages are offered (the dashboard still checks)
     last_seen: float = 0.0
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
 
@@ -65,11 +66,13 @@ class Sessions:
         self._by_id[made.id] = made
         return made
 
-    def sign_in(self, session: Session, token: str, can_act: bool) -> Session:
+    def sign_in(
+        self, session: Session, token: str, can_act: bool, is_admin: bool = False
+    ) -> Session:
         """A fresh session id on sign-in (no fixation); the old one is dropped."""
         self._by_id.pop(session.id, None)
         made = self.new()
-        made.token, made.can_act = token, can_act
+        made.token, made.can_act, made.is_admin = token, can_act, is_admin
         return made
 
     def drop(self, session: Session) -> None:

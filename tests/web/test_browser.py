@@ -179,3 +179,25 @@ def test_operator_acknowledges_an_error_with_comment_and_ticket(
     assert job["error_acknowledgment_ticket_id"] == "T-42"
     screenshot(page, "job-acknowledged")
     page.close()
+
+
+def test_the_queues_link_is_shown_to_admins_only(console: Console, browser: Any) -> None:
+    for role in ("viewer", "operator"):
+        made = console.stack.json("token", "create", "--subject", f"web {role}", "--role", role)
+        page = browser.new_page()
+        page.goto(f"{console.url}/login")
+        page.fill('input[name="token"]', str(made["secret"]))
+        page.click("form[action='/login'] button")
+        page.wait_for_selector("header nav")
+        nav = page.locator("header nav").inner_text()
+        assert "Agents" in nav and "Queues" not in nav, (role, nav)
+        assert page.locator("#nav-queues").count() == 0
+        page.close()
+    page = browser.new_page()
+    page.goto(console.admin_link)
+    page.wait_for_selector("#nav-queues")
+    page.click("#nav-queues")
+    page.wait_for_selector("#queues")
+    assert page.url == f"{console.url}/queues"
+    screenshot(page, "queues-admin")
+    page.close()
