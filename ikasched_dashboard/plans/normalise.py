@@ -137,6 +137,8 @@ class _Normaliser:
         out: dict[str, Any] = {}
         written: dict[str, str] = {}  # field name -> key as written
         for key, item in value.items():
+            if key is True and "on" in lookup:  # YAML 1.1 reads a bare `on:` key as true
+                key = "on"
             if not isinstance(key, str):
                 self.problem(path, f"field names are strings, got {_describe(key)}")
                 continue

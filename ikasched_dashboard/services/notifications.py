@@ -134,6 +134,8 @@ def rule_proto(rule: store.Rule) -> pb.NotificationRule:
         webhook_secret=rule.webhook_secret,
         p95_factor=rule.p95_factor,
         p95_runs=rule.p95_runs,
+        source_plan=rule.source_plan,
+        child_context=rule.child_context,
         version=rule.version,
         updated_time=rule.updated_time,
         updated_by=rule.updated_by,

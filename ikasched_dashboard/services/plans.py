@@ -39,10 +39,12 @@ from ikasched_dashboard.services.context import (
 )
 from ikasched_dashboard.services.errors import Ctx, unary
 from ikasched_dashboard.services.plan_diff import plan_changes
+from ikasched_dashboard.services.plan_rules import plan_rules
 from ikasched_dashboard.services.plan_size import check_plan_sendable
 from ikasched_dashboard.services.views import agent_names, masked_plan, plan_jobs, unmask_secrets
 from ikasched_dashboard.store import calendars as calendar_store
 from ikasched_dashboard.store import instances as instance_store
+from ikasched_dashboard.store import notifications as notification_store
 from ikasched_dashboard.store import plans as plan_store
 from ikasched_dashboard.store.db import write_transaction
 
@@ -152,6 +154,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
             seal_plan(plan, old, self.ctx.secret_box)
         problems = await asyncio.to_thread(check_plan, plan)
         await self._check_calendars(plan)
+        rules = plan_rules(plan, self.ctx.actor(), self.ctx.now_ms())  # refused naming a path
         warnings = problems_to_proto(p for p in problems if p.severity is Severity.WARNING)
         await asyncio.to_thread(
             check_plan_sendable,
@@ -186,6 +189,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
 
         def save() -> tuple[plan_store.SaveOutcome, plan_store.PlanRecord | None]:
             with write_transaction(self.ctx.engine) as conn:
+                notification_store.replace_plan_rules(conn, plan.name, rules)
                 outcome = plan_store.save_plan_version(
                     conn,
                     name=plan.name,
@@ -315,6 +319,7 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
 
         def delete() -> bool:
             with write_transaction(self.ctx.engine) as conn:
+                notification_store.replace_plan_rules(conn, record.name, [])
                 return plan_store.delete_plan(conn, record.name)
 
         if not await asyncio.to_thread(delete):

@@ -31,6 +31,7 @@ __all__ = [
     "mark_delivered",
     "mark_failed",
     "put_rule",
+    "replace_plan_rules",
 ]
 
 EVENT_KINDS = (
@@ -56,6 +57,8 @@ class Rule:
     job_identifier: str = ""  # "": every job (instance events ignore it)
     p95_factor: float = 0.0  # RUNNING_TIME: also longer than this x the job's p95; 0: off
     p95_runs: int = 0  # ... over its last runs (0: 20)
+    source_plan: str = ""  # the plan whose file declares it; "": an operator's rule
+    child_context: str = ""  # "": every context (instance events ignore it)
     version: int = 1
     updated_time: int = 0
     updated_by: str = ""
@@ -64,6 +67,9 @@ class Rule:
         if event.kind not in self.kinds:
             return False
         if self.plan_name and self.plan_name != event.plan_name:
+            return False
+        job_event = bool(event.job_identifier)
+        if self.child_context and job_event and self.child_context != event.child_context:
             return False
         return not (  # an event of no job (an instance's, a plan's) ignores the job filter
             self.job_identifier
@@ -127,6 +133,8 @@ def _rule(row: object) -> Rule:
         job_identifier=m["job_identifier"],
         p95_factor=float(m["p95_factor"]),
         p95_runs=int(m["p95_runs"]),
+        source_plan=m["source_plan"],
+        child_context=m["child_context"],
         version=int(m["version"]),
         updated_time=int(m["updated_time"]),
         updated_by=m["updated_by"],
@@ -144,6 +152,8 @@ def put_rule(conn: Connection, rule: Rule) -> Rule:
         "webhook_secret": rule.webhook_secret,
         "p95_factor": rule.p95_factor,
         "p95_runs": rule.p95_runs,
+        "source_plan": rule.source_plan,
+        "child_context": rule.child_context,
         "updated_time": rule.updated_time,
         "updated_by": rule.updated_by,
     }
@@ -170,6 +180,14 @@ def list_rules(conn: Connection) -> list[Rule]:
         _rule(r)
         for r in conn.execute(select(notification_rules).order_by(notification_rules.c.name))
     ]
+
+
+def replace_plan_rules(conn: Connection, plan_name: str, rules: Sequence[Rule]) -> None:
+    """The rules `plan_name`'s file declares become exactly `rules` (none: removed)."""
+    c = notification_rules.c
+    conn.execute(delete(notification_rules).where(c.source_plan == plan_name))
+    for rule in rules:
+        put_rule(conn, rule)
 
 
 def delete_rule(conn: Connection, name: str) -> bool:

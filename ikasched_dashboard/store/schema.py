@@ -327,6 +327,9 @@ notification_rules = Table(
     # RUNNING_TIME longer than p95_factor x the p95 of the job's last p95_runs runs; 0: off
     Column("p95_factor", Float, nullable=False, server_default="0"),
     Column("p95_runs", Integer, nullable=False, server_default="0"),
+    # the plan whose file declares the rule (§15.7); "": an operator's
+    Column("source_plan", String(NAME), nullable=False, server_default=""),
+    Column("child_context", String(NAME), nullable=False, server_default=""),
     Column("version", BigInteger, nullable=False, server_default="1"),
     _millis("updated_time"),
     Column("updated_by", String(NAME), nullable=False, server_default=""),

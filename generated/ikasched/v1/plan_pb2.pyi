@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Context(_message.Message):
-    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels", "calendar", "calendar_shift", "exclude_calendar")
+    __slots__ = ("name", "description", "time_window_start", "context_ttl_milliseconds", "timezone", "blackout_window_cron_expressions", "blackout_window_date_time_ranges", "environment_group", "quartz_schedule_driven_jobs_disabled_for_context", "able_to_run_concurrently", "end_job_plan_upon_completion", "custom_week_day_of_month", "disabled", "delay_agent_synchronisation_until_next_instance", "requires_agent_synchronisation", "context_parameters", "scheduled_jobs", "job_dependencies", "contexts", "context_dependencies", "job_locks", "ordinal", "misfire_grace_seconds", "owner", "labels", "calendar", "calendar_shift", "exclude_calendar", "notifications")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class Context(_message.Message):
     CALENDAR_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_SHIFT_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_CALENDAR_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     time_window_start: str
@@ -72,10 +73,11 @@ class Context(_message.Message):
     calendar: str
     calendar_shift: str
     exclude_calendar: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., exclude_calendar: _Optional[str] = ...) -> None: ...
+    notifications: _containers.RepeatedCompositeFieldContainer[PlanNotification]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., time_window_start: _Optional[str] = ..., context_ttl_milliseconds: _Optional[int] = ..., timezone: _Optional[str] = ..., blackout_window_cron_expressions: _Optional[_Iterable[str]] = ..., blackout_window_date_time_ranges: _Optional[_Iterable[_Union[_common_pb2.DateTimeRange, _Mapping]]] = ..., environment_group: _Optional[str] = ..., quartz_schedule_driven_jobs_disabled_for_context: _Optional[bool] = ..., able_to_run_concurrently: _Optional[bool] = ..., end_job_plan_upon_completion: _Optional[bool] = ..., custom_week_day_of_month: _Optional[bool] = ..., disabled: _Optional[bool] = ..., delay_agent_synchronisation_until_next_instance: _Optional[bool] = ..., requires_agent_synchronisation: _Optional[bool] = ..., context_parameters: _Optional[_Iterable[_Union[_common_pb2.ContextParameter, _Mapping]]] = ..., scheduled_jobs: _Optional[_Iterable[_Union[SchedulerJob, _Mapping]]] = ..., job_dependencies: _Optional[_Iterable[_Union[JobDependency, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[Context, _Mapping]]] = ..., context_dependencies: _Optional[_Iterable[_Union[ContextDependency, _Mapping]]] = ..., job_locks: _Optional[_Iterable[_Union[JobLock, _Mapping]]] = ..., ordinal: _Optional[int] = ..., misfire_grace_seconds: _Optional[int] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., calendar: _Optional[str] = ..., calendar_shift: _Optional[str] = ..., exclude_calendar: _Optional[str] = ..., notifications: _Optional[_Iterable[_Union[PlanNotification, _Mapping]]] = ...) -> None: ...
 
 class SchedulerJob(_message.Message):
-    __slots__ = ("identifier", "agent_name", "job_name", "display_name", "job_description", "startup_control_type", "skipped_contexts", "held_contexts", "ordinal", "priority", "owner", "child_context_names", "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job", "global_event_job", "context_start_job", "context_terminal_job", "local_event_job", "bridging_job")
+    __slots__ = ("identifier", "agent_name", "job_name", "display_name", "job_description", "startup_control_type", "skipped_contexts", "held_contexts", "ordinal", "priority", "owner", "child_context_names", "internal_event_driven_job", "quartz_schedule_driven_job", "file_event_driven_job", "global_event_job", "context_start_job", "context_terminal_job", "local_event_job", "bridging_job", "notifications")
     class SkippedContextsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +112,7 @@ class SchedulerJob(_message.Message):
     CONTEXT_TERMINAL_JOB_FIELD_NUMBER: _ClassVar[int]
     LOCAL_EVENT_JOB_FIELD_NUMBER: _ClassVar[int]
     BRIDGING_JOB_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
     identifier: str
     agent_name: str
     job_name: str
@@ -130,7 +133,8 @@ class SchedulerJob(_message.Message):
     context_terminal_job: ContextTerminalJob
     local_event_job: LocalEventJob
     bridging_job: BridgingJob
-    def __init__(self, identifier: _Optional[str] = ..., agent_name: _Optional[str] = ..., job_name: _Optional[str] = ..., display_name: _Optional[str] = ..., job_description: _Optional[str] = ..., startup_control_type: _Optional[_Union[_common_pb2.StartupControlType, str]] = ..., skipped_contexts: _Optional[_Mapping[str, bool]] = ..., held_contexts: _Optional[_Mapping[str, bool]] = ..., ordinal: _Optional[int] = ..., priority: _Optional[int] = ..., owner: _Optional[str] = ..., child_context_names: _Optional[_Iterable[str]] = ..., internal_event_driven_job: _Optional[_Union[InternalEventDrivenJob, _Mapping]] = ..., quartz_schedule_driven_job: _Optional[_Union[QuartzScheduleDrivenJob, _Mapping]] = ..., file_event_driven_job: _Optional[_Union[FileEventDrivenJob, _Mapping]] = ..., global_event_job: _Optional[_Union[GlobalEventJob, _Mapping]] = ..., context_start_job: _Optional[_Union[ContextStartJob, _Mapping]] = ..., context_terminal_job: _Optional[_Union[ContextTerminalJob, _Mapping]] = ..., local_event_job: _Optional[_Union[LocalEventJob, _Mapping]] = ..., bridging_job: _Optional[_Union[BridgingJob, _Mapping]] = ...) -> None: ...
+    notifications: _containers.RepeatedCompositeFieldContainer[PlanNotification]
+    def __init__(self, identifier: _Optional[str] = ..., agent_name: _Optional[str] = ..., job_name: _Optional[str] = ..., display_name: _Optional[str] = ..., job_description: _Optional[str] = ..., startup_control_type: _Optional[_Union[_common_pb2.StartupControlType, str]] = ..., skipped_contexts: _Optional[_Mapping[str, bool]] = ..., held_contexts: _Optional[_Mapping[str, bool]] = ..., ordinal: _Optional[int] = ..., priority: _Optional[int] = ..., owner: _Optional[str] = ..., child_context_names: _Optional[_Iterable[str]] = ..., internal_event_driven_job: _Optional[_Union[InternalEventDrivenJob, _Mapping]] = ..., quartz_schedule_driven_job: _Optional[_Union[QuartzScheduleDrivenJob, _Mapping]] = ..., file_event_driven_job: _Optional[_Union[FileEventDrivenJob, _Mapping]] = ..., global_event_job: _Optional[_Union[GlobalEventJob, _Mapping]] = ..., context_start_job: _Optional[_Union[ContextStartJob, _Mapping]] = ..., context_terminal_job: _Optional[_Union[ContextTerminalJob, _Mapping]] = ..., local_event_job: _Optional[_Union[LocalEventJob, _Mapping]] = ..., bridging_job: _Optional[_Union[BridgingJob, _Mapping]] = ..., notifications: _Optional[_Iterable[_Union[PlanNotification, _Mapping]]] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("count", "delay_seconds")
@@ -383,3 +387,21 @@ class JobLockParticipant(_message.Message):
     child_context_name: str
     lock_count: int
     def __init__(self, identifier: _Optional[str] = ..., child_context_name: _Optional[str] = ..., lock_count: _Optional[int] = ...) -> None: ...
+
+class PlanNotification(_message.Message):
+    __slots__ = ("on", "webhook", "email")
+    ON_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    on: _containers.RepeatedScalarFieldContainer[str]
+    webhook: str
+    email: PlanNotificationEmail
+    def __init__(self, on: _Optional[_Iterable[str]] = ..., webhook: _Optional[str] = ..., email: _Optional[_Union[PlanNotificationEmail, _Mapping]] = ...) -> None: ...
+
+class PlanNotificationEmail(_message.Message):
+    __slots__ = ("to", "cc")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    CC_FIELD_NUMBER: _ClassVar[int]
+    to: _containers.RepeatedScalarFieldContainer[str]
+    cc: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, to: _Optional[_Iterable[str]] = ..., cc: _Optional[_Iterable[str]] = ...) -> None: ...
