@@ -28,6 +28,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ikasched.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     agent_pb2,
     common_pb2,
     instance_service_pb2,
@@ -37,12 +39,13 @@ from ikasched.v1 import (
 from ikasched_common import clock as clocks
 from ikasched_common.errors import IkaschedError, InvalidArgument
 from ikasched_web import layout, records
-from ikasched_web.api import Api, ApiError
+from ikasched_web.api import Api, ApiError, stub
 from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
 from ikasched_web.record_routes import RecordPages
 from ikasched_web.sessions import COOKIE, Session, Sessions
 from ikasched_web.verbs import (
+    CONTEXT_VERBS,
     INSTANCE_VERBS,
     JOB_VERBS,
     instance_request,
@@ -282,6 +285,10 @@ class Console:
             verbs_for=lambda j: job_verbs_for(status_name(j.status), j.held),
             all_job_verbs=list(JOB_VERBS.values()),
             instance_verbs=INSTANCE_VERBS,
+            context_verbs=CONTEXT_VERBS,
+            contexts=list(
+                dict.fromkeys([found.context_name, *(j.child_context_name for j in found.jobs)])
+            ),
         )
 
     async def job(self, request: Request, session: Session) -> Response:
@@ -370,16 +377,18 @@ class Console:
     async def instance_action(self, request: Request, session: Session, form: Any) -> str:
         iid = request.path_params["iid"]
         word = str(form.get("verb", ""))
-        if word not in INSTANCE_VERBS:
+        known = {**INSTANCE_VERBS, **CONTEXT_VERBS}
+        if word not in known:
             raise InvalidArgument(f"unknown instance verb {word!r}", field="verb")
-        label, service, method, _destructive = INSTANCE_VERBS[word]
+        label, service, method, _destructive = known[word]
         message = instance_request(
             word, iid, str(form.get("plan", "")), str(form.get("comment", ""))
         )
         answer = await self.api.call(
             getattr(getattr(self.api, service), method), message, session.token
         )
-        session.flash("ok", f"{label}: done")
+        context = str(form.get("plan", "")) if word in CONTEXT_VERBS else ""
+        session.flash("ok", f"{label}{' in ' + context if context else ''}: done")
         if word == "reset":
             return f"/instances/{quote(answer.id)}"
         return f"/instances/{quote(iid)}"
@@ -408,6 +417,25 @@ class Console:
         session.flash("ok", f"instance {made.id} of {name} created")
         return f"/instances/{quote(made.id)}"
 
+    async def raise_global_event(self, request: Request, session: Session, form: Any) -> str:
+        """GlobalEventService.RaiseGlobalEvent, as `ikasched event raise` calls it."""
+        name = str(form.get("job_name", "")).strip()
+        if not name:
+            raise InvalidArgument("must name the global event", field="job_name")
+        service = stub(admin_service_pb2_grpc.GlobalEventServiceStub, self.api.channel)
+        answer = await self.api.call(
+            service.RaiseGlobalEvent,
+            admin_service_pb2.RaiseGlobalEventRequest(
+                job_name=name,
+                environment_group=str(form.get("environment_group", "")).strip(),
+                ignore_environment_group=form.get("every_group") == "1",
+            ),
+            session.token,
+        )
+        reached = ", ".join(answer.context_instance_ids) or "no live instance"
+        session.flash("ok", f"global event {name} raised: {reached}")
+        return "/instances"
+
     def app(self) -> Starlette:
         routes = [
             Route("/", self.page(self.home)),
@@ -422,6 +450,7 @@ class Console:
             Route("/plans/{name:path}/enabled", self.action(self.plan_switch), methods=["POST"]),
             Route("/plans/{name:path}", self.page(self.plan)),
             Route("/instances", self.page(self.instances)),
+            Route("/events/global", self.action(self.raise_global_event), methods=["POST"]),
             Route("/instances/{iid}", self.page(self.instance)),
             Route("/instances/{iid}/events", self.events),
             Route("/instances/{iid}/job", self.page(self.job)),

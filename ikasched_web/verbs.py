@@ -53,8 +53,14 @@ INSTANCE_VERBS: dict[str, tuple[str, str, str, bool]] = {
     "enable-cron": ("Enable cron jobs", "jobs", "EnableCronJobs", False),
     "release-queued": ("Release lock-queued jobs", "jobs", "ReleaseQueuedJobs", True),
     "kill-running": ("Kill running jobs", "jobs", "KillRunningJobs", True),
-    "hold-all": ("Hold all jobs", "jobs", "HoldAllJobs", True),
-    "release-all": ("Release all jobs", "jobs", "ReleaseAllJobs", False),
+}
+
+# verbs on every job of one context (the plan's or a child's): the same shape
+CONTEXT_VERBS: dict[str, tuple[str, str, str, bool]] = {
+    "hold-all": ("Hold all", "jobs", "HoldAllJobs", True),
+    "release-all": ("Release all", "jobs", "ReleaseAllJobs", False),
+    "skip-all": ("Skip all", "jobs", "SkipAllJobs", True),
+    "unskip-all": ("Unskip all", "jobs", "SkipAllJobs", False),
 }
 
 
@@ -90,6 +96,13 @@ def instance_request(word: str, instance_id: str, plan_name: str, comment: str) 
     if word == "reset":
         return instance_service_pb2.ResetInstanceRequest(
             context_instance_id=instance_id, initiate_with_same_parameters=True
+        )
+    if word in ("skip-all", "unskip-all"):
+        return job_service_pb2.SkipAllJobsRequest(
+            context_instance_id=instance_id,
+            child_context_name=plan_name,
+            skip=word == "skip-all",
+            comment=comment,
         )
     if word in ("hold-all", "release-all"):
         return job_service_pb2.ChildContextVerbRequest(
