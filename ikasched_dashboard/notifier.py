@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from ikasched_common.clock import Clock
 from ikasched_common.config import DashboardConfig
 from ikasched_dashboard.audit_alerts import AuditCursor, check_audit_alerts
+from ikasched_dashboard.deadlines import check_deadlines
 from ikasched_dashboard.email_channel import SmtpSettings, read_secret, send_email
 from ikasched_dashboard.run_length import RunLengthState, check_p95, check_short_runs
 from ikasched_dashboard.running_time import check_running_time
@@ -84,6 +85,7 @@ class Notifier:
             queued = check_running_time(conn, now, self._limits)
             queued += check_short_runs(conn, now, self._run_length)
             queued += check_p95(conn, now, self._run_length)
+            queued += check_deadlines(conn, now)
             return queued + check_audit_alerts(conn, now, self._audit)
 
     def send(self, row: store.NotificationRow) -> str:

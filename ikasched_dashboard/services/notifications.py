@@ -28,7 +28,8 @@ from ikasched_dashboard.store import notifications as store
 from ikasched_dashboard.webhook_signing import parse_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email", "secret", "p95"})
+_FIELDS = frozenset({"name", "plan", "job", "on", "webhook", "email", "secret", "p95", "by"})
+_BY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
 _STATUSES = (store.PENDING, store.DELIVERED, store.DEAD)
 
 
@@ -79,6 +80,7 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidArgument("must be an http:// or https:// URL with a host", field="webhook")
     factor, runs = _p95(document.get("p95"), kinds)
+    by = _by(document.get("by"), kinds)
     return store.Rule(
         name=name,
         kinds=tuple(kinds),
@@ -86,11 +88,26 @@ def parse_rule(document: object, actor: str, now: int) -> store.Rule:
         webhook_secret=secret,
         p95_factor=factor,
         p95_runs=runs,
+        deadline=by,
         plan_name=_string(document, "plan"),
         job_identifier=_string(document, "job"),
         updated_time=now,
         updated_by=actor,
     )
+
+
+def _by(value: object, kinds: list[str]) -> str:
+    """`by: "HH:MM[:SS]"` of an OVERDUE rule as HH:MM:SS ("" when unset)."""
+    if value is None or value == "":
+        return ""
+    if "OVERDUE" not in kinds:
+        raise InvalidArgument("applies to OVERDUE rules only", field="by")
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 86400:
+        value = f"{value // 3600:02d}:{value // 60 % 60:02d}:{value % 60:02d}"  # YAML 1.1 06:30
+    if not isinstance(value, str) or not _BY.match(value.strip()):
+        raise InvalidArgument("a time of day, HH:MM or HH:MM:SS (24 h)", field="by")
+    text = value.strip()
+    return text if len(text) == 8 else text + ":00"
 
 
 def _p95(value: object, kinds: list[str]) -> tuple[float, int]:
@@ -136,6 +153,7 @@ def rule_proto(rule: store.Rule) -> pb.NotificationRule:
         p95_runs=rule.p95_runs,
         source_plan=rule.source_plan,
         child_context=rule.child_context,
+        deadline=rule.deadline,
         version=rule.version,
         updated_time=rule.updated_time,
         updated_by=rule.updated_by,

@@ -59,6 +59,7 @@ class Rule:
     p95_runs: int = 0  # ... over its last runs (0: 20)
     source_plan: str = ""  # the plan whose file declares it; "": an operator's rule
     child_context: str = ""  # "": every context (instance events ignore it)
+    deadline: str = ""  # OVERDUE: "HH:MM:SS" to have started (a job) or completed (instance)
     version: int = 1
     updated_time: int = 0
     updated_by: str = ""
@@ -135,6 +136,7 @@ def _rule(row: object) -> Rule:
         p95_runs=int(m["p95_runs"]),
         source_plan=m["source_plan"],
         child_context=m["child_context"],
+        deadline=m["deadline"],
         version=int(m["version"]),
         updated_time=int(m["updated_time"]),
         updated_by=m["updated_by"],
@@ -154,6 +156,7 @@ def put_rule(conn: Connection, rule: Rule) -> Rule:
         "p95_runs": rule.p95_runs,
         "source_plan": rule.source_plan,
         "child_context": rule.child_context,
+        "deadline": rule.deadline,
         "updated_time": rule.updated_time,
         "updated_by": rule.updated_by,
     }

@@ -330,6 +330,9 @@ notification_rules = Table(
     # the plan whose file declares the rule (§15.7); "": an operator's
     Column("source_plan", String(NAME), nullable=False, server_default=""),
     Column("child_context", String(NAME), nullable=False, server_default=""),
+    # OVERDUE: "HH:MM:SS" in the instance's zone a job must have started / the instance be
+    # complete by; "": none
+    Column("deadline", String(8), nullable=False, server_default=""),
     Column("version", BigInteger, nullable=False, server_default="1"),
     _millis("updated_time"),
     Column("updated_by", String(NAME), nullable=False, server_default=""),

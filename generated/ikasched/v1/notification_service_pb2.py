@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ikasched.v1 import common_pb2 as ikasched_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ikasched/v1/notification_service.proto\x12\x0bikasched.v1\x1a\x18ikasched/v1/common.proto\"\x94\x02\n\x10NotificationRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontext_name\x18\x02 \x01(\t\x12\x16\n\x0ejob_identifier\x18\x03 \x01(\t\x12\n\n\x02on\x18\x04 \x03(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12\x14\n\x0cupdated_time\x18\x07 \x01(\x03\x12\x12\n\nupdated_by\x18\x08 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\t \x01(\t\x12\x12\n\np95_factor\x18\n \x01(\x01\x12\x10\n\x08p95_runs\x18\x0b \x01(\x05\x12\x13\n\x0bsource_plan\x18\x0c \x01(\t\x12\x15\n\rchild_context\x18\r \x01(\t\"0\n\x1c\x41pplyNotificationRuleRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\"L\n\x1d\x41pplyNotificationRuleResponse\x12+\n\x04rule\x18\x01 \x01(\x0b\x32\x1d.ikasched.v1.NotificationRule\"\x1e\n\x1cListNotificationRulesRequest\"M\n\x1dListNotificationRulesResponse\x12,\n\x05rules\x18\x01 \x03(\x0b\x32\x1d.ikasched.v1.NotificationRule\"-\n\x1d\x44\x65leteNotificationRuleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\" \n\x1e\x44\x65leteNotificationRuleResponse\"+\n\x1bTestNotificationRuleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x1cTestNotificationRuleResponse\x12/\n\x0cnotification\x18\x01 \x01(\x0b\x32\x19.ikasched.v1.Notification\"\xee\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\trule_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x19\n\x11next_attempt_time\x18\t \x01(\x03\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x14\n\x0c\x63reated_time\x18\x0b \x01(\x03\x12\x16\n\x0e\x64\x65livered_time\x18\x0c \x01(\x03\"T\n\x18ListNotificationsRequest\x12\x10\n\x08statuses\x18\x01 \x03(\t\x12&\n\x04page\x18\x02 \x01(\x0b\x32\x18.ikasched.v1.PageRequest\"f\n\x19ListNotificationsResponse\x12\x30\n\rnotifications\x18\x01 \x03(\x0b\x32\x19.ikasched.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb9\x04\n\x13NotificationService\x12n\n\x15\x41pplyNotificationRule\x12).ikasched.v1.ApplyNotificationRuleRequest\x1a*.ikasched.v1.ApplyNotificationRuleResponse\x12n\n\x15ListNotificationRules\x12).ikasched.v1.ListNotificationRulesRequest\x1a*.ikasched.v1.ListNotificationRulesResponse\x12q\n\x16\x44\x65leteNotificationRule\x12*.ikasched.v1.DeleteNotificationRuleRequest\x1a+.ikasched.v1.DeleteNotificationRuleResponse\x12k\n\x14TestNotificationRule\x12(.ikasched.v1.TestNotificationRuleRequest\x1a).ikasched.v1.TestNotificationRuleResponse\x12\x62\n\x11ListNotifications\x12%.ikasched.v1.ListNotificationsRequest\x1a&.ikasched.v1.ListNotificationsResponseB1\n\x0eio.ikasched.v1P\x01Z\x1dikasched.io/sdk/go/ikaschedv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ikasched/v1/notification_service.proto\x12\x0bikasched.v1\x1a\x18ikasched/v1/common.proto\"\xa6\x02\n\x10NotificationRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontext_name\x18\x02 \x01(\t\x12\x16\n\x0ejob_identifier\x18\x03 \x01(\t\x12\n\n\x02on\x18\x04 \x03(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12\x14\n\x0cupdated_time\x18\x07 \x01(\x03\x12\x12\n\nupdated_by\x18\x08 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\t \x01(\t\x12\x12\n\np95_factor\x18\n \x01(\x01\x12\x10\n\x08p95_runs\x18\x0b \x01(\x05\x12\x13\n\x0bsource_plan\x18\x0c \x01(\t\x12\x15\n\rchild_context\x18\r \x01(\t\x12\x10\n\x08\x64\x65\x61\x64line\x18\x0e \x01(\t\"0\n\x1c\x41pplyNotificationRuleRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\"L\n\x1d\x41pplyNotificationRuleResponse\x12+\n\x04rule\x18\x01 \x01(\x0b\x32\x1d.ikasched.v1.NotificationRule\"\x1e\n\x1cListNotificationRulesRequest\"M\n\x1dListNotificationRulesResponse\x12,\n\x05rules\x18\x01 \x03(\x0b\x32\x1d.ikasched.v1.NotificationRule\"-\n\x1d\x44\x65leteNotificationRuleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\" \n\x1e\x44\x65leteNotificationRuleResponse\"+\n\x1bTestNotificationRuleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x1cTestNotificationRuleResponse\x12/\n\x0cnotification\x18\x01 \x01(\x0b\x32\x19.ikasched.v1.Notification\"\xee\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\trule_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x19\n\x11next_attempt_time\x18\t \x01(\x03\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x14\n\x0c\x63reated_time\x18\x0b \x01(\x03\x12\x16\n\x0e\x64\x65livered_time\x18\x0c \x01(\x03\"T\n\x18ListNotificationsRequest\x12\x10\n\x08statuses\x18\x01 \x03(\t\x12&\n\x04page\x18\x02 \x01(\x0b\x32\x18.ikasched.v1.PageRequest\"f\n\x19ListNotificationsResponse\x12\x30\n\rnotifications\x18\x01 \x03(\x0b\x32\x19.ikasched.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb9\x04\n\x13NotificationService\x12n\n\x15\x41pplyNotificationRule\x12).ikasched.v1.ApplyNotificationRuleRequest\x1a*.ikasched.v1.ApplyNotificationRuleResponse\x12n\n\x15ListNotificationRules\x12).ikasched.v1.ListNotificationRulesRequest\x1a*.ikasched.v1.ListNotificationRulesResponse\x12q\n\x16\x44\x65leteNotificationRule\x12*.ikasched.v1.DeleteNotificationRuleRequest\x1a+.ikasched.v1.DeleteNotificationRuleResponse\x12k\n\x14TestNotificationRule\x12(.ikasched.v1.TestNotificationRuleRequest\x1a).ikasched.v1.TestNotificationRuleResponse\x12\x62\n\x11ListNotifications\x12%.ikasched.v1.ListNotificationsRequest\x1a&.ikasched.v1.ListNotificationsResponseB1\n\x0eio.ikasched.v1P\x01Z\x1dikasched.io/sdk/go/ikaschedv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +34,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.ikasched.v1P\001Z\035ikasched.io/sdk/go/ikaschedv1'
   _globals['_NOTIFICATIONRULE']._serialized_start=82
-  _globals['_NOTIFICATIONRULE']._serialized_end=358
-  _globals['_APPLYNOTIFICATIONRULEREQUEST']._serialized_start=360
-  _globals['_APPLYNOTIFICATIONRULEREQUEST']._serialized_end=408
-  _globals['_APPLYNOTIFICATIONRULERESPONSE']._serialized_start=410
-  _globals['_APPLYNOTIFICATIONRULERESPONSE']._serialized_end=486
-  _globals['_LISTNOTIFICATIONRULESREQUEST']._serialized_start=488
-  _globals['_LISTNOTIFICATIONRULESREQUEST']._serialized_end=518
-  _globals['_LISTNOTIFICATIONRULESRESPONSE']._serialized_start=520
-  _globals['_LISTNOTIFICATIONRULESRESPONSE']._serialized_end=597
-  _globals['_DELETENOTIFICATIONRULEREQUEST']._serialized_start=599
-  _globals['_DELETENOTIFICATIONRULEREQUEST']._serialized_end=644
-  _globals['_DELETENOTIFICATIONRULERESPONSE']._serialized_start=646
-  _globals['_DELETENOTIFICATIONRULERESPONSE']._serialized_end=678
-  _globals['_TESTNOTIFICATIONRULEREQUEST']._serialized_start=680
-  _globals['_TESTNOTIFICATIONRULEREQUEST']._serialized_end=723
-  _globals['_TESTNOTIFICATIONRULERESPONSE']._serialized_start=725
-  _globals['_TESTNOTIFICATIONRULERESPONSE']._serialized_end=804
-  _globals['_NOTIFICATION']._serialized_start=807
-  _globals['_NOTIFICATION']._serialized_end=1045
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=1047
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=1131
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=1133
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=1235
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1238
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1807
+  _globals['_NOTIFICATIONRULE']._serialized_end=376
+  _globals['_APPLYNOTIFICATIONRULEREQUEST']._serialized_start=378
+  _globals['_APPLYNOTIFICATIONRULEREQUEST']._serialized_end=426
+  _globals['_APPLYNOTIFICATIONRULERESPONSE']._serialized_start=428
+  _globals['_APPLYNOTIFICATIONRULERESPONSE']._serialized_end=504
+  _globals['_LISTNOTIFICATIONRULESREQUEST']._serialized_start=506
+  _globals['_LISTNOTIFICATIONRULESREQUEST']._serialized_end=536
+  _globals['_LISTNOTIFICATIONRULESRESPONSE']._serialized_start=538
+  _globals['_LISTNOTIFICATIONRULESRESPONSE']._serialized_end=615
+  _globals['_DELETENOTIFICATIONRULEREQUEST']._serialized_start=617
+  _globals['_DELETENOTIFICATIONRULEREQUEST']._serialized_end=662
+  _globals['_DELETENOTIFICATIONRULERESPONSE']._serialized_start=664
+  _globals['_DELETENOTIFICATIONRULERESPONSE']._serialized_end=696
+  _globals['_TESTNOTIFICATIONRULEREQUEST']._serialized_start=698
+  _globals['_TESTNOTIFICATIONRULEREQUEST']._serialized_end=741
+  _globals['_TESTNOTIFICATIONRULERESPONSE']._serialized_start=743
+  _globals['_TESTNOTIFICATIONRULERESPONSE']._serialized_end=822
+  _globals['_NOTIFICATION']._serialized_start=825
+  _globals['_NOTIFICATION']._serialized_end=1063
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=1065
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=1149
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=1151
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=1253
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1256
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1825
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class NotificationRule(_message.Message):
-    __slots__ = ("name", "context_name", "job_identifier", "on", "webhook_url", "version", "updated_time", "updated_by", "webhook_secret", "p95_factor", "p95_runs", "source_plan", "child_context")
+    __slots__ = ("name", "context_name", "job_identifier", "on", "webhook_url", "version", "updated_time", "updated_by", "webhook_secret", "p95_factor", "p95_runs", "source_plan", "child_context", "deadline")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class NotificationRule(_message.Message):
     P95_RUNS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PLAN_FIELD_NUMBER: _ClassVar[int]
     CHILD_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
     name: str
     context_name: str
     job_identifier: str
@@ -35,7 +36,8 @@ class NotificationRule(_message.Message):
     p95_runs: int
     source_plan: str
     child_context: str
-    def __init__(self, name: _Optional[str] = ..., context_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., on: _Optional[_Iterable[str]] = ..., webhook_url: _Optional[str] = ..., version: _Optional[int] = ..., updated_time: _Optional[int] = ..., updated_by: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., p95_factor: _Optional[float] = ..., p95_runs: _Optional[int] = ..., source_plan: _Optional[str] = ..., child_context: _Optional[str] = ...) -> None: ...
+    deadline: str
+    def __init__(self, name: _Optional[str] = ..., context_name: _Optional[str] = ..., job_identifier: _Optional[str] = ..., on: _Optional[_Iterable[str]] = ..., webhook_url: _Optional[str] = ..., version: _Optional[int] = ..., updated_time: _Optional[int] = ..., updated_by: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., p95_factor: _Optional[float] = ..., p95_runs: _Optional[int] = ..., source_plan: _Optional[str] = ..., child_context: _Optional[str] = ..., deadline: _Optional[str] = ...) -> None: ...
 
 class ApplyNotificationRuleRequest(_message.Message):
     __slots__ = ("document",)
