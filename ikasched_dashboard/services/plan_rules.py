@@ -52,6 +52,10 @@ def _document(entry: plan_pb2.PlanNotification, owner: str, path: str) -> dict[s
         if entry.email.cc:
             email["cc"] = list(entry.email.cc)
         document["email"] = email
+    if entry.HasField("p95"):
+        document["p95"] = {"factor": entry.p95.factor, "runs": entry.p95.runs or 20}
+    if entry.by:
+        document["by"] = entry.by
     if not entry.webhook and not entry.HasField("email"):
         if not owner:
             raise InvalidArgument(

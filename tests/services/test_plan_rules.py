@@ -22,6 +22,7 @@ contexts:
   - name: inner
     notifications:
       - on: [ERROR]
+      - {on: [OVERDUE], by: "06:30", webhook: "https://hooks.example.com/late"}
     scheduledJobs:
       - agentName: a
         jobName: deep
@@ -29,6 +30,7 @@ contexts:
         internalEventDrivenJob: {commandLine: "true"}
         notifications:
           - {on: [START], email: {to: [a@example.com], cc: [b@example.com]}}
+          - {on: [RUNNING_TIME], p95: {factor: 2.5, runs: 10}}
 """
 
 
@@ -49,8 +51,14 @@ def test_each_entry_applies_where_it_is_declared() -> None:
     assert set(rules) == {
         "nested:notifications[0]",
         "nested:contexts[0].notifications[0]",
+        "nested:contexts[0].notifications[1]",
         "nested:contexts[0].scheduledJobs[0].notifications[0]",
+        "nested:contexts[0].scheduledJobs[0].notifications[1]",
     }
+    assert rules["nested:contexts[0].notifications[1]"].deadline == "06:30:00"
+    slow = rules["nested:contexts[0].scheduledJobs[0].notifications[1]"]
+    assert (slow.p95_factor, slow.p95_runs) == (2.5, 10)
+    assert slow.webhook_url == "mailto:job-owner@example.com"
     plan = rules["nested:notifications[0]"]
     inner = rules["nested:contexts[0].notifications[0]"]
     deep = rules["nested:contexts[0].scheduledJobs[0].notifications[0]"]
@@ -89,6 +97,8 @@ def test_a_job_entry_without_recipients_mails_the_jobs_owner() -> None:
         ),
         ("to: [a@example.com]", "to: [nobody]", "contexts[0].scheduledJobs[0].notifications[0]"),
         ("owner: plan-owner@example.com", "owner: team-x", "contexts[0].notifications[0]"),
+        ("factor: 2.5", "factor: 0.5", "contexts[0].scheduledJobs[0].notifications[1].p95.factor"),
+        ('by: "06:30"', 'by: "6 am"', "contexts[0].notifications[1].by"),
         (
             "{on: [START], email:",
             "{on: [START], webhook: 'https://h.example.com', email:",

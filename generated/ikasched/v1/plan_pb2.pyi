@@ -389,14 +389,26 @@ class JobLockParticipant(_message.Message):
     def __init__(self, identifier: _Optional[str] = ..., child_context_name: _Optional[str] = ..., lock_count: _Optional[int] = ...) -> None: ...
 
 class PlanNotification(_message.Message):
-    __slots__ = ("on", "webhook", "email")
+    __slots__ = ("on", "webhook", "email", "p95", "by")
     ON_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
+    P95_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
     on: _containers.RepeatedScalarFieldContainer[str]
     webhook: str
     email: PlanNotificationEmail
-    def __init__(self, on: _Optional[_Iterable[str]] = ..., webhook: _Optional[str] = ..., email: _Optional[_Union[PlanNotificationEmail, _Mapping]] = ...) -> None: ...
+    p95: PlanNotificationP95
+    by: str
+    def __init__(self, on: _Optional[_Iterable[str]] = ..., webhook: _Optional[str] = ..., email: _Optional[_Union[PlanNotificationEmail, _Mapping]] = ..., p95: _Optional[_Union[PlanNotificationP95, _Mapping]] = ..., by: _Optional[str] = ...) -> None: ...
+
+class PlanNotificationP95(_message.Message):
+    __slots__ = ("factor", "runs")
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    factor: float
+    runs: int
+    def __init__(self, factor: _Optional[float] = ..., runs: _Optional[int] = ...) -> None: ...
 
 class PlanNotificationEmail(_message.Message):
     __slots__ = ("to", "cc")
