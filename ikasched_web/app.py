@@ -371,7 +371,9 @@ class Console:
             raise InvalidArgument(f"unknown job verb {word!r}", field="verb")
         request_message = job_request(verb, lambda k: str(form.get(k, "")), iid)
         await self.api.call(getattr(self.api.jobs, verb.method), request_message, session.token)
-        session.flash("ok", f"{verb.label}: {form.get('job')} done")
+        given = ", ".join(p.name for p in getattr(request_message, "context_parameters", ()))
+        with_params = f" with {given}" if given else ""  # names only: no value is echoed
+        session.flash("ok", f"{verb.label}: {form.get('job')}{with_params} done")
         return back
 
     async def instance_action(self, request: Request, session: Session, form: Any) -> str:

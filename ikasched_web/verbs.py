@@ -86,7 +86,9 @@ def job_request(verb: JobVerb, form: Callable[[str], str], instance_id: str) -> 
     if verb.word == "kill":
         return job_service_pb2.KillJobRequest(job=ref, comment=comment)
     if verb.word == "run":
-        return job_service_pb2.RunJobRequest(job=ref, comment=comment)
+        return job_service_pb2.RunJobRequest(
+            job=ref, comment=comment, context_parameters=run_parameters(form)
+        )
     return job_service_pb2.JobVerbRequest(job=ref, comment=comment)
 
 
@@ -109,3 +111,18 @@ def instance_request(word: str, instance_id: str, plan_name: str, comment: str) 
             context_instance_id=instance_id, child_context_name=plan_name, comment=comment
         )
     return job_service_pb2.InstanceVerbRequest(context_instance_id=instance_id, comment=comment)
+
+
+def run_parameters(form: Callable[[str], str]) -> list[common_pb2.ContextParameterInstance]:
+    """A manual run's parameter values: `param:NAME` fields left empty are not sent (a secret's
+    field is never filled in by the page), then `extra` lines of NAME=VALUE."""
+    names = [n.strip() for n in form("param-names").split(",") if n.strip()]
+    pairs = [(n, form(f"param:{n}")) for n in names if form(f"param:{n}")]
+    for number, line in enumerate(form("extra").splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise InvalidArgument(f"line {number}: expected NAME=VALUE", field="extra")
+        pairs.append((name.strip(), value))
+    return [common_pb2.ContextParameterInstance(name=n, value=v) for n, v in pairs]

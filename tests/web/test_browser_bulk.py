@@ -107,3 +107,70 @@ def test_bulk_verbs_per_child_context_and_a_global_event(
     assert "job_name" in page.locator(".flash-error[role=alert]").inner_text()
     console.stack.ok("instance", "end", iid)
     page.close()
+
+
+PARAMS = """\
+name: web-params
+timezone: UTC
+contextTtlMilliseconds: 3600000
+contextParameters:
+  - {name: GREETING, defaultValue: hi}
+  - {name: PASSWORD, defaultValue: hunter2-secret, secret: true}
+scheduledJobs:
+  - agentName: local
+    jobName: greet
+    internalEventDrivenJob:
+      commandLine: 'echo "greet-$GREETING-$EXTRA"; test -n "$PASSWORD"'
+      timeoutSeconds: 30
+      contextParameters: [{name: GREETING}, {name: PASSWORD}, {name: EXTRA}]
+jobDependencies:
+  - jobIdentifier: local-greet
+"""
+
+
+def test_manual_run_with_parameters_never_echoes_a_secret(
+    console: Console, browser: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "p.yaml").write_text(PARAMS)
+    console.stack.ok("plan", "apply", "-f", str(tmp_path / "p.yaml"))
+    iid = console.stack.json("instance", "create", "web-params")["id"]
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(console.admin_link)
+    job_url = f"{console.url}/instances/{iid}/job?job=local-greet&child=web-params"
+    page.goto(job_url)
+    assert "hunter2-secret" not in page.content()
+    page.click("#run-with-parameters summary")
+    form = page.locator("#run-with-parameters form")
+    assert form.locator('input[name="param:PASSWORD"]').get_attribute("type") == "password"
+    assert form.locator('input[name="param:PASSWORD"]').input_value() == ""
+    # a malformed line is refused by the console, naming the field
+    form.locator('textarea[name="extra"]').fill("no equals sign")
+    form.locator('button[data-verb="run-with-parameters"]').click()
+    page.wait_for_selector(".flash-error[role=alert]")
+    assert (
+        "extra: line 1: expected NAME=VALUE"
+        in page.locator(".flash-error[role=alert]").inner_text()
+    )
+    assert console.stack.job_status(iid, "local-greet") == "WAITING"
+
+    page.goto(job_url)
+    page.click("#run-with-parameters summary")
+    form = page.locator("#run-with-parameters form")
+    form.locator('input[name="param:GREETING"]').fill("from-the-web")
+    form.locator('input[name="param:PASSWORD"]').fill("typed-secret-9")
+    form.locator('textarea[name="extra"]').fill('EXTRA=<b id="injected">x</b>')
+    form.locator('button[data-verb="run-with-parameters"]').click()
+    page.wait_for_selector(".flash-ok")
+    flash = page.locator(".flash-ok").inner_text()
+    assert "with GREETING, PASSWORD, EXTRA" in flash, flash
+    assert "typed-secret-9" not in page.content()
+    console.stack.wait_job(iid, "local-greet", "COMPLETE")
+    page.goto(job_url)
+    log = page.locator("#log-stdout").inner_text().strip()
+    assert log == 'greet-from-the-web-<b id="injected">x</b>', log
+    assert page.locator("#injected").count() == 0  # a parameter's markup in a log stays text
+    assert "typed-secret-9" not in page.content() and "hunter2-secret" not in page.content()
+    screenshot(page, "job-run-with-parameters")
+    console.stack.ok("instance", "end", iid)
+    page.close()
