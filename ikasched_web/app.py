@@ -42,6 +42,7 @@ from ikasched_web import layout, records
 from ikasched_web.api import Api, ApiError, stub
 from ikasched_web.events import change_events, duration, status_name, when
 from ikasched_web.overview import overview
+from ikasched_web.plan_pages import PlanPages
 from ikasched_web.record_routes import RecordPages
 from ikasched_web.sessions import COOKIE, Session, Sessions
 from ikasched_web.verbs import (
@@ -450,6 +451,7 @@ class Console:
                 "/plans/{name:path}/instances", self.action(self.create_instance), methods=["POST"]
             ),
             Route("/plans/{name:path}/enabled", self.action(self.plan_switch), methods=["POST"]),
+            *PlanPages(self).routes(),
             Route("/plans/{name:path}", self.page(self.plan)),
             Route("/instances", self.page(self.instances)),
             Route("/events/global", self.action(self.raise_global_event), methods=["POST"]),
